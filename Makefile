@@ -1,0 +1,66 @@
+# dock — build, test, install. `make help` lists the targets.
+
+CXX      ?= g++
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+
+# The product: no exceptions, no RTTI, libstdc++ and libgcc linked in, so
+# `ldd ./dock` lists only libc, the loader and the vdso.
+WARN      = -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Werror
+CXXSTD    = -std=c++20
+OPT       = -Os -ffunction-sections -fdata-sections
+PRODFLAGS = $(CXXSTD) $(WARN) $(OPT) -fno-exceptions -fno-rtti -fno-asynchronous-unwind-tables
+LINKFLAGS = -static-libstdc++ -static-libgcc -Wl,--gc-sections -Wl,--as-needed -s
+
+# Tests: exceptions on (Catch2 needs them), sanitizers on.
+TESTFLAGS = $(CXXSTD) -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
+
+.PHONY: all static test unit behaviour deps install clean help
+
+all: dock
+
+dock: dock.cpp Makefile
+	$(CXX) $(PRODFLAGS) -o $@ dock.cpp $(LINKFLAGS)
+
+static: dock-static
+
+dock-static: dock.cpp Makefile
+	$(CXX) $(PRODFLAGS) -static -o $@ dock.cpp $(LINKFLAGS)
+
+# --- tests -----------------------------------------------------------------
+
+tests/catch_main.o: tests/catch_main.cpp
+	$(CXX) $(TESTFLAGS) -c -o $@ $<
+
+tests/unit: tests/unit_*.cpp tests/catch_main.o dock.cpp
+	$(CXX) $(TESTFLAGS) -o $@ tests/unit_*.cpp tests/catch_main.o
+
+tests/behaviour: tests/behaviour_*.cpp tests/harness.hpp tests/catch_main.o
+	$(CXX) $(TESTFLAGS) -o $@ tests/behaviour_*.cpp tests/catch_main.o
+
+tests/helper: tests/helper.cpp
+	$(CXX) $(CXXSTD) -Wall -Wextra -Werror -O1 -o $@ $<
+
+deps:
+	scripts/install-deps.sh
+
+# Installs what the tests need (when missing), builds, runs every suite and
+# ends with one line: N passed, N failed[, N skipped].
+test: deps
+	$(MAKE) dock tests/unit tests/behaviour tests/helper
+	scripts/run-tests.sh
+
+# --- install ---------------------------------------------------------------
+
+install: dock
+	install -D -m 0755 dock $(DESTDIR)$(PREFIX)/bin/dock
+
+clean:
+	rm -f dock dock-static tests/unit tests/behaviour tests/helper tests/*.o
+
+help:
+	@echo "make            build ./dock (dynamic libc only)"
+	@echo "make static     build ./dock-static (fully static)"
+	@echo "make test       install test dependencies, build, run all tests"
+	@echo "make install    install to \$$(DESTDIR)\$$(PREFIX)/bin (PREFIX=$(PREFIX))"
+	@echo "make clean      remove what make built"

@@ -1,0 +1,978 @@
+// ==== 0. dock — a micro init for Linux containers ====
+//
+//   dock [OPTIONS] [--] COMMAND [ARG...]
+//
+// dock runs as PID 1 of a container (or as a child subreaper anywhere else),
+// starts one command, forwards every signal it receives to that command's
+// process group, reaps every process that exits, and when the command ends
+// terminates whatever is left: SIGTERM, a grace period, SIGKILL, reap, exit
+// with the command's status.
+//
+// The rules a PID 1 must keep, and how this file keeps them:
+//  - The kernel drops default-disposition signals sent to an init, but never
+//    blocked ones: every catchable signal is blocked before anything else and
+//    read from a signalfd. Fault signals stay unblocked so a bug crashes.
+//  - One event loop (epoll over signalfd and timerfd) waits without a
+//    timeout: a quiet child costs dock no wake-ups.
+//  - Setup may fail and exit; once the child runs, dock may only warn and go
+//    on, because if PID 1 dies the container dies without an exit status.
+//  - Errors are values, reported once as `dock: <what>: <why>`.
+//
+// Sections follow the data: options -> signal setup -> spawn -> event loop
+// -> forwarding -> reaping -> shutdown -> run() -> main.
+
+// ==== 1. Includes and constants ====
+
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
+#include <array>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+// The product is built without exceptions. libstdc++'s out-of-line helpers
+// would still pull in the unwinder and the demangler (60 KB of a 130 KB
+// binary) just to report an impossible throw; in their place a failed
+// allocation or a broken invariant ends the process at once.
+#ifndef __cpp_exceptions
+namespace dock_rt {
+[[noreturn]] inline void die(const char* what) noexcept {
+  static constexpr char prefix[] = "dock: fatal: ";
+  [[maybe_unused]] ssize_t a = ::write(2, prefix, sizeof prefix - 1);
+  [[maybe_unused]] ssize_t b = ::write(2, what, std::strlen(what));
+  [[maybe_unused]] ssize_t c = ::write(2, "\n", 1);
+  std::abort();
+}
+}  // namespace dock_rt
+namespace std {
+[[noreturn]] void __throw_bad_alloc() { dock_rt::die("out of memory"); }
+[[noreturn]] void __throw_bad_array_new_length() { dock_rt::die("bad array length"); }
+[[noreturn]] void __throw_logic_error(const char* w) { dock_rt::die(w); }
+[[noreturn]] void __throw_length_error(const char* w) { dock_rt::die(w); }
+[[noreturn]] void __throw_out_of_range_fmt(const char* w, ...) { dock_rt::die(w); }
+}  // namespace std
+void* operator new(std::size_t n) {
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  dock_rt::die("out of memory");
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#endif
+
+namespace dock {
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+
+// The exit statuses dock gives itself; any other status is the child's.
+enum class Exit : int {
+  Ok = 0,
+  Setup = 1,           // an io target or a kernel facility could not be set up
+  Usage = 2,           // bad command line or DOCK_* variable
+  NotExecutable = 126, // the command exists but could not be executed
+  NotFound = 127,      // the command does not exist
+};
+
+constexpr int code(Exit e) { return static_cast<int>(e); }
+
+constexpr int64_t kDefaultKillTimeoutMs = 5000;
+constexpr int kMaxSignal = 64;  // SIGRTMAX on Linux
+
+// ==== 2. Tables ====
+//
+// Signal names without the SIG prefix. Real-time signals are spelled
+// RTMIN, RTMIN+n, RTMAX-n and handled by signal_from_name directly.
+
+struct SignalName {
+  std::string_view name;
+  int number;
+};
+
+constexpr std::array<SignalName, 31> kSignalNames{{
+    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},
+    {"ILL", SIGILL},     {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},
+    {"BUS", SIGBUS},     {"FPE", SIGFPE},       {"KILL", SIGKILL},
+    {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},
+    {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU},   {"URG", SIGURG},       {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+    {"WINCH", SIGWINCH}, {"IO", SIGIO},         {"PWR", SIGPWR},
+    {"SYS", SIGSYS},
+}};
+
+constexpr bool signal_table_is_sound() {
+  for (size_t i = 0; i < kSignalNames.size(); ++i) {
+    if (kSignalNames[i].number < 1 || kSignalNames[i].number > 31) return false;
+    for (size_t j = i + 1; j < kSignalNames.size(); ++j)
+      if (kSignalNames[i].number == kSignalNames[j].number) return false;
+  }
+  return true;
+}
+static_assert(signal_table_is_sound(), "signal names must map 1:1 onto 1..31");
+
+// Synchronous fault signals: left unblocked so a bug in dock crashes loudly
+// instead of being read from the signalfd and forwarded.
+constexpr std::array<int, 7> kFaultSignals{SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+                                           SIGABRT, SIGTRAP, SIGSYS};
+
+// Every option of SPEC §2. `available` is false for the options of features
+// that have not landed yet: they are refused, never silently accepted.
+enum class Opt {
+  Io, Tty, StdoutPrefix, StderrPrefix, LogRotate, LogMaxSize, LogKeep,
+  WebHook, BindPort, ReadyFile, KillTimeout, Rewrite, SingleChild, Debug,
+  Help, Version,
+};
+
+struct OptionSpec {
+  std::string_view name;  // long name; the variable is DOCK_ + NAME
+  char short_name;        // 0 when none
+  bool takes_value;
+  bool available;
+  bool has_env;           // help and version have no DOCK_* form
+  Opt id;
+};
+
+constexpr std::array<OptionSpec, 16> kOptions{{
+    {"io", 0, true, false, true, Opt::Io},
+    {"tty", 0, false, false, true, Opt::Tty},
+    {"stdout-prefix", 0, true, false, true, Opt::StdoutPrefix},
+    {"stderr-prefix", 0, true, false, true, Opt::StderrPrefix},
+    {"log-rotate", 0, true, false, true, Opt::LogRotate},
+    {"log-max-size", 0, true, false, true, Opt::LogMaxSize},
+    {"log-keep", 0, true, false, true, Opt::LogKeep},
+    {"web-hook", 0, true, false, true, Opt::WebHook},
+    {"bind-port", 0, true, false, true, Opt::BindPort},
+    {"ready-file", 0, true, false, true, Opt::ReadyFile},
+    {"kill-timeout", 0, true, true, true, Opt::KillTimeout},
+    {"rewrite", 0, true, true, true, Opt::Rewrite},
+    {"single-child", 0, false, true, true, Opt::SingleChild},
+    {"debug", 'd', false, true, true, Opt::Debug},
+    {"help", 'h', false, true, false, Opt::Help},
+    {"version", 'V', false, true, false, Opt::Version},
+}};
+
+constexpr std::string_view kUsage =
+    "usage: dock [OPTIONS] [--] COMMAND [ARG...]\n"
+    "\n"
+    "Runs COMMAND as the one child of an init: forwards every signal to its\n"
+    "process group, reaps every zombie, and when COMMAND exits terminates\n"
+    "what is left (SIGTERM, then SIGKILL after the kill timeout) and exits\n"
+    "with COMMAND's status (128+N when signal N killed it).\n"
+    "\n"
+    "options (each also as a DOCK_* variable, e.g. DOCK_KILL_TIMEOUT=10s):\n"
+    "  --kill-timeout DURATION  grace between SIGTERM and SIGKILL at shutdown\n"
+    "                           (default 5s; 500ms, 10s, 2m, 1h, 1d; a bare\n"
+    "                           integer is hours)\n"
+    "  --rewrite FROM:TO        deliver signal TO when FROM arrives; TO 0 drops\n"
+    "                           it; repeatable (e.g. --rewrite TERM:QUIT)\n"
+    "  --single-child           signal only the child, not its process group\n"
+    "  -d, --debug              log lifecycle and decisions on stderr\n"
+    "  -h, --help               show this help\n"
+    "  -V, --version            show the version\n"
+    "\n"
+    "exit status: COMMAND's; 128+N if signal N killed it; 1 setup failure;\n"
+    "2 bad usage; 126 COMMAND not executable; 127 COMMAND not found.\n";
+
+// ==== 3. Utilities ====
+//
+// Fd owns a descriptor and closes it once. retry() repeats a call that was
+// interrupted; with every signal blocked that is rare, but cheap to handle.
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  void reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+template <class F>
+auto retry(F call) noexcept {
+  decltype(call()) r;
+  do r = call();
+  while (r == -1 && errno == EINTR);
+  return r;
+}
+
+constexpr char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c; }
+
+constexpr bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (ascii_upper(a[i]) != ascii_upper(b[i])) return false;
+  return true;
+}
+
+// A non-negative decimal integer with nothing else around it; nullopt on
+// junk, sign, empty input or overflow past `max`.
+constexpr std::optional<int64_t> parse_uint(std::string_view s, int64_t max = INT64_MAX) {
+  if (s.empty()) return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    if (v > (max - (c - '0')) / 10) return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// Writes all of `data` to a blocking descriptor; false on error.
+bool write_all(int fd, std::string_view data) noexcept {
+  while (!data.empty()) {
+    ssize_t n = retry([&] { return ::write(fd, data.data(), data.size()); });
+    if (n <= 0) return false;
+    data.remove_prefix(size_t(n));
+  }
+  return true;
+}
+
+// ==== 4. Logging ====
+//
+// Every line dock prints about itself starts with "dock: " and is written
+// with one write(2) so that it is not interleaved with the child's output.
+
+constinit bool g_debug = false;
+
+void vsay(const char* prefix, const char* fmt, va_list ap) noexcept {
+  char line[1024];
+  int n = std::snprintf(line, sizeof line, "dock: %s", prefix);
+  int m = std::vsnprintf(line + n, sizeof line - size_t(n) - 1, fmt, ap);
+  size_t len = size_t(n) + (m < 0 ? 0 : std::min<size_t>(size_t(m), sizeof line - size_t(n) - 2));
+  line[len++] = '\n';
+  [[maybe_unused]] ssize_t w = retry([&] { return ::write(STDERR_FILENO, line, len); });
+}
+
+[[gnu::format(printf, 1, 2)]] void say(const char* fmt, ...) noexcept {
+  va_list ap;
+  va_start(ap, fmt);
+  vsay("", fmt, ap);
+  va_end(ap);
+}
+
+[[gnu::format(printf, 1, 2)]] void debug(const char* fmt, ...) noexcept {
+  if (!g_debug) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsay("debug: ", fmt, ap);
+  va_end(ap);
+}
+
+// ==== 5. Options ====
+//
+// parse_args turns argv and the environment into a Config, or into the one
+// error line to print. It never exits and does no I/O, so every path is a
+// unit test. Flags beat DOCK_* variables: a variable is read only for an
+// option no flag set, and every DOCK_* variable dock knows is removed from
+// the child's environment whether or not it was used.
+
+// "15", "TERM", "SIGTERM", "sigterm", "RTMIN+2", "SIGRTMAX-1".
+std::optional<int> signal_from_name(std::string_view s) {
+  if (auto n = parse_uint(s, kMaxSignal)) {
+    if (*n >= 1) return int(*n);
+    return std::nullopt;
+  }
+  if (s.size() > 3 && iequals(s.substr(0, 3), "SIG")) s.remove_prefix(3);
+  for (const auto& entry : kSignalNames)
+    if (iequals(entry.name, s)) return entry.number;
+  const int rtmin = SIGRTMIN, rtmax = SIGRTMAX;
+  auto relative = [&](std::string_view base, int origin, int dir) -> std::optional<int> {
+    if (s.size() < base.size() || !iequals(s.substr(0, base.size()), base)) return std::nullopt;
+    std::string_view rest = s.substr(base.size());
+    if (rest.empty()) return origin;
+    if (rest[0] != (dir > 0 ? '+' : '-')) return std::nullopt;
+    auto off = parse_uint(rest.substr(1), rtmax - rtmin);
+    if (!off) return std::nullopt;
+    return origin + dir * int(*off);
+  };
+  if (auto n = relative("RTMIN", rtmin, +1)) return n;
+  if (auto n = relative("RTMAX", rtmax, -1)) return n;
+  return std::nullopt;
+}
+
+// "TERM", "USR1", "RTMIN+3"; "12345" for numbers with no name.
+std::string signal_name(int sig) {
+  for (const auto& entry : kSignalNames)
+    if (entry.number == sig) return std::string(entry.name);
+  if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+    return sig == SIGRTMIN ? std::string("RTMIN") : "RTMIN+" + std::to_string(sig - SIGRTMIN);
+  return std::to_string(sig);
+}
+
+// DURATION: a bare integer is hours (the Go flag's unit); otherwise a number,
+// possibly with a fraction, followed by ms, s, m, h or d. Milliseconds out.
+std::optional<int64_t> parse_duration(std::string_view s) {
+  struct Unit {
+    std::string_view suffix;
+    int64_t ms;
+  };
+  constexpr std::array<Unit, 5> units{{{"ms", 1}, {"s", 1000}, {"m", 60'000},
+                                       {"h", 3'600'000}, {"d", 86'400'000}}};
+  int64_t scale = 3'600'000;
+  for (const auto& u : units) {  // "ms" before "s" and "m": longest match first
+    if (s.size() > u.suffix.size() && s.substr(s.size() - u.suffix.size()) == u.suffix) {
+      scale = u.ms;
+      s.remove_suffix(u.suffix.size());
+      break;
+    }
+  }
+  const size_t dot = s.find('.');
+  std::string_view whole = s.substr(0, dot);
+  std::string_view frac = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
+  if (dot != std::string_view::npos && frac.empty()) return std::nullopt;
+  if (frac.size() > 9) return std::nullopt;
+  constexpr int64_t kMaxMs = int64_t(100) * 365 * 86'400'000;  // a century
+  auto w = parse_uint(whole, kMaxMs);
+  if (!w || *w > kMaxMs / scale) return std::nullopt;
+  int64_t ms = *w * scale;
+  if (!frac.empty()) {
+    auto f = parse_uint(frac);
+    if (!f) return std::nullopt;
+    int64_t denom = 1;
+    for (size_t i = 0; i < frac.size(); ++i) denom *= 10;
+    ms += *f * scale / denom;  // scale <= 8.64e7 and f < 1e9: no overflow
+  }
+  if (ms > kMaxMs) return std::nullopt;
+  return ms;
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+  for (auto yes : {"1", "true", "yes", "on"}) if (iequals(s, yes)) return true;
+  for (auto no : {"", "0", "false", "no", "off"}) if (iequals(s, no)) return false;
+  return std::nullopt;
+}
+
+struct Config {
+  int64_t kill_timeout_ms = kDefaultKillTimeoutMs;
+  // rewrite[from] is the signal delivered when `from` arrives; 0 drops it.
+  std::array<int, kMaxSignal + 1> rewrite{};
+  bool single_child = false;
+  bool debug = false;
+  char* const* command = nullptr;  // null-terminated, points into argv
+  std::vector<char*> child_env;    // null-terminated, points into envp
+
+  Config() {
+    for (int s = 0; s <= kMaxSignal; ++s) rewrite[size_t(s)] = s;
+  }
+};
+
+struct Parsed {
+  enum class Action { Run, Help, Version, Fail } action = Action::Fail;
+  Config config;
+  std::string error;  // "<what>: <why>" when action is Fail
+};
+
+// "FROM:TO" into the rewrite table; an error text or nothing.
+std::optional<std::string> add_rewrite(std::string_view spec, Config& c) {
+  const size_t colon = spec.find(':');
+  if (colon == std::string_view::npos)
+    return "'" + std::string(spec) + "' is not FROM:TO (e.g. TERM:QUIT, or USR1:0 to drop)";
+  std::string_view from_s = spec.substr(0, colon), to_s = spec.substr(colon + 1);
+  auto from = signal_from_name(from_s);
+  if (!from) return "'" + std::string(from_s) + "' is not a signal";
+  if (*from == SIGKILL || *from == SIGSTOP)
+    return "SIG" + signal_name(*from) + " cannot be caught, so it cannot be rewritten";
+  if (*from == SIGCHLD) return "SIGCHLD is dock's own (it reaps with it), so it cannot be rewritten";
+  std::optional<int> to = to_s == "0" ? std::optional<int>(0) : signal_from_name(to_s);
+  if (!to) return "'" + std::string(to_s) + "' is not a signal or 0";
+  c.rewrite[size_t(*from)] = *to;
+  return std::nullopt;
+}
+
+// Sets one option from its text; `what` names the flag or variable.
+std::optional<std::string> apply_option(const OptionSpec& spec, std::string_view value,
+                                        bool from_env, Config& c) {
+  auto as_bool = [&](bool& out) -> std::optional<std::string> {
+    if (!from_env) {
+      out = true;
+      return std::nullopt;
+    }
+    auto b = parse_bool(value);
+    if (!b) return "'" + std::string(value) + "' is not a boolean (1/0, true/false, yes/no, on/off)";
+    out = *b;
+    return std::nullopt;
+  };
+  switch (spec.id) {
+    case Opt::KillTimeout: {
+      auto ms = parse_duration(value);
+      if (!ms) return "'" + std::string(value) + "' is not a duration (e.g. 500ms, 10s, 2m; a bare integer is hours)";
+      c.kill_timeout_ms = *ms;
+      return std::nullopt;
+    }
+    case Opt::Rewrite: {
+      if (!from_env) return add_rewrite(value, c);
+      // DOCK_REWRITE holds several rules separated by commas or blanks.
+      size_t start = 0;
+      while (start <= value.size()) {
+        size_t end = value.find_first_of(", \t", start);
+        if (end == std::string_view::npos) end = value.size();
+        if (end > start)
+          if (auto err = add_rewrite(value.substr(start, end - start), c)) return err;
+        start = end + 1;
+      }
+      return std::nullopt;
+    }
+    case Opt::SingleChild: return as_bool(c.single_child);
+    case Opt::Debug: return as_bool(c.debug);
+    case Opt::Io: case Opt::Tty: case Opt::StdoutPrefix: case Opt::StderrPrefix:
+    case Opt::LogRotate: case Opt::LogMaxSize: case Opt::LogKeep: case Opt::WebHook:
+    case Opt::BindPort: case Opt::ReadyFile: case Opt::Help: case Opt::Version:
+      return std::nullopt;  // refused or handled by the caller
+  }
+  return std::nullopt;
+}
+
+// Does `var` ("DOCK_KILL_TIMEOUT") name the option `name` ("kill-timeout")?
+constexpr bool env_names(std::string_view var, std::string_view name) {
+  constexpr std::string_view prefix = "DOCK_";
+  if (var.size() != prefix.size() + name.size() || var.substr(0, prefix.size()) != prefix) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char want = name[i] == '-' ? '_' : ascii_upper(name[i]);
+    if (var[prefix.size() + i] != want) return false;
+  }
+  return true;
+}
+
+Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
+  Parsed p;
+  Config& c = p.config;
+  std::array<bool, kOptions.size()> set_by_flag{};
+  auto fail = [&](std::string what, std::string why) {
+    p.action = Parsed::Action::Fail;
+    p.error = std::move(what) + ": " + std::move(why);
+    return std::move(p);
+  };
+  auto not_yet = [](const OptionSpec& o) {
+    (void)o;
+    return std::string("unknown option (not supported by dock ") + std::string(kVersion) + " yet)";
+  };
+
+  size_t i = 1;
+  for (; i < argv.size() && argv[i] != nullptr; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') break;  // the command starts here
+
+    if (arg[1] == '-') {  // --name, --name=value, --name value
+      std::string_view body = arg.substr(2);
+      const size_t eq = body.find('=');
+      std::string_view name = body.substr(0, eq);
+      const OptionSpec* spec = nullptr;
+      for (const auto& o : kOptions)
+        if (o.name == name) spec = &o;
+      if (!spec) return fail("--" + std::string(name), "unknown option (see dock --help)");
+      if (!spec->available) return fail("--" + std::string(name), not_yet(*spec));
+      std::string_view value;
+      if (eq != std::string_view::npos) {
+        if (!spec->takes_value) return fail("--" + std::string(name), "takes no value");
+        value = body.substr(eq + 1);
+      } else if (spec->takes_value) {
+        if (i + 1 >= argv.size() || argv[i + 1] == nullptr)
+          return fail("--" + std::string(name), "needs a value");
+        value = argv[++i];
+      }
+      if (spec->id == Opt::Help) { p.action = Parsed::Action::Help; return p; }
+      if (spec->id == Opt::Version) { p.action = Parsed::Action::Version; return p; }
+      if (auto err = apply_option(*spec, value, false, c)) return fail("--" + std::string(name), *err);
+      set_by_flag[size_t(spec - kOptions.data())] = true;
+      continue;
+    }
+
+    for (char ch : arg.substr(1)) {  // -d, -h, -V, grouped as -dV
+      const OptionSpec* spec = nullptr;
+      for (const auto& o : kOptions)
+        if (o.short_name != 0 && o.short_name == ch) spec = &o;
+      if (!spec) return fail(std::string("-") + ch, "unknown option (see dock --help)");
+      if (spec->id == Opt::Help) { p.action = Parsed::Action::Help; return p; }
+      if (spec->id == Opt::Version) { p.action = Parsed::Action::Version; return p; }
+      if (auto err = apply_option(*spec, {}, false, c)) return fail(std::string("-") + ch, *err);
+      set_by_flag[size_t(spec - kOptions.data())] = true;
+    }
+  }
+
+  for (char* entry : env) {
+    if (entry == nullptr) break;
+    std::string_view var = entry;
+    const size_t eq = var.find('=');
+    std::string_view name = var.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? std::string_view{} : var.substr(eq + 1);
+    const OptionSpec* spec = nullptr;
+    for (const auto& o : kOptions)
+      if (o.has_env && env_names(name, o.name)) spec = &o;
+    if (!spec) {  // not dock's: the child gets it
+      c.child_env.push_back(entry);
+      continue;
+    }
+    if (!spec->available) return fail(std::string(name), not_yet(*spec));
+    if (set_by_flag[size_t(spec - kOptions.data())]) continue;
+    if (auto err = apply_option(*spec, value, true, c)) return fail(std::string(name), *err);
+  }
+  c.child_env.push_back(nullptr);
+
+  if (i >= argv.size() || argv[i] == nullptr)
+    return fail("usage", "missing command (dock [OPTIONS] [--] COMMAND [ARG...]; see dock --help)");
+  c.command = &argv[i];
+  p.action = Parsed::Action::Run;
+  return p;
+}
+
+// The shell's convention for a child's end: its exit code, or 128+N when
+// signal N killed it.
+constexpr int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return code(Exit::Setup);
+}
+
+// The shell's convention for a command that could not be executed.
+constexpr Exit exec_failure_code(int err) {
+  return err == ENOENT || err == ENOTDIR ? Exit::NotFound : Exit::NotExecutable;
+}
+
+// ==== 6. Process table ====
+//
+// As a subreaper dock must find every remaining descendant at shutdown,
+// including those that moved to a group or session of their own. The
+// parent links come from /proc/PID/stat; deciding who descends from whom is
+// a pure function over them.
+
+struct ProcLink {
+  pid_t pid;
+  pid_t ppid;
+};
+
+// The ppid field of a /proc/PID/stat line. The command name in parentheses
+// may itself hold ')' and spaces, so parsing starts after the last ')'.
+std::optional<pid_t> ppid_from_stat(std::string_view stat) {
+  const size_t close = stat.rfind(')');
+  if (close == std::string_view::npos || close + 4 > stat.size()) return std::nullopt;
+  std::string_view rest = stat.substr(close + 1);  // " S 123 ..."
+  if (rest.size() < 4 || rest[0] != ' ' || rest[2] != ' ') return std::nullopt;
+  rest.remove_prefix(3);
+  auto ppid = parse_uint(rest.substr(0, rest.find(' ')), INT_MAX);
+  if (!ppid) return std::nullopt;
+  return pid_t(*ppid);
+}
+
+// Every process below `root` in the tree the links describe.
+std::vector<pid_t> descendants_in(std::span<const ProcLink> links, pid_t root) {
+  std::vector<pid_t> found{root};
+  for (size_t next = 0; next < found.size(); ++next)
+    for (const auto& link : links)
+      if (link.ppid == found[next] && link.pid != root) found.push_back(link.pid);
+  found.erase(found.begin());
+  return found;
+}
+
+std::vector<ProcLink> read_process_table() {
+  std::vector<ProcLink> links;
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) {
+    say("/proc: %s (cannot find leftover processes)", std::strerror(errno));
+    return links;
+  }
+  while (dirent* e = ::readdir(dir)) {
+    auto pid = parse_uint(e->d_name, INT_MAX);
+    if (!pid) continue;
+    char path[64], buf[512];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", int(*pid));
+    Fd fd(retry([&] { return ::open(path, O_RDONLY | O_CLOEXEC); }));
+    if (!fd) continue;  // it exited meanwhile
+    ssize_t n = retry([&] { return ::read(fd.get(), buf, sizeof buf); });
+    if (n <= 0) continue;
+    if (auto ppid = ppid_from_stat({buf, size_t(n)})) links.push_back({pid_t(*pid), *ppid});
+  }
+  ::closedir(dir);
+  return links;
+}
+
+// ==== 7. Signal setup ====
+//
+// Done first thing in run(): every catchable signal but the faults is
+// blocked, so none is lost or acted on by default before the loop reads it.
+
+sigset_t catchable_signals() {
+  sigset_t set;
+  ::sigfillset(&set);
+  for (int sig : kFaultSignals) ::sigdelset(&set, sig);
+  return set;
+}
+
+// ==== 8. Spawn ====
+//
+// The child gets a process group of its own (so a signal to the group
+// reaches everything it starts, and nothing of dock's), the terminal's
+// foreground when dock holds it, dock's original signal mask (dispositions
+// are untouched by dock, so what dock inherited as ignored stays ignored),
+// and SIGKILL as parent-death signal when dock is not PID 1. An exec failure
+// travels back as an errno over a close-on-exec pipe.
+
+struct Spawned {
+  pid_t pid = -1;
+  int exec_errno = 0;  // nonzero: the command could not be executed
+};
+
+Spawned spawn(const Config& cfg, const sigset_t& original_mask, int tty_fd, bool pid1) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return {-1, errno};
+  Fd rd(pipefd[0]), wr(pipefd[1]);
+  const pid_t parent = ::getpid();
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return {-1, errno};
+  if (pid == 0) {
+    // In the child: only async-signal-safe calls, and _exit, from here on.
+    ::setpgid(0, 0);
+    if (tty_fd >= 0) ::tcsetpgrp(tty_fd, ::getpid());  // SIGTTOU still blocked
+    if (!pid1) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(code(Exit::Setup));  // dock already gone
+    }
+    ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    ::execvpe(cfg.command[0], cfg.command, cfg.child_env.data());
+    int err = errno;
+    [[maybe_unused]] ssize_t w = ::write(wr.get(), &err, sizeof err);
+    ::_exit(code(exec_failure_code(err)));
+  }
+
+  // Also from the parent, so neither order of the two calls can race.
+  ::setpgid(pid, pid);
+  if (tty_fd >= 0) ::tcsetpgrp(tty_fd, pid);
+  wr.reset();
+  int err = 0;
+  ssize_t n = retry([&] { return ::read(rd.get(), &err, sizeof err); });
+  return {pid, n == ssize_t(sizeof err) ? err : 0};
+}
+
+// ==== 9. Event loop state ====
+//
+// One struct holds everything the loop needs. The loop waits on epoll with
+// no timeout; the only timer is the kill timeout, armed at shutdown.
+
+enum class Source : uint32_t { Signals, Timer };
+
+enum class Phase {
+  Running,      // the child is alive
+  Terminating,  // the child exited; leftovers got SIGTERM
+  Killing,      // the grace period is over; leftovers get SIGKILL
+};
+
+struct State {
+  const Config& cfg;
+  sigset_t original_mask;
+  pid_t self = ::getpid();
+  bool pid1 = false;
+  Fd signals, timer, epoll;
+  Fd tty;                 // our controlling terminal, held only while we are its foreground
+  pid_t child = -1;
+  int child_status = 0;
+  Phase phase = Phase::Running;
+  bool children_left = true;  // false once waitpid says ECHILD after the child's exit
+
+  explicit State(const Config& c) : cfg(c) {}
+};
+
+void arm_timer(State& st, int64_t ms) {
+  itimerspec spec{};
+  spec.it_value.tv_sec = ms / 1000;
+  spec.it_value.tv_nsec = (ms % 1000) * 1'000'000;
+  if (ms <= 0) spec.it_value.tv_nsec = 1;  // zero would disarm
+  if (::timerfd_settime(st.timer.get(), 0, &spec, nullptr) != 0)
+    say("timerfd: %s", std::strerror(errno));
+}
+
+void disarm_timer(State& st) {
+  itimerspec spec{};
+  ::timerfd_settime(st.timer.get(), 0, &spec, nullptr);
+}
+
+// ==== 10. Forwarding ====
+//
+// A signal dock receives goes, after --rewrite, to the child's process
+// group (the child alone with --single-child, or when the child left its
+// group). Signals dock caused itself (SIGPIPE from its own writes) are
+// dropped. SIGCONT also gives the terminal back to the child when dock was
+// resumed in the foreground (the shell's `fg`).
+
+void deliver(State& st, int sig) {
+  if (st.child <= 0) return;
+  if (!st.cfg.single_child) {
+    if (::kill(-st.child, sig) == 0) return;
+    if (errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), st.child, std::strerror(errno));
+  }
+  if (::kill(st.child, sig) != 0 && errno != ESRCH)
+    say("kill -%s %d: %s", signal_name(sig).c_str(), st.child, std::strerror(errno));
+}
+
+void forward(State& st, const signalfd_siginfo& info) {
+  const int sig = int(info.ssi_signo);
+  if (pid_t(info.ssi_pid) == st.self) {
+    debug("dropping SIG%s dock caused itself", signal_name(sig).c_str());
+    return;
+  }
+  const int to = sig <= kMaxSignal ? st.cfg.rewrite[size_t(sig)] : sig;
+  if (to == 0) {
+    debug("dropping SIG%s (--rewrite)", signal_name(sig).c_str());
+    return;
+  }
+  if (to == SIGCONT && st.tty && st.phase == Phase::Running &&
+      ::tcgetpgrp(st.tty.get()) == ::getpgrp()) {
+    ::tcsetpgrp(st.tty.get(), st.child);
+  }
+  debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
+        to != sig ? signal_name(to).c_str() : "", st.cfg.single_child ? "child" : "group", st.child);
+  deliver(st, to);
+}
+
+// Job control without PID 1: the child was stopped from the terminal, so
+// dock takes the terminal back and stops itself; the user's shell sees its
+// job stop and gets its prompt back. `fg` sends SIGCONT, see forward().
+void on_child_stopped(State& st, int sig) {
+  debug("child stopped by SIG%s", signal_name(sig).c_str());
+  if (st.pid1 || !st.tty || (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)) return;
+  ::tcsetpgrp(st.tty.get(), ::getpgrp());
+  ::kill(st.self, SIGSTOP);
+}
+
+// ==== 11. Reaping and 12. Shutdown ====
+//
+// Every wake-up reaps until nothing is left to reap, so a coalesced SIGCHLD
+// never leaves a zombie. The child's exit starts the shutdown: SIGTERM (and
+// SIGCONT, so stopped processes can act on it) to every remaining process,
+// the kill timer, then SIGKILL to survivors until none is left.
+
+void signal_leftovers(State& st, int sig) {
+  if (st.pid1) {
+    // As PID 1 every process of the namespace is ours; kill(-1) skips us.
+    if (::kill(-1, sig) == 0 && sig != SIGKILL) ::kill(-1, SIGCONT);
+    return;
+  }
+  auto table = read_process_table();
+  for (pid_t pid : descendants_in(table, st.self)) {
+    debug("sending SIG%s to leftover %d", signal_name(sig).c_str(), pid);
+    if (::kill(pid, sig) == 0 && sig != SIGKILL) ::kill(pid, SIGCONT);
+  }
+}
+
+void begin_shutdown(State& st) {
+  debug("child %d exited with status %d", st.child, exit_code_of(st.child_status));
+  if (st.tty && !st.pid1) ::tcsetpgrp(st.tty.get(), ::getpgrp());
+  if (st.cfg.kill_timeout_ms == 0) {
+    st.phase = Phase::Killing;
+    signal_leftovers(st, SIGKILL);
+    return;
+  }
+  st.phase = Phase::Terminating;
+  signal_leftovers(st, SIGTERM);
+  arm_timer(st, st.cfg.kill_timeout_ms);
+}
+
+void reap(State& st) {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG | WUNTRACED);
+    if (pid == 0) return;
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECHILD && st.phase != Phase::Running) st.children_left = false;
+      return;
+    }
+    if (pid != st.child || st.phase != Phase::Running) {
+      if (!WIFSTOPPED(status)) debug("reaped %d", pid);
+      continue;
+    }
+    if (WIFSTOPPED(status)) {
+      on_child_stopped(st, WSTOPSIG(status));
+      continue;
+    }
+    st.child_status = status;
+    begin_shutdown(st);
+  }
+}
+
+void on_signals(State& st) {
+  for (;;) {
+    signalfd_siginfo info;
+    ssize_t n = retry([&] { return ::read(st.signals.get(), &info, sizeof info); });
+    if (n != ssize_t(sizeof info)) break;  // EAGAIN: all read
+    if (info.ssi_signo != SIGCHLD) forward(st, info);
+  }
+  reap(st);
+  // In the last phase a process may have forked just before it was killed;
+  // its child is reparented to us without a SIGCHLD, so look again on every
+  // reap while anything is left.
+  if (st.phase == Phase::Killing && st.children_left) signal_leftovers(st, SIGKILL);
+}
+
+void on_timer(State& st) {
+  uint64_t expirations;
+  [[maybe_unused]] ssize_t n = ::read(st.timer.get(), &expirations, sizeof expirations);
+  if (st.phase == Phase::Terminating) {
+    debug("kill timeout over: SIGKILL to what is left");
+    st.phase = Phase::Killing;
+  }
+  if (st.phase == Phase::Killing) {
+    signal_leftovers(st, SIGKILL);
+    reap(st);
+    // Re-check shortly while processes remain (see on_signals); the timer
+    // runs only in this last phase and only while something is left to kill.
+    if (st.children_left) arm_timer(st, 100);
+  }
+}
+
+// ==== 13. run() ====
+//
+// Setup may fail and return an exit status; from the fork on, dock only
+// warns and goes on until the child and every leftover are reaped.
+
+// Opens /dev/null on any of 0, 1, 2 that is closed, so that no descriptor
+// of dock's lands there and is mistaken for the child's stdio.
+void ensure_std_fds() {
+  for (int fd = 0; fd <= 2; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) ::open("/dev/null", O_RDWR);
+}
+
+// The controlling terminal, if dock has one and is in its foreground group;
+// a dock started in the background never takes the terminal.
+Fd foreground_tty() {
+  Fd tty(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (tty && ::tcgetpgrp(tty.get()) != ::getpgrp()) tty.reset();
+  return tty;
+}
+
+int run(int argc, char** argv, char** envp) {
+  const sigset_t blocked = catchable_signals();
+  sigset_t original_mask;
+  ::sigprocmask(SIG_BLOCK, &blocked, &original_mask);
+  ensure_std_fds();
+
+  size_t envc = 0;
+  while (envp != nullptr && envp[envc] != nullptr) ++envc;
+  Parsed parsed = parse_args({argv, size_t(argc)}, {envp, envc});
+  switch (parsed.action) {
+    case Parsed::Action::Fail:
+      say("%s", parsed.error.c_str());
+      return code(Exit::Usage);
+    case Parsed::Action::Help:
+      return write_all(STDOUT_FILENO, kUsage) ? code(Exit::Ok) : code(Exit::Setup);
+    case Parsed::Action::Version:
+      return write_all(STDOUT_FILENO, "dock " + std::string(kVersion) + "\n") ? code(Exit::Ok)
+                                                                             : code(Exit::Setup);
+    case Parsed::Action::Run:
+      break;
+  }
+  const Config& cfg = parsed.config;
+  g_debug = cfg.debug;
+
+  State st(cfg);
+  st.original_mask = original_mask;
+  st.pid1 = st.self == 1;
+  if (!st.pid1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    say("subreaper: %s (orphans will not be reaped by dock)", std::strerror(errno));
+
+  st.signals = Fd(::signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK));
+  st.timer = Fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  st.epoll = Fd(::epoll_create1(EPOLL_CLOEXEC));
+  if (!st.signals || !st.timer || !st.epoll) {
+    say("event loop: %s", std::strerror(errno));
+    return code(Exit::Setup);
+  }
+  for (auto [fd, source] : {std::pair{st.signals.get(), Source::Signals},
+                            std::pair{st.timer.get(), Source::Timer}}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = uint32_t(source);
+    if (::epoll_ctl(st.epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      say("epoll: %s", std::strerror(errno));
+      return code(Exit::Setup);
+    }
+  }
+  st.tty = foreground_tty();
+
+  const Spawned child = spawn(cfg, original_mask, st.tty.get(), st.pid1);
+  if (child.pid < 0) {
+    say("fork: %s", std::strerror(child.exec_errno));
+    return code(Exit::Setup);
+  }
+  st.child = child.pid;
+  if (child.exec_errno != 0) {
+    say("%s: %s", cfg.command[0], std::strerror(child.exec_errno));
+    if (st.tty && !st.pid1) ::tcsetpgrp(st.tty.get(), ::getpgrp());
+    retry([&] { return ::waitpid(child.pid, nullptr, 0); });
+    return code(exec_failure_code(child.exec_errno));
+  }
+  debug("started %s as %d%s", cfg.command[0], child.pid, st.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
+
+  // From here on we may not bail: warn and go on.
+  reap(st);  // a child that exited before the loop started
+  while (st.phase == Phase::Running || st.children_left) {
+    epoll_event events[4];
+    const int n = ::epoll_wait(st.epoll.get(), events, 4, -1);
+    if (n < 0) {
+      if (errno != EINTR) say("epoll_wait: %s", std::strerror(errno));
+      continue;
+    }
+    for (int i = 0; i < n; ++i) {
+      switch (Source(events[i].data.u32)) {
+        case Source::Signals: on_signals(st); break;
+        case Source::Timer: on_timer(st); break;
+      }
+    }
+  }
+  disarm_timer(st);
+  debug("all processes reaped; exiting with %d", exit_code_of(st.child_status));
+  return exit_code_of(st.child_status);
+}
+
+}  // namespace
+}  // namespace dock
+
+// ==== 14. main ====
+
+#ifndef DOCK_NO_MAIN
+int main(int argc, char** argv, char** envp) { return dock::run(argc, argv, envp); }
+#endif
