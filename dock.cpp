@@ -884,7 +884,7 @@ Fd foreground_tty() {
   return tty;
 }
 
-int run(int argc, char** argv, char** envp) {
+[[maybe_unused]] int run(int argc, char** argv, char** envp) {
   const sigset_t blocked = catchable_signals();
   sigset_t original_mask;
   ::sigprocmask(SIG_BLOCK, &blocked, &original_mask);

@@ -1,0 +1,391 @@
+// Helpers for the behaviour tests: run ./dock for real (as a subreaper, or
+// as PID 1 of a new pid namespace through unshare), talk to it through
+// pipes or a pseudo-terminal, and wait for what it does -- every wait is for
+// an event (a line, an exit, EOF) and has a deadline.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace t {
+
+constexpr int kTimeoutMs = 10'000;
+
+inline int64_t now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+inline const std::string& dock_path() {
+  static const std::string path = [] {
+    const char* p = std::getenv("DOCK_BIN");
+    return std::string(p ? p : "./dock");
+  }();
+  return path;
+}
+
+inline std::string helper() { return "./tests/helper"; }
+
+// Records a skipped case where the runner can count it (Catch2 v2 has no SKIP).
+inline void skip(const std::string& why) {
+  WARN("SKIPPED: " << why);
+  if (const char* f = std::getenv("DOCK_TEST_SKIPS")) {
+    std::ofstream out(f, std::ios::app);
+    out << Catch::getResultCapture().getCurrentTestName() << ": " << why << "\n";
+  }
+}
+
+inline bool have(const char* prog) {
+  std::string cmd = std::string("command -v ") + prog + " >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+// Reads from fd into buf until buf holds `needle` after `from`, EOF, or the
+// deadline. Returns the position of needle, or npos.
+inline size_t read_until(int fd, std::string& buf, std::string_view needle, int64_t deadline,
+                         size_t from = 0) {
+  for (;;) {
+    size_t at = buf.find(needle, from);
+    if (at != std::string::npos) return at;
+    int64_t left = deadline - now_ms();
+    if (left <= 0 || fd < 0) return std::string::npos;
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, int(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return std::string::npos;
+    char tmp[4096];
+    ssize_t n = read(fd, tmp, sizeof tmp);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return buf.find(needle, from);  // EOF (EIO on a pty)
+    buf.append(tmp, size_t(n));
+  }
+}
+
+// Reads until EOF or the deadline; true on EOF.
+inline bool read_to_eof(int fd, std::string& buf, int64_t deadline) {
+  for (;;) {
+    int64_t left = deadline - now_ms();
+    if (left <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, int(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    char tmp[4096];
+    ssize_t n = read(fd, tmp, sizeof tmp);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return true;
+    buf.append(tmp, size_t(n));
+  }
+}
+
+inline size_t count(std::string_view hay, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string_view::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// The processes whose parent is `ppid`, from /proc.
+inline std::vector<pid_t> children_of(pid_t ppid) {
+  std::vector<pid_t> out;
+  DIR* d = opendir("/proc");
+  while (dirent* e = d ? readdir(d) : nullptr) {
+    char* end;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    std::ifstream f("/proc/" + std::string(e->d_name) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), {});
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state;
+    long parent;
+    rest >> state >> parent;
+    if (parent == ppid) out.push_back(pid_t(pid));
+  }
+  if (d) closedir(d);
+  return out;
+}
+
+// One letter: R, S, T, Z ... or '?' when the process is gone.
+inline char proc_state(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), {});
+  size_t close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
+inline long proc_status_field(pid_t pid, const std::string& name) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string l;
+  while (std::getline(f, l))
+    if (l.rfind(name + ":", 0) == 0) return std::atol(l.c_str() + name.size() + 1);
+  return -1;
+}
+
+inline bool alive(pid_t pid) {
+  char s = proc_state(pid);
+  return s != '?' && s != 'Z' && s != 'X';
+}
+
+struct Options {
+  bool pid1 = false;                  // run under unshare --pid --fork --mount-proc
+  std::vector<std::string> env;       // NAME=VALUE added to (or replacing) ours
+  std::vector<int> ignored;           // signals set to SIG_IGN before exec
+  std::vector<int> blocked;           // signals blocked before exec
+  bool stdin_pipe = true;
+};
+
+// A process started by the tests, with pipes on its stdio.
+class Proc {
+ public:
+  pid_t pid = -1;  // ./dock, or unshare in PID 1 mode
+  int in = -1, out = -1, err = -1;
+  std::string out_buf, err_buf;
+  std::optional<int> status;
+  bool pid1 = false;
+
+  Proc() = default;
+  Proc(const Proc&) = delete;
+  Proc& operator=(const Proc&) = delete;
+  Proc(Proc&& o) noexcept { *this = std::move(o); }
+  Proc& operator=(Proc&& o) noexcept {
+    std::swap(pid, o.pid); std::swap(in, o.in); std::swap(out, o.out); std::swap(err, o.err);
+    std::swap(pidfd_, o.pidfd_); std::swap(out_buf, o.out_buf); std::swap(err_buf, o.err_buf);
+    std::swap(status, o.status); std::swap(pid1, o.pid1);
+    return *this;
+  }
+  ~Proc() {
+    if (pid > 0 && !status) {
+      kill(pid, SIGKILL);
+      if (pid1) kill(dock_pid(), SIGKILL);
+      wait_exit(5000);
+    }
+    for (int fd : {in, out, err, pidfd_}) if (fd >= 0) close(fd);
+  }
+
+  static Proc start(const std::vector<std::string>& args, const Options& o = {}) {
+    std::vector<std::string> full;
+    if (o.pid1) full = {"unshare", "--pid", "--fork", "--mount-proc"};
+    full.insert(full.end(), args.begin(), args.end());
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) {
+      std::string_view v = *e;
+      bool replaced = false;
+      for (const auto& add : o.env)
+        if (v.substr(0, v.find('=') + 1) == std::string_view(add).substr(0, add.find('=') + 1)) replaced = true;
+      if (!replaced) envs.emplace_back(v);
+    }
+    envs.insert(envs.end(), o.env.begin(), o.env.end());
+
+    int pin[2], pout[2], perr[2];
+    REQUIRE(pipe2(pin, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(pout, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(perr, O_CLOEXEC) == 0);
+    std::vector<char*> argv, envp;
+    for (auto& a : full) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : envs) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      if (o.stdin_pipe) dup2(pin[0], 0);
+      dup2(pout[1], 1);
+      dup2(perr[1], 2);
+      setpgid(0, 0);  // away from the test runner's group and terminal
+      for (int s = 1; s < 65; ++s) signal(s, SIG_DFL);
+      for (int s : o.ignored) signal(s, SIG_IGN);
+      sigset_t mask;
+      sigemptyset(&mask);
+      for (int s : o.blocked) sigaddset(&mask, s);
+      sigprocmask(SIG_SETMASK, &mask, nullptr);
+      execvpe(argv[0], argv.data(), envp.data());
+      _exit(111);
+    }
+    Proc p;
+    p.pid = pid;
+    p.pid1 = o.pid1;
+    close(pin[0]); close(pout[1]); close(perr[1]);
+    p.in = pin[1]; p.out = pout[0]; p.err = perr[0];
+    p.pidfd_ = int(syscall(SYS_pidfd_open, pid, 0));
+    REQUIRE(p.pidfd_ >= 0);
+    return p;
+  }
+
+  // The pid of dock itself as seen from the tests: the process, or
+  // unshare's child in PID 1 mode (find it once the child reported ready).
+  pid_t dock_pid() const {
+    if (!pid1) return pid;
+    auto kids = children_of(pid);
+    return kids.empty() ? -1 : kids.front();
+  }
+
+  bool wait_out(std::string_view needle, int timeout_ms = kTimeoutMs) {
+    return read_until(out, out_buf, needle, now_ms() + timeout_ms) != std::string::npos;
+  }
+  bool wait_err(std::string_view needle, int timeout_ms = kTimeoutMs) {
+    return read_until(err, err_buf, needle, now_ms() + timeout_ms) != std::string::npos;
+  }
+  void send(std::string_view text) {
+    REQUIRE(write(in, text.data(), text.size()) == ssize_t(text.size()));
+  }
+  void close_in() { if (in >= 0) close(in); in = -1; }
+
+  // The raw wait status, or nullopt at the deadline.
+  std::optional<int> wait_exit(int timeout_ms = kTimeoutMs) {
+    if (status) return status;
+    pollfd p{pidfd_, POLLIN, 0};
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+      int64_t left = deadline - now_ms();
+      if (left < 0) return std::nullopt;
+      int r = poll(&p, 1, int(left));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return std::nullopt;
+      break;
+    }
+    int st = 0;
+    if (waitpid(pid, &st, 0) == pid) status = st;
+    return status;
+  }
+
+  // Exit code as a shell shows it (128+N for signals), -1 on timeout.
+  int exit_code(int timeout_ms = kTimeoutMs) {
+    auto st = wait_exit(timeout_ms);
+    if (!st) return -1;
+    if (WIFEXITED(*st)) return WEXITSTATUS(*st);
+    return 128 + WTERMSIG(*st);
+  }
+
+  // Everything left on stdout and stderr, until both reach EOF.
+  void drain(int timeout_ms = kTimeoutMs) {
+    int64_t deadline = now_ms() + timeout_ms;
+    read_to_eof(out, out_buf, deadline);
+    read_to_eof(err, err_buf, deadline);
+  }
+
+ private:
+  int pidfd_ = -1;
+};
+
+// Runs dock to the end with stdin closed; returns it, exited (or killed).
+inline Proc run_dock(const std::vector<std::string>& args, const Options& o = {}) {
+  std::vector<std::string> full{dock_path()};
+  full.insert(full.end(), args.begin(), args.end());
+  Proc p = Proc::start(full, o);
+  p.close_in();
+  p.drain();
+  p.wait_exit();
+  return p;
+}
+
+inline Proc start_dock(const std::vector<std::string>& args, const Options& o = {}) {
+  std::vector<std::string> full{dock_path()};
+  full.insert(full.end(), args.begin(), args.end());
+  return Proc::start(full, o);
+}
+
+// A program on a new pseudo-terminal that is its controlling terminal, as a
+// shell in a terminal window (or `docker run -it`) would have it.
+class Pty {
+ public:
+  int master = -1;
+  pid_t pid = -1;
+  std::string buf;
+  size_t cursor = 0;  // expect() searches from here and moves past a match
+
+  static Pty start(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+    Pty t;
+    t.master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    REQUIRE(t.master >= 0);
+    REQUIRE(grantpt(t.master) == 0);
+    REQUIRE(unlockpt(t.master) == 0);
+    std::string slave = ptsname(t.master);
+    winsize ws{40, 120, 0, 0};
+    ioctl(t.master, TIOCSWINSZ, &ws);
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+    envs.insert(envs.end(), env.begin(), env.end());
+    std::vector<char*> argv, envp;
+    std::vector<std::string> a = args;
+    for (auto& s : a) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    for (auto& e : envs) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    t.pid = fork();
+    REQUIRE(t.pid >= 0);
+    if (t.pid == 0) {
+      setsid();
+      int s = open(slave.c_str(), O_RDWR);
+      ioctl(s, TIOCSCTTY, 0);
+      dup2(s, 0); dup2(s, 1); dup2(s, 2);
+      if (s > 2) close(s);
+      for (int sig = 1; sig < 65; ++sig) signal(sig, SIG_DFL);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execvpe(argv[0], argv.data(), envp.data());
+      _exit(111);
+    }
+    t.pidfd_ = int(syscall(SYS_pidfd_open, t.pid, 0));
+    return t;
+  }
+  Pty() = default;
+  Pty(Pty&& o) noexcept { *this = std::move(o); }
+  Pty& operator=(Pty&& o) noexcept {
+    std::swap(master, o.master); std::swap(pid, o.pid); std::swap(buf, o.buf);
+    std::swap(cursor, o.cursor); std::swap(pidfd_, o.pidfd_); std::swap(status_, o.status_);
+    return *this;
+  }
+  ~Pty() {
+    if (pid > 0 && !status_) { kill(pid, SIGKILL); wait_exit(5000); }
+    if (master >= 0) close(master);
+    if (pidfd_ >= 0) close(pidfd_);
+  }
+
+  // Waits for `needle` in the terminal's output after the cursor.
+  bool expect(std::string_view needle, int timeout_ms = kTimeoutMs) {
+    size_t at = read_until(master, buf, needle, now_ms() + timeout_ms, cursor);
+    if (at == std::string::npos) return false;
+    cursor = at + needle.size();
+    return true;
+  }
+  void type(std::string_view keys) {
+    REQUIRE(write(master, keys.data(), keys.size()) == ssize_t(keys.size()));
+  }
+  std::optional<int> wait_exit(int timeout_ms = kTimeoutMs) {
+    if (status_) return status_;
+    pollfd p{pidfd_, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return std::nullopt;
+    int st = 0;
+    if (waitpid(pid, &st, 0) == pid) status_ = st;
+    return status_;
+  }
+
+ private:
+  int pidfd_ = -1;
+  std::optional<int> status_;
+};
+
+}  // namespace t

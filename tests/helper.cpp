@@ -1,0 +1,179 @@
+// A child for dock's behaviour tests. Every mode reports on stdout with one
+// write per line, so lines from several processes never mix.
+//
+//   helper record [--grandchild]   print "ready <role> <pid>", then "<role> got N"
+//                                  for every signal; "exit N" on stdin ends it
+//   helper leftovers               start three leftovers (polite, setsid'ed,
+//                                  stubborn) that report SIGTERM, then wait
+//                                  for "exit N" on stdin
+//   helper orphans N               make N orphans by double fork, print
+//                                  "made N", wait for "exit N" on stdin
+//   helper orphan-ppid             fork a child that prints its parent pid
+//                                  once its own parent has exited
+//   helper state                   print pgrp/pid, foreground, SigBlk, SigIgn
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+void line(const std::string& text) {
+  std::string s = text + "\n";
+  ssize_t n = write(STDOUT_FILENO, s.data(), s.size());
+  (void)n;
+}
+
+// A signalfd for every catchable signal except SIGCHLD, with all blocked.
+int block_and_open_signals(bool include_chld = false) {
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, nullptr);
+  if (!include_chld) sigdelset(&all, SIGCHLD);
+  return signalfd(-1, &all, SFD_CLOEXEC);
+}
+
+// Reads "exit N" from stdin; returns N (EOF: 0).
+int read_exit_command() {
+  std::string buf;
+  char c;
+  while (read(STDIN_FILENO, &c, 1) == 1) {
+    if (c == '\n') {
+      if (buf.rfind("exit ", 0) == 0) return std::atoi(buf.c_str() + 5);
+      buf.clear();
+    } else {
+      buf += c;
+    }
+  }
+  return 0;
+}
+
+// Records signals until stdin says "exit N" (stdin < 0: forever, or until
+// `stop_on` arrives when it is nonzero).
+int record(const std::string& role, int stdin_fd, int stop_on = 0) {
+  int sfd = block_and_open_signals();
+  line("ready " + role + " " + std::to_string(getpid()));
+  std::string pending;
+  for (;;) {
+    pollfd fds[2] = {{sfd, POLLIN, 0}, {stdin_fd, POLLIN, 0}};
+    if (poll(fds, stdin_fd >= 0 ? 2 : 1, -1) < 0) continue;
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info;
+      if (read(sfd, &info, sizeof info) == sizeof info) {
+        line(role + " got " + std::to_string(info.ssi_signo));
+        if (stop_on != 0 && int(info.ssi_signo) == stop_on) return 0;
+      }
+    }
+    if (stdin_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP))) {
+      char buf[64];
+      ssize_t n = read(stdin_fd, buf, sizeof buf);
+      if (n <= 0) return 0;
+      pending.append(buf, size_t(n));
+      size_t at = pending.find("exit ");
+      if (at != std::string::npos && pending.find('\n', at) != std::string::npos)
+        return std::atoi(pending.c_str() + at + 5);
+    }
+  }
+}
+
+int mode_record(bool grandchild) {
+  if (grandchild && fork() == 0) {
+    close(STDIN_FILENO);
+    return record("grandchild", -1);
+  }
+  return record("child", STDIN_FILENO);
+}
+
+int mode_leftovers() {
+  // polite: same group, exits on SIGTERM after saying so
+  if (fork() == 0) {
+    close(STDIN_FILENO);
+    return record("polite", -1, SIGTERM);
+  }
+  // setsid'ed: its own session and group, exits on SIGTERM
+  if (fork() == 0) {
+    close(STDIN_FILENO);
+    setsid();
+    return record("setsid", -1, SIGTERM);
+  }
+  // stubborn: notes SIGTERM and stays until SIGKILL
+  if (fork() == 0) {
+    close(STDIN_FILENO);
+    return record("stubborn", -1);
+  }
+  line("ready parent " + std::to_string(getpid()));
+  return read_exit_command();
+}
+
+int mode_orphans(long count) {
+  for (long i = 0; i < count; ++i) {
+    pid_t mid = fork();
+    if (mid == 0) {
+      if (fork() == 0) _exit(0);  // the orphan: exits at once
+      _exit(0);
+    }
+    if (mid > 0) waitpid(mid, nullptr, 0);
+  }
+  line("made " + std::to_string(count));
+  return read_exit_command();
+}
+
+int mode_orphan_ppid() {
+  int ready[2];
+  if (pipe(ready) != 0) return 1;
+  pid_t kid = fork();
+  if (kid == 0) {
+    close(ready[1]);
+    char c;
+    while (read(ready[0], &c, 1) > 0) {}  // EOF: the parent has exited
+    line("orphan ppid " + std::to_string(getppid()));
+    _exit(0);
+  }
+  line("parent " + std::to_string(getpid()));
+  return 0;  // exiting closes ready[1] and orphans kid
+}
+
+int mode_state() {
+  auto field = [](const char* name) {
+    FILE* f = std::fopen("/proc/self/status", "r");
+    char buf[256];
+    std::string out = "?";
+    while (f && std::fgets(buf, sizeof buf, f))
+      if (std::strncmp(buf, name, std::strlen(name)) == 0) {
+        out = buf + std::strlen(name);
+        while (!out.empty() && (out.back() == '\n' || out.front() == '\t' || out.front() == ' ')) {
+          if (out.back() == '\n') out.pop_back();
+          else out.erase(0, 1);
+        }
+      }
+    if (f) std::fclose(f);
+    return out;
+  };
+  line(std::string("own-group ") + (getpgrp() == getpid() ? "yes" : "no"));
+  pid_t fg = tcgetpgrp(STDIN_FILENO);
+  line(std::string("foreground ") + (fg < 0 ? "none" : fg == getpgrp() ? "yes" : "no"));
+  line("SigBlk " + field("SigBlk:"));
+  line("SigIgn " + field("SigIgn:"));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "record") return mode_record(argc > 2 && std::string(argv[2]) == "--grandchild");
+  if (mode == "leftovers") return mode_leftovers();
+  if (mode == "orphans") return mode_orphans(argc > 2 ? std::atol(argv[2]) : 1000);
+  if (mode == "orphan-ppid") return mode_orphan_ppid();
+  if (mode == "state") return mode_state();
+  std::fprintf(stderr, "helper: unknown mode '%s'\n", mode.c_str());
+  return 64;
+}

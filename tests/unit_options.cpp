@@ -1,0 +1,262 @@
+// Unit tests of dock's pure parts: option parsing, DOCK_* variables,
+// signal names, durations, exit-code mapping, the process-table walk.
+#define DOCK_NO_MAIN
+#include "../dock.cpp"
+
+#include <catch2/catch.hpp>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+using namespace dock;
+
+namespace {
+
+// argv/envp as the kernel gives them: null-terminated arrays of char*.
+struct Args {
+  std::vector<std::string> store;
+  std::vector<char*> argv, envp;
+  Args(std::initializer_list<const char*> a, std::initializer_list<const char*> e = {}) {
+    store.reserve(a.size() + e.size() + 1);
+    store.emplace_back("dock");
+    for (auto s : a) store.emplace_back(s);
+    for (auto s : e) store.emplace_back(s);
+    for (size_t i = 0; i <= a.size(); ++i) argv.push_back(store[i].data());
+    argv.push_back(nullptr);
+    for (size_t i = a.size() + 1; i < store.size(); ++i) envp.push_back(store[i].data());
+    envp.push_back(nullptr);
+  }
+  Parsed parse() { return parse_args({argv.data(), argv.size() - 1}, {envp.data(), envp.size() - 1}); }
+};
+
+std::vector<std::string> command_of(const Parsed& p) {
+  std::vector<std::string> out;
+  for (char* const* a = p.config.command; a && *a; ++a) out.emplace_back(*a);
+  return out;
+}
+
+std::vector<std::string> env_of(const Parsed& p) {
+  std::vector<std::string> out;
+  for (char* e : p.config.child_env)
+    if (e) out.emplace_back(e);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the command starts at -- or at the first non-option", "[options]") {
+  Args a{"ls", "-l"};
+  auto p = a.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(command_of(p) == std::vector<std::string>{"ls", "-l"});
+
+  Args b{"-d", "--", "--weird", "-x"};
+  p = b.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.debug);
+  CHECK(command_of(p) == std::vector<std::string>{"--weird", "-x"});
+
+  Args c{"--single-child", "sh", "--kill-timeout", "1"};  // after the command: the command's
+  p = c.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.single_child);
+  CHECK(p.config.kill_timeout_ms == kDefaultKillTimeoutMs);
+  CHECK(command_of(p) == std::vector<std::string>{"sh", "--kill-timeout", "1"});
+}
+
+TEST_CASE("missing command is a usage error", "[options]") {
+  for (auto args : {Args{}, Args{"--"}, Args{"-d"}, Args{"--kill-timeout", "3s", "--"}}) {
+    auto p = args.parse();
+    CHECK(p.action == Parsed::Action::Fail);
+    CHECK(p.error.rfind("usage: missing command", 0) == 0);
+  }
+}
+
+TEST_CASE("help and version", "[options]") {
+  CHECK(Args{"-h"}.parse().action == Parsed::Action::Help);
+  CHECK(Args{"--help", "ls"}.parse().action == Parsed::Action::Help);
+  CHECK(Args{"-V"}.parse().action == Parsed::Action::Version);
+  CHECK(Args{"--version"}.parse().action == Parsed::Action::Version);
+  CHECK(Args{"-dV"}.parse().action == Parsed::Action::Version);
+}
+
+TEST_CASE("long options take VALUE or =VALUE", "[options]") {
+  auto p = Args{"--kill-timeout", "10s", "true"}.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.kill_timeout_ms == 10'000);
+  p = Args{"--kill-timeout=250ms", "true"}.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.kill_timeout_ms == 250);
+}
+
+TEST_CASE("every malformed input names what and why", "[options]") {
+  std::vector<std::pair<std::vector<const char*>, std::string>> cases = {
+      {{"--bogus", "ls"}, "--bogus: unknown option"},
+      {{"-x", "ls"}, "-x: unknown option"},
+      {{"-dx", "ls"}, "-x: unknown option"},
+      {{"--kill-timeout"}, "--kill-timeout: needs a value"},
+      {{"--kill-timeout", "abc", "ls"}, "--kill-timeout: 'abc' is not a duration"},
+      {{"--kill-timeout", "-1s", "ls"}, "--kill-timeout: '-1s' is not a duration"},
+      {{"--kill-timeout", "5x", "ls"}, "--kill-timeout: '5x' is not a duration"},
+      {{"--kill-timeout=", "ls"}, "--kill-timeout: '' is not a duration"},
+      {{"--single-child=1", "ls"}, "--single-child: takes no value"},
+      {{"--debug=yes", "ls"}, "--debug: takes no value"},
+      {{"--rewrite", "TERM", "ls"}, "--rewrite: 'TERM' is not FROM:TO"},
+      {{"--rewrite", "FOO:TERM", "ls"}, "--rewrite: 'FOO' is not a signal"},
+      {{"--rewrite", "TERM:BAR", "ls"}, "--rewrite: 'BAR' is not a signal or 0"},
+      {{"--rewrite", "KILL:TERM", "ls"}, "--rewrite: SIGKILL cannot be caught"},
+      {{"--rewrite", "STOP:0", "ls"}, "--rewrite: SIGSTOP cannot be caught"},
+      {{"--rewrite", "CHLD:TERM", "ls"}, "--rewrite: SIGCHLD is dock's own"},
+      {{"--rewrite", "65:TERM", "ls"}, "--rewrite: '65' is not a signal"},
+      {{"--rewrite", "0:TERM", "ls"}, "--rewrite: '0' is not a signal"},
+  };
+  for (auto& [argv, want] : cases) {
+    Args a{};
+    a.store.resize(1);
+    for (auto s : argv) a.store.emplace_back(s);
+    a.argv.clear();
+    for (auto& s : a.store) a.argv.push_back(s.data());
+    a.argv.push_back(nullptr);
+    auto p = a.parse();
+    INFO(want);
+    CHECK(p.action == Parsed::Action::Fail);
+    CHECK(p.error.rfind(want, 0) == 0);
+  }
+}
+
+TEST_CASE("options of features not built yet are refused, never ignored", "[options]") {
+  for (auto flag : {"--io", "--stdout-prefix", "--stderr-prefix", "--log-rotate",
+                    "--log-max-size", "--log-keep", "--web-hook", "--bind-port", "--ready-file"}) {
+    Args a{flag, "x", "ls"};
+    auto p = a.parse();
+    INFO(flag);
+    CHECK(p.action == Parsed::Action::Fail);
+    CHECK(p.error == std::string(flag) + ": unknown option (not supported by dock 0.1.0 yet)");
+  }
+  CHECK(Args{"--tty", "ls"}.parse().action == Parsed::Action::Fail);
+  auto p = Args({"ls"}, {"DOCK_IO=file:///tmp/x"}).parse();
+  CHECK(p.action == Parsed::Action::Fail);
+  CHECK(p.error == "DOCK_IO: unknown option (not supported by dock 0.1.0 yet)");
+}
+
+TEST_CASE("rewrite table", "[options]") {
+  auto p = Args{"--rewrite", "TERM:QUIT", "--rewrite", "SIGUSR1:0", "--rewrite=2:hup",
+                "--rewrite", "RTMIN+1:RTMAX", "ls"}.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  const auto& rw = p.config.rewrite;
+  CHECK(rw[SIGTERM] == SIGQUIT);
+  CHECK(rw[SIGUSR1] == 0);
+  CHECK(rw[SIGINT] == SIGHUP);
+  CHECK(rw[size_t(SIGRTMIN + 1)] == SIGRTMAX);
+  CHECK(rw[SIGHUP] == SIGHUP);  // untouched signals map to themselves
+  CHECK(rw[SIGWINCH] == SIGWINCH);
+}
+
+TEST_CASE("DOCK_* variables: read, beaten by flags, removed from the child's environment", "[options][env]") {
+  Args a1({"ls"}, {"PATH=/bin", "DOCK_KILL_TIMEOUT=2s", "DOCK_SINGLE_CHILD=yes",
+                         "DOCK_DEBUG=1", "DOCK_REWRITE=TERM:QUIT, USR1:0", "DOCKER_HOST=x",
+                         "DOCK_UNRELATED=keep", "HOME=/root"});
+  auto p = a1.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.kill_timeout_ms == 2000);
+  CHECK(p.config.single_child);
+  CHECK(p.config.debug);
+  CHECK(p.config.rewrite[SIGTERM] == SIGQUIT);
+  CHECK(p.config.rewrite[SIGUSR1] == 0);
+  CHECK(env_of(p) == std::vector<std::string>{"PATH=/bin", "DOCKER_HOST=x", "DOCK_UNRELATED=keep", "HOME=/root"});
+  CHECK(p.config.child_env.back() == nullptr);
+
+  // A flag beats its variable, even a malformed one; the variable still goes.
+  Args a2({"--kill-timeout", "7s", "ls"}, {"DOCK_KILL_TIMEOUT=garbage", "A=b"});
+  p = a2.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.kill_timeout_ms == 7000);
+  CHECK(env_of(p) == std::vector<std::string>{"A=b"});
+
+  // Booleans off, and a variable with a bad value is refused.
+  Args a3({"ls"}, {"DOCK_DEBUG=0", "DOCK_SINGLE_CHILD=false"});
+  p = a3.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK_FALSE(p.config.debug);
+  CHECK_FALSE(p.config.single_child);
+  Args a4({"ls"}, {"DOCK_DEBUG=maybe"});
+  p = a4.parse();
+  CHECK(p.action == Parsed::Action::Fail);
+  CHECK(p.error.rfind("DOCK_DEBUG: 'maybe' is not a boolean", 0) == 0);
+  Args a5({"ls"}, {"DOCK_KILL_TIMEOUT=soon"});
+  p = a5.parse();
+  CHECK(p.error.rfind("DOCK_KILL_TIMEOUT: 'soon' is not a duration", 0) == 0);
+  Args a6({"ls"}, {"DOCK_REWRITE=TERM:QUIT,BOGUS:1"});
+  p = a6.parse();
+  CHECK(p.error.rfind("DOCK_REWRITE: 'BOGUS' is not a signal", 0) == 0);
+  // Help and version have no variable: DOCK_HELP belongs to the child.
+  Args a7({"ls"}, {"DOCK_HELP=1"});
+  p = a7.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(env_of(p) == std::vector<std::string>{"DOCK_HELP=1"});
+}
+
+TEST_CASE("signal names and numbers", "[signals]") {
+  CHECK(signal_from_name("15") == SIGTERM);
+  CHECK(signal_from_name("TERM") == SIGTERM);
+  CHECK(signal_from_name("SIGTERM") == SIGTERM);
+  CHECK(signal_from_name("sigterm") == SIGTERM);
+  CHECK(signal_from_name("Hup") == SIGHUP);
+  CHECK(signal_from_name("CHLD") == SIGCHLD);
+  CHECK(signal_from_name("WINCH") == SIGWINCH);
+  CHECK(signal_from_name("RTMIN") == SIGRTMIN);
+  CHECK(signal_from_name("SIGRTMIN+3") == SIGRTMIN + 3);
+  CHECK(signal_from_name("RTMAX-2") == SIGRTMAX - 2);
+  CHECK(signal_from_name("64") == 64);
+  for (auto bad : {"", "0", "65", "-1", "SIG", "TERMX", "RTMIN-1", "RTMAX+1", "RTMIN+99", "1.5", " 1"})
+    CHECK_FALSE(signal_from_name(bad).has_value());
+  for (int s = 1; s <= 31; ++s) CHECK(signal_from_name(signal_name(s)) == s);
+  for (int s = SIGRTMIN; s <= SIGRTMAX; ++s) CHECK(signal_from_name(signal_name(s)) == s);
+  CHECK(signal_name(SIGUSR1) == "USR1");
+  CHECK(signal_name(SIGRTMIN + 2) == "RTMIN+2");
+}
+
+TEST_CASE("durations", "[options]") {
+  CHECK(parse_duration("1") == 3'600'000);  // a bare integer is hours
+  CHECK(parse_duration("0") == 0);
+  CHECK(parse_duration("250ms") == 250);
+  CHECK(parse_duration("10s") == 10'000);
+  CHECK(parse_duration("1.5s") == 1'500);
+  CHECK(parse_duration("2m") == 120'000);
+  CHECK(parse_duration("3h") == 10'800'000);
+  CHECK(parse_duration("1d") == 86'400'000);
+  CHECK(parse_duration("0.25") == 900'000);
+  for (auto bad : {"", "s", "ms", "-1s", "1.s", ".5s", "1e3s", "10 s", "1sec", "999999999999d", "1.1234567890s"})
+    CHECK_FALSE(parse_duration(bad).has_value());
+}
+
+TEST_CASE("exit codes follow the shell", "[exit]") {
+  CHECK(exit_code_of(0) == 0);
+  CHECK(exit_code_of(3 << 8) == 3);
+  CHECK(exit_code_of(255 << 8) == 255);
+  CHECK(exit_code_of(SIGTERM) == 143);  // status of a process killed by SIGTERM
+  CHECK(exit_code_of(SIGKILL) == 137);
+  CHECK(exec_failure_code(ENOENT) == Exit::NotFound);
+  CHECK(exec_failure_code(ENOTDIR) == Exit::NotFound);
+  CHECK(exec_failure_code(EACCES) == Exit::NotExecutable);
+  CHECK(exec_failure_code(ENOEXEC) == Exit::NotExecutable);
+}
+
+TEST_CASE("the process table: ppid parsing and descendants", "[proc]") {
+  CHECK(ppid_from_stat("42 (sleep) S 7 42 42 0 -1") == 7);
+  CHECK(ppid_from_stat("42 (a) b) c) R 9 1 1") == 9);  // ')' and blanks in the name
+  CHECK(ppid_from_stat("42 (x) Z 0 0") == 0);
+  CHECK_FALSE(ppid_from_stat("garbage").has_value());
+  CHECK_FALSE(ppid_from_stat("42 (x) S").has_value());
+
+  // 10 is us; 11 and 12 our children; 13 under 11; 14 setsid'ed under 13;
+  // 20 and 21 are someone else's.
+  std::vector<ProcLink> links{{1, 0}, {10, 1}, {11, 10}, {12, 10}, {13, 11},
+                              {14, 13}, {20, 1}, {21, 20}};
+  auto d = descendants_in(links, 10);
+  std::sort(d.begin(), d.end());
+  CHECK(d == std::vector<pid_t>{11, 12, 13, 14});
+  CHECK(descendants_in(links, 14).empty());
+  CHECK(descendants_in({}, 10).empty());
+}
