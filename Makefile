@@ -13,7 +13,7 @@ PRODFLAGS = $(CXXSTD) $(WARN) $(OPT) -fno-exceptions -fno-rtti -fno-asynchronous
 LINKFLAGS = -static-libstdc++ -static-libgcc -Wl,--gc-sections -Wl,--as-needed -s
 
 # Tests: exceptions on (Catch2 needs them), sanitizers on.
-TESTFLAGS = $(CXXSTD) -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
+TESTFLAGS = $(CXXSTD) -Wall -Wextra -Wno-missing-field-initializers -Werror -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 
 .PHONY: all static test unit behaviour deps install clean help
 

@@ -11,7 +11,11 @@
 // The rules a PID 1 must keep, and how this file keeps them:
 //  - The kernel drops default-disposition signals sent to an init, but never
 //    blocked ones: every catchable signal is blocked before anything else and
-//    read from a signalfd. Fault signals stay unblocked so a bug crashes.
+//    read from a signalfd. A real fault still crashes dock loudly: the kernel
+//    force-delivers a synchronous SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP/SIGSYS
+//    by unblocking it and resetting it to default (force_sig_info), and
+//    abort() unblocks SIGABRT itself. So blocking them too loses nothing, and
+//    a `kill -SEGV` from outside is forwarded like any other signal.
 //  - One event loop (epoll over signalfd and timerfd) waits without a
 //    timeout: a quiet child costs dock no wake-ups.
 //  - Setup may fail and exit; once the child runs, dock may only warn and go
@@ -132,11 +136,6 @@ constexpr bool signal_table_is_sound() {
   return true;
 }
 static_assert(signal_table_is_sound(), "signal names must map 1:1 onto 1..31");
-
-// Synchronous fault signals: left unblocked so a bug in dock crashes loudly
-// instead of being read from the signalfd and forwarded.
-constexpr std::array<int, 7> kFaultSignals{SIGSEGV, SIGBUS, SIGILL, SIGFPE,
-                                           SIGABRT, SIGTRAP, SIGSYS};
 
 // Every option of SPEC §2. `available` is false for the options of features
 // that have not landed yet: they are refused, never silently accepted.
@@ -274,14 +273,19 @@ bool write_all(int fd, std::string_view data) noexcept {
 // with one write(2) so that it is not interleaved with the child's output.
 
 constinit bool g_debug = false;
+// Set when stderr's reader is gone (EPIPE): it cannot come back, and every
+// further write would only raise another SIGPIPE in dock.
+constinit bool g_stderr_gone = false;
 
 void vsay(const char* prefix, const char* fmt, va_list ap) noexcept {
+  if (g_stderr_gone) return;
   char line[1024];
   int n = std::snprintf(line, sizeof line, "dock: %s", prefix);
   int m = std::vsnprintf(line + n, sizeof line - size_t(n) - 1, fmt, ap);
   size_t len = size_t(n) + (m < 0 ? 0 : std::min<size_t>(size_t(m), sizeof line - size_t(n) - 2));
   line[len++] = '\n';
-  [[maybe_unused]] ssize_t w = retry([&] { return ::write(STDERR_FILENO, line, len); });
+  if (retry([&] { return ::write(STDERR_FILENO, line, len); }) < 0 && errno == EPIPE)
+    g_stderr_gone = true;
 }
 
 [[gnu::format(printf, 1, 2)]] void say(const char* fmt, ...) noexcept {
@@ -632,13 +636,13 @@ std::vector<ProcLink> read_process_table() {
 
 // ==== 7. Signal setup ====
 //
-// Done first thing in run(): every catchable signal but the faults is
-// blocked, so none is lost or acted on by default before the loop reads it.
+// Done first thing in run(): every signal is blocked (SIGKILL and SIGSTOP
+// cannot be, and glibc keeps its two internal ones), so none is lost or
+// acted on by default before the loop reads it. See the header for faults.
 
 sigset_t catchable_signals() {
   sigset_t set;
   ::sigfillset(&set);
-  for (int sig : kFaultSignals) ::sigdelset(&set, sig);
   return set;
 }
 
@@ -750,10 +754,7 @@ void deliver(State& st, int sig) {
 
 void forward(State& st, const signalfd_siginfo& info) {
   const int sig = int(info.ssi_signo);
-  if (pid_t(info.ssi_pid) == st.self) {
-    debug("dropping SIG%s dock caused itself", signal_name(sig).c_str());
-    return;
-  }
+  if (pid_t(info.ssi_pid) == st.self) return;  // not logged: logging could cause another
   const int to = sig <= kMaxSignal ? st.cfg.rewrite[size_t(sig)] : sig;
   if (to == 0) {
     debug("dropping SIG%s (--rewrite)", signal_name(sig).c_str());

@@ -1,0 +1,182 @@
+// Signals through the real ./dock: forwarding, groups, rewriting, bursts,
+// self-caused signals, and the mask the child starts with. Each case runs
+// dock both as a subreaper and as PID 1 of a new pid namespace.
+#include "harness.hpp"
+
+using namespace t;
+
+namespace {
+
+const char* mode(bool pid1) { return pid1 ? "as PID 1" : "as subreaper"; }
+
+std::string got(const std::string& role, int sig) { return role + " got " + std::to_string(sig) + "\n"; }
+
+}  // namespace
+
+TEST_CASE("every catchable signal reaches the child", "[signals][pid1]") {
+  for (bool pid1 : {false, true}) {
+    DYNAMIC_SECTION(mode(pid1)) {
+      Proc p = start_dock({"--", helper(), "record"}, {.pid1 = pid1});
+      REQUIRE(p.wait_out("ready child"));
+      const pid_t dock = p.dock_pid();
+      REQUIRE(dock > 0);
+      std::vector<int> sigs;
+      for (int s = 1; s <= 31; ++s)
+        if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD) sigs.push_back(s);
+      for (int s = SIGRTMIN; s <= SIGRTMAX; ++s) sigs.push_back(s);
+      for (int s : sigs) {
+        INFO("signal " << s);
+        REQUIRE(kill(dock, s) == 0);
+        CHECK(p.wait_out(got("child", s)));
+      }
+      p.send("exit 0\n");
+      CHECK(p.exit_code() == 0);
+    }
+  }
+}
+
+TEST_CASE("the child's whole group gets signals; only the child with --single-child", "[signals][pid1]") {
+  for (bool pid1 : {false, true}) {
+    DYNAMIC_SECTION(mode(pid1) << " group") {
+      Proc p = start_dock({"--kill-timeout", "200ms", "--", helper(), "record", "--grandchild"},
+                          {.pid1 = pid1});
+      REQUIRE(p.wait_out("ready child"));
+      REQUIRE(p.wait_out("ready grandchild"));
+      REQUIRE(kill(p.dock_pid(), SIGUSR1) == 0);
+      CHECK(p.wait_out(got("child", SIGUSR1)));
+      CHECK(p.wait_out(got("grandchild", SIGUSR1)));
+      p.send("exit 0\n");
+      CHECK(p.exit_code() == 0);
+    }
+    DYNAMIC_SECTION(mode(pid1) << " --single-child") {
+      Proc p = start_dock({"--single-child", "--kill-timeout", "200ms", "--", helper(), "record",
+                           "--grandchild"},
+                          {.pid1 = pid1});
+      REQUIRE(p.wait_out("ready child"));
+      REQUIRE(p.wait_out("ready grandchild"));
+      REQUIRE(kill(p.dock_pid(), SIGUSR1) == 0);
+      REQUIRE(p.wait_out(got("child", SIGUSR1)));
+      // A higher signal sent to the grandchild directly: had dock's SIGUSR1
+      // reached it, it would be read first (lower numbers come first).
+      pid_t grandchild = -1;  // host pids, also in PID 1 mode
+      for (pid_t kid : children_of(p.dock_pid()))
+        for (pid_t gk : children_of(kid)) grandchild = gk;
+      REQUIRE(grandchild > 0);
+      REQUIRE(kill(grandchild, SIGUSR2) == 0);
+      REQUIRE(p.wait_out(got("grandchild", SIGUSR2)));
+      CHECK(count(p.out_buf, got("grandchild", SIGUSR1)) == 0);
+      p.send("exit 0\n");
+      CHECK(p.exit_code() == 0);
+    }
+  }
+}
+
+TEST_CASE("--rewrite turns one signal into another and 0 drops it", "[signals][pid1]") {
+  for (bool pid1 : {false, true}) {
+    DYNAMIC_SECTION(mode(pid1)) {
+      Proc p = start_dock({"--rewrite", "USR1:USR2", "--rewrite=HUP:0", "--rewrite", "SIGTERM:QUIT",
+                           "--", helper(), "record"},
+                          {.pid1 = pid1});
+      REQUIRE(p.wait_out("ready child"));
+      const pid_t dock = p.dock_pid();
+      REQUIRE(kill(dock, SIGHUP) == 0);
+      REQUIRE(kill(dock, SIGUSR1) == 0);
+      REQUIRE(p.wait_out(got("child", SIGUSR2)));
+      REQUIRE(kill(dock, SIGTERM) == 0);
+      REQUIRE(p.wait_out(got("child", SIGQUIT)));
+      // SIGHUP (1) would have been read before anything later: it was dropped.
+      CHECK(count(p.out_buf, got("child", SIGHUP)) == 0);
+      CHECK(count(p.out_buf, got("child", SIGUSR1)) == 0);
+      CHECK(count(p.out_buf, got("child", SIGTERM)) == 0);
+      p.send("exit 0\n");
+      CHECK(p.exit_code() == 0);
+    }
+  }
+}
+
+TEST_CASE("DOCK_REWRITE works and a --rewrite flag beats it", "[signals][env]") {
+  Proc p = start_dock({"--rewrite", "USR2:WINCH", "--", helper(), "record"},
+                      {.env = {"DOCK_REWRITE=USR1:0,USR2:HUP"}});
+  REQUIRE(p.wait_out("ready child"));
+  // The flag is given, so the whole variable is ignored: USR1 passes as is.
+  REQUIRE(kill(p.pid, SIGUSR1) == 0);
+  REQUIRE(p.wait_out(got("child", SIGUSR1)));
+  REQUIRE(kill(p.pid, SIGUSR2) == 0);
+  REQUIRE(p.wait_out(got("child", SIGWINCH)));
+  p.send("exit 0\n");
+  CHECK(p.exit_code() == 0);
+
+  Proc q = start_dock({"--", helper(), "record"}, {.env = {"DOCK_REWRITE=USR1:0 USR2:HUP"}});
+  REQUIRE(q.wait_out("ready child"));
+  REQUIRE(kill(q.pid, SIGUSR1) == 0);
+  REQUIRE(kill(q.pid, SIGUSR2) == 0);
+  REQUIRE(q.wait_out(got("child", SIGHUP)));
+  REQUIRE(kill(q.pid, SIGWINCH) == 0);  // a later, higher signal as a fence
+  REQUIRE(q.wait_out(got("child", SIGWINCH)));
+  CHECK(count(q.out_buf, got("child", SIGUSR1)) == 0);
+  q.send("exit 0\n");
+  CHECK(q.exit_code() == 0);
+}
+
+TEST_CASE("a burst of 1,000 signals is forwarded and leaves dock working", "[signals][pid1]") {
+  for (bool pid1 : {false, true}) {
+    DYNAMIC_SECTION(mode(pid1)) {
+      Proc p = start_dock({"--", helper(), "record"}, {.pid1 = pid1});
+      REQUIRE(p.wait_out("ready child"));
+      const pid_t dock = p.dock_pid();
+      // Real-time signals queue one by one, so each of them must arrive.
+      const int rt = SIGRTMIN + 1;
+      for (int i = 0; i < 1000; ++i) {
+        REQUIRE(kill(dock, rt) == 0);
+        if (i % 100 == 0) kill(dock, SIGUSR1);  // standard ones mixed in
+      }
+      // A fence after the burst: the highest real-time signal.
+      REQUIRE(kill(dock, SIGRTMAX) == 0);
+      REQUIRE(p.wait_out(got("child", SIGRTMAX)));
+      // RTMIN+1 < RTMAX, so all of them were read before the fence.
+      CHECK(count(p.out_buf, got("child", rt)) == 1000);
+      CHECK(count(p.out_buf, got("child", SIGUSR1)) >= 1);
+      p.send("exit 7\n");
+      CHECK(p.exit_code() == 7);
+    }
+  }
+}
+
+TEST_CASE("a SIGPIPE dock caused itself is not forwarded", "[signals]") {
+  Proc p = start_dock({"-d", "--", helper(), "record"});
+  REQUIRE(p.wait_out("ready child"));
+  // dock's stderr now leads nowhere: its next debug line raises SIGPIPE in
+  // dock itself, which must not reach the child.
+  close(p.err);
+  p.err = -1;
+  REQUIRE(kill(p.pid, SIGUSR1) == 0);
+  REQUIRE(p.wait_out(got("child", SIGUSR1)));
+  REQUIRE(kill(p.pid, SIGWINCH) == 0);  // 28 > 13: a forwarded SIGPIPE would come first
+  REQUIRE(p.wait_out(got("child", SIGWINCH)));
+  CHECK(count(p.out_buf, got("child", SIGPIPE)) == 0);
+  // Yet a SIGPIPE sent from outside is forwarded.
+  REQUIRE(kill(p.pid, SIGPIPE) == 0);
+  CHECK(p.wait_out(got("child", SIGPIPE)));
+  p.send("exit 0\n");
+  CHECK(p.exit_code() == 0);
+}
+
+TEST_CASE("the child starts with the signal mask and ignored set dock was given", "[signals]") {
+  auto bit = [](int sig) { return 1ull << (sig - 1); };
+  auto hex = [](unsigned long long v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%016llx", v);
+    return std::string(buf);
+  };
+  for (bool pid1 : {false, true}) {
+    DYNAMIC_SECTION(mode(pid1)) {
+      Proc p = run_dock({"--", helper(), "state"},
+                        {.pid1 = pid1, .ignored = {SIGUSR2, SIGHUP}, .blocked = {SIGWINCH}});
+      CHECK(p.exit_code() == 0);
+      CHECK(p.out_buf.find("own-group yes") != std::string::npos);
+      CHECK(p.out_buf.find("SigIgn " + hex(bit(SIGUSR2) | bit(SIGHUP))) != std::string::npos);
+      CHECK(p.out_buf.find("SigBlk " + hex(bit(SIGWINCH))) != std::string::npos);
+      INFO(p.out_buf);
+    }
+  }
+}
