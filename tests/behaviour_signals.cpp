@@ -26,7 +26,7 @@ TEST_CASE("every catchable signal reaches the child", "[signals][pid1]") {
       for (int s = SIGRTMIN; s <= SIGRTMAX; ++s) sigs.push_back(s);
       for (int s : sigs) {
         INFO("signal " << s);
-        REQUIRE(kill(dock, s) == 0);
+        REQUIRE(signal_pid(dock, s));
         CHECK(p.wait_out(got("child", s)));
       }
       p.send("exit 0\n");
@@ -42,7 +42,7 @@ TEST_CASE("the child's whole group gets signals; only the child with --single-ch
                           {.pid1 = pid1});
       REQUIRE(p.wait_out("ready child"));
       REQUIRE(p.wait_out("ready grandchild"));
-      REQUIRE(kill(p.dock_pid(), SIGUSR1) == 0);
+      REQUIRE(signal_pid(p.dock_pid(), SIGUSR1));
       CHECK(p.wait_out(got("child", SIGUSR1)));
       CHECK(p.wait_out(got("grandchild", SIGUSR1)));
       p.send("exit 0\n");
@@ -54,7 +54,7 @@ TEST_CASE("the child's whole group gets signals; only the child with --single-ch
                           {.pid1 = pid1});
       REQUIRE(p.wait_out("ready child"));
       REQUIRE(p.wait_out("ready grandchild"));
-      REQUIRE(kill(p.dock_pid(), SIGUSR1) == 0);
+      REQUIRE(signal_pid(p.dock_pid(), SIGUSR1));
       REQUIRE(p.wait_out(got("child", SIGUSR1)));
       // A higher signal sent to the grandchild directly: had dock's SIGUSR1
       // reached it, it would be read first (lower numbers come first).
@@ -62,7 +62,7 @@ TEST_CASE("the child's whole group gets signals; only the child with --single-ch
       for (pid_t kid : children_of(p.dock_pid()))
         for (pid_t gk : children_of(kid)) grandchild = gk;
       REQUIRE(grandchild > 0);
-      REQUIRE(kill(grandchild, SIGUSR2) == 0);
+      REQUIRE(signal_pid(grandchild, SIGUSR2));
       REQUIRE(p.wait_out(got("grandchild", SIGUSR2)));
       CHECK(count(p.out_buf, got("grandchild", SIGUSR1)) == 0);
       p.send("exit 0\n");
@@ -79,10 +79,10 @@ TEST_CASE("--rewrite turns one signal into another and 0 drops it", "[signals][p
                           {.pid1 = pid1});
       REQUIRE(p.wait_out("ready child"));
       const pid_t dock = p.dock_pid();
-      REQUIRE(kill(dock, SIGHUP) == 0);
-      REQUIRE(kill(dock, SIGUSR1) == 0);
+      REQUIRE(signal_pid(dock, SIGHUP));
+      REQUIRE(signal_pid(dock, SIGUSR1));
       REQUIRE(p.wait_out(got("child", SIGUSR2)));
-      REQUIRE(kill(dock, SIGTERM) == 0);
+      REQUIRE(signal_pid(dock, SIGTERM));
       REQUIRE(p.wait_out(got("child", SIGQUIT)));
       // SIGHUP (1) would have been read before anything later: it was dropped.
       CHECK(count(p.out_buf, got("child", SIGHUP)) == 0);
@@ -99,19 +99,19 @@ TEST_CASE("DOCK_REWRITE works and a --rewrite flag beats it", "[signals][env]") 
                       {.env = {"DOCK_REWRITE=USR1:0,USR2:HUP"}});
   REQUIRE(p.wait_out("ready child"));
   // The flag is given, so the whole variable is ignored: USR1 passes as is.
-  REQUIRE(kill(p.pid, SIGUSR1) == 0);
+  REQUIRE(signal_pid(p.pid, SIGUSR1));
   REQUIRE(p.wait_out(got("child", SIGUSR1)));
-  REQUIRE(kill(p.pid, SIGUSR2) == 0);
+  REQUIRE(signal_pid(p.pid, SIGUSR2));
   REQUIRE(p.wait_out(got("child", SIGWINCH)));
   p.send("exit 0\n");
   CHECK(p.exit_code() == 0);
 
   Proc q = start_dock({"--", helper(), "record"}, {.env = {"DOCK_REWRITE=USR1:0 USR2:HUP"}});
   REQUIRE(q.wait_out("ready child"));
-  REQUIRE(kill(q.pid, SIGUSR1) == 0);
-  REQUIRE(kill(q.pid, SIGUSR2) == 0);
+  REQUIRE(signal_pid(q.pid, SIGUSR1));
+  REQUIRE(signal_pid(q.pid, SIGUSR2));
   REQUIRE(q.wait_out(got("child", SIGHUP)));
-  REQUIRE(kill(q.pid, SIGWINCH) == 0);  // a later, higher signal as a fence
+  REQUIRE(signal_pid(q.pid, SIGWINCH));  // a later, higher signal as a fence
   REQUIRE(q.wait_out(got("child", SIGWINCH)));
   CHECK(count(q.out_buf, got("child", SIGUSR1)) == 0);
   q.send("exit 0\n");
@@ -127,11 +127,11 @@ TEST_CASE("a burst of 1,000 signals is forwarded and leaves dock working", "[sig
       // Real-time signals queue one by one, so each of them must arrive.
       const int rt = SIGRTMIN + 1;
       for (int i = 0; i < 1000; ++i) {
-        REQUIRE(kill(dock, rt) == 0);
-        if (i % 100 == 0) kill(dock, SIGUSR1);  // standard ones mixed in
+        REQUIRE(signal_pid(dock, rt));
+        if (i % 100 == 0) signal_pid(dock, SIGUSR1);  // standard ones mixed in
       }
       // A fence after the burst: the highest real-time signal.
-      REQUIRE(kill(dock, SIGRTMAX) == 0);
+      REQUIRE(signal_pid(dock, SIGRTMAX));
       REQUIRE(p.wait_out(got("child", SIGRTMAX)));
       // RTMIN+1 < RTMAX, so all of them were read before the fence.
       CHECK(count(p.out_buf, got("child", rt)) == 1000);
@@ -149,13 +149,13 @@ TEST_CASE("a SIGPIPE dock caused itself is not forwarded", "[signals]") {
   // dock itself, which must not reach the child.
   close(p.err);
   p.err = -1;
-  REQUIRE(kill(p.pid, SIGUSR1) == 0);
+  REQUIRE(signal_pid(p.pid, SIGUSR1));
   REQUIRE(p.wait_out(got("child", SIGUSR1)));
-  REQUIRE(kill(p.pid, SIGWINCH) == 0);  // 28 > 13: a forwarded SIGPIPE would come first
+  REQUIRE(signal_pid(p.pid, SIGWINCH));  // 28 > 13: a forwarded SIGPIPE would come first
   REQUIRE(p.wait_out(got("child", SIGWINCH)));
   CHECK(count(p.out_buf, got("child", SIGPIPE)) == 0);
   // Yet a SIGPIPE sent from outside is forwarded.
-  REQUIRE(kill(p.pid, SIGPIPE) == 0);
+  REQUIRE(signal_pid(p.pid, SIGPIPE));
   CHECK(p.wait_out(got("child", SIGPIPE)));
   p.send("exit 0\n");
   CHECK(p.exit_code() == 0);

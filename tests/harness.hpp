@@ -104,6 +104,24 @@ inline size_t count(std::string_view hay, std::string_view needle) {
   return n;
 }
 
+// The text of a small /proc file, "" when the process is gone.
+inline std::string read_proc(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  return n > 0 ? std::string(buf, size_t(n)) : std::string();
+}
+
+// State letter and parent from /proc/PID/stat; {'?', -1} when gone.
+inline std::pair<char, pid_t> stat_of(pid_t pid) {
+  std::string stat = read_proc("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 4 >= stat.size()) return {'?', -1};
+  return {stat[close + 2], pid_t(std::atol(stat.c_str() + close + 4))};
+}
+
 // The processes whose parent is `ppid`, from /proc.
 inline std::vector<pid_t> children_of(pid_t ppid) {
   std::vector<pid_t> out;
@@ -112,34 +130,31 @@ inline std::vector<pid_t> children_of(pid_t ppid) {
     char* end;
     long pid = std::strtol(e->d_name, &end, 10);
     if (*end != '\0' || pid <= 0) continue;
-    std::ifstream f("/proc/" + std::string(e->d_name) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(f)), {});
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    char state;
-    long parent;
-    rest >> state >> parent;
-    if (parent == ppid) out.push_back(pid_t(pid));
+    if (stat_of(pid_t(pid)).second == ppid) out.push_back(pid_t(pid));
   }
   if (d) closedir(d);
   return out;
 }
 
 // One letter: R, S, T, Z ... or '?' when the process is gone.
-inline char proc_state(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), {});
-  size_t close = stat.rfind(')');
-  return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
-}
+inline char proc_state(pid_t pid) { return stat_of(pid).first; }
 
 inline long proc_status_field(pid_t pid, const std::string& name) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::istringstream f(read_proc("/proc/" + std::to_string(pid) + "/status"));
   std::string l;
   while (std::getline(f, l))
     if (l.rfind(name + ":", 0) == 0) return std::atol(l.c_str() + name.size() + 1);
   return -1;
+}
+
+// kill() for tests, refusing the pids that mean "many processes" (0, -1,
+// negative groups) or init: a test must never signal more than it means to.
+inline bool signal_pid(pid_t pid, int sig) {
+  if (pid <= 1) {
+    FAIL_CHECK("refusing to signal pid " << pid);
+    return false;
+  }
+  return kill(pid, sig) == 0;
 }
 
 inline bool alive(pid_t pid) {
@@ -175,9 +190,12 @@ class Proc {
     return *this;
   }
   ~Proc() {
-    if (pid > 0 && !status) {
+    if (pid > 1 && !status) {
+      if (pid1) {
+        pid_t d = dock_pid();
+        if (d > 1) kill(d, SIGKILL);
+      }
       kill(pid, SIGKILL);
-      if (pid1) kill(dock_pid(), SIGKILL);
       wait_exit(5000);
     }
     for (int fd : {in, out, err, pidfd_}) if (fd >= 0) close(fd);
@@ -359,7 +377,7 @@ class Pty {
     return *this;
   }
   ~Pty() {
-    if (pid > 0 && !status_) { kill(pid, SIGKILL); wait_exit(5000); }
+    if (pid > 1 && !status_) { kill(pid, SIGKILL); wait_exit(5000); }
     if (master >= 0) close(master);
     if (pidfd_ >= 0) close(pidfd_);
   }

@@ -8,8 +8,8 @@
 //                                  for "exit N" on stdin
 //   helper orphans N               make N orphans by double fork, print
 //                                  "made N", wait for "exit N" on stdin
-//   helper orphan-ppid             fork a child that prints its parent pid
-//                                  once its own parent has exited
+//   helper orphan-ppid             make an orphan that prints its new
+//                                  parent's pid, then exit
 //   helper state                   print pgrp/pid, foreground, SigBlk, SigIgn
 
 #include <cerrno>
@@ -126,19 +126,30 @@ int mode_orphans(long count) {
   return read_exit_command();
 }
 
+// top -> mid -> orphan. mid exits, so orphan is reparented (to dock, the
+// subreaper); orphan reports its new parent and only then lets top exit,
+// so the report comes before dock's shutdown starts.
 int mode_orphan_ppid() {
-  int ready[2];
-  if (pipe(ready) != 0) return 1;
-  pid_t kid = fork();
-  if (kid == 0) {
-    close(ready[1]);
-    char c;
-    while (read(ready[0], &c, 1) > 0) {}  // EOF: the parent has exited
-    line("orphan ppid " + std::to_string(getppid()));
+  int mid_alive[2], reported[2];
+  if (pipe(mid_alive) != 0 || pipe(reported) != 0) return 1;
+  pid_t mid = fork();
+  if (mid == 0) {
+    if (fork() == 0) {  // the orphan
+      close(mid_alive[1]);
+      close(reported[0]);
+      char c;
+      while (read(mid_alive[0], &c, 1) > 0) {}  // EOF: mid has exited
+      line("orphan ppid " + std::to_string(getppid()));
+      _exit(0);  // closing reported[1] tells top
+    }
     _exit(0);
   }
-  line("parent " + std::to_string(getpid()));
-  return 0;  // exiting closes ready[1] and orphans kid
+  close(mid_alive[1]);
+  close(reported[1]);
+  waitpid(mid, nullptr, 0);
+  char c;
+  while (read(reported[0], &c, 1) > 0) {}
+  return 0;
 }
 
 int mode_state() {
