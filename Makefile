@@ -48,7 +48,7 @@ deps:
 # Installs what the tests need (when missing), builds, runs every suite and
 # ends with one line: N passed, N failed[, N skipped].
 test: deps
-	$(MAKE) dock tests/unit tests/behaviour tests/helper
+	$(MAKE) dock dock-static tests/unit tests/behaviour tests/helper
 	scripts/run-tests.sh
 
 # --- install ---------------------------------------------------------------

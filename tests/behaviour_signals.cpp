@@ -163,20 +163,22 @@ TEST_CASE("a SIGPIPE dock caused itself is not forwarded", "[signals]") {
 
 TEST_CASE("the child starts with the signal mask and ignored set dock was given", "[signals]") {
   auto bit = [](int sig) { return 1ull << (sig - 1); };
-  auto hex = [](unsigned long long v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%016llx", v);
-    return std::string(buf);
+  // glibc keeps signals 32 and 33 for itself: the tests cannot reset them,
+  // so whatever started the tests decides them. Compare the others.
+  const unsigned long long theirs = bit(32) | bit(33);
+  auto field = [&](const std::string& out, const std::string& name) {
+    size_t at = out.find(name + " ");
+    return at == std::string::npos ? ~0ull : std::strtoull(out.c_str() + at + name.size() + 1, nullptr, 16) & ~theirs;
   };
   for (bool pid1 : {false, true}) {
     DYNAMIC_SECTION(mode(pid1)) {
       Proc p = run_dock({"--", helper(), "state"},
                         {.pid1 = pid1, .ignored = {SIGUSR2, SIGHUP}, .blocked = {SIGWINCH}});
+      INFO(p.out_buf << p.err_buf);
       CHECK(p.exit_code() == 0);
       CHECK(p.out_buf.find("own-group yes") != std::string::npos);
-      CHECK(p.out_buf.find("SigIgn " + hex(bit(SIGUSR2) | bit(SIGHUP))) != std::string::npos);
-      CHECK(p.out_buf.find("SigBlk " + hex(bit(SIGWINCH))) != std::string::npos);
-      INFO(p.out_buf);
+      CHECK(field(p.out_buf, "SigIgn") == (bit(SIGUSR2) | bit(SIGHUP)));
+      CHECK(field(p.out_buf, "SigBlk") == bit(SIGWINCH));
     }
   }
 }

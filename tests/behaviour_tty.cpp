@@ -15,7 +15,7 @@ const std::string kForegroundJob = "sh -c 'echo st\"\"arted; exec sleep 100'\n";
 
 void interactive_shell_under_dock(bool pid1) {
   std::vector<std::string> argv;
-  if (pid1) argv = {"unshare", "--pid", "--fork", "--mount-proc"};
+  if (pid1) argv = pid1_prefix();
   for (auto a : {dock_path(), std::string("-d"), std::string("--"), std::string("sh"), std::string("-i")})
     argv.push_back(a);
   Pty term = Pty::start(argv, {"PS1=PROMPT$ ", "ENV="});

@@ -46,6 +46,15 @@ inline const std::string& dock_path() {
 
 inline std::string helper() { return "./tests/helper"; }
 
+// The command that makes what follows PID 1 of a new pid namespace (with a
+// user namespace too when the tests do not run as root).
+inline std::vector<std::string> pid1_prefix() {
+  std::vector<std::string> p{"unshare"};
+  if (geteuid() != 0) { p.push_back("--user"); p.push_back("--map-root-user"); }
+  for (auto a : {"--pid", "--fork", "--mount-proc"}) p.push_back(a);
+  return p;
+}
+
 // Records a skipped case where the runner can count it (Catch2 v2 has no SKIP).
 inline void skip(const std::string& why) {
   WARN("SKIPPED: " << why);
@@ -203,7 +212,7 @@ class Proc {
 
   static Proc start(const std::vector<std::string>& args, const Options& o = {}) {
     std::vector<std::string> full;
-    if (o.pid1) full = {"unshare", "--pid", "--fork", "--mount-proc"};
+    if (o.pid1) full = pid1_prefix();
     full.insert(full.end(), args.begin(), args.end());
     std::vector<std::string> envs;
     for (char** e = environ; *e; ++e) {

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs, with apt-get, every package that building and testing dock
+# needs and that this machine lacks. Safe to run again: it installs nothing
+# when everything is there. Used by `make test` and so by .ci/run.
+set -eu
+
+# package            why
+packages="
+g++                  # builds dock and the tests
+make                 # runs the build
+catch2               # unit and behaviour tests (catch2/catch.hpp)
+util-linux           # unshare: dock as PID 1 of a new pid namespace
+bash                 # the interactive job-control test drives a real bash
+procps               # ps, used when a test fails to show what is running
+"
+
+missing=""
+for pkg in $(printf '%s\n' "$packages" | sed 's/#.*//'); do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+    missing="$missing $pkg"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: not root; run: sudo apt-get install$missing" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,47 @@
+// What `make` and `make static` produce, as a user would check it.
+#include "harness.hpp"
+
+#include <cstdio>
+
+using namespace t;
+
+namespace {
+
+std::string output_of(const std::string& cmd) {
+  std::string out;
+  if (FILE* f = popen((cmd + " 2>&1").c_str(), "r")) {
+    char buf[512];
+    while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+    pclose(f);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("./dock links only libc, the loader and the vdso", "[build]") {
+  if (access(dock_path().c_str(), X_OK) != 0 || dock_path().find("static") != std::string::npos) {
+    skip("the dynamic ./dock is not the binary under test");
+    return;
+  }
+  std::istringstream ldd(output_of("ldd " + dock_path()));
+  std::string line;
+  int libs = 0;
+  while (std::getline(ldd, line)) {
+    INFO(line);
+    bool known = line.find("linux-vdso") != std::string::npos || line.find("ld-linux") != std::string::npos ||
+                 line.find("libc.so.6") != std::string::npos;
+    CHECK(known);
+    ++libs;
+  }
+  CHECK(libs == 3);
+}
+
+TEST_CASE("./dock-static is fully static", "[build]") {
+  if (access("./dock-static", X_OK) != 0) {
+    skip("./dock-static was not built (make static)");
+    return;
+  }
+  CHECK(output_of("ldd ./dock-static").find("not a dynamic executable") != std::string::npos);
+  CHECK(output_of("./dock-static -V").rfind("dock ", 0) == 0);
+}
