@@ -487,10 +487,7 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
     p.error = std::move(what) + ": " + std::move(why);
     return std::move(p);
   };
-  auto not_yet = [](const OptionSpec& o) {
-    (void)o;
-    return std::string("unknown option (not supported by dock ") + std::string(kVersion) + " yet)";
-  };
+  const std::string not_yet = "unknown option (not supported by dock " + std::string(kVersion) + " yet)";
 
   size_t i = 1;
   for (; i < argv.size() && argv[i] != nullptr; ++i) {
@@ -509,7 +506,7 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
       for (const auto& o : kOptions)
         if (o.name == name) spec = &o;
       if (!spec) return fail("--" + std::string(name), "unknown option (see dock --help)");
-      if (!spec->available) return fail("--" + std::string(name), not_yet(*spec));
+      if (!spec->available) return fail("--" + std::string(name), not_yet);
       std::string_view value;
       if (eq != std::string_view::npos) {
         if (!spec->takes_value) return fail("--" + std::string(name), "takes no value");
@@ -551,7 +548,7 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
       c.child_env.push_back(entry);
       continue;
     }
-    if (!spec->available) return fail(std::string(name), not_yet(*spec));
+    if (!spec->available) return fail(std::string(name), not_yet);
     if (set_by_flag[size_t(spec - kOptions.data())]) continue;
     if (auto err = apply_option(*spec, value, true, c)) return fail(std::string(name), *err);
   }
