@@ -45,12 +45,18 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -155,7 +161,7 @@ struct OptionSpec {
 };
 
 constexpr std::array<OptionSpec, 16> kOptions{{
-    {"io", 0, true, false, true, Opt::Io},
+    {"io", 0, true, true, true, Opt::Io},
     {"tty", 0, false, false, true, Opt::Tty},
     {"stdout-prefix", 0, true, false, true, Opt::StdoutPrefix},
     {"stderr-prefix", 0, true, false, true, Opt::StderrPrefix},
@@ -387,7 +393,131 @@ std::optional<bool> parse_bool(std::string_view s) {
   return std::nullopt;
 }
 
+// ---- --io URLs ----
+//
+// --io names where the child's stdio goes. Parsing is pure: a malformed URL
+// is a usage error (exit 2) found before anything starts; a target that
+// cannot be opened or reached is found later, when dock opens it (exit 1).
+
+enum class Scheme { Inherit, File, Tcp, Tcp4, Tcp6, Unix, Tls };
+
+struct IoTarget {
+  Scheme scheme = Scheme::Inherit;
+  std::string url;            // as given, for messages
+  std::string path;           // File, Unix
+  std::string host;           // Tcp*, Tls; an IPv6 literal without brackets
+  std::string port;           // Tcp*, Tls: 1..65535
+  std::string ca, cert, key;  // Tls: ?ca=FILE&cert=FILE&key=FILE
+  bool insecure = false;      // Tls: ?insecure=1
+
+  [[nodiscard]] bool is_socket() const { return scheme != Scheme::Inherit && scheme != Scheme::File; }
+};
+
+// "HOST:PORT" or "[V6]:PORT" into t.host and t.port.
+std::optional<std::string> parse_host_port(std::string_view hp, IoTarget& t) {
+  std::string_view host, port;
+  if (!hp.empty() && hp[0] == '[') {
+    const size_t close = hp.find(']');
+    if (close == std::string_view::npos) return std::string("unclosed '[' in the host");
+    host = hp.substr(1, close - 1);
+    if (close + 1 >= hp.size() || hp[close + 1] != ':') return std::string("missing port (HOST:PORT)");
+    port = hp.substr(close + 2);
+  } else {
+    const size_t colon = hp.rfind(':');
+    if (colon == std::string_view::npos) return std::string("missing port (HOST:PORT)");
+    host = hp.substr(0, colon);
+    port = hp.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos)
+      return std::string("an IPv6 address goes in brackets ([::1]:PORT)");
+  }
+  if (host.empty()) return std::string("missing host (HOST:PORT)");
+  if (host.find_first_of("/?#@ ") != std::string_view::npos)
+    return "'" + std::string(host) + "' is not a host name";
+  auto n = parse_uint(port, 65535);
+  if (!n || *n < 1) return "port '" + std::string(port) + "' is not in 1..65535";
+  t.host = std::string(host);
+  t.port = std::to_string(*n);
+  return std::nullopt;
+}
+
+// tls:// parameters: ca=FILE, cert=FILE, key=FILE, insecure=BOOL.
+std::optional<std::string> parse_tls_query(std::string_view query, IoTarget& t) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const size_t eq = item.find('=');
+    std::string_view name = item.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+    if (name == "insecure") {
+      auto b = parse_bool(value.empty() && eq == std::string_view::npos ? "1" : value);
+      if (!b) return "insecure='" + std::string(value) + "' is not a boolean";
+      t.insecure = *b;
+      continue;
+    }
+    std::string* field = name == "ca" ? &t.ca : name == "cert" ? &t.cert : name == "key" ? &t.key : nullptr;
+    if (field == nullptr) return "unknown parameter '" + std::string(name) + "' (ca, cert, key, insecure)";
+    if (value.empty()) return std::string(name) + "= needs a file";
+    *field = std::string(value);
+  }
+  if (t.cert.empty() != t.key.empty()) return std::string("cert= and key= go together");
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_io_url(std::string_view url, IoTarget& t) {
+  t = IoTarget{};
+  t.url = std::string(url);
+  if (url.empty()) return std::string("empty URL");
+  const size_t sep = url.find("://");
+  if (sep == std::string_view::npos) {  // a bare path
+    t.scheme = Scheme::File;
+    t.path = std::string(url);
+    return std::nullopt;
+  }
+  std::string_view scheme = url.substr(0, sep), rest = url.substr(sep + 3);
+  struct Known {
+    std::string_view name;
+    Scheme scheme;
+  };
+  constexpr std::array<Known, 8> known{{{"file", Scheme::File}, {"tcp", Scheme::Tcp},
+                                        {"tcp4", Scheme::Tcp4}, {"tcp6", Scheme::Tcp6},
+                                        {"unix", Scheme::Unix}, {"tls", Scheme::Tls},
+                                        {"ssl", Scheme::Tls}, {"", Scheme::Inherit}}};
+  for (const auto& k : known)
+    if (!k.name.empty() && iequals(k.name, scheme)) t.scheme = k.scheme;
+  if (t.scheme == Scheme::Inherit)
+    return "unknown scheme '" + std::string(scheme) + "' (file, tcp, tcp4, tcp6, unix, tls, ssl)";
+
+  switch (t.scheme) {
+    case Scheme::File:
+    case Scheme::Unix:
+      if (rest.empty()) return std::string("missing path");
+      if (rest.find('?') != std::string_view::npos) return std::string("takes no parameters");
+      t.path = std::string(rest);  // file:///abs -> /abs, file://rel -> rel
+      return std::nullopt;
+    case Scheme::Tcp:
+    case Scheme::Tcp4:
+    case Scheme::Tcp6: {
+      if (rest.find('?') != std::string_view::npos)
+        return std::string("takes no parameters (ca=, cert=, key=, insecure= are for tls://)");
+      if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+      return parse_host_port(rest, t);
+    }
+    case Scheme::Tls: {
+      const size_t q = rest.find('?');
+      std::string_view hp = rest.substr(0, q);
+      if (!hp.empty() && hp.back() == '/') hp.remove_suffix(1);
+      if (auto err = parse_host_port(hp, t)) return err;
+      return q == std::string_view::npos ? std::nullopt : parse_tls_query(rest.substr(q + 1), t);
+    }
+    case Scheme::Inherit:
+      break;
+  }
+  return std::nullopt;
+}
+
 struct Config {
+  IoTarget io;
   int64_t kill_timeout_ms = kDefaultKillTimeoutMs;
   // rewrite[from] is the signal delivered when `from` arrives; 0 drops it.
   std::array<int, kMaxSignal + 1> rewrite{};
@@ -457,9 +587,14 @@ std::optional<std::string> apply_option(const OptionSpec& spec, std::string_view
       }
       return std::nullopt;
     }
+    case Opt::Io:
+      if (auto err = parse_io_url(value, c.io)) return "'" + std::string(value) + "': " + *err;
+      if (c.io.scheme == Scheme::Tls)
+        return "'" + std::string(value) + "': tls:// is not supported by dock " + std::string(kVersion) + " yet";
+      return std::nullopt;
     case Opt::SingleChild: return as_bool(c.single_child);
     case Opt::Debug: return as_bool(c.debug);
-    case Opt::Io: case Opt::Tty: case Opt::StdoutPrefix: case Opt::StderrPrefix:
+    case Opt::Tty: case Opt::StdoutPrefix: case Opt::StderrPrefix:
     case Opt::LogRotate: case Opt::LogMaxSize: case Opt::LogKeep: case Opt::WebHook:
     case Opt::BindPort: case Opt::ReadyFile: case Opt::Help: case Opt::Version:
       return std::nullopt;  // refused or handled by the caller
@@ -574,7 +709,314 @@ constexpr Exit exec_failure_code(int err) {
   return err == ENOENT || err == ENOTDIR ? Exit::NotFound : Exit::NotExecutable;
 }
 
-// ==== 6. Process table ====
+// ==== 6. Io targets ====
+//
+// Opening what --io names, before the child starts. A file is opened for
+// appending (created 0600); a socket is connected with one 5 s budget for
+// all the addresses of the host, tried in turn. When nothing has to touch
+// the bytes, the child gets the descriptor itself: its writes go straight
+// to the file or the peer, and routing costs dock nothing.
+
+constexpr int64_t kConnectTimeoutMs = 5000;
+
+int64_t monotonic_ms() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+// Inputs that are bad before anything is tried (exit 2): a file target in a
+// directory that does not exist, TLS files that are not there.
+std::optional<std::string> check_paths(const IoTarget& t) {
+  struct stat sb;
+  if (t.scheme == Scheme::File) {
+    const size_t slash = t.path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : t.path.substr(0, slash);
+    if (::stat(dir.c_str(), &sb) != 0) return "'" + t.url + "': directory " + dir + ": " + std::strerror(errno);
+    if (!S_ISDIR(sb.st_mode)) return "'" + t.url + "': " + dir + " is not a directory";
+  }
+  for (const std::string* f : {&t.ca, &t.cert, &t.key})
+    if (!f->empty() && ::stat(f->c_str(), &sb) != 0) return "'" + t.url + "': " + *f + ": " + std::strerror(errno);
+  return std::nullopt;
+}
+
+struct Opened {
+  Fd fd;
+  std::string error;  // why it failed, when fd is empty
+};
+
+// connect() on a non-blocking socket, waiting for it until the deadline;
+// the socket is made blocking again for the child. errno-style result.
+int connect_until(int fd, const sockaddr* addr, socklen_t len, int64_t deadline) {
+  if (::connect(fd, addr, len) != 0) {
+    if (errno != EINPROGRESS && errno != EAGAIN) return errno;
+    for (;;) {
+      const int64_t left = deadline - monotonic_ms();
+      if (left <= 0) return ETIMEDOUT;
+      pollfd p{fd, POLLOUT, 0};
+      const int r = ::poll(&p, 1, int(left));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return errno;
+      if (r == 0) return ETIMEDOUT;
+      break;
+    }
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) return errno;
+    if (err != 0) return err;
+  }
+  const int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  return 0;
+}
+
+Opened open_target(const IoTarget& t) {
+  const int64_t deadline = monotonic_ms() + kConnectTimeoutMs;
+  switch (t.scheme) {
+    case Scheme::Inherit:
+      return {};
+    case Scheme::File: {
+      Fd fd(retry([&] { return ::open(t.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600); }));
+      if (!fd) return {Fd(), std::strerror(errno)};
+      return {std::move(fd), {}};
+    }
+    case Scheme::Unix: {
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      if (t.path.size() >= sizeof addr.sun_path) return {Fd(), "socket path too long"};
+      std::memcpy(addr.sun_path, t.path.data(), t.path.size());
+      Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+      if (!fd) return {Fd(), std::strerror(errno)};
+      if (int err = connect_until(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr, deadline))
+        return {Fd(), std::strerror(err)};
+      return {std::move(fd), {}};
+    }
+    case Scheme::Tcp:
+    case Scheme::Tcp4:
+    case Scheme::Tcp6:
+    case Scheme::Tls: {
+      addrinfo hints{};
+      hints.ai_family = t.scheme == Scheme::Tcp4 ? AF_INET : t.scheme == Scheme::Tcp6 ? AF_INET6 : AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      hints.ai_flags = AI_NUMERICSERV;
+      addrinfo* list = nullptr;
+      if (int rc = ::getaddrinfo(t.host.c_str(), t.port.c_str(), &hints, &list); rc != 0)
+        return {Fd(), std::string(t.host) + ": " + ::gai_strerror(rc)};
+      int last = ECONNREFUSED;
+      Opened result;
+      for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+        Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+        if (!fd) {
+          last = errno;
+          continue;
+        }
+        last = connect_until(fd.get(), ai->ai_addr, ai->ai_addrlen, deadline);
+        if (last == 0) {
+          result.fd = std::move(fd);
+          break;
+        }
+        if (last == ETIMEDOUT) break;  // the budget is spent
+      }
+      ::freeaddrinfo(list);
+      if (!result.fd) result.error = last == ETIMEDOUT ? "connection timed out after 5 s" : std::strerror(last);
+      return result;
+    }
+  }
+  return {};
+}
+
+// ==== 7. Signal setup ====
+//
+// Done first thing in run(): every signal is blocked (SIGKILL and SIGSTOP
+// cannot be, and glibc keeps its two internal ones), so none is lost or
+// acted on by default before the loop reads it. See the header for faults.
+
+sigset_t catchable_signals() {
+  sigset_t set;
+  ::sigfillset(&set);
+  return set;
+}
+
+// ==== 8. Spawn ====
+//
+// The child gets a process group of its own (so a signal to the group
+// reaches everything it starts, and nothing of dock's), the terminal's
+// foreground when dock holds it, its stdio from the io target, dock's
+// original signal mask (dispositions are untouched by dock, so what dock
+// inherited as ignored stays ignored), and SIGKILL as parent-death signal
+// when dock is not PID 1. An exec failure travels back as an errno over a
+// close-on-exec pipe.
+
+// The descriptors that become the child's 0, 1, 2; -1 keeps dock's own.
+struct ChildStdio {
+  int in = -1, out = -1, err = -1;
+};
+
+struct Spawned {
+  pid_t pid = -1;
+  int exec_errno = 0;  // nonzero: the command could not be executed
+};
+
+Spawned spawn(const Config& cfg, const sigset_t& original_mask, const ChildStdio& stdio, int tty_fd,
+              bool pid1) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return {-1, errno};
+  Fd rd(pipefd[0]), wr(pipefd[1]);
+  const pid_t parent = ::getpid();
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return {-1, errno};
+  if (pid == 0) {
+    // In the child: only async-signal-safe calls, and _exit, from here on.
+    ::setpgid(0, 0);
+    if (tty_fd >= 0) ::tcsetpgrp(tty_fd, ::getpid());  // SIGTTOU still blocked
+    if (!pid1) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(code(Exit::Setup));  // dock already gone
+    }
+    // dup2 clears close-on-exec on the copies; dock's originals stay closed.
+    if (stdio.in >= 0) ::dup2(stdio.in, STDIN_FILENO);
+    if (stdio.out >= 0) ::dup2(stdio.out, STDOUT_FILENO);
+    if (stdio.err >= 0) ::dup2(stdio.err, STDERR_FILENO);
+    ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    ::execvpe(cfg.command[0], cfg.command, cfg.child_env.data());
+    int err = errno;
+    [[maybe_unused]] ssize_t w = ::write(wr.get(), &err, sizeof err);
+    ::_exit(code(exec_failure_code(err)));
+  }
+
+  // Also from the parent, so neither order of the two calls can race.
+  ::setpgid(pid, pid);
+  if (tty_fd >= 0) ::tcsetpgrp(tty_fd, pid);
+  wr.reset();
+  int err = 0;
+  ssize_t n = retry([&] { return ::read(rd.get(), &err, sizeof err); });
+  return {pid, n == ssize_t(sizeof err) ? err : 0};
+}
+
+// ==== 9. Event loop state ====
+//
+// One struct holds everything the loop needs. The loop waits on epoll with
+// no timeout. Timed work is a small table of deadlines behind one timerfd,
+// armed for the earliest one set and disarmed when none is: nothing fires
+// unless something is due.
+
+enum class Source : uint32_t { Signals, Timer, Peer };
+
+enum class Deadline : size_t {
+  Kill,    // shutdown: SIGKILL to what is left (then: look again)
+  Hangup,  // the peer closed: SIGKILL to the child's group if still there
+  Count,
+};
+
+enum class Phase {
+  Running,      // the child is alive
+  Terminating,  // the child exited; leftovers got SIGTERM
+  Killing,      // the grace period is over; leftovers get SIGKILL
+};
+
+struct State {
+  const Config& cfg;
+  sigset_t original_mask;
+  pid_t self = ::getpid();
+  bool pid1 = false;
+  Fd signals, timer, epoll;
+  std::array<int64_t, size_t(Deadline::Count)> due{};  // monotonic ms; 0 = not set
+  Fd tty;                 // our controlling terminal, held only while we are its foreground
+  Fd target;              // the io target dock opened (the child has its own copies)
+  pid_t child = -1;
+  int child_status = 0;
+  Phase phase = Phase::Running;
+  bool children_left = true;  // false once waitpid says ECHILD after the child's exit
+
+  explicit State(const Config& c) : cfg(c) {}
+};
+
+void rearm_timer(State& st) {
+  int64_t next = 0;
+  for (int64_t at : st.due)
+    if (at != 0 && (next == 0 || at < next)) next = at;
+  itimerspec spec{};  // all zero: disarmed
+  if (next != 0) {
+    spec.it_value.tv_sec = next / 1000;
+    spec.it_value.tv_nsec = (next % 1000) * 1'000'000;
+  }
+  if (::timerfd_settime(st.timer.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0)
+    say("timerfd: %s", std::strerror(errno));
+}
+
+void set_deadline(State& st, Deadline d, int64_t in_ms) {
+  st.due[size_t(d)] = monotonic_ms() + std::max<int64_t>(in_ms, 1);
+  rearm_timer(st);
+}
+
+void clear_deadline(State& st, Deadline d) {
+  st.due[size_t(d)] = 0;
+  rearm_timer(st);
+}
+
+bool watch(State& st, int fd, Source source, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u32 = uint32_t(source);
+  if (::epoll_ctl(st.epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0) return true;
+  say("epoll: %s", std::strerror(errno));
+  return false;
+}
+
+// ==== 10. Forwarding ====
+//
+// A signal dock receives goes, after --rewrite, to the child's process
+// group (the child alone with --single-child, or when the child left its
+// group). Signals dock caused itself (SIGPIPE from its own writes) are
+// dropped. SIGCONT also gives the terminal back to the child when dock was
+// resumed in the foreground (the shell's `fg`).
+
+void deliver(State& st, int sig) {
+  if (st.child <= 0) return;
+  if (!st.cfg.single_child) {
+    if (::kill(-st.child, sig) == 0) return;
+    if (errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), st.child, std::strerror(errno));
+  }
+  if (::kill(st.child, sig) != 0 && errno != ESRCH)
+    say("kill -%s %d: %s", signal_name(sig).c_str(), st.child, std::strerror(errno));
+}
+
+void forward(State& st, const signalfd_siginfo& info) {
+  const int sig = int(info.ssi_signo);
+  if (pid_t(info.ssi_pid) == st.self) return;  // not logged: logging could cause another
+  const int to = sig <= kMaxSignal ? st.cfg.rewrite[size_t(sig)] : sig;
+  if (to == 0) {
+    debug("dropping SIG%s (--rewrite)", signal_name(sig).c_str());
+    return;
+  }
+  if (to == SIGCONT && st.tty && st.phase == Phase::Running &&
+      ::tcgetpgrp(st.tty.get()) == ::getpgrp()) {
+    ::tcsetpgrp(st.tty.get(), st.child);
+  }
+  debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
+        to != sig ? signal_name(to).c_str() : "", st.cfg.single_child ? "child" : "group", st.child);
+  deliver(st, to);
+}
+
+// Job control without PID 1: the child was stopped from the terminal, so
+// dock takes the terminal back and stops itself; the user's shell sees its
+// job stop and gets its prompt back. `fg` sends SIGCONT, see forward().
+void on_child_stopped(State& st, int sig) {
+  debug("child stopped by SIG%s", signal_name(sig).c_str());
+  if (st.pid1 || !st.tty || (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)) return;
+  ::tcsetpgrp(st.tty.get(), ::getpgrp());
+  ::kill(st.self, SIGSTOP);
+}
+
+// ==== 11. Reaping and 12. Shutdown ====
+//
+// Every wake-up reaps until nothing is left to reap, so a coalesced SIGCHLD
+// never leaves a zombie. The child's exit starts the shutdown: SIGTERM (and
+// SIGCONT, so stopped processes can act on it) to every remaining process,
+// the kill timer, then SIGKILL to survivors until none is left.
+
+// ---- the process table ----
 //
 // As a subreaper dock must find every remaining descendant at shutdown,
 // including those that moved to a group or session of their own. The
@@ -631,158 +1073,6 @@ std::vector<ProcLink> read_process_table() {
   return links;
 }
 
-// ==== 7. Signal setup ====
-//
-// Done first thing in run(): every signal is blocked (SIGKILL and SIGSTOP
-// cannot be, and glibc keeps its two internal ones), so none is lost or
-// acted on by default before the loop reads it. See the header for faults.
-
-sigset_t catchable_signals() {
-  sigset_t set;
-  ::sigfillset(&set);
-  return set;
-}
-
-// ==== 8. Spawn ====
-//
-// The child gets a process group of its own (so a signal to the group
-// reaches everything it starts, and nothing of dock's), the terminal's
-// foreground when dock holds it, dock's original signal mask (dispositions
-// are untouched by dock, so what dock inherited as ignored stays ignored),
-// and SIGKILL as parent-death signal when dock is not PID 1. An exec failure
-// travels back as an errno over a close-on-exec pipe.
-
-struct Spawned {
-  pid_t pid = -1;
-  int exec_errno = 0;  // nonzero: the command could not be executed
-};
-
-Spawned spawn(const Config& cfg, const sigset_t& original_mask, int tty_fd, bool pid1) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return {-1, errno};
-  Fd rd(pipefd[0]), wr(pipefd[1]);
-  const pid_t parent = ::getpid();
-
-  const pid_t pid = ::fork();
-  if (pid < 0) return {-1, errno};
-  if (pid == 0) {
-    // In the child: only async-signal-safe calls, and _exit, from here on.
-    ::setpgid(0, 0);
-    if (tty_fd >= 0) ::tcsetpgrp(tty_fd, ::getpid());  // SIGTTOU still blocked
-    if (!pid1) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(code(Exit::Setup));  // dock already gone
-    }
-    ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
-    ::execvpe(cfg.command[0], cfg.command, cfg.child_env.data());
-    int err = errno;
-    [[maybe_unused]] ssize_t w = ::write(wr.get(), &err, sizeof err);
-    ::_exit(code(exec_failure_code(err)));
-  }
-
-  // Also from the parent, so neither order of the two calls can race.
-  ::setpgid(pid, pid);
-  if (tty_fd >= 0) ::tcsetpgrp(tty_fd, pid);
-  wr.reset();
-  int err = 0;
-  ssize_t n = retry([&] { return ::read(rd.get(), &err, sizeof err); });
-  return {pid, n == ssize_t(sizeof err) ? err : 0};
-}
-
-// ==== 9. Event loop state ====
-//
-// One struct holds everything the loop needs. The loop waits on epoll with
-// no timeout; the only timer is the kill timeout, armed at shutdown.
-
-enum class Source : uint32_t { Signals, Timer };
-
-enum class Phase {
-  Running,      // the child is alive
-  Terminating,  // the child exited; leftovers got SIGTERM
-  Killing,      // the grace period is over; leftovers get SIGKILL
-};
-
-struct State {
-  const Config& cfg;
-  sigset_t original_mask;
-  pid_t self = ::getpid();
-  bool pid1 = false;
-  Fd signals, timer, epoll;
-  Fd tty;                 // our controlling terminal, held only while we are its foreground
-  pid_t child = -1;
-  int child_status = 0;
-  Phase phase = Phase::Running;
-  bool children_left = true;  // false once waitpid says ECHILD after the child's exit
-
-  explicit State(const Config& c) : cfg(c) {}
-};
-
-void arm_timer(State& st, int64_t ms) {
-  itimerspec spec{};
-  spec.it_value.tv_sec = ms / 1000;
-  spec.it_value.tv_nsec = (ms % 1000) * 1'000'000;
-  if (ms <= 0) spec.it_value.tv_nsec = 1;  // zero would disarm
-  if (::timerfd_settime(st.timer.get(), 0, &spec, nullptr) != 0)
-    say("timerfd: %s", std::strerror(errno));
-}
-
-void disarm_timer(State& st) {
-  itimerspec spec{};
-  ::timerfd_settime(st.timer.get(), 0, &spec, nullptr);
-}
-
-// ==== 10. Forwarding ====
-//
-// A signal dock receives goes, after --rewrite, to the child's process
-// group (the child alone with --single-child, or when the child left its
-// group). Signals dock caused itself (SIGPIPE from its own writes) are
-// dropped. SIGCONT also gives the terminal back to the child when dock was
-// resumed in the foreground (the shell's `fg`).
-
-void deliver(State& st, int sig) {
-  if (st.child <= 0) return;
-  if (!st.cfg.single_child) {
-    if (::kill(-st.child, sig) == 0) return;
-    if (errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), st.child, std::strerror(errno));
-  }
-  if (::kill(st.child, sig) != 0 && errno != ESRCH)
-    say("kill -%s %d: %s", signal_name(sig).c_str(), st.child, std::strerror(errno));
-}
-
-void forward(State& st, const signalfd_siginfo& info) {
-  const int sig = int(info.ssi_signo);
-  if (pid_t(info.ssi_pid) == st.self) return;  // not logged: logging could cause another
-  const int to = sig <= kMaxSignal ? st.cfg.rewrite[size_t(sig)] : sig;
-  if (to == 0) {
-    debug("dropping SIG%s (--rewrite)", signal_name(sig).c_str());
-    return;
-  }
-  if (to == SIGCONT && st.tty && st.phase == Phase::Running &&
-      ::tcgetpgrp(st.tty.get()) == ::getpgrp()) {
-    ::tcsetpgrp(st.tty.get(), st.child);
-  }
-  debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
-        to != sig ? signal_name(to).c_str() : "", st.cfg.single_child ? "child" : "group", st.child);
-  deliver(st, to);
-}
-
-// Job control without PID 1: the child was stopped from the terminal, so
-// dock takes the terminal back and stops itself; the user's shell sees its
-// job stop and gets its prompt back. `fg` sends SIGCONT, see forward().
-void on_child_stopped(State& st, int sig) {
-  debug("child stopped by SIG%s", signal_name(sig).c_str());
-  if (st.pid1 || !st.tty || (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)) return;
-  ::tcsetpgrp(st.tty.get(), ::getpgrp());
-  ::kill(st.self, SIGSTOP);
-}
-
-// ==== 11. Reaping and 12. Shutdown ====
-//
-// Every wake-up reaps until nothing is left to reap, so a coalesced SIGCHLD
-// never leaves a zombie. The child's exit starts the shutdown: SIGTERM (and
-// SIGCONT, so stopped processes can act on it) to every remaining process,
-// the kill timer, then SIGKILL to survivors until none is left.
-
 void signal_leftovers(State& st, int sig) {
   if (st.pid1) {
     // As PID 1 every process of the namespace is ours; kill(-1) skips us.
@@ -805,8 +1095,9 @@ void begin_shutdown(State& st) {
     return;
   }
   st.phase = Phase::Terminating;
+  clear_deadline(st, Deadline::Hangup);
   signal_leftovers(st, SIGTERM);
-  arm_timer(st, st.cfg.kill_timeout_ms);
+  set_deadline(st, Deadline::Kill, st.cfg.kill_timeout_ms);
 }
 
 void reap(State& st) {
@@ -846,20 +1137,49 @@ void on_signals(State& st) {
   if (st.phase == Phase::Killing && st.children_left) signal_leftovers(st, SIGKILL);
 }
 
-void on_timer(State& st) {
-  uint64_t expirations;
-  [[maybe_unused]] ssize_t n = ::read(st.timer.get(), &expirations, sizeof expirations);
+void on_kill_deadline(State& st) {
   if (st.phase == Phase::Terminating) {
     debug("kill timeout over: SIGKILL to what is left");
     st.phase = Phase::Killing;
   }
-  if (st.phase == Phase::Killing) {
-    signal_leftovers(st, SIGKILL);
-    reap(st);
-    // Re-check shortly while processes remain (see on_signals); the timer
-    // runs only in this last phase and only while something is left to kill.
-    if (st.children_left) arm_timer(st, 100);
+  if (st.phase != Phase::Killing) return;
+  signal_leftovers(st, SIGKILL);
+  reap(st);
+  // Look again shortly while processes remain (see on_signals); this runs
+  // only in the last phase and only while something is left to kill.
+  if (st.children_left) set_deadline(st, Deadline::Kill, 100);
+}
+
+void on_timer(State& st) {
+  uint64_t expirations;
+  [[maybe_unused]] ssize_t n = ::read(st.timer.get(), &expirations, sizeof expirations);
+  const int64_t now = monotonic_ms();
+  for (size_t i = 0; i < st.due.size(); ++i) {
+    if (st.due[i] == 0 || st.due[i] > now) continue;
+    st.due[i] = 0;
+    switch (Deadline(i)) {
+      case Deadline::Kill: on_kill_deadline(st); break;
+      case Deadline::Hangup:
+        if (st.phase == Phase::Running) {
+          debug("still running %lld ms after the hang-up: SIGKILL", (long long)st.cfg.kill_timeout_ms);
+          deliver(st, SIGKILL);
+        }
+        break;
+      case Deadline::Count: break;
+    }
   }
+  rearm_timer(st);
+}
+
+// The peer of a socket target closed the connection. The child reads EOF
+// from its stdin by itself; like a terminal hang-up, its group gets SIGHUP,
+// and SIGKILL after the kill timeout if it is still there.
+void on_peer_closed(State& st) {
+  ::epoll_ctl(st.epoll.get(), EPOLL_CTL_DEL, st.target.get(), nullptr);  // level-triggered: once
+  if (st.phase != Phase::Running) return;
+  debug("%s: the peer closed the connection: SIGHUP", st.cfg.io.url.c_str());
+  deliver(st, SIGHUP);
+  set_deadline(st, Deadline::Hangup, st.cfg.kill_timeout_ms);
 }
 
 // ==== 13. run() ====
@@ -905,6 +1225,10 @@ Fd foreground_tty() {
   }
   const Config& cfg = parsed.config;
   g_debug = cfg.debug;
+  if (auto err = check_paths(cfg.io)) {
+    say("--io: %s", err->c_str());
+    return code(Exit::Usage);
+  }
 
   State st(cfg);
   st.original_mask = original_mask;
@@ -919,19 +1243,29 @@ Fd foreground_tty() {
     say("event loop: %s", std::strerror(errno));
     return code(Exit::Setup);
   }
-  for (auto [fd, source] : {std::pair{st.signals.get(), Source::Signals},
-                            std::pair{st.timer.get(), Source::Timer}}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u32 = uint32_t(source);
-    if (::epoll_ctl(st.epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-      say("epoll: %s", std::strerror(errno));
+  if (!watch(st, st.signals.get(), Source::Signals, EPOLLIN) ||
+      !watch(st, st.timer.get(), Source::Timer, EPOLLIN))
+    return code(Exit::Setup);
+
+  ChildStdio stdio;
+  if (cfg.io.scheme != Scheme::Inherit) {
+    Opened target = open_target(cfg.io);
+    if (!target.fd) {
+      say("%s: %s", cfg.io.url.c_str(), target.error.c_str());
       return code(Exit::Setup);
+    }
+    st.target = std::move(target.fd);
+    debug("%s: open", cfg.io.url.c_str());
+    stdio.out = stdio.err = st.target.get();
+    if (cfg.io.is_socket()) {
+      stdio.in = st.target.get();
+      // Only the hang-up: the data is the child's to read.
+      if (!watch(st, st.target.get(), Source::Peer, EPOLLRDHUP)) return code(Exit::Setup);
     }
   }
   st.tty = foreground_tty();
 
-  const Spawned child = spawn(cfg, original_mask, st.tty.get(), st.pid1);
+  const Spawned child = spawn(cfg, original_mask, stdio, st.tty.get(), st.pid1);
   if (child.pid < 0) {
     say("fork: %s", std::strerror(child.exec_errno));
     return code(Exit::Setup);
@@ -958,10 +1292,10 @@ Fd foreground_tty() {
       switch (Source(events[i].data.u32)) {
         case Source::Signals: on_signals(st); break;
         case Source::Timer: on_timer(st); break;
+        case Source::Peer: on_peer_closed(st); break;
       }
     }
   }
-  disarm_timer(st);
   debug("all processes reaped; exiting with %d", exit_code_of(st.child_status));
   return exit_code_of(st.child_status);
 }

@@ -12,6 +12,7 @@ catch2               # unit and behaviour tests (catch2/catch.hpp)
 util-linux           # unshare: dock as PID 1 of a new pid namespace
 bash                 # the interactive job-control test drives a real bash
 procps               # ps, used when a test fails to show what is running
+socat                # TCP, TCP over IPv6 and unix socket peers for --io
 "
 
 missing=""

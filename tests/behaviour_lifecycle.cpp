@@ -78,7 +78,10 @@ TEST_CASE("bad usage: one line, exit 2, nothing started", "[usage]") {
       {{"--kill-timeout", "soon", "touch", marker}, "dock: --kill-timeout: 'soon' is not a duration"},
       {{"--rewrite", "TERM", "touch", marker}, "dock: --rewrite: 'TERM' is not FROM:TO"},
       {{"--rewrite", "KILL:TERM", "touch", marker}, "dock: --rewrite: SIGKILL cannot be caught"},
-      {{"--io", "file:///tmp/x", "touch", marker}, "dock: --io: unknown option"},
+      {{"--stdout-prefix", "x", "touch", marker}, "dock: --stdout-prefix: unknown option"},
+      {{"--io", "http://x:1", "touch", marker}, "dock: --io: 'http://x:1': unknown scheme 'http'"},
+      {{"--io", "tcp://127.0.0.1:0", "touch", marker}, "dock: --io: 'tcp://127.0.0.1:0': port '0' is not in 1..65535"},
+      {{"--io", "/nonexistent-dir/out.log", "touch", marker}, "dock: --io: '/nonexistent-dir/out.log': directory /nonexistent-dir: No such file or directory"},
       {{"--"}, "dock: usage: missing command"},
       {{}, "dock: usage: missing command"},
   };

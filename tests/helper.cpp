@@ -1,7 +1,8 @@
 // A child for dock's behaviour tests. Every mode reports on stdout with one
 // write per line, so lines from several processes never mix.
 //
-//   helper record [--grandchild]   print "ready <role> <pid>", then "<role> got N"
+//   helper record [--grandchild] [--no-stdin]
+//                                  print "ready <role> <pid>", then "<role> got N"
 //                                  for every signal; "exit N" on stdin ends it
 //   helper leftovers               start three leftovers (polite, setsid'ed,
 //                                  stubborn) that report SIGTERM, then wait
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <string>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -26,9 +28,19 @@
 
 namespace {
 
+// Where reports go: stdout, or the file HELPER_OUT names (appended), for
+// when stdout is a socket the test does not read.
+int report_fd() {
+  static int fd = [] {
+    const char* path = std::getenv("HELPER_OUT");
+    return path ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : STDOUT_FILENO;
+  }();
+  return fd;
+}
+
 void line(const std::string& text) {
   std::string s = text + "\n";
-  ssize_t n = write(STDOUT_FILENO, s.data(), s.size());
+  ssize_t n = write(report_fd(), s.data(), s.size());
   (void)n;
 }
 
@@ -61,6 +73,11 @@ int read_exit_command() {
 int record(const std::string& role, int stdin_fd, int stop_on = 0) {
   int sfd = block_and_open_signals();
   line("ready " + role + " " + std::to_string(getpid()));
+  if (report_fd() != STDOUT_FILENO) {  // also tell whoever reads stdout
+    std::string r = "ready " + role + "\n";
+    ssize_t n = write(STDOUT_FILENO, r.data(), r.size());
+    (void)n;
+  }
   std::string pending;
   for (;;) {
     pollfd fds[2] = {{sfd, POLLIN, 0}, {stdin_fd, POLLIN, 0}};
@@ -84,12 +101,12 @@ int record(const std::string& role, int stdin_fd, int stop_on = 0) {
   }
 }
 
-int mode_record(bool grandchild) {
+int mode_record(bool grandchild, bool use_stdin) {
   if (grandchild && fork() == 0) {
     close(STDIN_FILENO);
     return record("grandchild", -1);
   }
-  return record("child", STDIN_FILENO);
+  return record("child", use_stdin ? STDIN_FILENO : -1);
 }
 
 int mode_leftovers() {
@@ -180,7 +197,14 @@ int mode_state() {
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "record") return mode_record(argc > 2 && std::string(argv[2]) == "--grandchild");
+  if (mode == "record") {
+    bool grandchild = false, use_stdin = true;
+    for (int i = 2; i < argc; ++i) {
+      grandchild |= std::string(argv[i]) == "--grandchild";
+      use_stdin &= std::string(argv[i]) != "--no-stdin";
+    }
+    return mode_record(grandchild, use_stdin);
+  }
   if (mode == "leftovers") return mode_leftovers();
   if (mode == "orphans") return mode_orphans(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "orphan-ppid") return mode_orphan_ppid();

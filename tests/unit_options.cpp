@@ -126,7 +126,7 @@ TEST_CASE("every malformed input names what and why", "[options]") {
 }
 
 TEST_CASE("options of features not built yet are refused, never ignored", "[options]") {
-  for (auto flag : {"--io", "--stdout-prefix", "--stderr-prefix", "--log-rotate",
+  for (auto flag : {"--stdout-prefix", "--stderr-prefix", "--log-rotate",
                     "--log-max-size", "--log-keep", "--web-hook", "--bind-port", "--ready-file"}) {
     Args a{flag, "x", "ls"};
     auto p = a.parse();
@@ -135,9 +135,10 @@ TEST_CASE("options of features not built yet are refused, never ignored", "[opti
     CHECK(p.error == std::string(flag) + ": unknown option (not supported by dock 0.1.0 yet)");
   }
   CHECK(Args{"--tty", "ls"}.parse().action == Parsed::Action::Fail);
-  auto p = Args({"ls"}, {"DOCK_IO=file:///tmp/x"}).parse();
+  Args a({"ls"}, {"DOCK_WEB_HOOK=http://x/"});
+  auto p = a.parse();
   CHECK(p.action == Parsed::Action::Fail);
-  CHECK(p.error == "DOCK_IO: unknown option (not supported by dock 0.1.0 yet)");
+  CHECK(p.error == "DOCK_WEB_HOOK: unknown option (not supported by dock 0.1.0 yet)");
 }
 
 TEST_CASE("rewrite table", "[options]") {
@@ -259,4 +260,112 @@ TEST_CASE("the process table: ppid parsing and descendants", "[proc]") {
   CHECK(d == std::vector<pid_t>{11, 12, 13, 14});
   CHECK(descendants_in(links, 14).empty());
   CHECK(descendants_in({}, 10).empty());
+}
+
+namespace {
+IoTarget io_ok(std::string_view url) {
+  IoTarget t;
+  auto err = parse_io_url(url, t);
+  INFO(url << ": " << err.value_or(""));
+  CHECK_FALSE(err.has_value());
+  return t;
+}
+std::string io_err(std::string_view url) {
+  IoTarget t;
+  return parse_io_url(url, t).value_or("(accepted)");
+}
+}  // namespace
+
+TEST_CASE("--io URLs: files", "[io]") {
+  auto t = io_ok("file:///var/log/app.log");
+  CHECK(t.scheme == Scheme::File);
+  CHECK(t.path == "/var/log/app.log");
+  t = io_ok("file://logs/app.log");
+  CHECK(t.path == "logs/app.log");
+  t = io_ok("/abs/bare.log");
+  CHECK(t.scheme == Scheme::File);
+  CHECK(t.path == "/abs/bare.log");
+  t = io_ok("rel.log");
+  CHECK(t.path == "rel.log");
+  CHECK_FALSE(t.is_socket());
+  CHECK(io_err("") == "empty URL");
+  CHECK(io_err("file://") == "missing path");
+  CHECK(io_err("file:///x?ca=y") == "takes no parameters");
+}
+
+TEST_CASE("--io URLs: sockets", "[io]") {
+  auto t = io_ok("tcp://example.org:8080");
+  CHECK(t.scheme == Scheme::Tcp);
+  CHECK(t.host == "example.org");
+  CHECK(t.port == "8080");
+  CHECK(t.is_socket());
+  t = io_ok("tcp4://127.0.0.1:1");
+  CHECK(t.scheme == Scheme::Tcp4);
+  t = io_ok("tcp6://[::1]:65535");
+  CHECK(t.scheme == Scheme::Tcp6);
+  CHECK(t.host == "::1");
+  CHECK(t.port == "65535");
+  t = io_ok("TCP://[fe80::1%25eth0]:22/");  // scheme in any case, a trailing slash
+  CHECK(t.host == "fe80::1%25eth0");
+  t = io_ok("unix:///run/app.sock");
+  CHECK(t.scheme == Scheme::Unix);
+  CHECK(t.path == "/run/app.sock");
+  t = io_ok("tcp://h:007");
+  CHECK(t.port == "7");
+
+  CHECK(io_err("tcp://host") == "missing port (HOST:PORT)");
+  CHECK(io_err("tcp://host:") == "port '' is not in 1..65535");
+  CHECK(io_err("tcp://host:0") == "port '0' is not in 1..65535");
+  CHECK(io_err("tcp://host:65536") == "port '65536' is not in 1..65535");
+  CHECK(io_err("tcp://host:http") == "port 'http' is not in 1..65535");
+  CHECK(io_err("tcp://:80") == "missing host (HOST:PORT)");
+  CHECK(io_err("tcp://::1:80") == "an IPv6 address goes in brackets ([::1]:PORT)");
+  CHECK(io_err("tcp://[::1]80") == "missing port (HOST:PORT)");
+  CHECK(io_err("tcp://[::1:80") == "unclosed '[' in the host");
+  CHECK(io_err("tcp://a/b:80") == "'a/b' is not a host name");
+  CHECK(io_err("tcp://h:1?ca=x").rfind("takes no parameters", 0) == 0);
+  CHECK(io_err("unix://") == "missing path");
+  CHECK(io_err("http://h:80") == "unknown scheme 'http' (file, tcp, tcp4, tcp6, unix, tls, ssl)");
+  CHECK(io_err("udp://h:80").rfind("unknown scheme 'udp'", 0) == 0);
+}
+
+TEST_CASE("--io URLs: TLS parameters", "[io]") {
+  auto t = io_ok("tls://peer:443?ca=/etc/ca.pem&cert=/c.pem&key=/k.pem");
+  CHECK(t.scheme == Scheme::Tls);
+  CHECK(t.host == "peer");
+  CHECK(t.ca == "/etc/ca.pem");
+  CHECK(t.cert == "/c.pem");
+  CHECK(t.key == "/k.pem");
+  CHECK_FALSE(t.insecure);
+  t = io_ok("ssl://[::1]:8443?insecure=1");
+  CHECK(t.scheme == Scheme::Tls);
+  CHECK(t.insecure);
+  t = io_ok("tls://h:1?insecure");
+  CHECK(t.insecure);
+  t = io_ok("tls://h:1/?insecure=false");
+  CHECK_FALSE(t.insecure);
+  CHECK(io_err("tls://h:1?cert=/c.pem") == "cert= and key= go together");
+  CHECK(io_err("tls://h:1?key=/k.pem") == "cert= and key= go together");
+  CHECK(io_err("tls://h:1?ca=") == "ca= needs a file");
+  CHECK(io_err("tls://h:1?verify=0") == "unknown parameter 'verify' (ca, cert, key, insecure)");
+  CHECK(io_err("tls://h:1?insecure=maybe") == "insecure='maybe' is not a boolean");
+}
+
+TEST_CASE("--io and DOCK_IO in the options", "[io][options]") {
+  Args a({"--io", "tcp://127.0.0.1:9", "true"});
+  auto p = a.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.io.scheme == Scheme::Tcp);
+  CHECK(p.config.io.url == "tcp://127.0.0.1:9");
+  Args b({"true"}, {"DOCK_IO=/tmp/out.log"});
+  p = b.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.io.path == "/tmp/out.log");
+  CHECK(p.config.child_env.size() == 1);  // DOCK_IO removed: only the terminator
+  Args c({"--io=tcp://h", "true"});
+  p = c.parse();
+  CHECK(p.error == "--io: 'tcp://h': missing port (HOST:PORT)");
+  Args d({"true"}, {"DOCK_IO=ftp://x"});
+  p = d.parse();
+  CHECK(p.error.rfind("DOCK_IO: 'ftp://x': unknown scheme 'ftp'", 0) == 0);
 }

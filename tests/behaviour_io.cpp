@@ -1,0 +1,226 @@
+// --io through the real ./dock against real peers on loopback: files,
+// TCP (IPv4 and IPv6) and unix sockets served by socat.
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+using namespace t;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return "/tmp/dock-io-" + std::to_string(getpid()) + "-" + name;
+}
+
+std::string slurp(const std::string& path) { return read_proc(path); }
+
+bool have_ipv6_loopback() {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+// A port nothing listens on right now.
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// socat listening on ADDRESS, its stdio the test's: what the child sends
+// appears on peer.out, what the test writes to peer.in reaches the child.
+Proc listen_with_socat(const std::string& address) {
+  Proc peer = Proc::start({"socat", "-d", "-d", "-t", "5", address + ",reuseaddr", "STDIO"});
+  REQUIRE(peer.wait_err("listening on"));
+  return peer;
+}
+
+}  // namespace
+
+TEST_CASE("--io file: stdout and stderr appended, existing content kept", "[io]") {
+  const std::string path = temp_path("append.log");
+  { std::ofstream(path) << "old line\n"; }
+  chmod(path.c_str(), 0640);
+  Proc p = run_dock({"--io", "file://" + path, "--", "sh", "-c", "echo out; echo err >&2; exit 4"});
+  CHECK(p.exit_code() == 4);
+  CHECK(p.out_buf.empty());
+  CHECK(p.err_buf.empty());
+  CHECK(slurp(path) == "old line\nout\nerr\n");
+  struct stat sb;
+  REQUIRE(stat(path.c_str(), &sb) == 0);
+  CHECK((sb.st_mode & 0777) == 0640);  // an existing file keeps its mode
+  unlink(path.c_str());
+}
+
+TEST_CASE("--io file: a new file is created 0600; bare and relative paths work", "[io]") {
+  const std::string path = temp_path("new.log");
+  unlink(path.c_str());
+  Proc p = run_dock({"--io", path, "--", "echo", "bare"});
+  CHECK(p.exit_code() == 0);
+  CHECK(slurp(path) == "bare\n");
+  struct stat sb;
+  REQUIRE(stat(path.c_str(), &sb) == 0);
+  CHECK((sb.st_mode & 0777) == 0600);
+  unlink(path.c_str());
+
+  // file://rel is relative to dock's working directory.
+  const std::string rel = "dock-io-rel-" + std::to_string(getpid()) + ".log";
+  Proc r = run_dock({"--io", "file://" + rel, "--", "echo", "relative"});
+  CHECK(r.exit_code() == 0);
+  CHECK(slurp(rel) == "relative\n");
+  unlink(rel.c_str());
+}
+
+TEST_CASE("--io file that cannot be opened: exit 1, command not started", "[io]") {
+  const std::string dir = temp_path("ro-dir");
+  mkdir(dir.c_str(), 0755);
+  const std::string marker = temp_path("marker");
+  // A directory where a file is expected cannot be opened for writing.
+  Proc p = run_dock({"--io", dir, "--", "touch", marker});
+  CHECK(p.exit_code() == 1);
+  CHECK(p.err_buf == "dock: " + dir + ": Is a directory\n");
+  CHECK(access(marker.c_str(), F_OK) != 0);
+  rmdir(dir.c_str());
+}
+
+TEST_CASE("--io tcp: data both ways, EOF on stdin when the peer stops sending", "[io][tcp]") {
+  const int port = free_port();
+  Proc peer = listen_with_socat("TCP-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1");
+  // SIGHUP ignored so the child lives on after the peer's half-close and can
+  // show it read everything, then EOF.
+  Proc dock = start_dock({"--io", "tcp://127.0.0.1:" + std::to_string(port), "--", "sh", "-c",
+                          "trap '' HUP; echo hello-from-child; while read l; do echo \"got $l\"; done; "
+                          "echo eof-seen; echo to-stderr >&2"});
+  REQUIRE(peer.wait_out("hello-from-child\n"));
+  peer.send("one\ntwo\n");
+  peer.close_in();  // socat shuts down its sending side: the child reads EOF
+  CHECK(dock.exit_code() == 0);
+  peer.drain();
+  CHECK(peer.out_buf == "hello-from-child\ngot one\ngot two\neof-seen\nto-stderr\n");
+  CHECK(dock.out_buf.empty());
+}
+
+TEST_CASE("--io tcp: the peer closing sends SIGHUP, then SIGKILL after --kill-timeout", "[io][tcp]") {
+  const int port = free_port();
+  const std::string record = temp_path("hup.txt");
+  unlink(record.c_str());
+  Proc peer = listen_with_socat("TCP-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1");
+  Proc dock = start_dock({"--kill-timeout", "500ms", "--io", "tcp://127.0.0.1:" + std::to_string(port), "--",
+                          helper(), "record", "--no-stdin"},
+                         {.env = {"HELPER_OUT=" + record}});
+  REQUIRE(peer.wait_out("ready child"));
+  const int64_t t0 = now_ms();
+  REQUIRE(signal_pid(peer.pid, SIGKILL));  // the peer is gone
+  CHECK(dock.exit_code() == 128 + SIGKILL);  // it ignored SIGHUP, so SIGKILL
+  CHECK(now_ms() - t0 >= 450);
+  CHECK(slurp(record).find("child got 1\n") != std::string::npos);
+  unlink(record.c_str());
+
+  // A child with SIGHUP's default action just ends with it.
+  const int port2 = free_port();
+  Proc peer2 = listen_with_socat("TCP-LISTEN:" + std::to_string(port2) + ",bind=127.0.0.1");
+  Proc dock2 = start_dock({"--io", "tcp://127.0.0.1:" + std::to_string(port2), "--", "sh", "-c",
+                           "echo up; exec sleep 100"});
+  REQUIRE(peer2.wait_out("up"));
+  REQUIRE(signal_pid(peer2.pid, SIGKILL));
+  CHECK(dock2.exit_code() == 128 + SIGHUP);
+}
+
+TEST_CASE("--io tcp: a refused connection is exit 1 and the command never starts", "[io][tcp]") {
+  const int port = free_port();
+  const std::string marker = temp_path("never");
+  Proc p = run_dock({"--io", "tcp://127.0.0.1:" + std::to_string(port), "--", "touch", marker});
+  CHECK(p.exit_code() == 1);
+  CHECK(p.err_buf == "dock: tcp://127.0.0.1:" + std::to_string(port) + ": Connection refused\n");
+  CHECK(access(marker.c_str(), F_OK) != 0);
+  Proc q = run_dock({"--io", "tcp://no-such-host.invalid:80", "--", "touch", marker});
+  CHECK(q.exit_code() == 1);
+  CHECK(q.err_buf.rfind("dock: tcp://no-such-host.invalid:80: no-such-host.invalid: ", 0) == 0);
+  CHECK(access(marker.c_str(), F_OK) != 0);
+}
+
+TEST_CASE("--io tcp: every address of the host is tried", "[io][tcp]") {
+  if (!have_ipv6_loopback()) {
+    skip("no IPv6 loopback");
+    return;
+  }
+  // A name with two addresses, ::1 first; only 127.0.0.1 listens. The
+  // hosts file is replaced in a private mount namespace for dock alone.
+  const std::string hosts = temp_path("hosts");
+  { std::ofstream(hosts) << "::1 two-addresses.test\n127.0.0.1 two-addresses.test\n"; }
+  const int port = free_port();
+  Proc peer = listen_with_socat("TCP-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1");
+  Proc dock = Proc::start({"unshare", "--mount", "sh", "-c",
+                           "mount --bind " + hosts + " /etc/hosts && exec " + dock_path() +
+                               " -d --io tcp://two-addresses.test:" + std::to_string(port) + " -- echo reached"});
+  dock.close_in();
+  CHECK(peer.wait_out("reached\n"));
+  CHECK(dock.exit_code() == 0);
+  unlink(hosts.c_str());
+}
+
+TEST_CASE("--io tcp6 and unix sockets", "[io][tcp]") {
+  SECTION("tcp6") {
+    if (!have_ipv6_loopback()) {
+      skip("no IPv6 loopback");
+      return;
+    }
+    const int port = free_port();
+    Proc peer = listen_with_socat("TCP6-LISTEN:" + std::to_string(port) + ",bind=[::1]");
+    Proc dock = start_dock({"--io", "tcp6://[::1]:" + std::to_string(port), "--", "sh", "-c", "read l; echo \"v6 $l\""});
+    peer.send("ping\n");
+    CHECK(peer.wait_out("v6 ping\n"));
+    CHECK(dock.exit_code() == 0);
+  }
+  SECTION("unix") {
+    const std::string sock = temp_path("io.sock");
+    unlink(sock.c_str());
+    Proc peer = listen_with_socat("UNIX-LISTEN:" + sock);
+    Proc dock = start_dock({"--io", "unix://" + sock, "--", "sh", "-c", "read l; echo \"unix $l\""});
+    peer.send("ping\n");
+    CHECK(peer.wait_out("unix ping\n"));
+    CHECK(dock.exit_code() == 0);
+    unlink(sock.c_str());
+  }
+}
+
+TEST_CASE("--io tcp: a peer that never answers the handshake times out after 5 s", "[io][tcp][slow]") {
+  // A listener with a full accept queue drops further SYNs: connect hangs.
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(lfd, 0) == 0);
+  socklen_t len = sizeof a;
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {  // fill the accept queue (and a little more)
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(c);
+  }
+  const std::string url = "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  const int64_t t0 = now_ms();
+  Proc p = run_dock({"--io", url, "--", "true"});
+  const int64_t took = now_ms() - t0;
+  CHECK(p.exit_code() == 1);
+  CHECK(p.err_buf == "dock: " + url + ": connection timed out after 5 s\n");
+  CHECK(took >= 4900);
+  for (int c : fillers) close(c);
+  close(lfd);
+}
