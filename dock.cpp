@@ -52,6 +52,7 @@
 #include <sys/un.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/uio.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -143,6 +144,19 @@ constexpr bool signal_table_is_sound() {
 }
 static_assert(signal_table_is_sound(), "signal names must map 1:1 onto 1..31");
 
+// Prefix colours: bold ANSI foreground, reset after the prefix.
+struct Colour {
+  std::string_view name;
+  std::string_view code;
+};
+
+constexpr std::array<Colour, 7> kColours{{
+    {"red", "\x1b[31;1m"}, {"green", "\x1b[32;1m"}, {"yellow", "\x1b[33;1m"},
+    {"blue", "\x1b[34;1m"}, {"magenta", "\x1b[35;1m"}, {"cyan", "\x1b[36;1m"},
+    {"white", "\x1b[37;1m"},
+}};
+constexpr std::string_view kColourReset = "\x1b[0m";
+
 // Every option of SPEC §2. `available` is false for the options of features
 // that have not landed yet: they are refused, never silently accepted.
 enum class Opt {
@@ -163,8 +177,8 @@ struct OptionSpec {
 constexpr std::array<OptionSpec, 16> kOptions{{
     {"io", 0, true, true, true, Opt::Io},
     {"tty", 0, false, false, true, Opt::Tty},
-    {"stdout-prefix", 0, true, false, true, Opt::StdoutPrefix},
-    {"stderr-prefix", 0, true, false, true, Opt::StderrPrefix},
+    {"stdout-prefix", 0, true, true, true, Opt::StdoutPrefix},
+    {"stderr-prefix", 0, true, true, true, Opt::StderrPrefix},
     {"log-rotate", 0, true, false, true, Opt::LogRotate},
     {"log-max-size", 0, true, false, true, Opt::LogMaxSize},
     {"log-keep", 0, true, false, true, Opt::LogKeep},
@@ -188,6 +202,13 @@ constexpr std::string_view kUsage =
     "with COMMAND's status (128+N when signal N killed it).\n"
     "\n"
     "options (each also as a DOCK_* variable, e.g. DOCK_KILL_TIMEOUT=10s):\n"
+    "  --io URL                 where the child's stdio goes: file:///abs/path,\n"
+    "                           file://rel/path or a bare path (output appended),\n"
+    "                           tcp://HOST:PORT, tcp4://, tcp6://[::1]:PORT,\n"
+    "                           unix:///path (stdin, stdout and stderr)\n"
+    "  --stdout-prefix TEXT[:COLOR]  put TEXT before every output line; COLOR is\n"
+    "                           red, green, yellow, blue, magenta, cyan, white\n"
+    "  --stderr-prefix TEXT[:COLOR]  a different prefix for stderr lines\n"
     "  --kill-timeout DURATION  grace between SIGTERM and SIGKILL at shutdown\n"
     "                           (default 5s; 500ms, 10s, 2m, 1h, 1d; a bare\n"
     "                           integer is hours)\n"
@@ -516,8 +537,26 @@ std::optional<std::string> parse_io_url(std::string_view url, IoTarget& t) {
   return std::nullopt;
 }
 
+// "TEXT[:COLOR]" as the bytes put before each line. Only a known colour
+// name after the last ':' is a colour: "a:b:c" is the prefix "a:b:c".
+std::optional<std::string> render_prefix(std::string_view spec, std::string& out) {
+  std::string_view text = spec, colour;
+  if (const size_t colon = spec.rfind(':'); colon != std::string_view::npos) {
+    for (const auto& c : kColours)
+      if (iequals(c.name, spec.substr(colon + 1))) {
+        text = spec.substr(0, colon);
+        colour = c.code;
+      }
+  }
+  if (text.empty()) return std::string("empty prefix");
+  out = colour.empty() ? std::string(text) : std::string(colour) + std::string(text) + std::string(kColourReset);
+  return std::nullopt;
+}
+
 struct Config {
   IoTarget io;
+  std::string stdout_prefix;            // rendered; empty: none
+  std::optional<std::string> stderr_prefix;  // rendered; unset: stdout's
   int64_t kill_timeout_ms = kDefaultKillTimeoutMs;
   // rewrite[from] is the signal delivered when `from` arrives; 0 drops it.
   std::array<int, kMaxSignal + 1> rewrite{};
@@ -594,7 +633,15 @@ std::optional<std::string> apply_option(const OptionSpec& spec, std::string_view
       return std::nullopt;
     case Opt::SingleChild: return as_bool(c.single_child);
     case Opt::Debug: return as_bool(c.debug);
-    case Opt::Tty: case Opt::StdoutPrefix: case Opt::StderrPrefix:
+    case Opt::StdoutPrefix:
+    case Opt::StderrPrefix: {
+      std::string rendered;
+      if (auto err = render_prefix(value, rendered)) return "'" + std::string(value) + "': " + *err;
+      if (spec.id == Opt::StdoutPrefix) c.stdout_prefix = std::move(rendered);
+      else c.stderr_prefix = std::move(rendered);
+      return std::nullopt;
+    }
+    case Opt::Tty:
     case Opt::LogRotate: case Opt::LogMaxSize: case Opt::LogKeep: case Opt::WebHook:
     case Opt::BindPort: case Opt::ReadyFile: case Opt::Help: case Opt::Version:
       return std::nullopt;  // refused or handled by the caller
@@ -825,6 +872,187 @@ Opened open_target(const IoTarget& t) {
   return {};
 }
 
+// ---- lines: streams, rings and the prefixer ----
+//
+// With a prefix, the child's stdout and stderr are pipes that dock reads.
+// Each pipe is a Stream with a fixed line buffer; each place lines go is a
+// Sink with a fixed ring. emit() moves whole units -- prefix and line --
+// from a stream into its sink's ring, and only when the unit fits: a full
+// ring stops dock reading the pipe, and the child blocks on its next write.
+// Memory stays fixed whatever the child writes.
+//
+// Both streams may share one sink. A line is never split between them: a
+// partial line written early (after 100 ms, at 64 KiB or at EOF) makes its
+// stream the sink's owner until that line's newline; the other stream
+// waits. Its continuation gets no second prefix.
+
+constexpr size_t kLineMax = 64 * 1024;        // a partial line goes out at this size
+constexpr size_t kSinkCapacity = 256 * 1024;  // bytes waiting for a slow target
+constexpr int64_t kPartialLineMs = 100;       // a partial line goes out after this
+
+class Ring {
+ public:
+  explicit Ring(size_t capacity) : buf_(capacity) {}
+  [[nodiscard]] size_t size() const { return size_; }
+  [[nodiscard]] size_t free() const { return buf_.size() - size_; }
+  [[nodiscard]] bool empty() const { return size_ == 0; }
+
+  void push(std::string_view data) {  // the caller checked free()
+    size_t tail = (head_ + size_) % buf_.size();
+    for (size_t done = 0; done < data.size();) {
+      const size_t run = std::min(data.size() - done, buf_.size() - tail);
+      std::memcpy(buf_.data() + tail, data.data() + done, run);
+      done += run;
+      tail = (tail + run) % buf_.size();
+    }
+    size_ += data.size();
+  }
+  // The queued bytes as at most two runs, oldest first.
+  [[nodiscard]] std::array<iovec, 2> runs() {
+    const size_t first = std::min(size_, buf_.size() - head_);
+    return {{{buf_.data() + head_, first}, {buf_.data(), size_ - first}}};
+  }
+  void consume(size_t n) {
+    head_ = (head_ + n) % buf_.size();
+    size_ -= n;
+    if (size_ == 0) head_ = 0;
+  }
+  void clear() { head_ = size_ = 0; }
+
+ private:
+  std::vector<char> buf_;
+  size_t head_ = 0, size_ = 0;
+};
+
+struct Stream {
+  std::string prefix;              // rendered; empty: none
+  std::vector<char> buf = std::vector<char>(kLineMax);
+  size_t start = 0, len = 0;       // pending bytes: buf[start, start + len)
+  bool line_open = false;          // the current line's prefix is already out
+  bool flush_partial = false;      // write a partial line now (100 ms, EOF)
+  int64_t partial_since = 0;       // when the pending partial line was seen; 0: none
+  bool eof = false;
+  // The loop's side: the pipe's read end, the sink it feeds, EPOLLIN armed.
+  Fd pipe;
+  size_t sink = 0;
+  bool reading = false;
+
+  [[nodiscard]] std::string_view pending() const { return {buf.data() + start, len}; }
+  void consume(size_t n) {
+    start += n;
+    len -= n;
+    if (len == 0) start = 0;
+  }
+  // Room for reading at the end of the buffer, moving pending bytes to the front.
+  std::span<char> space() {
+    if (start > 0) {
+      std::memmove(buf.data(), buf.data() + start, len);
+      start = 0;
+    }
+    return {buf.data() + len, buf.size() - len};
+  }
+};
+
+// Moves what can go from `s` into `out`; `owner` is the sink's owner (the
+// stream whose partial line is open there). Returns the bytes consumed.
+size_t emit(Stream& s, Ring& out, const Stream*& owner) {
+  size_t consumed = 0;
+  while (s.len > 0) {
+    if (owner != nullptr && owner != &s) break;  // another stream's line is open
+    std::string_view data = s.pending();
+    const size_t nl = data.find('\n');
+    const bool whole = nl != std::string_view::npos;
+    if (!whole && !s.flush_partial && s.len < kLineMax) break;  // wait for more
+    const std::string_view unit = whole ? data.substr(0, nl + 1) : data;
+    const size_t need = unit.size() + (s.line_open ? 0 : s.prefix.size());
+    if (out.free() < need) break;  // backpressure
+    if (!s.line_open) out.push(s.prefix);
+    out.push(unit);
+    s.consume(unit.size());
+    consumed += unit.size();
+    s.line_open = !whole;
+    owner = whole ? nullptr : &s;
+    if (!whole) s.flush_partial = false;
+  }
+  if (s.len == 0 && s.eof && owner == &s) owner = nullptr;  // ended mid-line: let go
+  return consumed;
+}
+
+// A place lines go, written without ever blocking the loop.
+struct Sink {
+  std::string name;       // for messages
+  int fd = -1;
+  Fd owned;               // a private description of the target, when dock made one
+  bool socket = false;    // sendmsg(MSG_DONTWAIT): the shared description is untouched
+  bool pollable = false;  // epoll can wait for it to take more (not a regular file)
+  Ring ring{kSinkCapacity};
+  const Stream* owner = nullptr;
+  bool waiting = false;   // EPOLLOUT armed
+  bool gone = false;      // its reader went away: output is discarded
+  bool failing = false;   // the last write failed (reported once per streak)
+  uint64_t lost = 0;      // bytes that could not be written
+};
+
+// A sink on a descriptor dock shares with others (its own stdout or
+// stderr). O_NONBLOCK on it would also change it for them -- a shell's
+// terminal, say -- so dock writes through a description of its own,
+// opened anew through /proc, or uses MSG_DONTWAIT on a socket.
+Sink shared_sink(int fd, const char* name) {
+  Sink k;
+  k.name = name;
+  k.fd = fd;
+  struct stat sb;
+  if (::fstat(fd, &sb) != 0) return k;
+  if (S_ISSOCK(sb.st_mode)) {
+    k.socket = k.pollable = true;
+  } else if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)) {
+    char path[32];
+    std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    k.owned = Fd(::open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+    if (k.owned) {
+      k.fd = k.owned.get();
+      k.pollable = true;
+    } else {
+      debug("%s: cannot reopen it (%s): writes to it may block", name, std::strerror(errno));
+    }
+  }
+  return k;
+}
+
+// Writes queued bytes until the ring is empty or the target would block.
+void flush_sink(Sink& k) {
+  while (!k.ring.empty() && !k.gone) {
+    auto runs = k.ring.runs();
+    const int count = runs[1].iov_len > 0 ? 2 : 1;
+    ssize_t n;
+    if (k.socket) {
+      msghdr msg{};
+      msg.msg_iov = runs.data();
+      msg.msg_iovlen = size_t(count);
+      n = ::sendmsg(k.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+      n = ::writev(k.fd, runs.data(), count);
+    }
+    if (n > 0) {
+      k.ring.consume(size_t(n));
+      k.failing = false;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // EPOLLOUT will say
+    const int err = n < 0 ? errno : EIO;
+    k.lost += k.ring.size();
+    k.ring.clear();
+    if (err == EPIPE || err == ECONNRESET || err == ENOTCONN || err == EBADF) {
+      k.gone = true;
+      say("%s: %s (output to it is discarded from now on)", k.name.c_str(), std::strerror(err));
+    } else if (!k.failing) {
+      k.failing = true;
+      say("%s: %s (output is lost until writing works again)", k.name.c_str(), std::strerror(err));
+    }
+  }
+}
+
 // ==== 7. Signal setup ====
 //
 // Done first thing in run(): every signal is blocked (SIGKILL and SIGSTOP
@@ -901,11 +1129,17 @@ Spawned spawn(const Config& cfg, const sigset_t& original_mask, const ChildStdio
 // armed for the earliest one set and disarmed when none is: nothing fires
 // unless something is due.
 
-enum class Source : uint32_t { Signals, Timer, Peer };
+enum class Source : uint32_t {
+  Signals, Timer, Peer,
+  Stream = 16,  // + index: a child output pipe is readable
+  Sink = 32,    // + index: a sink can take more
+};
 
 enum class Deadline : size_t {
   Kill,    // shutdown: SIGKILL to what is left (then: look again)
   Hangup,  // the peer closed: SIGKILL to the child's group if still there
+  Flush,   // a partial line has waited 100 ms
+  Drain,   // everything is reaped but output is still queued: give up waiting
   Count,
 };
 
@@ -924,6 +1158,9 @@ struct State {
   std::array<int64_t, size_t(Deadline::Count)> due{};  // monotonic ms; 0 = not set
   Fd tty;                 // our controlling terminal, held only while we are its foreground
   Fd target;              // the io target dock opened (the child has its own copies)
+  std::vector<Stream> streams;  // with a prefix: the child's stdout and stderr pipes
+  std::vector<Sink> sinks;      // where their lines go (one, or dock's stdout and stderr)
+  bool draining = false;        // Drain is set
   pid_t child = -1;
   int child_status = 0;
   Phase phase = Phase::Running;
@@ -955,13 +1192,126 @@ void clear_deadline(State& st, Deadline d) {
   rearm_timer(st);
 }
 
-bool watch(State& st, int fd, Source source, uint32_t events) {
+bool watch(State& st, int fd, Source source, uint32_t events, size_t index = 0) {
   epoll_event ev{};
   ev.events = events;
-  ev.data.u32 = uint32_t(source);
+  ev.data.u32 = uint32_t(source) + uint32_t(index);
   if (::epoll_ctl(st.epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0) return true;
   say("epoll: %s", std::strerror(errno));
   return false;
+}
+
+void rewatch(State& st, int fd, Source source, uint32_t events, size_t index) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u32 = uint32_t(source) + uint32_t(index);
+  if (::epoll_ctl(st.epoll.get(), EPOLL_CTL_MOD, fd, &ev) != 0) say("epoll: %s", std::strerror(errno));
+}
+
+// ---- moving output ----
+//
+// pump() runs after anything that can let bytes move: a pipe became
+// readable, a sink took more, a partial line's time came. It emits what
+// fits, writes what it can, then arms exactly the events and the deadline
+// that can move the rest.
+
+bool output_pending(const State& st) {
+  for (const auto& s : st.streams)
+    if (!s.eof || s.len > 0) return true;
+  for (const auto& k : st.sinks)
+    if (!k.ring.empty() && !k.gone) return true;
+  return false;
+}
+
+void pump(State& st) {
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (auto& s : st.streams) {
+      Sink& k = st.sinks[s.sink];
+      if (emit(s, k.ring, k.owner) > 0) moved = true;
+      if (k.gone) {  // nothing reads it: keep the child unblocked, count the loss
+        k.lost += k.ring.size();
+        k.ring.clear();
+      }
+    }
+    for (auto& k : st.sinks) {
+      const size_t before = k.ring.size();
+      flush_sink(k);
+      if (k.ring.size() < before && !k.gone) moved = true;
+    }
+  }
+  const int64_t now = monotonic_ms();
+  int64_t flush_at = 0;
+  for (size_t i = 0; i < st.streams.size(); ++i) {
+    Stream& s = st.streams[i];
+    const bool want = !s.eof && s.len < kLineMax;
+    if (want != s.reading) {
+      rewatch(st, s.pipe.get(), Source::Stream, want ? uint32_t(EPOLLIN) : 0u, i);
+      s.reading = want;
+    }
+    const bool partial = s.len > 0 && !s.flush_partial && s.pending().find('\n') == std::string_view::npos;
+    if (!partial) {
+      s.partial_since = 0;
+      continue;
+    }
+    if (s.partial_since == 0) s.partial_since = now;
+    const int64_t at = s.partial_since + kPartialLineMs;
+    if (flush_at == 0 || at < flush_at) flush_at = at;
+  }
+  for (size_t i = 0; i < st.sinks.size(); ++i) {
+    Sink& k = st.sinks[i];
+    const bool want = k.pollable && !k.gone && !k.ring.empty();
+    if (want != k.waiting) {
+      rewatch(st, k.fd, Source::Sink, want ? uint32_t(EPOLLOUT) : 0u, i);
+      k.waiting = want;
+    }
+  }
+  if (flush_at != 0) {
+    st.due[size_t(Deadline::Flush)] = std::max(flush_at, now + 1);
+    rearm_timer(st);
+  } else if (st.due[size_t(Deadline::Flush)] != 0) {
+    clear_deadline(st, Deadline::Flush);
+  }
+}
+
+void on_stream_readable(State& st, size_t i) {
+  Stream& s = st.streams[i];
+  std::span<char> room = s.space();
+  if (room.empty() || !s.pipe) return;
+  const ssize_t n = retry([&] { return ::read(s.pipe.get(), room.data(), room.size()); });
+  if (n > 0) {
+    s.len += size_t(n);
+  } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+    s.eof = true;  // every writer is gone: what is left goes out as it is
+    s.flush_partial = true;
+    ::epoll_ctl(st.epoll.get(), EPOLL_CTL_DEL, s.pipe.get(), nullptr);
+    s.pipe.reset();
+    s.reading = false;
+  }
+  pump(st);
+}
+
+void on_flush_deadline(State& st) {
+  const int64_t now = monotonic_ms();
+  for (auto& s : st.streams)
+    if (s.partial_since != 0 && s.partial_since + kPartialLineMs <= now) s.flush_partial = true;
+  pump(st);
+}
+
+// Everything is reaped, yet output is still queued for a target that does
+// not take it: after a bounded wait, count it lost and let dock exit.
+void on_drain_deadline(State& st) {
+  for (auto& k : st.sinks) {
+    k.lost += k.ring.size();
+    k.ring.clear();
+    k.gone = true;
+  }
+  for (auto& s : st.streams) s.eof = true, s.len = 0;
+}
+
+void report_losses(const State& st) {
+  for (const auto& k : st.sinks)
+    if (k.lost > 0) say("%s: %llu bytes of output could not be written", k.name.c_str(), (unsigned long long)k.lost);
 }
 
 // ==== 10. Forwarding ====
@@ -1165,6 +1515,8 @@ void on_timer(State& st) {
           deliver(st, SIGKILL);
         }
         break;
+      case Deadline::Flush: on_flush_deadline(st); break;
+      case Deadline::Drain: on_drain_deadline(st); break;
       case Deadline::Count: break;
     }
   }
@@ -1200,6 +1552,56 @@ Fd foreground_tty() {
   Fd tty(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (tty && ::tcgetpgrp(tty.get()) != ::getpgrp()) tty.reset();
   return tty;
+}
+
+// With a prefix, the child writes into two pipes that dock reads; their
+// lines go to the io target, or to dock's own stdout and stderr (one sink
+// when both lead to the same place, so their lines cannot mix).
+bool setup_prefixing(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends) {
+  const Config& cfg = st.cfg;
+  st.sinks.reserve(2);
+  st.streams.resize(2);
+  if (cfg.io.scheme == Scheme::Inherit) {
+    st.sinks.push_back(shared_sink(STDOUT_FILENO, "stdout"));
+    struct stat out, err;
+    const bool same = ::fstat(STDOUT_FILENO, &out) == 0 && ::fstat(STDERR_FILENO, &err) == 0 &&
+                      out.st_dev == err.st_dev && out.st_ino == err.st_ino;
+    if (!same) st.sinks.push_back(shared_sink(STDERR_FILENO, "stderr"));
+    st.streams[1].sink = st.sinks.size() - 1;
+  } else {
+    Sink k;
+    k.name = cfg.io.url;
+    k.fd = st.target.get();
+    if (cfg.io.is_socket()) {  // its own descriptor, for its own epoll entry
+      k.owned = Fd(::fcntl(st.target.get(), F_DUPFD_CLOEXEC, 3));
+      if (!k.owned) {
+        say("dup: %s", std::strerror(errno));
+        return false;
+      }
+      k.fd = k.owned.get();
+      k.socket = k.pollable = true;
+    }
+    st.sinks.push_back(std::move(k));
+  }
+  st.streams[0].prefix = cfg.stdout_prefix;
+  st.streams[1].prefix = cfg.stderr_prefix.value_or(cfg.stdout_prefix);
+  for (size_t i = 0; i < 2; ++i) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      say("pipe: %s", std::strerror(errno));
+      return false;
+    }
+    st.streams[i].pipe = Fd(fds[0]);
+    write_ends[i] = Fd(fds[1]);
+    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    if (!watch(st, fds[0], Source::Stream, EPOLLIN, i)) return false;
+    st.streams[i].reading = true;
+  }
+  for (size_t i = 0; i < st.sinks.size(); ++i)
+    if (st.sinks[i].pollable && !watch(st, st.sinks[i].fd, Source::Sink, 0, i)) return false;
+  stdio.out = write_ends[0].get();
+  stdio.err = write_ends[1].get();
+  return true;
 }
 
 [[maybe_unused]] int run(int argc, char** argv, char** envp) {
@@ -1263,9 +1665,13 @@ Fd foreground_tty() {
       if (!watch(st, st.target.get(), Source::Peer, EPOLLRDHUP)) return code(Exit::Setup);
     }
   }
+  std::array<Fd, 2> write_ends;  // the child's ends of the output pipes; closed once it has them
+  if ((!cfg.stdout_prefix.empty() || cfg.stderr_prefix) && !setup_prefixing(st, stdio, write_ends))
+    return code(Exit::Setup);
   st.tty = foreground_tty();
 
   const Spawned child = spawn(cfg, original_mask, stdio, st.tty.get(), st.pid1);
+  for (auto& end : write_ends) end.reset();
   if (child.pid < 0) {
     say("fork: %s", std::strerror(child.exec_errno));
     return code(Exit::Setup);
@@ -1281,7 +1687,11 @@ Fd foreground_tty() {
 
   // From here on we may not bail: warn and go on.
   reap(st);  // a child that exited before the loop started
-  while (st.phase == Phase::Running || st.children_left) {
+  while (st.phase == Phase::Running || st.children_left || output_pending(st)) {
+    if (!st.children_left && st.phase != Phase::Running && !st.draining) {
+      st.draining = true;  // all reaped; what is still queued gets a bounded wait
+      set_deadline(st, Deadline::Drain, kConnectTimeoutMs);
+    }
     epoll_event events[4];
     const int n = ::epoll_wait(st.epoll.get(), events, 4, -1);
     if (n < 0) {
@@ -1289,13 +1699,22 @@ Fd foreground_tty() {
       continue;
     }
     for (int i = 0; i < n; ++i) {
-      switch (Source(events[i].data.u32)) {
-        case Source::Signals: on_signals(st); break;
-        case Source::Timer: on_timer(st); break;
-        case Source::Peer: on_peer_closed(st); break;
+      const uint32_t tag = events[i].data.u32;
+      if (tag >= uint32_t(Source::Sink)) {
+        flush_sink(st.sinks[tag - uint32_t(Source::Sink)]);
+        pump(st);
+      } else if (tag >= uint32_t(Source::Stream)) {
+        on_stream_readable(st, tag - uint32_t(Source::Stream));
+      } else if (tag == uint32_t(Source::Signals)) {
+        on_signals(st);
+      } else if (tag == uint32_t(Source::Timer)) {
+        on_timer(st);
+      } else {
+        on_peer_closed(st);
       }
     }
   }
+  report_losses(st);
   debug("all processes reaped; exiting with %d", exit_code_of(st.child_status));
   return exit_code_of(st.child_status);
 }

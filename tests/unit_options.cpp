@@ -126,7 +126,7 @@ TEST_CASE("every malformed input names what and why", "[options]") {
 }
 
 TEST_CASE("options of features not built yet are refused, never ignored", "[options]") {
-  for (auto flag : {"--stdout-prefix", "--stderr-prefix", "--log-rotate",
+  for (auto flag : {"--log-rotate",
                     "--log-max-size", "--log-keep", "--web-hook", "--bind-port", "--ready-file"}) {
     Args a{flag, "x", "ls"};
     auto p = a.parse();
@@ -368,4 +368,20 @@ TEST_CASE("--io and DOCK_IO in the options", "[io][options]") {
   Args d({"true"}, {"DOCK_IO=ftp://x"});
   p = d.parse();
   CHECK(p.error.rfind("DOCK_IO: 'ftp://x': unknown scheme 'ftp'", 0) == 0);
+}
+
+TEST_CASE("--stdout-prefix and --stderr-prefix in the options", "[prefix][options]") {
+  Args a({"--stdout-prefix", "web:green", "true"});
+  auto p = a.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.stdout_prefix == "\x1b[32;1mweb\x1b[0m");
+  CHECK_FALSE(p.config.stderr_prefix.has_value());  // stderr takes stdout's
+  Args b({"--stderr-prefix=E ", "true"}, {"DOCK_STDOUT_PREFIX=O "});
+  p = b.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.stdout_prefix == "O ");
+  CHECK(p.config.stderr_prefix == "E ");
+  Args c({"--stdout-prefix", ":red", "true"});
+  p = c.parse();
+  CHECK(p.error == "--stdout-prefix: ':red': empty prefix");
 }

@@ -1,0 +1,199 @@
+// Unit tests of the prefixer: render_prefix, Ring, emit() under arbitrary
+// chunkings, backpressure, partial lines and two streams on one sink.
+#define DOCK_NO_MAIN
+#include "../dock.cpp"
+
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+
+using namespace dock;
+
+namespace {
+
+std::string rendered(std::string_view spec) {
+  std::string out;
+  auto err = render_prefix(spec, out);
+  return err ? "error: " + *err : out;
+}
+
+// Feeds `input` to a stream in chunks of the given sizes, draining the ring
+// after each step; returns everything written, as a target would see it.
+std::string run_stream(const std::string& prefix, const std::string& input, const std::vector<size_t>& chunks,
+                       size_t ring_size = 1 << 20) {
+  Stream s;
+  s.prefix = prefix;
+  Ring ring(ring_size);
+  const Stream* owner = nullptr;
+  std::string out;
+  auto drain = [&] {
+    auto r = ring.runs();
+    out.append(static_cast<char*>(r[0].iov_base), r[0].iov_len);
+    out.append(static_cast<char*>(r[1].iov_base), r[1].iov_len);
+    ring.consume(ring.size());
+  };
+  size_t at = 0, i = 0;
+  while (at < input.size()) {
+    size_t n = std::min(chunks[i++ % chunks.size()], input.size() - at);
+    auto room = s.space();
+    n = std::min(n, room.size());
+    std::memcpy(room.data(), input.data() + at, n);
+    s.len += n;
+    at += n;
+    emit(s, ring, owner);
+    drain();
+  }
+  s.eof = true;
+  s.flush_partial = true;
+  emit(s, ring, owner);
+  drain();
+  return out;
+}
+
+// The input with `prefix` at the start of every line.
+std::string expected(const std::string& prefix, const std::string& input) {
+  std::string out;
+  bool start = true;
+  for (char c : input) {
+    if (start) out += prefix;
+    out += c;
+    start = c == '\n';
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("prefix text and colour", "[prefix]") {
+  CHECK(rendered("[web] ") == "[web] ");
+  CHECK(rendered("web:red") == "\x1b[31;1mweb\x1b[0m");
+  CHECK(rendered("web:green") == "\x1b[32;1mweb\x1b[0m");
+  CHECK(rendered("w:yellow") == "\x1b[33;1mw\x1b[0m");
+  CHECK(rendered("w:blue") == "\x1b[34;1mw\x1b[0m");
+  CHECK(rendered("w:magenta") == "\x1b[35;1mw\x1b[0m");
+  CHECK(rendered("w:cyan") == "\x1b[36;1mw\x1b[0m");
+  CHECK(rendered("w:white") == "\x1b[37;1mw\x1b[0m");
+  CHECK(rendered("w:RED") == "\x1b[31;1mw\x1b[0m");
+  CHECK(rendered("a:b:c") == "a:b:c");          // not a colour: all text
+  CHECK(rendered("a:b:red") == "\x1b[31;1ma:b\x1b[0m");  // only after the last ':'
+  CHECK(rendered("host:8080") == "host:8080");
+  CHECK(rendered("red") == "red");
+  CHECK(rendered("x:") == "x:");
+  CHECK(rendered(":red") == "error: empty prefix");
+  CHECK(rendered("") == "error: empty prefix");
+}
+
+TEST_CASE("ring buffer wraps around", "[prefix]") {
+  Ring r(8);
+  r.push("abcdef");
+  r.consume(4);
+  r.push("ghijkl");  // wraps
+  CHECK(r.size() == 8);
+  CHECK(r.free() == 0);
+  auto runs = r.runs();
+  std::string got(static_cast<char*>(runs[0].iov_base), runs[0].iov_len);
+  got.append(static_cast<char*>(runs[1].iov_base), runs[1].iov_len);
+  CHECK(got == "efghijkl");
+}
+
+TEST_CASE("exactly one prefix per line, whatever the chunking", "[prefix]") {
+  const std::string input = "one\ntwo\n\nthree has more words\r\nlast without newline";
+  std::mt19937 rng(42);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<size_t> chunks;
+    for (int i = 0; i < 8; ++i) chunks.push_back(1 + rng() % 9);
+    INFO("trial " << trial);
+    CHECK(run_stream("P> ", input, chunks) == expected("P> ", input));
+  }
+  CHECK(run_stream("P> ", "", {1}) == "");
+  CHECK(run_stream("P> ", "\n\n", {1}) == "P> \nP> \n");  // empty lines get one too
+  CHECK(run_stream("", "a\nb", {1}) == "a\nb");        // no prefix: bytes unchanged
+}
+
+TEST_CASE("a partial line waits, then goes out once; its continuation has no prefix", "[prefix]") {
+  Stream s;
+  s.prefix = "P ";
+  Ring ring(1024);
+  const Stream* owner = nullptr;
+  auto feed = [&](std::string_view d) {
+    auto room = s.space();
+    std::memcpy(room.data(), d.data(), d.size());
+    s.len += d.size();
+  };
+  feed("abc");
+  CHECK(emit(s, ring, owner) == 0);  // held: no newline, no flush yet
+  CHECK(ring.empty());
+  s.flush_partial = true;             // 100 ms passed
+  CHECK(emit(s, ring, owner) == 3);
+  CHECK(owner == &s);                 // the line is open on this sink
+  CHECK_FALSE(s.flush_partial);
+  feed("def\nghi\n");
+  emit(s, ring, owner);
+  CHECK(owner == nullptr);
+  auto r = ring.runs();
+  CHECK(std::string(static_cast<char*>(r[0].iov_base), r[0].iov_len) == "P abcdef\nP ghi\n");
+}
+
+TEST_CASE("a 64 KiB line without newline goes out at once", "[prefix]") {
+  Stream s;
+  s.prefix = "P ";
+  Ring ring(kSinkCapacity);
+  const Stream* owner = nullptr;
+  auto room = s.space();
+  std::memset(room.data(), 'x', kLineMax);
+  s.len = kLineMax;
+  CHECK(emit(s, ring, owner) == kLineMax);
+  CHECK(ring.size() == kLineMax + 2);
+}
+
+TEST_CASE("backpressure: a unit is written whole or not at all", "[prefix]") {
+  Stream s;
+  s.prefix = "PREFIX ";
+  Ring ring(16);
+  const Stream* owner = nullptr;
+  auto room = s.space();
+  std::string data = "12345\n123456789\n";
+  std::memcpy(room.data(), data.data(), data.size());
+  s.len = data.size();
+  CHECK(emit(s, ring, owner) == 6);  // "PREFIX 12345\n" fits (13), the next (17) does not
+  CHECK(ring.size() == 13);
+  CHECK(s.len == 10);
+  ring.consume(13);
+  CHECK(emit(s, ring, owner) == 0);  // 17 bytes never fit in 16: it waits for...
+  s.flush_partial = true;            // ...nothing more: a line longer than the ring
+  CHECK(emit(s, ring, owner) == 0);  // (the ring is sized far above kLineMax in dock)
+  static_assert(kSinkCapacity > kLineMax + 1024);
+}
+
+TEST_CASE("two streams on one sink never mix within a line", "[prefix]") {
+  Stream out, err;
+  out.prefix = "O ";
+  err.prefix = "E ";
+  Ring ring(4096);
+  const Stream* owner = nullptr;
+  auto feed = [](Stream& s, std::string_view d) {
+    auto room = s.space();
+    std::memcpy(room.data(), d.data(), d.size());
+    s.len += d.size();
+  };
+  feed(out, "prompt: ");
+  out.flush_partial = true;
+  emit(out, ring, owner);    // out's line is open
+  feed(err, "warning\n");
+  CHECK(emit(err, ring, owner) == 0);  // err waits for out's newline
+  feed(out, "answer\n");
+  emit(out, ring, owner);
+  CHECK(emit(err, ring, owner) == 8);
+  auto r = ring.runs();
+  CHECK(std::string(static_cast<char*>(r[0].iov_base), r[0].iov_len) == "O prompt: answer\nE warning\n");
+
+  // A stream that ends mid-line lets the other go on.
+  ring.consume(ring.size());
+  feed(out, "unterminated");
+  out.eof = out.flush_partial = true;
+  emit(out, ring, owner);
+  CHECK(owner == nullptr);
+  feed(err, "after\n");
+  CHECK(emit(err, ring, owner) == 6);
+}
