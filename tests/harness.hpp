@@ -123,6 +123,12 @@ inline std::string read_proc(const std::string& path) {
   return n > 0 ? std::string(buf, size_t(n)) : std::string();
 }
 
+// A whole file, "" when it cannot be read.
+inline std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
 // State letter and parent from /proc/PID/stat; {'?', -1} when gone.
 inline std::pair<char, pid_t> stat_of(pid_t pid) {
   std::string stat = read_proc("/proc/" + std::to_string(pid) + "/stat");

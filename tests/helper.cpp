@@ -11,6 +11,7 @@
 //                                  "made N", wait for "exit N" on stdin
 //   helper orphan-ppid             make an orphan that prints its new
 //                                  parent's pid, then exit
+//   helper interleave N            N lines each to stdout and stderr, alternating
 //   helper state                   print pgrp/pid, foreground, SigBlk, SigIgn
 
 #include <cerrno>
@@ -169,6 +170,15 @@ int mode_orphan_ppid() {
   return 0;
 }
 
+// N lines to stdout and N to stderr, alternating, one write(2) each.
+int mode_interleave(long n) {
+  for (long i = 0; i < n; ++i) {
+    std::string o = "out " + std::to_string(i) + "\n", e = "err " + std::to_string(i) + "\n";
+    if (write(STDOUT_FILENO, o.data(), o.size()) < 0 || write(STDERR_FILENO, e.data(), e.size()) < 0) return 1;
+  }
+  return 0;
+}
+
 int mode_state() {
   auto field = [](const char* name) {
     FILE* f = std::fopen("/proc/self/status", "r");
@@ -209,6 +219,7 @@ int main(int argc, char** argv) {
   if (mode == "orphans") return mode_orphans(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "orphan-ppid") return mode_orphan_ppid();
   if (mode == "state") return mode_state();
+  if (mode == "interleave") return mode_interleave(argc > 2 ? std::atol(argv[2]) : 1000);
   std::fprintf(stderr, "helper: unknown mode '%s'\n", mode.c_str());
   return 64;
 }
