@@ -11,10 +11,6 @@ using namespace t;
 
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return "/tmp/dock-io-" + std::to_string(getpid()) + "-" + name;
-}
-
 std::string slurp(const std::string& path) { return read_proc(path); }
 
 bool have_ipv6_loopback() {
@@ -30,15 +26,9 @@ bool have_ipv6_loopback() {
 
 // A port nothing listens on right now.
 int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  int port = 0;
+  close(loopback_listener(1, port));
+  return port;
 }
 
 // socat listening on ADDRESS, its stdio the test's: what the child sends
@@ -200,21 +190,19 @@ TEST_CASE("--io tcp6 and unix sockets", "[io][tcp]") {
 
 TEST_CASE("--io tcp: a peer that never answers the handshake times out after 5 s", "[io][tcp][slow]") {
   // A listener with a full accept queue drops further SYNs: connect hangs.
-  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+  int lfd = loopback_listener(0, port);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(listen(lfd, 0) == 0);
-  socklen_t len = sizeof a;
-  getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  a.sin_port = htons(uint16_t(port));
   std::vector<int> fillers;
   for (int i = 0; i < 4; ++i) {  // fill the accept queue (and a little more)
     int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
     fillers.push_back(c);
   }
-  const std::string url = "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  const std::string url = "tcp://127.0.0.1:" + std::to_string(port);
   const int64_t t0 = now_ms();
   Proc p = run_dock({"--io", url, "--", "true"});
   const int64_t took = now_ms() - t0;

@@ -11,10 +11,6 @@ namespace {
 
 const char* mode(bool pid1) { return pid1 ? "as PID 1" : "as subreaper"; }
 
-std::string temp_path(const std::string& name) {
-  return "/tmp/dock-test-" + std::to_string(getpid()) + "-" + name;
-}
-
 // The pid on the line "<prefix><pid>" in out, or -1.
 pid_t pid_after(const std::string& out, const std::string& prefix) {
   size_t at = out.find(prefix);

@@ -11,10 +11,6 @@ using namespace t;
 
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return "/tmp/dock-prefix-" + std::to_string(getpid()) + "-" + name;
-}
-
 // Checks that `text` is exactly lines "O out i" and "E err i", each stream
 // complete and in order.
 void check_interleaved(const std::string& text, long n) {
@@ -119,16 +115,10 @@ TEST_CASE("output still in flight is written at exit, also from killed leftovers
 }
 
 TEST_CASE("a slow TCP reader slows the child; all 100 MB arrive in order; memory stays bounded", "[prefix][tcp][slow]") {
-  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(listen(lfd, 1) == 0);
-  socklen_t len = sizeof a;
-  getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = 0;
+  int lfd = loopback_listener(1, port);
   const long lines = 12'000'000;  // "P 1\n" .. "P 12000000\n": about 117 MB
-  Proc dock = start_dock({"--io", "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "--stdout-prefix", "P ",
+  Proc dock = start_dock({"--io", "tcp://127.0.0.1:" + std::to_string(port), "--stdout-prefix", "P ",
                           "--", "seq", "1", std::to_string(lines)});
   pollfd pf{lfd, POLLIN, 0};
   REQUIRE(poll(&pf, 1, kTimeoutMs) == 1);

@@ -17,7 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -53,6 +56,25 @@ inline std::vector<std::string> pid1_prefix() {
   if (geteuid() != 0) { p.push_back("--user"); p.push_back("--map-root-user"); }
   for (auto a : {"--pid", "--fork", "--mount-proc"}) p.push_back(a);
   return p;
+}
+
+// A path under /tmp that no other test run uses.
+inline std::string temp_path(const std::string& name) {
+  return "/tmp/dock-test-" + std::to_string(getpid()) + "-" + name;
+}
+
+// A TCP listener on 127.0.0.1 with a port of the kernel's choice.
+inline int loopback_listener(int backlog, int& port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(fd, backlog) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
 }
 
 // Records a skipped case where the runner can count it (Catch2 v2 has no SKIP).
