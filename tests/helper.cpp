@@ -12,6 +12,7 @@
 //   helper orphan-ppid             make an orphan that prints its new
 //                                  parent's pid, then exit
 //   helper interleave N            N lines each to stdout and stderr, alternating
+//   helper write BYTES lines|blocks  100-byte lines, one write each or 64 KiB per write
 //   helper state                   print pgrp/pid, foreground, SigBlk, SigIgn
 
 #include <cerrno>
@@ -179,6 +180,27 @@ int mode_interleave(long n) {
   return 0;
 }
 
+// BYTES of 100-byte lines to stdout, one write(2) per line ("lines") or
+// per 64 KiB ("blocks"). For the benchmarks.
+int mode_write(long long bytes, const std::string& how) {
+  std::string block;
+  while (block.size() < 65536) {
+    std::string l = std::to_string(block.size());
+    l.resize(99, '.');
+    block += l + "\n";
+  }
+  block.resize(65536 - 65536 % 100);
+  const size_t unit = how == "lines" ? 100 : block.size();
+  for (long long done = 0; done < bytes;) {
+    size_t off = size_t(done % (long long)block.size());
+    size_t n = std::min<long long>(std::min(unit, block.size() - off), bytes - done);
+    ssize_t w = write(STDOUT_FILENO, block.data() + off, n);
+    if (w <= 0) return 1;
+    done += w;
+  }
+  return 0;
+}
+
 int mode_state() {
   auto field = [](const char* name) {
     FILE* f = std::fopen("/proc/self/status", "r");
@@ -219,6 +241,7 @@ int main(int argc, char** argv) {
   if (mode == "orphans") return mode_orphans(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "orphan-ppid") return mode_orphan_ppid();
   if (mode == "state") return mode_state();
+  if (mode == "write") return mode_write(argc > 2 ? std::atoll(argv[2]) : 1 << 20, argc > 3 ? argv[3] : "blocks");
   if (mode == "interleave") return mode_interleave(argc > 2 ? std::atol(argv[2]) : 1000);
   std::fprintf(stderr, "helper: unknown mode '%s'\n", mode.c_str());
   return 64;
