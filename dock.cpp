@@ -889,6 +889,7 @@ Opened open_target(const IoTarget& t) {
 constexpr size_t kLineMax = 64 * 1024;        // a partial line goes out at this size
 constexpr size_t kSinkCapacity = 256 * 1024;  // bytes waiting for a slow target
 constexpr int64_t kPartialLineMs = 100;       // a partial line goes out after this
+constexpr int64_t kDrainTimeoutMs = 5000;     // at exit, queued output gets this long
 
 class Ring {
  public:
@@ -1604,6 +1605,29 @@ bool setup_prefixing(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends
   return true;
 }
 
+// Opens the io target and, with a prefix, the output pipes; fills in the
+// child's stdio. false: reported, exit 1.
+bool setup_io(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends) {
+  const Config& cfg = st.cfg;
+  if (cfg.io.scheme != Scheme::Inherit) {
+    Opened target = open_target(cfg.io);
+    if (!target.fd) {
+      say("%s: %s", cfg.io.url.c_str(), target.error.c_str());
+      return false;
+    }
+    st.target = std::move(target.fd);
+    debug("%s: open", cfg.io.url.c_str());
+    stdio.out = stdio.err = st.target.get();
+    if (cfg.io.is_socket()) {
+      stdio.in = st.target.get();
+      // Only the hang-up: the data is the child's to read.
+      if (!watch(st, st.target.get(), Source::Peer, EPOLLRDHUP)) return false;
+    }
+  }
+  const bool prefixing = !cfg.stdout_prefix.empty() || cfg.stderr_prefix.has_value();
+  return !prefixing || setup_prefixing(st, stdio, write_ends);
+}
+
 [[maybe_unused]] int run(int argc, char** argv, char** envp) {
   const sigset_t blocked = catchable_signals();
   sigset_t original_mask;
@@ -1650,24 +1674,8 @@ bool setup_prefixing(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends
     return code(Exit::Setup);
 
   ChildStdio stdio;
-  if (cfg.io.scheme != Scheme::Inherit) {
-    Opened target = open_target(cfg.io);
-    if (!target.fd) {
-      say("%s: %s", cfg.io.url.c_str(), target.error.c_str());
-      return code(Exit::Setup);
-    }
-    st.target = std::move(target.fd);
-    debug("%s: open", cfg.io.url.c_str());
-    stdio.out = stdio.err = st.target.get();
-    if (cfg.io.is_socket()) {
-      stdio.in = st.target.get();
-      // Only the hang-up: the data is the child's to read.
-      if (!watch(st, st.target.get(), Source::Peer, EPOLLRDHUP)) return code(Exit::Setup);
-    }
-  }
   std::array<Fd, 2> write_ends;  // the child's ends of the output pipes; closed once it has them
-  if ((!cfg.stdout_prefix.empty() || cfg.stderr_prefix) && !setup_prefixing(st, stdio, write_ends))
-    return code(Exit::Setup);
+  if (!setup_io(st, stdio, write_ends)) return code(Exit::Setup);
   st.tty = foreground_tty();
 
   const Spawned child = spawn(cfg, original_mask, stdio, st.tty.get(), st.pid1);
@@ -1690,7 +1698,7 @@ bool setup_prefixing(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends
   while (st.phase == Phase::Running || st.children_left || output_pending(st)) {
     if (!st.children_left && st.phase != Phase::Running && !st.draining) {
       st.draining = true;  // all reaped; what is still queued gets a bounded wait
-      set_deadline(st, Deadline::Drain, kConnectTimeoutMs);
+      set_deadline(st, Deadline::Drain, kDrainTimeoutMs);
     }
     epoll_event events[4];
     const int n = ::epoll_wait(st.epoll.get(), events, 4, -1);
