@@ -156,6 +156,7 @@ constexpr std::array<Colour, 7> kColours{{
     {"white", "\x1b[37;1m"},
 }};
 constexpr std::string_view kColourReset = "\x1b[0m";
+constexpr size_t kMaxPrefix = 4096;  // a line and its prefix must fit a sink's ring
 
 // Every option of SPEC §2. `available` is false for the options of features
 // that have not landed yet: they are refused, never silently accepted.
@@ -549,6 +550,7 @@ std::optional<std::string> render_prefix(std::string_view spec, std::string& out
       }
   }
   if (text.empty()) return std::string("empty prefix");
+  if (text.size() > kMaxPrefix) return "longer than " + std::to_string(kMaxPrefix) + " bytes";
   out = colour.empty() ? std::string(text) : std::string(colour) + std::string(text) + std::string(kColourReset);
   return std::nullopt;
 }
@@ -890,6 +892,9 @@ constexpr size_t kLineMax = 64 * 1024;        // a partial line goes out at this
 constexpr size_t kSinkCapacity = 256 * 1024;  // bytes waiting for a slow target
 constexpr int64_t kPartialLineMs = 100;       // a partial line goes out after this
 constexpr int64_t kDrainTimeoutMs = 5000;     // at exit, queued output gets this long
+// A whole unit (a 64 KiB line, its prefix and colour) always fits an empty
+// ring, so emit() can always make progress once the ring drains.
+static_assert(kSinkCapacity >= kLineMax + kMaxPrefix + 32);
 
 class Ring {
  public:

@@ -82,6 +82,9 @@ TEST_CASE("prefix text and colour", "[prefix]") {
   CHECK(rendered("x:") == "x:");
   CHECK(rendered(":red") == "error: empty prefix");
   CHECK(rendered("") == "error: empty prefix");
+  CHECK(rendered(std::string(4096, 'p')) == std::string(4096, 'p'));
+  CHECK(rendered(std::string(4097, 'p')) == "error: longer than 4096 bytes");
+  static_assert(kSinkCapacity >= kLineMax + kMaxPrefix + 16, "a unit always fits an empty ring");
 }
 
 TEST_CASE("ring buffer wraps around", "[prefix]") {
