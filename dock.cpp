@@ -285,6 +285,12 @@ constexpr std::optional<int64_t> parse_uint(std::string_view s, int64_t max = IN
   return v;
 }
 
+int64_t monotonic_ms() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
 // Writes all of `data` to a blocking descriptor; false on error.
 bool write_all(int fd, std::string_view data) noexcept {
   while (!data.empty()) {
@@ -363,13 +369,27 @@ std::optional<int> signal_from_name(std::string_view s) {
   return std::nullopt;
 }
 
-// "TERM", "USR1", "RTMIN+3"; "12345" for numbers with no name.
-std::string signal_name(int sig) {
+// A signal's name in a fixed buffer: "TERM", "USR1", "RTMIN+3", or the
+// number when it has none. No allocation: it is built for every signal
+// dock forwards, in the loop.
+struct SignalText {
+  char text[16];
+  [[nodiscard]] const char* c_str() const { return text; }
+  operator std::string_view() const { return text; }
+  friend bool operator==(const SignalText& a, std::string_view b) { return std::string_view(a) == b; }
+};
+
+SignalText signal_name(int sig) {
+  SignalText out{};
   for (const auto& entry : kSignalNames)
-    if (entry.number == sig) return std::string(entry.name);
-  if (sig >= SIGRTMIN && sig <= SIGRTMAX)
-    return sig == SIGRTMIN ? std::string("RTMIN") : "RTMIN+" + std::to_string(sig - SIGRTMIN);
-  return std::to_string(sig);
+    if (entry.number == sig) {
+      std::snprintf(out.text, sizeof out.text, "%.*s", int(entry.name.size()), entry.name.data());
+      return out;
+    }
+  if (sig == SIGRTMIN) std::snprintf(out.text, sizeof out.text, "RTMIN");
+  else if (sig > SIGRTMIN && sig <= SIGRTMAX) std::snprintf(out.text, sizeof out.text, "RTMIN+%d", sig - SIGRTMIN);
+  else std::snprintf(out.text, sizeof out.text, "%d", sig);
+  return out;
 }
 
 // DURATION: a bare integer is hours (the Go flag's unit); otherwise a number,
@@ -587,7 +607,7 @@ std::optional<std::string> add_rewrite(std::string_view spec, Config& c) {
   auto from = signal_from_name(from_s);
   if (!from) return "'" + std::string(from_s) + "' is not a signal";
   if (*from == SIGKILL || *from == SIGSTOP)
-    return "SIG" + signal_name(*from) + " cannot be caught, so it cannot be rewritten";
+    return std::string("SIG") + signal_name(*from).c_str() + " cannot be caught, so it cannot be rewritten";
   if (*from == SIGCHLD) return "SIGCHLD is dock's own (it reaps with it), so it cannot be rewritten";
   std::optional<int> to = to_s == "0" ? std::optional<int>(0) : signal_from_name(to_s);
   if (!to) return "'" + std::string(to_s) + "' is not a signal or 0";
@@ -672,6 +692,21 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
     return std::move(p);
   };
   const std::string not_yet = "unknown option (not supported by dock " + std::string(kVersion) + " yet)";
+  // A flag, long or short: help and version end parsing, anything else is
+  // applied. true: parsing ends here (help, version, or an error in p).
+  auto take = [&](const OptionSpec& spec, std::string_view value, std::string what) {
+    if (spec.id == Opt::Help || spec.id == Opt::Version) {
+      p.action = spec.id == Opt::Help ? Parsed::Action::Help : Parsed::Action::Version;
+      return true;
+    }
+    if (auto err = apply_option(spec, value, false, c)) {
+      p.action = Parsed::Action::Fail;
+      p.error = std::move(what) + ": " + *err;
+      return true;
+    }
+    set_by_flag[size_t(&spec - kOptions.data())] = true;
+    return false;
+  };
 
   size_t i = 1;
   for (; i < argv.size() && argv[i] != nullptr; ++i) {
@@ -700,10 +735,7 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
           return fail("--" + std::string(name), "needs a value");
         value = argv[++i];
       }
-      if (spec->id == Opt::Help) { p.action = Parsed::Action::Help; return p; }
-      if (spec->id == Opt::Version) { p.action = Parsed::Action::Version; return p; }
-      if (auto err = apply_option(*spec, value, false, c)) return fail("--" + std::string(name), *err);
-      set_by_flag[size_t(spec - kOptions.data())] = true;
+      if (take(*spec, value, "--" + std::string(name))) return p;
       continue;
     }
 
@@ -712,10 +744,7 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
       for (const auto& o : kOptions)
         if (o.short_name != 0 && o.short_name == ch) spec = &o;
       if (!spec) return fail(std::string("-") + ch, "unknown option (see dock --help)");
-      if (spec->id == Opt::Help) { p.action = Parsed::Action::Help; return p; }
-      if (spec->id == Opt::Version) { p.action = Parsed::Action::Version; return p; }
-      if (auto err = apply_option(*spec, {}, false, c)) return fail(std::string("-") + ch, *err);
-      set_by_flag[size_t(spec - kOptions.data())] = true;
+      if (take(*spec, {}, std::string("-") + ch)) return p;
     }
   }
 
@@ -767,12 +796,6 @@ constexpr Exit exec_failure_code(int err) {
 // to the file or the peer, and routing costs dock nothing.
 
 constexpr int64_t kConnectTimeoutMs = 5000;
-
-int64_t monotonic_ms() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
 
 // Inputs that are bad before anything is tried (exit 2): a file target in a
 // directory that does not exist, TLS files that are not there.
@@ -1188,15 +1211,19 @@ void rearm_timer(State& st) {
     say("timerfd: %s", std::strerror(errno));
 }
 
-void set_deadline(State& st, Deadline d, int64_t in_ms) {
-  st.due[size_t(d)] = monotonic_ms() + std::max<int64_t>(in_ms, 1);
+// Sets deadline `d` to the monotonic time `at` (0 clears it). The timerfd
+// is touched only when something changed: pump() asks on every read.
+void set_deadline_at(State& st, Deadline d, int64_t at) {
+  if (st.due[size_t(d)] == at) return;
+  st.due[size_t(d)] = at;
   rearm_timer(st);
 }
 
-void clear_deadline(State& st, Deadline d) {
-  st.due[size_t(d)] = 0;
-  rearm_timer(st);
+void set_deadline(State& st, Deadline d, int64_t in_ms) {
+  set_deadline_at(st, d, monotonic_ms() + std::max<int64_t>(in_ms, 1));
 }
+
+void clear_deadline(State& st, Deadline d) { set_deadline_at(st, d, 0); }
 
 bool watch(State& st, int fd, Source source, uint32_t events, size_t index = 0) {
   epoll_event ev{};
@@ -1272,12 +1299,7 @@ void pump(State& st) {
       k.waiting = want;
     }
   }
-  if (flush_at != 0) {
-    st.due[size_t(Deadline::Flush)] = std::max(flush_at, now + 1);
-    rearm_timer(st);
-  } else if (st.due[size_t(Deadline::Flush)] != 0) {
-    clear_deadline(st, Deadline::Flush);
-  }
+  set_deadline_at(st, Deadline::Flush, flush_at == 0 ? 0 : std::max(flush_at, now + 1));
 }
 
 void on_stream_readable(State& st, size_t i) {
@@ -1312,7 +1334,10 @@ void on_drain_deadline(State& st) {
     k.ring.clear();
     k.gone = true;
   }
-  for (auto& s : st.streams) s.eof = true, s.len = 0;
+  for (auto& s : st.streams) {
+    s.eof = true;
+    s.len = 0;
+  }
 }
 
 void report_losses(const State& st) {
@@ -1714,8 +1739,7 @@ bool setup_io(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends) {
     for (int i = 0; i < n; ++i) {
       const uint32_t tag = events[i].data.u32;
       if (tag >= uint32_t(Source::Sink)) {
-        flush_sink(st.sinks[tag - uint32_t(Source::Sink)]);
-        pump(st);
+        pump(st);  // a sink can take more: pump writes to it, then refills it
       } else if (tag >= uint32_t(Source::Stream)) {
         on_stream_readable(st, tag - uint32_t(Source::Stream));
       } else if (tag == uint32_t(Source::Signals)) {

@@ -11,13 +11,28 @@ const char* mode(bool pid1) { return pid1 ? "as PID 1" : "as subreaper"; }
 
 std::string got(const std::string& role, int sig) { return role + " got " + std::to_string(sig) + "\n"; }
 
+// dock FLAGS -- helper record [--grandchild], once the recorders are ready.
+Proc start_recorder(std::vector<std::string> flags, bool pid1, bool grandchild = false) {
+  flags.insert(flags.end(), {"--", helper(), "record"});
+  if (grandchild) flags.push_back("--grandchild");
+  Proc p = start_dock(flags, {.pid1 = pid1});
+  REQUIRE(p.wait_out("ready child"));
+  if (grandchild) REQUIRE(p.wait_out("ready grandchild"));
+  return p;
+}
+
+// Ends the recorder through its stdin; dock must pass its status on.
+void finish(Proc& p, int status = 0) {
+  p.send("exit " + std::to_string(status) + "\n");
+  CHECK(p.exit_code() == status);
+}
+
 }  // namespace
 
 TEST_CASE("every catchable signal reaches the child", "[signals][pid1]") {
   for (bool pid1 : {false, true}) {
     DYNAMIC_SECTION(mode(pid1)) {
-      Proc p = start_dock({"--", helper(), "record"}, {.pid1 = pid1});
-      REQUIRE(p.wait_out("ready child"));
+      Proc p = start_recorder({}, pid1);
       const pid_t dock = p.dock_pid();
       REQUIRE(dock > 0);
       std::vector<int> sigs;
@@ -29,8 +44,7 @@ TEST_CASE("every catchable signal reaches the child", "[signals][pid1]") {
         REQUIRE(signal_pid(dock, s));
         CHECK(p.wait_out(got("child", s)));
       }
-      p.send("exit 0\n");
-      CHECK(p.exit_code() == 0);
+      finish(p);
     }
   }
 }
@@ -38,22 +52,14 @@ TEST_CASE("every catchable signal reaches the child", "[signals][pid1]") {
 TEST_CASE("the child's whole group gets signals; only the child with --single-child", "[signals][pid1]") {
   for (bool pid1 : {false, true}) {
     DYNAMIC_SECTION(mode(pid1) << " group") {
-      Proc p = start_dock({"--kill-timeout", "200ms", "--", helper(), "record", "--grandchild"},
-                          {.pid1 = pid1});
-      REQUIRE(p.wait_out("ready child"));
-      REQUIRE(p.wait_out("ready grandchild"));
+      Proc p = start_recorder({"--kill-timeout", "200ms"}, pid1, true);
       REQUIRE(signal_pid(p.dock_pid(), SIGUSR1));
       CHECK(p.wait_out(got("child", SIGUSR1)));
       CHECK(p.wait_out(got("grandchild", SIGUSR1)));
-      p.send("exit 0\n");
-      CHECK(p.exit_code() == 0);
+      finish(p);
     }
     DYNAMIC_SECTION(mode(pid1) << " --single-child") {
-      Proc p = start_dock({"--single-child", "--kill-timeout", "200ms", "--", helper(), "record",
-                           "--grandchild"},
-                          {.pid1 = pid1});
-      REQUIRE(p.wait_out("ready child"));
-      REQUIRE(p.wait_out("ready grandchild"));
+      Proc p = start_recorder({"--single-child", "--kill-timeout", "200ms"}, pid1, true);
       REQUIRE(signal_pid(p.dock_pid(), SIGUSR1));
       REQUIRE(p.wait_out(got("child", SIGUSR1)));
       // A higher signal sent to the grandchild directly: had dock's SIGUSR1
@@ -65,8 +71,7 @@ TEST_CASE("the child's whole group gets signals; only the child with --single-ch
       REQUIRE(signal_pid(grandchild, SIGUSR2));
       REQUIRE(p.wait_out(got("grandchild", SIGUSR2)));
       CHECK(count(p.out_buf, got("grandchild", SIGUSR1)) == 0);
-      p.send("exit 0\n");
-      CHECK(p.exit_code() == 0);
+      finish(p);
     }
   }
 }
@@ -74,10 +79,7 @@ TEST_CASE("the child's whole group gets signals; only the child with --single-ch
 TEST_CASE("--rewrite turns one signal into another and 0 drops it", "[signals][pid1]") {
   for (bool pid1 : {false, true}) {
     DYNAMIC_SECTION(mode(pid1)) {
-      Proc p = start_dock({"--rewrite", "USR1:USR2", "--rewrite=HUP:0", "--rewrite", "SIGTERM:QUIT",
-                           "--", helper(), "record"},
-                          {.pid1 = pid1});
-      REQUIRE(p.wait_out("ready child"));
+      Proc p = start_recorder({"--rewrite", "USR1:USR2", "--rewrite=HUP:0", "--rewrite", "SIGTERM:QUIT"}, pid1);
       const pid_t dock = p.dock_pid();
       REQUIRE(signal_pid(dock, SIGHUP));
       REQUIRE(signal_pid(dock, SIGUSR1));
@@ -88,8 +90,7 @@ TEST_CASE("--rewrite turns one signal into another and 0 drops it", "[signals][p
       CHECK(count(p.out_buf, got("child", SIGHUP)) == 0);
       CHECK(count(p.out_buf, got("child", SIGUSR1)) == 0);
       CHECK(count(p.out_buf, got("child", SIGTERM)) == 0);
-      p.send("exit 0\n");
-      CHECK(p.exit_code() == 0);
+      finish(p);
     }
   }
 }
@@ -103,8 +104,7 @@ TEST_CASE("DOCK_REWRITE works and a --rewrite flag beats it", "[signals][env]") 
   REQUIRE(p.wait_out(got("child", SIGUSR1)));
   REQUIRE(signal_pid(p.pid, SIGUSR2));
   REQUIRE(p.wait_out(got("child", SIGWINCH)));
-  p.send("exit 0\n");
-  CHECK(p.exit_code() == 0);
+  finish(p);
 
   Proc q = start_dock({"--", helper(), "record"}, {.env = {"DOCK_REWRITE=USR1:0 USR2:HUP"}});
   REQUIRE(q.wait_out("ready child"));
@@ -114,15 +114,13 @@ TEST_CASE("DOCK_REWRITE works and a --rewrite flag beats it", "[signals][env]") 
   REQUIRE(signal_pid(q.pid, SIGWINCH));  // a later, higher signal as a fence
   REQUIRE(q.wait_out(got("child", SIGWINCH)));
   CHECK(count(q.out_buf, got("child", SIGUSR1)) == 0);
-  q.send("exit 0\n");
-  CHECK(q.exit_code() == 0);
+  finish(q);
 }
 
 TEST_CASE("a burst of 1,000 signals is forwarded and leaves dock working", "[signals][pid1]") {
   for (bool pid1 : {false, true}) {
     DYNAMIC_SECTION(mode(pid1)) {
-      Proc p = start_dock({"--", helper(), "record"}, {.pid1 = pid1});
-      REQUIRE(p.wait_out("ready child"));
+      Proc p = start_recorder({}, pid1);
       const pid_t dock = p.dock_pid();
       // Real-time signals queue one by one, so each of them must arrive.
       const int rt = SIGRTMIN + 1;
@@ -136,8 +134,7 @@ TEST_CASE("a burst of 1,000 signals is forwarded and leaves dock working", "[sig
       // RTMIN+1 < RTMAX, so all of them were read before the fence.
       CHECK(count(p.out_buf, got("child", rt)) == 1000);
       CHECK(count(p.out_buf, got("child", SIGUSR1)) >= 1);
-      p.send("exit 7\n");
-      CHECK(p.exit_code() == 7);
+      finish(p, 7);
     }
   }
 }
@@ -157,8 +154,7 @@ TEST_CASE("a SIGPIPE dock caused itself is not forwarded", "[signals]") {
   // Yet a SIGPIPE sent from outside is forwarded.
   REQUIRE(signal_pid(p.pid, SIGPIPE));
   CHECK(p.wait_out(got("child", SIGPIPE)));
-  p.send("exit 0\n");
-  CHECK(p.exit_code() == 0);
+  finish(p);
 }
 
 TEST_CASE("the child starts with the signal mask and ignored set dock was given", "[signals]") {

@@ -199,6 +199,24 @@ inline bool alive(pid_t pid) {
   return s != '?' && s != 'Z' && s != 'X';
 }
 
+// Waits for our child `pid` (through its pidfd) to exit, then reaps it:
+// the raw wait status, or nullopt at the deadline.
+inline std::optional<int> wait_pidfd(int pidfd, pid_t pid, int timeout_ms) {
+  pollfd p{pidfd, POLLIN, 0};
+  const int64_t deadline = now_ms() + timeout_ms;
+  for (;;) {
+    const int64_t left = deadline - now_ms();
+    if (left < 0) return std::nullopt;
+    const int r = poll(&p, 1, int(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return std::nullopt;
+    break;
+  }
+  int st = 0;
+  if (waitpid(pid, &st, 0) != pid) return std::nullopt;
+  return st;
+}
+
 struct Options {
   bool pid1 = false;                  // run under unshare --pid --fork --mount-proc
   std::vector<std::string> env;       // NAME=VALUE added to (or replacing) ours
@@ -309,19 +327,7 @@ class Proc {
 
   // The raw wait status, or nullopt at the deadline.
   std::optional<int> wait_exit(int timeout_ms = kTimeoutMs) {
-    if (status) return status;
-    pollfd p{pidfd_, POLLIN, 0};
-    int64_t deadline = now_ms() + timeout_ms;
-    for (;;) {
-      int64_t left = deadline - now_ms();
-      if (left < 0) return std::nullopt;
-      int r = poll(&p, 1, int(left));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return std::nullopt;
-      break;
-    }
-    int st = 0;
-    if (waitpid(pid, &st, 0) == pid) status = st;
+    if (!status) status = wait_pidfd(pidfd_, pid, timeout_ms);
     return status;
   }
 
@@ -430,11 +436,7 @@ class Pty {
     REQUIRE(write(master, keys.data(), keys.size()) == ssize_t(keys.size()));
   }
   std::optional<int> wait_exit(int timeout_ms = kTimeoutMs) {
-    if (status_) return status_;
-    pollfd p{pidfd_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return std::nullopt;
-    int st = 0;
-    if (waitpid(pid, &st, 0) == pid) status_ = st;
+    if (!status_) status_ = wait_pidfd(pidfd_, pid, timeout_ms);
     return status_;
   }
 
