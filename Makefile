@@ -24,8 +24,9 @@ dock: dock.cpp Makefile
 
 static: dock-static
 
+# OpenSSL linked in, so tls:// needs nothing from the image.
 dock-static: dock.cpp Makefile
-	$(CXX) $(PRODFLAGS) -static -o $@ dock.cpp $(LINKFLAGS)
+	$(CXX) $(PRODFLAGS) -DDOCK_STATIC_TLS -static -o $@ dock.cpp $(LINKFLAGS) -lssl -lcrypto -pthread
 
 # --- tests -----------------------------------------------------------------
 

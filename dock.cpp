@@ -44,6 +44,7 @@
 #include <vector>
 
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -51,6 +52,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
 #include <sys/signalfd.h>
@@ -89,6 +91,53 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#endif
+
+// OpenSSL, as far as dock uses it: opaque handles and the calls made, so no
+// OpenSSL header is needed to build. ./dock looks these up in libssl.so.3
+// with dlopen when a tls:// target is used; ./dock-static (DOCK_STATIC_TLS)
+// links them. Each entry: name, return type, parameters.
+struct ssl_st;
+struct ssl_ctx_st;
+struct ssl_method_st;
+struct X509_VERIFY_PARAM_st;
+#define DOCK_TLS_CALLS(X)                                                         \
+  X(TLS_client_method, const ssl_method_st*, ())                                  \
+  X(SSL_CTX_new, ssl_ctx_st*, (const ssl_method_st*))                             \
+  X(SSL_CTX_free, void, (ssl_ctx_st*))                                            \
+  X(SSL_CTX_ctrl, long, (ssl_ctx_st*, int, long, void*))                          \
+  X(SSL_CTX_set_options, uint64_t, (ssl_ctx_st*, uint64_t))                       \
+  X(SSL_CTX_set_verify, void, (ssl_ctx_st*, int, void*))                          \
+  X(SSL_CTX_set_default_verify_paths, int, (ssl_ctx_st*))                         \
+  X(SSL_CTX_load_verify_locations, int, (ssl_ctx_st*, const char*, const char*))  \
+  X(SSL_CTX_use_certificate_chain_file, int, (ssl_ctx_st*, const char*))          \
+  X(SSL_CTX_use_PrivateKey_file, int, (ssl_ctx_st*, const char*, int))            \
+  X(SSL_CTX_check_private_key, int, (const ssl_ctx_st*))                          \
+  X(SSL_new, ssl_st*, (ssl_ctx_st*))                                              \
+  X(SSL_free, void, (ssl_st*))                                                    \
+  X(SSL_set_fd, int, (ssl_st*, int))                                              \
+  X(SSL_ctrl, long, (ssl_st*, int, long, void*))                                  \
+  X(SSL_set1_host, int, (ssl_st*, const char*))                                   \
+  X(SSL_get0_param, X509_VERIFY_PARAM_st*, (ssl_st*))                             \
+  X(X509_VERIFY_PARAM_set1_ip_asc, int, (X509_VERIFY_PARAM_st*, const char*))     \
+  X(SSL_connect, int, (ssl_st*))                                                  \
+  X(SSL_read, int, (ssl_st*, void*, int))                                         \
+  X(SSL_write, int, (ssl_st*, const void*, int))                                  \
+  X(SSL_shutdown, int, (ssl_st*))                                                 \
+  X(SSL_get_error, int, (const ssl_st*, int))                                     \
+  X(SSL_get_verify_result, long, (const ssl_st*))                                 \
+  X(X509_verify_cert_error_string, const char*, (long))                           \
+  X(ERR_get_error, unsigned long, ())                                             \
+  X(ERR_reason_error_string, const char*, (unsigned long))                        \
+  X(ERR_clear_error, void, ())
+#ifdef DOCK_STATIC_TLS
+extern "C" {
+#define DOCK_TLS_DECLARE(name, ret, params) ret name params;
+DOCK_TLS_CALLS(DOCK_TLS_DECLARE)
+#undef DOCK_TLS_DECLARE
+}
+#else
+#include <dlfcn.h>
 #endif
 
 namespace dock {
@@ -177,7 +226,7 @@ struct OptionSpec {
 
 constexpr std::array<OptionSpec, 16> kOptions{{
     {"io", 0, true, true, true, Opt::Io},
-    {"tty", 0, false, false, true, Opt::Tty},
+    {"tty", 0, false, true, true, Opt::Tty},
     {"stdout-prefix", 0, true, true, true, Opt::StdoutPrefix},
     {"stderr-prefix", 0, true, true, true, Opt::StderrPrefix},
     {"log-rotate", 0, true, false, true, Opt::LogRotate},
@@ -206,7 +255,11 @@ constexpr std::string_view kUsage =
     "  --io URL                 where the child's stdio goes: file:///abs/path,\n"
     "                           file://rel/path or a bare path (output appended),\n"
     "                           tcp://HOST:PORT, tcp4://, tcp6://[::1]:PORT,\n"
-    "                           unix:///path (stdin, stdout and stderr)\n"
+    "                           unix:///path, tls://HOST:PORT (ssl://) with\n"
+    "                           ?ca=FILE, ?cert=FILE&key=FILE, ?insecure=1\n"
+    "                           (stdin, stdout and stderr)\n"
+    "  --tty                    run the child on a pseudo-terminal bridged to\n"
+    "                           the io target (or to dock's own stdio)\n"
     "  --stdout-prefix TEXT[:COLOR]  put TEXT before every output line; COLOR is\n"
     "                           red, green, yellow, blue, magenta, cyan, white\n"
     "  --stderr-prefix TEXT[:COLOR]  a different prefix for stderr lines\n"
@@ -584,6 +637,7 @@ struct Config {
   std::array<int, kMaxSignal + 1> rewrite{};
   bool single_child = false;
   bool debug = false;
+  bool tty = false;
   char* const* command = nullptr;  // null-terminated, points into argv
   std::vector<char*> child_env;    // null-terminated, points into envp
 
@@ -650,10 +704,9 @@ std::optional<std::string> apply_option(const OptionSpec& spec, std::string_view
     }
     case Opt::Io:
       if (auto err = parse_io_url(value, c.io)) return "'" + std::string(value) + "': " + *err;
-      if (c.io.scheme == Scheme::Tls)
-        return "'" + std::string(value) + "': tls:// is not supported by dock " + std::string(kVersion) + " yet";
       return std::nullopt;
     case Opt::SingleChild: return as_bool(c.single_child);
+    case Opt::Tty: return as_bool(c.tty);
     case Opt::Debug: return as_bool(c.debug);
     case Opt::StdoutPrefix:
     case Opt::StderrPrefix: {
@@ -663,7 +716,6 @@ std::optional<std::string> apply_option(const OptionSpec& spec, std::string_view
       else c.stderr_prefix = std::move(rendered);
       return std::nullopt;
     }
-    case Opt::Tty:
     case Opt::LogRotate: case Opt::LogMaxSize: case Opt::LogKeep: case Opt::WebHook:
     case Opt::BindPort: case Opt::ReadyFile: case Opt::Help: case Opt::Version:
       return std::nullopt;  // refused or handled by the caller
@@ -812,35 +864,188 @@ std::optional<std::string> check_paths(const IoTarget& t) {
   return std::nullopt;
 }
 
+// Waits until `fd` has one of `events` or the deadline passes. errno-style.
+int wait_until(int fd, short events, int64_t deadline) {
+  for (;;) {
+    const int64_t left = deadline - monotonic_ms();
+    if (left <= 0) return ETIMEDOUT;
+    pollfd p{fd, events, 0};
+    const int r = ::poll(&p, 1, int(left));
+    if (r > 0) return 0;
+    if (r == 0) return ETIMEDOUT;
+    if (errno != EINTR) return errno;
+  }
+}
+
+// connect() on a non-blocking socket, waiting for it until the deadline.
+int connect_until(int fd, const sockaddr* addr, socklen_t len, int64_t deadline) {
+  if (::connect(fd, addr, len) == 0) return 0;
+  if (errno != EINPROGRESS && errno != EAGAIN) return errno;
+  if (int err = wait_until(fd, POLLOUT, deadline)) return err;
+  int err = 0;
+  socklen_t elen = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) return errno;
+  return err;
+}
+
+// ---- TLS ----
+//
+// dock is a TLS client: TLS 1.2 or later, the server's chain verified
+// against the system store (OpenSSL's default paths, so SSL_CERT_FILE and
+// SSL_CERT_DIR work) or against ?ca=FILE alone, and its name -- or its IP
+// address, for a literal -- checked. The handshake happens before the child
+// starts, within the same 5 s budget as the connection.
+
+constexpr int kSslErrorWantRead = 2, kSslErrorWantWrite = 3, kSslErrorSyscall = 5, kSslErrorZeroReturn = 6;
+constexpr int kSslCtrlMode = 33, kSslCtrlSetTlsextHostname = 55, kSslCtrlSetMinProtoVersion = 123;
+constexpr long kSslModePartialWrite = 1, kSslModeMovingWriteBuffer = 2;  // ring runs move and grow
+constexpr long kTls12Version = 0x0303;
+constexpr int kSslVerifyNone = 0, kSslVerifyPeer = 1, kSslFiletypePem = 1;
+constexpr uint64_t kSslOpIgnoreUnexpectedEof = 1u << 7;  // a peer closing without close_notify just ends
+
+struct TlsApi {
+#define DOCK_TLS_POINTER(name, ret, params) ret(*name) params = nullptr;
+  DOCK_TLS_CALLS(DOCK_TLS_POINTER)
+#undef DOCK_TLS_POINTER
+};
+TlsApi g_ssl;
+bool g_ssl_loaded = false;
+
+// Fills g_ssl; nullopt when it is ready, else why it cannot be.
+std::optional<std::string> load_ssl() {
+  if (g_ssl_loaded) return std::nullopt;
+#ifdef DOCK_STATIC_TLS
+#define DOCK_TLS_BIND(name, ret, params) g_ssl.name = ::name;
+  DOCK_TLS_CALLS(DOCK_TLS_BIND)
+#undef DOCK_TLS_BIND
+#else
+  void* lib = ::dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr)
+    return std::string("TLS needs OpenSSL 3 (") + ::dlerror() + "): install libssl3, or use dock-static";
+  // dlsym on libssl's handle also searches libcrypto, which it depends on.
+#define DOCK_TLS_BIND(name, ret, params)                                \
+  if (void* sym = ::dlsym(lib, #name); sym != nullptr)                  \
+    std::memcpy(&g_ssl.name, &sym, sizeof sym);                         \
+  else                                                                  \
+    return std::string("libssl.so.3 has no " #name ": OpenSSL 3 is needed");
+  DOCK_TLS_CALLS(DOCK_TLS_BIND)
+#undef DOCK_TLS_BIND
+#endif
+  g_ssl_loaded = true;
+  return std::nullopt;
+}
+
+// The oldest queued OpenSSL error, as its reason ("certificate verify
+// failed"); the queue is emptied.
+std::string ssl_reason(std::string_view fallback) {
+  const unsigned long e = g_ssl.ERR_get_error();
+  g_ssl.ERR_clear_error();
+  const char* reason = e != 0 ? g_ssl.ERR_reason_error_string(e) : nullptr;
+  return reason != nullptr ? std::string(reason) : std::string(fallback);
+}
+
+// One TLS connection: its context and session, freed together.
+class Tls {
+ public:
+  Tls() = default;
+  Tls(Tls&& o) noexcept : ctx_(std::exchange(o.ctx_, nullptr)), ssl_(std::exchange(o.ssl_, nullptr)) {}
+  Tls& operator=(Tls&& o) noexcept {
+    std::swap(ctx_, o.ctx_);
+    std::swap(ssl_, o.ssl_);
+    return *this;
+  }
+  ~Tls() {
+    if (ssl_ != nullptr) g_ssl.SSL_free(ssl_);
+    if (ctx_ != nullptr) g_ssl.SSL_CTX_free(ctx_);
+  }
+  [[nodiscard]] ssl_st* ssl() const { return ssl_; }
+  explicit operator bool() const { return ssl_ != nullptr; }
+
+  // The context: protocol, trust, client certificate. Before connecting.
+  std::optional<std::string> prepare(const IoTarget& t);
+  // The session on the connected socket `fd`, with the name to check.
+  std::optional<std::string> attach(const IoTarget& t, int fd);
+  // Runs the handshake on the non-blocking socket until the deadline.
+  std::optional<std::string> handshake(int fd, int64_t deadline);
+
+ private:
+  ssl_ctx_st* ctx_ = nullptr;
+  ssl_st* ssl_ = nullptr;
+};
+
+std::optional<std::string> Tls::prepare(const IoTarget& t) {
+  if (auto err = load_ssl()) return err;
+  g_ssl.ERR_clear_error();
+  ctx_ = g_ssl.SSL_CTX_new(g_ssl.TLS_client_method());
+  if (ctx_ == nullptr) return ssl_reason("cannot create a TLS context");
+  g_ssl.SSL_CTX_ctrl(ctx_, kSslCtrlSetMinProtoVersion, kTls12Version, nullptr);
+  g_ssl.SSL_CTX_ctrl(ctx_, kSslCtrlMode, kSslModePartialWrite | kSslModeMovingWriteBuffer, nullptr);
+  g_ssl.SSL_CTX_set_options(ctx_, kSslOpIgnoreUnexpectedEof);
+  if (t.insecure) {
+    g_ssl.SSL_CTX_set_verify(ctx_, kSslVerifyNone, nullptr);
+    say("%s: insecure=1: the server's certificate and name are NOT verified", t.url.c_str());
+  } else {
+    g_ssl.SSL_CTX_set_verify(ctx_, kSslVerifyPeer, nullptr);
+    const bool trusted = t.ca.empty() ? g_ssl.SSL_CTX_set_default_verify_paths(ctx_) == 1
+                                      : g_ssl.SSL_CTX_load_verify_locations(ctx_, t.ca.c_str(), nullptr) == 1;
+    if (!trusted)
+      return (t.ca.empty() ? std::string("the system trust store") : "ca=" + t.ca) + ": " +
+             ssl_reason("cannot be loaded");
+  }
+  if (!t.cert.empty()) {
+    if (g_ssl.SSL_CTX_use_certificate_chain_file(ctx_, t.cert.c_str()) != 1)
+      return "cert=" + t.cert + ": " + ssl_reason("cannot be loaded");
+    if (g_ssl.SSL_CTX_use_PrivateKey_file(ctx_, t.key.c_str(), kSslFiletypePem) != 1)
+      return "key=" + t.key + ": " + ssl_reason("cannot be loaded");
+    if (g_ssl.SSL_CTX_check_private_key(ctx_) != 1)
+      return "key=" + t.key + ": " + ssl_reason("does not match cert=" + t.cert);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Tls::attach(const IoTarget& t, int fd) {
+  ssl_ = g_ssl.SSL_new(ctx_);
+  if (ssl_ == nullptr || g_ssl.SSL_set_fd(ssl_, fd) != 1) return ssl_reason("cannot create a TLS session");
+  in6_addr any;
+  const bool literal = ::inet_pton(AF_INET, t.host.c_str(), &any) == 1 || ::inet_pton(AF_INET6, t.host.c_str(), &any) == 1;
+  if (literal) {  // an address is checked against the certificate's IP entries; no SNI
+    if (!t.insecure && g_ssl.X509_VERIFY_PARAM_set1_ip_asc(g_ssl.SSL_get0_param(ssl_), t.host.c_str()) != 1)
+      return ssl_reason("cannot check the address");
+  } else {
+    g_ssl.SSL_ctrl(ssl_, kSslCtrlSetTlsextHostname, 0, const_cast<char*>(t.host.c_str()));
+    if (!t.insecure && g_ssl.SSL_set1_host(ssl_, t.host.c_str()) != 1) return ssl_reason("cannot check the name");
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Tls::handshake(int fd, int64_t deadline) {
+  for (;;) {
+    g_ssl.ERR_clear_error();
+    errno = 0;
+    const int r = g_ssl.SSL_connect(ssl_);
+    if (r == 1) return std::nullopt;
+    const int e = g_ssl.SSL_get_error(ssl_, r);
+    if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
+      const int err = wait_until(fd, e == kSslErrorWantRead ? POLLIN : POLLOUT, deadline);
+      if (err == ETIMEDOUT) return std::string("TLS handshake timed out (5 s for connecting and handshake)");
+      if (err != 0) return std::string(std::strerror(err));
+      continue;
+    }
+    if (const long v = g_ssl.SSL_get_verify_result(ssl_); v != 0)
+      return std::string("certificate verify failed: ") + g_ssl.X509_verify_cert_error_string(v);
+    if (e == kSslErrorSyscall && errno != 0) return std::string("TLS handshake: ") + std::strerror(errno);
+    return "TLS handshake: " + ssl_reason("the server closed the connection");
+  }
+}
+
 struct Opened {
   Fd fd;
+  Tls tls;            // tls:// only
   std::string error;  // why it failed, when fd is empty
 };
 
-// connect() on a non-blocking socket, waiting for it until the deadline;
-// the socket is made blocking again for the child. errno-style result.
-int connect_until(int fd, const sockaddr* addr, socklen_t len, int64_t deadline) {
-  if (::connect(fd, addr, len) != 0) {
-    if (errno != EINPROGRESS && errno != EAGAIN) return errno;
-    for (;;) {
-      const int64_t left = deadline - monotonic_ms();
-      if (left <= 0) return ETIMEDOUT;
-      pollfd p{fd, POLLOUT, 0};
-      const int r = ::poll(&p, 1, int(left));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return errno;
-      if (r == 0) return ETIMEDOUT;
-      break;
-    }
-    int err = 0;
-    socklen_t elen = sizeof err;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) return errno;
-    if (err != 0) return err;
-  }
-  const int flags = ::fcntl(fd, F_GETFL);
-  ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-  return 0;
-}
+// A socket the child gets is blocking again, as a child expects.
+void make_blocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK); }
 
 Opened open_target(const IoTarget& t) {
   const int64_t deadline = monotonic_ms() + kConnectTimeoutMs;
@@ -849,33 +1054,36 @@ Opened open_target(const IoTarget& t) {
       return {};
     case Scheme::File: {
       Fd fd(retry([&] { return ::open(t.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600); }));
-      if (!fd) return {Fd(), std::strerror(errno)};
-      return {std::move(fd), {}};
+      if (!fd) return {Fd(), Tls(), std::strerror(errno)};
+      return {std::move(fd), Tls(), {}};
     }
     case Scheme::Unix: {
       sockaddr_un addr{};
       addr.sun_family = AF_UNIX;
-      if (t.path.size() >= sizeof addr.sun_path) return {Fd(), "socket path too long"};
+      if (t.path.size() >= sizeof addr.sun_path) return {Fd(), Tls(), "socket path too long"};
       std::memcpy(addr.sun_path, t.path.data(), t.path.size());
       Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-      if (!fd) return {Fd(), std::strerror(errno)};
+      if (!fd) return {Fd(), Tls(), std::strerror(errno)};
       if (int err = connect_until(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr, deadline))
-        return {Fd(), std::strerror(err)};
-      return {std::move(fd), {}};
+        return {Fd(), Tls(), std::strerror(err)};
+      make_blocking(fd.get());
+      return {std::move(fd), Tls(), {}};
     }
     case Scheme::Tcp:
     case Scheme::Tcp4:
     case Scheme::Tcp6:
     case Scheme::Tls: {
+      Opened result;
+      if (t.scheme == Scheme::Tls)  // before connecting: no library or bad key, no connection
+        if (auto err = result.tls.prepare(t)) return {Fd(), Tls(), *err};
       addrinfo hints{};
       hints.ai_family = t.scheme == Scheme::Tcp4 ? AF_INET : t.scheme == Scheme::Tcp6 ? AF_INET6 : AF_UNSPEC;
       hints.ai_socktype = SOCK_STREAM;
       hints.ai_flags = AI_NUMERICSERV;
       addrinfo* list = nullptr;
       if (int rc = ::getaddrinfo(t.host.c_str(), t.port.c_str(), &hints, &list); rc != 0)
-        return {Fd(), std::string(t.host) + ": " + ::gai_strerror(rc)};
+        return {Fd(), Tls(), std::string(t.host) + ": " + ::gai_strerror(rc)};
       int last = ECONNREFUSED;
-      Opened result;
       for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
         Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
         if (!fd) {
@@ -890,7 +1098,18 @@ Opened open_target(const IoTarget& t) {
         if (last == ETIMEDOUT) break;  // the budget is spent
       }
       ::freeaddrinfo(list);
-      if (!result.fd) result.error = last == ETIMEDOUT ? "connection timed out after 5 s" : std::strerror(last);
+      if (!result.fd) {
+        result.error = last == ETIMEDOUT ? "connection timed out after 5 s" : std::strerror(last);
+        return result;
+      }
+      if (t.scheme != Scheme::Tls) {
+        make_blocking(result.fd.get());
+        return result;
+      }
+      // dock keeps the TLS socket to itself, non-blocking, for the loop.
+      auto err = result.tls.attach(t, result.fd.get());
+      if (!err) err = result.tls.handshake(result.fd.get(), deadline);
+      if (err) return {Fd(), Tls(), *err};
       return result;
     }
   }
@@ -954,6 +1173,7 @@ class Ring {
 };
 
 struct Stream {
+  bool lines = true;               // false: bytes pass as they come (no prefix anywhere)
   std::string prefix;              // rendered; empty: none
   std::vector<char> buf = std::vector<char>(kLineMax);
   size_t start = 0, len = 0;       // pending bytes: buf[start, start + len)
@@ -985,6 +1205,12 @@ struct Stream {
 // Moves what can go from `s` into `out`; `owner` is the sink's owner (the
 // stream whose partial line is open there). Returns the bytes consumed.
 size_t emit(Stream& s, Ring& out, const Stream*& owner) {
+  if (!s.lines) {  // no lines to keep whole: what fits goes
+    const size_t n = std::min(s.len, out.free());
+    out.push(s.pending().substr(0, n));
+    s.consume(n);
+    return n;
+  }
   size_t consumed = 0;
   while (s.len > 0) {
     if (owner != nullptr && owner != &s) break;  // another stream's line is open
@@ -1014,6 +1240,8 @@ struct Sink {
   Fd owned;               // a private description of the target, when dock made one
   bool socket = false;    // sendmsg(MSG_DONTWAIT): the shared description is untouched
   bool pollable = false;  // epoll can wait for it to take more (not a regular file)
+  ssl_st* tls = nullptr;  // written through TLS (fd: a copy of the socket, for epoll)
+  bool wants_read = false;  // TLS can write only after reading (the feed's reads retry)
   Ring ring{kSinkCapacity};
   const Stream* owner = nullptr;
   bool waiting = false;   // EPOLLOUT armed
@@ -1048,13 +1276,33 @@ Sink shared_sink(int fd, const char* name) {
   return k;
 }
 
+// One SSL_write, with the result as write(2) gives it: WANT_READ and
+// WANT_WRITE as EAGAIN, a dead connection as EPIPE or its errno.
+ssize_t tls_write(Sink& k, const iovec& run) {
+  g_ssl.ERR_clear_error();
+  errno = 0;
+  const int n = g_ssl.SSL_write(k.tls, run.iov_base, int(std::min<size_t>(run.iov_len, INT_MAX)));
+  if (n > 0) return n;
+  const int e = g_ssl.SSL_get_error(k.tls, n);
+  k.wants_read = e == kSslErrorWantRead;
+  if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
+    errno = EAGAIN;
+  } else {
+    if (e != kSslErrorSyscall || errno == 0) debug("%s: %s", k.name.c_str(), ssl_reason("TLS write failed").c_str());
+    if (e != kSslErrorSyscall || errno == 0) errno = EPIPE;
+  }
+  return -1;
+}
+
 // Writes queued bytes until the ring is empty or the target would block.
 void flush_sink(Sink& k) {
   while (!k.ring.empty() && !k.gone) {
     auto runs = k.ring.runs();
     const int count = runs[1].iov_len > 0 ? 2 : 1;
     ssize_t n;
-    if (k.socket) {
+    if (k.tls != nullptr) {
+      n = tls_write(k, runs[0]);
+    } else if (k.socket) {
       msghdr msg{};
       msg.msg_iov = runs.data();
       msg.msg_iovlen = size_t(count);
@@ -1082,6 +1330,95 @@ void flush_sink(Sink& k) {
   }
 }
 
+// ---- input: bytes dock moves to the child ----
+//
+// With TLS, or with --tty, the child's stdin is not the target itself: dock
+// reads the peer (or, with --tty and no socket, its own stdin) into a fixed
+// buffer and writes that to the child's stdin pipe or terminal. A full
+// buffer stops the reading: a child that does not read holds the peer
+// back, not dock's memory.
+
+constexpr size_t kFeedCapacity = 64 * 1024;
+
+struct Feed {
+  bool active = false;
+  int from = -1;              // read here: the socket, or dock's stdin
+  Fd own_from;                // a private non-blocking description of dock's stdin
+  ssl_st* tls = nullptr;      // read `from` through TLS
+  bool from_socket = false;   // recv(MSG_DONTWAIT): the description is shared
+  bool from_peer = false;     // its end is the peer closing the connection
+  const char* name = "stdin"; // for messages
+  bool pollable = true;       // false: a regular file, read whenever there is room
+  Fd to;                      // the child's stdin pipe, or the pty master
+  bool close_at_end = false;  // a pipe: closing it is the child's EOF
+  std::vector<char> buf = std::vector<char>(kFeedCapacity);
+  size_t start = 0, len = 0;
+  bool eof = false;           // nothing more comes from `from`
+  bool to_gone = false;       // the child closed its stdin: input is discarded
+  bool wants_write = false;   // TLS can read only after writing
+  uint32_t armed = 0;         // events armed on `from`
+  bool waiting = false;       // EPOLLOUT armed on `to`
+};
+
+// Reads what `from` has, as read(2) reports it: TLS's WANT_* as EAGAIN,
+// the peer's close_notify or a broken connection as 0 (the end).
+ssize_t feed_read(Feed& f, char* into, size_t room) {
+  if (f.tls == nullptr) {
+    if (f.from_socket) return retry([&] { return ::recv(f.from, into, room, MSG_DONTWAIT); });
+    return retry([&] { return ::read(f.from, into, room); });
+  }
+  g_ssl.ERR_clear_error();
+  errno = 0;
+  const int n = g_ssl.SSL_read(f.tls, into, int(std::min<size_t>(room, INT_MAX)));
+  if (n > 0) return n;
+  const int e = g_ssl.SSL_get_error(f.tls, n);
+  f.wants_write = e == kSslErrorWantWrite;
+  if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (e != kSslErrorZeroReturn)  // not a close: an alert, a reset
+    say("%s: %s", f.name, e == kSslErrorSyscall && errno != 0 ? std::strerror(errno) : ssl_reason("connection lost").c_str());
+  return 0;
+}
+
+// Moves bytes from `from` through the buffer to `to` until neither can go
+// on. Returns true when `from` reached its end in this call.
+bool move_input(Feed& f) {
+  bool ended = false;
+  for (bool moved = true; moved;) {
+    moved = false;
+    while (f.len > 0 && !f.to_gone) {
+      const ssize_t n = retry([&] { return ::write(f.to.get(), f.buf.data() + f.start, f.len); });
+      if (n > 0) {
+        f.start += size_t(n);
+        f.len -= size_t(n);
+        moved = true;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {  // EPIPE: nobody reads the child's stdin any more; EIO: its terminal is gone
+        debug("the child's input: %s (what comes is discarded)", std::strerror(n < 0 ? errno : EIO));
+        f.to_gone = true;
+      }
+    }
+    if (f.to_gone) f.len = 0;
+    if (f.start > 0) {  // the rest to the front: room for the next read
+      std::memmove(f.buf.data(), f.buf.data() + f.start, f.len);
+      f.start = 0;
+    }
+    if (f.eof || f.len == f.buf.size()) continue;
+    const ssize_t n = feed_read(f, f.buf.data() + f.len, f.buf.size() - f.len);
+    if (n > 0) {
+      f.len += size_t(n);
+      moved = true;
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+      if (n < 0) debug("reading input: %s", std::strerror(errno));
+      f.eof = ended = true;
+    }
+  }
+  return ended;
+}
+
 // ==== 7. Signal setup ====
 //
 // Done first thing in run(): every signal is blocked (SIGKILL and SIGSTOP
@@ -1105,8 +1442,11 @@ sigset_t catchable_signals() {
 // close-on-exec pipe.
 
 // The descriptors that become the child's 0, 1, 2; -1 keeps dock's own.
+// With --tty all three are the pty's slave, which also becomes the
+// controlling terminal of the child's new session.
 struct ChildStdio {
   int in = -1, out = -1, err = -1;
+  int ctty = -1;
 };
 
 struct Spawned {
@@ -1125,8 +1465,16 @@ Spawned spawn(const Config& cfg, const sigset_t& original_mask, const ChildStdio
   if (pid < 0) return {-1, errno};
   if (pid == 0) {
     // In the child: only async-signal-safe calls, and _exit, from here on.
-    ::setpgid(0, 0);
-    if (tty_fd >= 0) ::tcsetpgrp(tty_fd, ::getpid());  // SIGTTOU still blocked
+    if (stdio.ctty >= 0) {  // a session of its own, on its own terminal
+      if (::setsid() < 0 || ::ioctl(stdio.ctty, TIOCSCTTY, 0) != 0) {
+        int err = errno;
+        [[maybe_unused]] ssize_t w = ::write(wr.get(), &err, sizeof err);
+        ::_exit(code(Exit::Setup));
+      }
+    } else {
+      ::setpgid(0, 0);
+      if (tty_fd >= 0) ::tcsetpgrp(tty_fd, ::getpid());  // SIGTTOU still blocked
+    }
     if (!pid1) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(code(Exit::Setup));  // dock already gone
@@ -1143,7 +1491,7 @@ Spawned spawn(const Config& cfg, const sigset_t& original_mask, const ChildStdio
   }
 
   // Also from the parent, so neither order of the two calls can race.
-  ::setpgid(pid, pid);
+  if (stdio.ctty < 0) ::setpgid(pid, pid);
   if (tty_fd >= 0) ::tcsetpgrp(tty_fd, pid);
   wr.reset();
   int err = 0;
@@ -1159,7 +1507,9 @@ Spawned spawn(const Config& cfg, const sigset_t& original_mask, const ChildStdio
 // unless something is due.
 
 enum class Source : uint32_t {
-  Signals, Timer, Peer,
+  Signals, Timer,
+  Peer,  // the connection: hung up, or (when dock moves the input) readable
+  Feed,  // the child's stdin pipe or terminal can take more input
   Stream = 16,  // + index: a child output pipe is readable
   Sink = 32,    // + index: a sink can take more
 };
@@ -1178,6 +1528,26 @@ enum class Phase {
   Killing,      // the grace period is over; leftovers get SIGKILL
 };
 
+// Dock's own terminal in raw mode, so that with --tty every key reaches the
+// child's terminal untouched (^C included); restored when dock is done.
+struct RawTerminal {
+  int fd = -1;
+  termios saved{};
+  RawTerminal() = default;
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+  ~RawTerminal() {
+    if (fd >= 0) ::tcsetattr(fd, TCSADRAIN, &saved);
+  }
+  void enter(int term) {
+    termios raw;
+    if (::tcgetattr(term, &saved) != 0) return;
+    raw = saved;
+    ::cfmakeraw(&raw);
+    if (::tcsetattr(term, TCSADRAIN, &raw) == 0) fd = term;
+  }
+};
+
 struct State {
   const Config& cfg;
   sigset_t original_mask;
@@ -1187,6 +1557,10 @@ struct State {
   std::array<int64_t, size_t(Deadline::Count)> due{};  // monotonic ms; 0 = not set
   Fd tty;                 // our controlling terminal, held only while we are its foreground
   Fd target;              // the io target dock opened (the child has its own copies)
+  Tls tls;                // tls://: the session on `target`, which only dock uses
+  Fd pty;                 // --tty: the master side of the child's terminal
+  RawTerminal raw;        // --tty: dock's own terminal, raw while it feeds the child
+  Feed feed;              // TLS or --tty: the input dock moves to the child
   std::vector<Stream> streams;  // with a prefix: the child's stdout and stderr pipes
   std::vector<Sink> sinks;      // where their lines go (one, or dock's stdout and stderr)
   bool draining = false;        // Drain is set
@@ -1241,6 +1615,8 @@ void rewatch(State& st, int fd, Source source, uint32_t events, size_t index) {
   if (::epoll_ctl(st.epoll.get(), EPOLL_CTL_MOD, fd, &ev) != 0) say("epoll: %s", std::strerror(errno));
 }
 
+void unwatch(State& st, int fd) { ::epoll_ctl(st.epoll.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
 // ---- moving output ----
 //
 // pump() runs after anything that can let bytes move: a pipe became
@@ -1293,7 +1669,11 @@ void pump(State& st) {
   }
   for (size_t i = 0; i < st.sinks.size(); ++i) {
     Sink& k = st.sinks[i];
-    const bool want = k.pollable && !k.gone && !k.ring.empty();
+    if (k.gone && k.pollable) {  // a dead socket reports HUP and ERR even with nothing armed
+      unwatch(st, k.fd);
+      k.pollable = k.waiting = false;
+    }
+    const bool want = k.pollable && !k.gone && !k.ring.empty() && !k.wants_read;
     if (want != k.waiting) {
       rewatch(st, k.fd, Source::Sink, want ? uint32_t(EPOLLOUT) : 0u, i);
       k.waiting = want;
@@ -1310,9 +1690,9 @@ void on_stream_readable(State& st, size_t i) {
   if (n > 0) {
     s.len += size_t(n);
   } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-    s.eof = true;  // every writer is gone: what is left goes out as it is
+    s.eof = true;  // every writer is gone (or the pty's slave): what is left goes out as it is
     s.flush_partial = true;
-    ::epoll_ctl(st.epoll.get(), EPOLL_CTL_DEL, s.pipe.get(), nullptr);
+    unwatch(st, s.pipe.get());
     s.pipe.reset();
     s.reading = false;
   }
@@ -1338,6 +1718,51 @@ void on_drain_deadline(State& st) {
     s.eof = true;
     s.len = 0;
   }
+}
+
+// ---- moving input ----
+//
+// pump_input() runs when the connection (or dock's stdin) is readable or
+// the child's input can take more: it moves what it can, then arms only
+// what can move the rest. The end of the peer's data is the peer closing.
+
+void on_peer_closed(State& st);
+
+void pump_input(State& st) {
+  Feed& f = st.feed;
+  const bool ended = move_input(f);
+  if (f.eof && f.armed != 0) {
+    unwatch(st, f.from);
+    f.armed = 0;
+  }
+  if (f.to && (f.to_gone || (f.eof && f.len == 0 && f.close_at_end))) {
+    unwatch(st, f.to.get());
+    f.waiting = false;
+    if (f.close_at_end) f.to.reset();  // the child reads EOF
+  }
+  if (!f.eof && f.pollable) {
+    const uint32_t want = f.len == f.buf.size() ? 0u : f.wants_write ? uint32_t(EPOLLOUT) : uint32_t(EPOLLIN);
+    if (want != f.armed) rewatch(st, f.from, Source::Peer, want, 0);
+    f.armed = want;
+  }
+  const bool wait = f.to && !f.to_gone && f.len > 0;
+  if (wait != f.waiting) {
+    rewatch(st, f.to.get(), Source::Feed, wait ? uint32_t(EPOLLOUT) : 0u, 0);
+    f.waiting = wait;
+  }
+  if (ended && f.from_peer) on_peer_closed(st);
+}
+
+// The pty's window size: dock's own terminal's, when it has one.
+void copy_window_size(State& st) {
+  winsize ws{};
+  bool known = false;
+  for (int fd = 0; fd <= 2 && !known; ++fd) known = ::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0;
+  if (!known) {
+    ws.ws_row = 24;  // what a terminal without a size is taken to be
+    ws.ws_col = 80;
+  }
+  if (::ioctl(st.pty.get(), TIOCSWINSZ, &ws) != 0) debug("pty window size: %s", std::strerror(errno));
 }
 
 void report_losses(const State& st) {
@@ -1375,6 +1800,7 @@ void forward(State& st, const signalfd_siginfo& info) {
       ::tcgetpgrp(st.tty.get()) == ::getpgrp()) {
     ::tcsetpgrp(st.tty.get(), st.child);
   }
+  if (to == SIGWINCH && st.pty) copy_window_size(st);
   debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
         to != sig ? signal_name(to).c_str() : "", st.cfg.single_child ? "child" : "group", st.child);
   deliver(st, to);
@@ -1558,7 +1984,6 @@ void on_timer(State& st) {
 // from its stdin by itself; like a terminal hang-up, its group gets SIGHUP,
 // and SIGKILL after the kill timeout if it is still there.
 void on_peer_closed(State& st) {
-  ::epoll_ctl(st.epoll.get(), EPOLL_CTL_DEL, st.target.get(), nullptr);  // level-triggered: once
   if (st.phase != Phase::Running) return;
   debug("%s: the peer closed the connection: SIGHUP", st.cfg.io.url.c_str());
   deliver(st, SIGHUP);
@@ -1585,59 +2010,171 @@ Fd foreground_tty() {
   return tty;
 }
 
-// With a prefix, the child writes into two pipes that dock reads; their
-// lines go to the io target, or to dock's own stdout and stderr (one sink
-// when both lead to the same place, so their lines cannot mix).
-bool setup_prefixing(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends) {
-  const Config& cfg = st.cfg;
-  st.sinks.reserve(2);
-  st.streams.resize(2);
-  if (cfg.io.scheme == Scheme::Inherit) {
-    st.sinks.push_back(shared_sink(STDOUT_FILENO, "stdout"));
-    struct stat out, err;
-    const bool same = ::fstat(STDOUT_FILENO, &out) == 0 && ::fstat(STDERR_FILENO, &err) == 0 &&
-                      out.st_dev == err.st_dev && out.st_ino == err.st_ino;
-    if (!same) st.sinks.push_back(shared_sink(STDERR_FILENO, "stderr"));
-    st.streams[1].sink = st.sinks.size() - 1;
-  } else {
-    Sink k;
-    k.name = cfg.io.url;
-    k.fd = st.target.get();
-    if (cfg.io.is_socket()) {  // its own descriptor, for its own epoll entry
-      k.owned = Fd(::fcntl(st.target.get(), F_DUPFD_CLOEXEC, 3));
-      if (!k.owned) {
-        say("dup: %s", std::strerror(errno));
-        return false;
-      }
-      k.fd = k.owned.get();
-      k.socket = k.pollable = true;
-    }
-    st.sinks.push_back(std::move(k));
-  }
-  st.streams[0].prefix = cfg.stdout_prefix;
-  st.streams[1].prefix = cfg.stderr_prefix.value_or(cfg.stdout_prefix);
-  for (size_t i = 0; i < 2; ++i) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-      say("pipe: %s", std::strerror(errno));
+// ---- io setup ----
+//
+// Without TLS or --tty, the child gets the target itself (and, with a
+// prefix, pipes for stdout and stderr that dock reads). With TLS, the child
+// gets pipes for all three and dock moves the bytes both ways. With --tty,
+// the child gets a pty's slave as 0, 1 and 2, and dock bridges the master.
+
+// The descriptors only the child keeps; dock closes its copies once the
+// child has them.
+using ChildEnds = std::array<Fd, 4>;
+
+// The sink for the target dock opened: its own descriptor for a socket,
+// so that it has an epoll entry of its own.
+bool add_target_sink(State& st) {
+  Sink k;
+  k.name = st.cfg.io.url;
+  k.fd = st.target.get();
+  if (st.cfg.io.is_socket()) {
+    k.owned = Fd(::fcntl(st.target.get(), F_DUPFD_CLOEXEC, 3));
+    if (!k.owned) {
+      say("dup: %s", std::strerror(errno));
       return false;
     }
-    st.streams[i].pipe = Fd(fds[0]);
-    write_ends[i] = Fd(fds[1]);
-    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    if (!watch(st, fds[0], Source::Stream, EPOLLIN, i)) return false;
-    st.streams[i].reading = true;
+    k.fd = k.owned.get();
+    k.socket = k.pollable = true;
+    k.tls = st.tls.ssl();
   }
-  for (size_t i = 0; i < st.sinks.size(); ++i)
-    if (st.sinks[i].pollable && !watch(st, st.sinks[i].fd, Source::Sink, 0, i)) return false;
-  stdio.out = write_ends[0].get();
-  stdio.err = write_ends[1].get();
+  st.sinks.push_back(std::move(k));
   return true;
 }
 
-// Opens the io target and, with a prefix, the output pipes; fills in the
-// child's stdio. false: reported, exit 1.
-bool setup_io(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends) {
+// dock's own stdout, and its stderr when the child's stderr has a stream
+// of its own and stderr is not the same file (one sink: no mixed lines).
+void add_inherited_sinks(State& st, bool with_stderr) {
+  st.sinks.push_back(shared_sink(STDOUT_FILENO, "stdout"));
+  struct stat out, err;
+  const bool same = ::fstat(STDOUT_FILENO, &out) == 0 && ::fstat(STDERR_FILENO, &err) == 0 &&
+                    out.st_dev == err.st_dev && out.st_ino == err.st_ino;
+  if (with_stderr && !same) st.sinks.push_back(shared_sink(STDERR_FILENO, "stderr"));
+}
+
+// A stream dock reads from `from` (non-blocking) into sink `sink`.
+bool add_stream(State& st, Fd from, const std::string& prefix, size_t sink) {
+  const bool prefixing = !st.cfg.stdout_prefix.empty() || st.cfg.stderr_prefix.has_value();
+  Stream& s = st.streams.emplace_back();
+  s.lines = prefixing;
+  s.prefix = prefix;
+  s.sink = sink;
+  s.pipe = std::move(from);
+  ::fcntl(s.pipe.get(), F_SETFL, O_NONBLOCK);
+  s.reading = watch(st, s.pipe.get(), Source::Stream, EPOLLIN, st.streams.size() - 1);
+  return s.reading;
+}
+
+// A pipe: {read end, write end}, both close-on-exec.
+bool make_pipe(Fd& rd, Fd& wr) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    say("pipe: %s", std::strerror(errno));
+    return false;
+  }
+  rd = Fd(fds[0]);
+  wr = Fd(fds[1]);
+  return true;
+}
+
+// The child's stdout and stderr as two pipes into the sinks already set up.
+bool add_output_pipes(State& st, ChildStdio& stdio, ChildEnds& ends) {
+  const Config& cfg = st.cfg;
+  Fd out_rd, err_rd;
+  if (!make_pipe(out_rd, ends[1]) || !make_pipe(err_rd, ends[2])) return false;
+  if (!add_stream(st, std::move(out_rd), cfg.stdout_prefix, 0) ||
+      !add_stream(st, std::move(err_rd), cfg.stderr_prefix.value_or(cfg.stdout_prefix), st.sinks.size() - 1))
+    return false;
+  stdio.out = ends[1].get();
+  stdio.err = ends[2].get();
+  return true;
+}
+
+// Arms the feed: reads from `from` (registered for readability), writes to `to`.
+bool start_feed(State& st, int from, Fd to) {
+  Feed& f = st.feed;
+  f.active = true;
+  if (f.from_peer) f.name = st.cfg.io.url.c_str();
+  f.from = from;
+  f.to = std::move(to);
+  ::fcntl(f.to.get(), F_SETFL, O_NONBLOCK);
+  if (!watch(st, f.to.get(), Source::Feed, 0)) return false;
+  if (!f.pollable) return true;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u32 = uint32_t(Source::Peer);
+  if (::epoll_ctl(st.epoll.get(), EPOLL_CTL_ADD, f.from, &ev) == 0) {
+    f.armed = EPOLLIN;
+  } else if (errno == EPERM) {
+    f.pollable = false;  // /dev/null, say: read whenever there is room
+  } else {
+    say("epoll: %s", std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+// dock's own stdin as the source of the child's terminal input, read
+// without blocking and without changing the description others share.
+void feed_from_stdin(State& st) {
+  Feed& f = st.feed;
+  struct stat sb;
+  if (::fstat(STDIN_FILENO, &sb) != 0) return;
+  f.from = STDIN_FILENO;
+  if (S_ISSOCK(sb.st_mode)) {
+    f.from_socket = true;
+  } else if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)) {
+    f.own_from = Fd(::open("/proc/self/fd/0", O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+    if (!f.own_from) {
+      say("--tty: stdin: cannot reopen it (%s): the child gets no input", std::strerror(errno));
+      f.eof = true;
+      f.pollable = false;
+      return;
+    }
+    f.from = f.own_from.get();
+  } else {
+    f.pollable = false;  // a regular file: a read never blocks
+  }
+  if (::isatty(STDIN_FILENO)) st.raw.enter(STDIN_FILENO);
+}
+
+bool setup_tty(State& st, ChildStdio& stdio, ChildEnds& ends) {
+  const Config& cfg = st.cfg;
+  st.pty = Fd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  char name[64];
+  if (!st.pty || ::grantpt(st.pty.get()) != 0 || ::unlockpt(st.pty.get()) != 0 ||
+      ::ptsname_r(st.pty.get(), name, sizeof name) != 0) {
+    say("--tty: cannot open a pseudo-terminal: %s", std::strerror(errno));
+    return false;
+  }
+  ends[3] = Fd(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!ends[3]) {
+    say("--tty: %s: %s", name, std::strerror(errno));
+    return false;
+  }
+  copy_window_size(st);
+  if (cfg.io.scheme == Scheme::Inherit) add_inherited_sinks(st, false);
+  else if (!add_target_sink(st)) return false;
+  Fd out(::fcntl(st.pty.get(), F_DUPFD_CLOEXEC, 3)), in(::fcntl(st.pty.get(), F_DUPFD_CLOEXEC, 3));
+  if (!out || !in) {
+    say("dup: %s", std::strerror(errno));
+    return false;
+  }
+  if (!add_stream(st, std::move(out), cfg.stdout_prefix, 0)) return false;
+  if (cfg.io.is_socket()) {
+    st.feed.from_peer = true;
+    st.feed.tls = st.tls.ssl();
+    st.feed.from_socket = !st.tls;
+  } else {
+    feed_from_stdin(st);
+  }
+  if (!start_feed(st, st.feed.from_peer ? st.target.get() : st.feed.from, std::move(in))) return false;
+  stdio.in = stdio.out = stdio.err = stdio.ctty = ends[3].get();
+  return true;
+}
+
+// Opens the io target and whatever carries the child's stdio to it; fills
+// in the child's stdio. false: reported, exit 1.
+bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
   const Config& cfg = st.cfg;
   if (cfg.io.scheme != Scheme::Inherit) {
     Opened target = open_target(cfg.io);
@@ -1646,7 +2183,23 @@ bool setup_io(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends) {
       return false;
     }
     st.target = std::move(target.fd);
-    debug("%s: open", cfg.io.url.c_str());
+    st.tls = std::move(target.tls);
+    debug("%s: open%s", cfg.io.url.c_str(), st.tls ? " (TLS verified)" : "");
+  }
+  st.sinks.reserve(2);  // streams point at sinks' owners and sinks at streams:
+  st.streams.reserve(2);  // neither vector may move
+  if (cfg.tty) return setup_tty(st, stdio, ends);
+  if (st.tls) {  // pipes for all three; dock is the TLS end
+    Fd in_rd, in_wr;
+    if (!add_target_sink(st) || !add_output_pipes(st, stdio, ends) || !make_pipe(ends[0], in_wr)) return false;
+    st.feed.tls = st.tls.ssl();
+    st.feed.from_peer = true;
+    if (!start_feed(st, st.target.get(), std::move(in_wr))) return false;
+    st.feed.close_at_end = true;
+    stdio.in = ends[0].get();
+    return true;
+  }
+  if (st.target) {
     stdio.out = stdio.err = st.target.get();
     if (cfg.io.is_socket()) {
       stdio.in = st.target.get();
@@ -1655,7 +2208,13 @@ bool setup_io(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends) {
     }
   }
   const bool prefixing = !cfg.stdout_prefix.empty() || cfg.stderr_prefix.has_value();
-  return !prefixing || setup_prefixing(st, stdio, write_ends);
+  if (!prefixing) return true;
+  if (st.target) {
+    if (!add_target_sink(st)) return false;
+  } else {
+    add_inherited_sinks(st, true);
+  }
+  return add_output_pipes(st, stdio, ends);
 }
 
 [[maybe_unused]] int run(int argc, char** argv, char** envp) {
@@ -1704,12 +2263,12 @@ bool setup_io(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends) {
     return code(Exit::Setup);
 
   ChildStdio stdio;
-  std::array<Fd, 2> write_ends;  // the child's ends of the output pipes; closed once it has them
-  if (!setup_io(st, stdio, write_ends)) return code(Exit::Setup);
-  st.tty = foreground_tty();
+  ChildEnds ends;
+  if (!setup_io(st, stdio, ends)) return code(Exit::Setup);
+  if (!cfg.tty) st.tty = foreground_tty();  // with --tty the child has a terminal of its own
 
   const Spawned child = spawn(cfg, original_mask, stdio, st.tty.get(), st.pid1);
-  for (auto& end : write_ends) end.reset();
+  for (auto& end : ends) end.reset();
   if (child.pid < 0) {
     say("fork: %s", std::strerror(child.exec_errno));
     return code(Exit::Setup);
@@ -1725,6 +2284,7 @@ bool setup_io(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends) {
 
   // From here on we may not bail: warn and go on.
   reap(st);  // a child that exited before the loop started
+  if (st.feed.active) pump_input(st);  // input epoll cannot wait for is read now
   while (st.phase == Phase::Running || st.children_left || output_pending(st)) {
     if (!st.children_left && st.phase != Phase::Running && !st.draining) {
       st.draining = true;  // all reaped; what is still queued gets a bounded wait
@@ -1746,11 +2306,16 @@ bool setup_io(State& st, ChildStdio& stdio, std::array<Fd, 2>& write_ends) {
         on_signals(st);
       } else if (tag == uint32_t(Source::Timer)) {
         on_timer(st);
+      } else if (st.feed.active) {  // the peer has data, or the child's input has room
+        pump_input(st);
+        if (tag == uint32_t(Source::Peer)) pump(st);  // a TLS write may have waited for a read
       } else {
+        unwatch(st, st.target.get());  // the hang-up is level-triggered: once
         on_peer_closed(st);
       }
     }
   }
+  if (st.tls && !st.sinks.empty() && !st.sinks[0].gone) g_ssl.SSL_shutdown(st.tls.ssl());  // close_notify
   report_losses(st);
   debug("all processes reaped; exiting with %d", exit_code_of(st.child_status));
   return exit_code_of(st.child_status);

@@ -12,7 +12,9 @@ catch2               # unit and behaviour tests (catch2/catch.hpp)
 util-linux           # unshare: dock as PID 1 of a new pid namespace
 bash                 # the interactive job-control test drives a real bash
 procps               # ps, used when a test fails to show what is running
-socat                # TCP, TCP over IPv6 and unix socket peers for --io
+socat                # TCP, TCP over IPv6, unix socket and TLS peers for --io
+libssl-dev           # OpenSSL 3, linked into dock-static (./dock loads libssl.so.3)
+openssl              # makes the test CA and certificates; s_server as a TLS peer
 "
 
 missing=""
