@@ -2021,6 +2021,13 @@ Fd foreground_tty() {
 // child has them.
 using ChildEnds = std::array<Fd, 4>;
 
+// A sink epoll can wait on is registered with nothing armed; pump() arms it.
+bool add_sink(State& st, Sink k) {
+  st.sinks.push_back(std::move(k));
+  const Sink& added = st.sinks.back();
+  return !added.pollable || watch(st, added.fd, Source::Sink, 0, st.sinks.size() - 1);
+}
+
 // The sink for the target dock opened: its own descriptor for a socket,
 // so that it has an epoll entry of its own.
 bool add_target_sink(State& st) {
@@ -2037,18 +2044,17 @@ bool add_target_sink(State& st) {
     k.socket = k.pollable = true;
     k.tls = st.tls.ssl();
   }
-  st.sinks.push_back(std::move(k));
-  return true;
+  return add_sink(st, std::move(k));
 }
 
 // dock's own stdout, and its stderr when the child's stderr has a stream
 // of its own and stderr is not the same file (one sink: no mixed lines).
-void add_inherited_sinks(State& st, bool with_stderr) {
-  st.sinks.push_back(shared_sink(STDOUT_FILENO, "stdout"));
+bool add_inherited_sinks(State& st, bool with_stderr) {
+  if (!add_sink(st, shared_sink(STDOUT_FILENO, "stdout"))) return false;
   struct stat out, err;
   const bool same = ::fstat(STDOUT_FILENO, &out) == 0 && ::fstat(STDERR_FILENO, &err) == 0 &&
                     out.st_dev == err.st_dev && out.st_ino == err.st_ino;
-  if (with_stderr && !same) st.sinks.push_back(shared_sink(STDERR_FILENO, "stderr"));
+  return !with_stderr || same || add_sink(st, shared_sink(STDERR_FILENO, "stderr"));
 }
 
 // A stream dock reads from `from` (non-blocking) into sink `sink`.
@@ -2152,8 +2158,7 @@ bool setup_tty(State& st, ChildStdio& stdio, ChildEnds& ends) {
     return false;
   }
   copy_window_size(st);
-  if (cfg.io.scheme == Scheme::Inherit) add_inherited_sinks(st, false);
-  else if (!add_target_sink(st)) return false;
+  if (!(cfg.io.scheme == Scheme::Inherit ? add_inherited_sinks(st, false) : add_target_sink(st))) return false;
   Fd out(::fcntl(st.pty.get(), F_DUPFD_CLOEXEC, 3)), in(::fcntl(st.pty.get(), F_DUPFD_CLOEXEC, 3));
   if (!out || !in) {
     say("dup: %s", std::strerror(errno));
@@ -2209,11 +2214,7 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
   }
   const bool prefixing = !cfg.stdout_prefix.empty() || cfg.stderr_prefix.has_value();
   if (!prefixing) return true;
-  if (st.target) {
-    if (!add_target_sink(st)) return false;
-  } else {
-    add_inherited_sinks(st, true);
-  }
+  if (!(st.target ? add_target_sink(st) : add_inherited_sinks(st, true))) return false;
   return add_output_pipes(st, stdio, ends);
 }
 

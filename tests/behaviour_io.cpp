@@ -24,21 +24,6 @@ bool have_ipv6_loopback() {
   return ok;
 }
 
-// A port nothing listens on right now.
-int free_port() {
-  int port = 0;
-  close(loopback_listener(1, port));
-  return port;
-}
-
-// socat listening on ADDRESS, its stdio the test's: what the child sends
-// appears on peer.out, what the test writes to peer.in reaches the child.
-Proc listen_with_socat(const std::string& address) {
-  Proc peer = Proc::start({"socat", "-d", "-d", "-t", "5", address + ",reuseaddr", "STDIO"});
-  REQUIRE(peer.wait_err("listening on"));
-  return peer;
-}
-
 }  // namespace
 
 TEST_CASE("--io file: stdout and stderr appended, existing content kept", "[io]") {

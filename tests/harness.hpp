@@ -77,6 +77,13 @@ inline int loopback_listener(int backlog, int& port) {
   return fd;
 }
 
+// A port nothing listens on right now.
+inline int free_port() {
+  int port = 0;
+  close(loopback_listener(1, port));
+  return port;
+}
+
 // Records a skipped case where the runner can count it (Catch2 v2 has no SKIP).
 inline void skip(const std::string& why) {
   WARN("SKIPPED: " << why);
@@ -444,5 +451,13 @@ class Pty {
   int pidfd_ = -1;
   std::optional<int> status_;
 };
+
+// socat listening on ADDRESS, its stdio the test's: what the child sends
+// appears on peer.out, what the test writes to peer.in reaches the child.
+inline Proc listen_with_socat(const std::string& address) {
+  Proc peer = Proc::start({"socat", "-d", "-d", "-t", "5", address + ",reuseaddr", "STDIO"});
+  REQUIRE(peer.wait_err("listening on"));
+  return peer;
+}
 
 }  // namespace t
