@@ -4,6 +4,8 @@
 // its prompt back, and `fg` resumes it.
 #include "harness.hpp"
 
+#include <termios.h>
+
 using namespace t;
 
 namespace {
@@ -88,4 +90,84 @@ TEST_CASE("from an interactive bash: Ctrl-Z stops, fg resumes, Ctrl-C ends with 
   CHECK(term.buf.find("Stopped", after_fg) == std::string::npos);
   term.type("exit 0\n");
   CHECK(term.wait_exit().has_value());
+}
+
+// ---- --tty: the child on a pseudo-terminal of its own ----
+
+// Whether `text` at `at` is "/dev/pts/N\r\n"; moves `at` past it.
+static bool pts_line(const std::string& text, size_t& at) {
+  const std::string head = "/dev/pts/";
+  if (text.compare(at, head.size(), head) != 0) return false;
+  size_t i = at + head.size(), digits = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
+  if (digits == 0 || text.compare(i, 2, "\r\n") != 0) return false;
+  at = i + 2;
+  return true;
+}
+
+TEST_CASE("--tty over TCP: the child has a terminal, input is echoed by it", "[tty][tcp]") {
+  const int port = free_port();
+  Proc peer = listen_with_socat("TCP-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1");
+  Proc dock = start_dock({"--tty", "--io", "tcp://127.0.0.1:" + std::to_string(port), "--", "sh", "-c",
+                          "tty; stty size; test -t 0 && test -t 2 && echo all-on-the-tty; "
+                          "read x; echo \"got $x\""});
+  REQUIRE(peer.wait_out("all-on-the-tty\r\n"));
+  size_t at = 0;
+  CHECK(pts_line(peer.out_buf, at));
+  CHECK(peer.out_buf.compare(at, 7, "24 80\r\n") == 0);  // dock has no terminal: 80x24
+  peer.send("hello\n");
+  REQUIRE(peer.wait_out("got hello\r\n"));
+  CHECK(peer.out_buf.find("hello\r\ngot hello") != std::string::npos);  // the pty's own echo, then the answer
+  CHECK(dock.exit_code() == 0);
+  CHECK(dock.out_buf.empty());
+}
+
+TEST_CASE("--tty over TLS and into a file", "[tty][tls]") {
+  const std::string dir = temp_path("tty-certs");
+  REQUIRE(std::system(("scripts/make-test-certs.sh " + dir).c_str()) == 0);
+  const int port = free_port();
+  Proc peer = listen_with_socat("OPENSSL-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1,cert=" + dir +
+                                "/server.pem,key=" + dir + "/server.key,verify=0");
+  Proc dock = start_dock({"--tty", "--io", "tls://localhost:" + std::to_string(port) + "?ca=" + dir + "/ca.pem",
+                          "--", "sh", "-c", "tty; read x; echo \"got $x\""});
+  REQUIRE(peer.wait_out("\r\n"));
+  size_t at = 0;
+  CHECK(pts_line(peer.out_buf, at));
+  peer.send("secret\n");
+  REQUIRE(peer.wait_out("got secret\r\n"));
+  CHECK(dock.exit_code() == 0);
+
+  // A file target: output to the file, input from dock's stdin (here none).
+  const std::string path = temp_path("tty.log");
+  unlink(path.c_str());
+  Proc f = run_dock({"--tty", "--io", path, "--stdout-prefix", "T ", "--", "sh", "-c", "tty; echo two"});
+  CHECK(f.exit_code() == 0);
+  const std::string log = read_file(path);
+  size_t pos = 2;
+  CHECK(log.rfind("T ", 0) == 0);
+  CHECK(pts_line(log, pos));
+  CHECK(log.substr(pos) == "T two\r\n");
+  unlink(path.c_str());
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("--tty on dock's own terminal: keys pass raw, window size follows, terminal restored", "[tty]") {
+  Pty term = Pty::start({dock_path(), "--tty", "--", "bash", "--norc", "-c",
+                         "read -n 3 x; echo \"got $x\"; " + helper() + " winch; echo bye; exit 5"});
+  term.type("abc");  // no newline: only a raw outer terminal passes these on at once
+  REQUIRE(term.expect("got abc"));
+  REQUIRE(term.expect("size 40 120"));  // the size of the terminal dock runs on
+  winsize ws{30, 100, 0, 0};
+  REQUIRE(ioctl(term.master, TIOCSWINSZ, &ws) == 0);  // SIGWINCH to dock
+  REQUIRE(term.expect("size 30 100"));
+  term.type("\x04");  // ^D reaches the child's terminal: end of input
+  REQUIRE(term.expect("bye"));
+  auto st = term.wait_exit();
+  REQUIRE(st.has_value());
+  CHECK(WIFEXITED(*st));
+  CHECK(WEXITSTATUS(*st) == 5);
+  termios after{};
+  REQUIRE(tcgetattr(term.master, &after) == 0);
+  CHECK((after.c_lflag & ICANON) != 0);  // dock put its terminal back as it found it
+  CHECK((after.c_lflag & ECHO) != 0);
 }

@@ -14,6 +14,8 @@
 //   helper interleave N            N lines each to stdout and stderr, alternating
 //   helper write BYTES lines|blocks  100-byte lines, one write each or 64 KiB per write
 //   helper state                   print pgrp/pid, foreground, SigBlk, SigIgn
+//   helper winch                   print "size ROWS COLS" of its terminal now and on
+//                                  every SIGWINCH, until EOF on stdin
 
 #include <cerrno>
 #include <csignal>
@@ -24,6 +26,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -227,6 +230,32 @@ int mode_state() {
 
 }  // namespace
 
+int mode_winch() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGWINCH);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+  auto show = [] {
+    winsize ws{};
+    ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
+    line("size " + std::to_string(ws.ws_row) + " " + std::to_string(ws.ws_col));
+  };
+  show();
+  for (;;) {
+    pollfd p[2] = {{STDIN_FILENO, POLLIN, 0}, {sfd, POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) continue;
+    if (p[1].revents & POLLIN) {
+      signalfd_siginfo info;
+      if (read(sfd, &info, sizeof info) > 0) show();
+    }
+    if (p[0].revents & (POLLIN | POLLHUP)) {
+      char buf[256];
+      if (read(STDIN_FILENO, buf, sizeof buf) <= 0) return 0;
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "record") {
@@ -241,6 +270,7 @@ int main(int argc, char** argv) {
   if (mode == "orphans") return mode_orphans(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "orphan-ppid") return mode_orphan_ppid();
   if (mode == "state") return mode_state();
+  if (mode == "winch") return mode_winch();
   if (mode == "write") return mode_write(argc > 2 ? std::atoll(argv[2]) : 1 << 20, argc > 3 ? argv[3] : "blocks");
   if (mode == "interleave") return mode_interleave(argc > 2 ? std::atol(argv[2]) : 1000);
   std::fprintf(stderr, "helper: unknown mode '%s'\n", mode.c_str());
