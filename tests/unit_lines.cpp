@@ -200,3 +200,83 @@ TEST_CASE("two streams on one sink never mix within a line", "[prefix]") {
   feed(err, "after\n");
   CHECK(emit(err, ring, owner) == 6);
 }
+
+TEST_CASE("without a prefix, bytes pass at once, as far as the ring has room", "[prefix]") {
+  Stream s;
+  s.lines = false;
+  Ring ring(8);
+  const Stream* owner = nullptr;
+  auto room = s.space();
+  const std::string data = "no newline yet, and more";
+  std::memcpy(room.data(), data.data(), data.size());
+  s.len = data.size();
+  CHECK(emit(s, ring, owner) == 8);  // a partial line goes without waiting for 100 ms
+  CHECK(owner == nullptr);           // and it holds no line open
+  auto r = ring.runs();
+  CHECK(std::string(static_cast<char*>(r[0].iov_base), r[0].iov_len) == "no newli");
+  ring.consume(8);
+  CHECK(emit(s, ring, owner) == 8);
+  CHECK(s.len == data.size() - 16);
+}
+
+TEST_CASE("input feed: bytes move through a fixed buffer; a full child input stops the reading", "[input]") {
+  int src[2], dst[2];
+  REQUIRE(pipe2(src, O_NONBLOCK | O_CLOEXEC) == 0);  // the peer writes src[1]
+  REQUIRE(pipe2(dst, O_NONBLOCK | O_CLOEXEC) == 0);  // the child reads dst[0]
+  const int pipe_size = fcntl(dst[1], F_GETPIPE_SZ);
+  Feed f;
+  f.from = src[0];
+  f.to = Fd(dst[1]);
+  const std::string hello = "hello\n";
+  REQUIRE(write(src[1], hello.data(), hello.size()) == ssize_t(hello.size()));
+  CHECK_FALSE(move_input(f));
+  char buf[64];
+  CHECK(read(dst[0], buf, sizeof buf) == ssize_t(hello.size()));
+  CHECK(std::string(buf, hello.size()) == hello);
+
+  // The child reads nothing: its pipe fills, then dock's buffer, then dock
+  // stops reading -- what is left stays with the peer.
+  std::string block(4096, 'x');
+  size_t sent = 0;
+  for (int i = 0; i < 64; ++i) {
+    while (write(src[1], block.data(), block.size()) == ssize_t(block.size())) sent += block.size();
+    move_input(f);
+  }
+  CHECK(f.len == f.buf.size());
+  CHECK(f.buf.size() == kFeedCapacity);
+  int unread = 0;
+  REQUIRE(ioctl(src[0], FIONREAD, &unread) == 0);
+  CHECK(size_t(pipe_size) + f.len + size_t(unread) == sent);
+
+  // The peer's end comes only after everything it sent was delivered.
+  close(src[1]);
+  size_t received = 0;
+  bool ended = false;
+  for (int i = 0; i < 100000 && !(ended && f.len == 0); ++i) {
+    ssize_t n;
+    while ((n = read(dst[0], buf, sizeof buf)) > 0) received += size_t(n);
+    ended = move_input(f) || ended;
+  }
+  ssize_t n;
+  while ((n = read(dst[0], buf, sizeof buf)) > 0) received += size_t(n);
+  CHECK(ended);
+  CHECK(f.eof);
+  CHECK(f.len == 0);
+  CHECK(received == sent);
+
+  // A child that closed its input: what comes is discarded, not kept.
+  signal(SIGPIPE, SIG_IGN);
+  close(dst[0]);
+  f.eof = false;
+  int again[2];
+  REQUIRE(pipe2(again, O_NONBLOCK | O_CLOEXEC) == 0);
+  f.from = again[0];
+  REQUIRE(write(again[1], hello.data(), hello.size()) == ssize_t(hello.size()));
+  move_input(f);
+  CHECK(f.to_gone);
+  CHECK(f.len == 0);
+  signal(SIGPIPE, SIG_DFL);
+  close(again[0]);
+  close(again[1]);
+  close(src[0]);
+}

@@ -134,11 +134,25 @@ TEST_CASE("options of features not built yet are refused, never ignored", "[opti
     CHECK(p.action == Parsed::Action::Fail);
     CHECK(p.error == std::string(flag) + ": unknown option (not supported by dock 0.1.0 yet)");
   }
-  CHECK(Args{"--tty", "ls"}.parse().action == Parsed::Action::Fail);
   Args a({"ls"}, {"DOCK_WEB_HOOK=http://x/"});
   auto p = a.parse();
   CHECK(p.action == Parsed::Action::Fail);
   CHECK(p.error == "DOCK_WEB_HOOK: unknown option (not supported by dock 0.1.0 yet)");
+}
+
+TEST_CASE("--tty and DOCK_TTY; tls:// URLs are accepted", "[options]") {
+  auto p = Args{"--tty", "--io", "tls://h:443", "sh"}.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.tty);
+  CHECK(p.config.io.scheme == Scheme::Tls);
+  CHECK_FALSE(Args{"sh"}.parse().config.tty);
+  Args env({"sh"}, {"DOCK_TTY=yes"});
+  CHECK(env.parse().config.tty);
+  Args off({"sh"}, {"DOCK_TTY=0"});
+  CHECK_FALSE(off.parse().config.tty);
+  Args bad({"sh"}, {"DOCK_TTY=maybe"});
+  CHECK(bad.parse().action == Parsed::Action::Fail);
+  CHECK(Args{"--io", "ssl://h:1?insecure=1", "sh"}.parse().config.io.insecure);
 }
 
 TEST_CASE("rewrite table", "[options]") {
