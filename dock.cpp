@@ -1181,10 +1181,10 @@ struct Stream {
   bool flush_partial = false;      // write a partial line now (100 ms, EOF)
   int64_t partial_since = 0;       // when the pending partial line was seen; 0: none
   bool eof = false;
-  // The loop's side: the pipe's read end, the sink it feeds, EPOLLIN armed.
+  // The loop's side: the pipe's read end, the sink it feeds, the events armed.
   Fd pipe;
   size_t sink = 0;
-  bool reading = false;
+  uint32_t armed = 0;
 
   [[nodiscard]] std::string_view pending() const { return {buf.data() + start, len}; }
   void consume(size_t n) {
@@ -1244,7 +1244,7 @@ struct Sink {
   bool wants_read = false;  // TLS can write only after reading (the feed's reads retry)
   Ring ring{kSinkCapacity};
   const Stream* owner = nullptr;
-  bool waiting = false;   // EPOLLOUT armed
+  uint32_t armed = 0;     // EPOLLOUT when waiting for room
   bool gone = false;      // its reader went away: output is discarded
   bool failing = false;   // the last write failed (reported once per streak)
   uint64_t lost = 0;      // bytes that could not be written
@@ -1357,7 +1357,7 @@ struct Feed {
   bool to_gone = false;       // the child closed its stdin: input is discarded
   bool wants_write = false;   // TLS can read only after writing
   uint32_t armed = 0;         // events armed on `from`
-  bool waiting = false;       // EPOLLOUT armed on `to`
+  uint32_t armed_to = 0;      // EPOLLOUT on `to` when waiting for room
 };
 
 // Reads what `from` has, as read(2) reports it: TLS's WANT_* as EAGAIN,
@@ -1608,14 +1608,27 @@ bool watch(State& st, int fd, Source source, uint32_t events, size_t index = 0) 
   return false;
 }
 
-void rewatch(State& st, int fd, Source source, uint32_t events, size_t index) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.u32 = uint32_t(source) + uint32_t(index);
-  if (::epoll_ctl(st.epoll.get(), EPOLL_CTL_MOD, fd, &ev) != 0) say("epoll: %s", std::strerror(errno));
-}
-
 void unwatch(State& st, int fd) { ::epoll_ctl(st.epoll.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+// Arms `want` on a descriptor whose armed events are `armed`. One with
+// nothing armed is out of epoll altogether: a hung-up pipe or socket
+// reports HUP and ERR even when nothing is asked, and would wake the loop
+// for nothing while dock cannot act on it.
+void arm(State& st, int fd, Source source, size_t index, uint32_t& armed, uint32_t want) {
+  if (want == armed) return;
+  if (want == 0) {
+    unwatch(st, fd);
+  } else {
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u32 = uint32_t(source) + uint32_t(index);
+    if (::epoll_ctl(st.epoll.get(), armed == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) {
+      say("epoll: %s", std::strerror(errno));
+      return;
+    }
+  }
+  armed = want;
+}
 
 // ---- moving output ----
 //
@@ -1653,11 +1666,7 @@ void pump(State& st) {
   int64_t flush_at = 0;
   for (size_t i = 0; i < st.streams.size(); ++i) {
     Stream& s = st.streams[i];
-    const bool want = !s.eof && s.len < kLineMax;
-    if (want != s.reading) {
-      rewatch(st, s.pipe.get(), Source::Stream, want ? uint32_t(EPOLLIN) : 0u, i);
-      s.reading = want;
-    }
+    if (s.pipe) arm(st, s.pipe.get(), Source::Stream, i, s.armed, s.len < kLineMax ? uint32_t(EPOLLIN) : 0u);
     const bool partial = s.len > 0 && !s.flush_partial && s.pending().find('\n') == std::string_view::npos;
     if (!partial) {
       s.partial_since = 0;
@@ -1669,15 +1678,8 @@ void pump(State& st) {
   }
   for (size_t i = 0; i < st.sinks.size(); ++i) {
     Sink& k = st.sinks[i];
-    if (k.gone && k.pollable) {  // a dead socket reports HUP and ERR even with nothing armed
-      unwatch(st, k.fd);
-      k.pollable = k.waiting = false;
-    }
     const bool want = k.pollable && !k.gone && !k.ring.empty() && !k.wants_read;
-    if (want != k.waiting) {
-      rewatch(st, k.fd, Source::Sink, want ? uint32_t(EPOLLOUT) : 0u, i);
-      k.waiting = want;
-    }
+    arm(st, k.fd, Source::Sink, i, k.armed, want ? uint32_t(EPOLLOUT) : 0u);
   }
   set_deadline_at(st, Deadline::Flush, flush_at == 0 ? 0 : std::max(flush_at, now + 1));
 }
@@ -1692,9 +1694,8 @@ void on_stream_readable(State& st, size_t i) {
   } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
     s.eof = true;  // every writer is gone (or the pty's slave): what is left goes out as it is
     s.flush_partial = true;
-    unwatch(st, s.pipe.get());
+    arm(st, s.pipe.get(), Source::Stream, i, s.armed, 0);
     s.pipe.reset();
-    s.reading = false;
   }
   pump(st);
 }
@@ -1731,24 +1732,13 @@ void on_peer_closed(State& st);
 void pump_input(State& st) {
   Feed& f = st.feed;
   const bool ended = move_input(f);
-  if (f.eof && f.armed != 0) {
-    unwatch(st, f.from);
-    f.armed = 0;
+  if (f.pollable) {
+    const uint32_t want = f.eof || f.len == f.buf.size() ? 0u : f.wants_write ? uint32_t(EPOLLOUT) : uint32_t(EPOLLIN);
+    arm(st, f.from, Source::Peer, 0, f.armed, want);
   }
-  if (f.to && (f.to_gone || (f.eof && f.len == 0 && f.close_at_end))) {
-    unwatch(st, f.to.get());
-    f.waiting = false;
-    if (f.close_at_end) f.to.reset();  // the child reads EOF
-  }
-  if (!f.eof && f.pollable) {
-    const uint32_t want = f.len == f.buf.size() ? 0u : f.wants_write ? uint32_t(EPOLLOUT) : uint32_t(EPOLLIN);
-    if (want != f.armed) rewatch(st, f.from, Source::Peer, want, 0);
-    f.armed = want;
-  }
-  const bool wait = f.to && !f.to_gone && f.len > 0;
-  if (wait != f.waiting) {
-    rewatch(st, f.to.get(), Source::Feed, wait ? uint32_t(EPOLLOUT) : 0u, 0);
-    f.waiting = wait;
+  if (f.to) {
+    arm(st, f.to.get(), Source::Feed, 0, f.armed_to, !f.to_gone && f.len > 0 ? uint32_t(EPOLLOUT) : 0u);
+    if (f.close_at_end && f.eof && f.len == 0) f.to.reset();  // the child reads EOF
   }
   if (ended && f.from_peer) on_peer_closed(st);
 }
@@ -2021,11 +2011,10 @@ Fd foreground_tty() {
 // child has them.
 using ChildEnds = std::array<Fd, 4>;
 
-// A sink epoll can wait on is registered with nothing armed; pump() arms it.
+// pump() arms a sink when it has to wait for room.
 bool add_sink(State& st, Sink k) {
   st.sinks.push_back(std::move(k));
-  const Sink& added = st.sinks.back();
-  return !added.pollable || watch(st, added.fd, Source::Sink, 0, st.sinks.size() - 1);
+  return true;
 }
 
 // The sink for the target dock opened: its own descriptor for a socket,
@@ -2066,8 +2055,8 @@ bool add_stream(State& st, Fd from, const std::string& prefix, size_t sink) {
   s.sink = sink;
   s.pipe = std::move(from);
   ::fcntl(s.pipe.get(), F_SETFL, O_NONBLOCK);
-  s.reading = watch(st, s.pipe.get(), Source::Stream, EPOLLIN, st.streams.size() - 1);
-  return s.reading;
+  arm(st, s.pipe.get(), Source::Stream, st.streams.size() - 1, s.armed, EPOLLIN);
+  return s.armed != 0;
 }
 
 // A pipe: {read end, write end}, both close-on-exec.
@@ -2102,8 +2091,7 @@ bool start_feed(State& st, int from, Fd to) {
   if (f.from_peer) f.name = st.cfg.io.url.c_str();
   f.from = from;
   f.to = std::move(to);
-  ::fcntl(f.to.get(), F_SETFL, O_NONBLOCK);
-  if (!watch(st, f.to.get(), Source::Feed, 0)) return false;
+  ::fcntl(f.to.get(), F_SETFL, O_NONBLOCK);  // armed by pump_input() when it must wait
   if (!f.pollable) return true;
   epoll_event ev{};
   ev.events = EPOLLIN;

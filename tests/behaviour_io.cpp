@@ -197,3 +197,28 @@ TEST_CASE("--io tcp: a peer that never answers the handshake times out after 5 s
   for (int c : fillers) close(c);
   close(lfd);
 }
+
+TEST_CASE("--io tcp: a reset connection costs no wake-ups while the child is quiet", "[io][tcp]") {
+  int port = 0;
+  const int lfd = loopback_listener(1, port);
+  Proc dock = start_dock({"--kill-timeout", "3s", "--io", "tcp://127.0.0.1:" + std::to_string(port),
+                          "--stdout-prefix", "P ", "--", "sh", "-c", "trap '' HUP; echo one; exec sleep 100"});
+  pollfd pf{lfd, POLLIN, 0};
+  REQUIRE(poll(&pf, 1, kTimeoutMs) == 1);
+  const int c = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+  REQUIRE(c >= 0);
+  std::string got;
+  REQUIRE(read_until(c, got, "P one\n", now_ms() + kTimeoutMs) != std::string::npos);
+  linger reset{1, 0};
+  REQUIRE(setsockopt(c, SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
+  close(c);  // RST: dock's socket now reports HUP and ERR, whatever it asks for
+  close(lfd);
+  // An observation window, not a synchronisation: dock waits for the kill
+  // timeout with nothing to do, and must not spin meanwhile.
+  const long before = cpu_ticks(dock.pid);
+  usleep(1'000'000);
+  const long after = cpu_ticks(dock.pid);
+  CHECK(before >= 0);
+  CHECK(after - before <= 5);  // ticks of 10 ms; a spinning loop uses about 100
+  CHECK(dock.exit_code() == 128 + SIGKILL);
+}

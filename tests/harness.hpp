@@ -191,6 +191,21 @@ inline long proc_status_field(pid_t pid, const std::string& name) {
   return -1;
 }
 
+// CPU time (user + system) a process has used, in clock ticks.
+inline long cpu_ticks(pid_t pid) {
+  std::string stat = read_proc("/proc/" + std::to_string(pid) + "/stat");
+  size_t at = stat.rfind(')');
+  if (at == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(at + 2));
+  std::string f;
+  long utime = 0, stime = 0;
+  for (int i = 3; fields >> f; ++i) {  // field 3 is the state; 14 utime, 15 stime
+    if (i == 14) utime = std::atol(f.c_str());
+    if (i == 15) { stime = std::atol(f.c_str()); break; }
+  }
+  return utime + stime;
+}
+
 // kill() for tests, refusing the pids that mean "many processes" (0, -1,
 // negative groups) or init: a test must never signal more than it means to.
 inline bool signal_pid(pid_t pid, int sig) {
