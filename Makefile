@@ -24,9 +24,10 @@ dock: dock.cpp Makefile
 
 static: dock-static
 
-# OpenSSL linked in, so tls:// needs nothing from the image.
+# OpenSSL and zlib linked in, so tls:// and compressed log archives need
+# nothing from the image.
 dock-static: dock.cpp Makefile
-	$(CXX) $(PRODFLAGS) -DDOCK_STATIC_TLS -static -o $@ dock.cpp $(LINKFLAGS) -lssl -lcrypto -pthread
+	$(CXX) $(PRODFLAGS) -DDOCK_STATIC_LIBS -static -o $@ dock.cpp $(LINKFLAGS) -lssl -lcrypto -lz -pthread
 
 # --- tests -----------------------------------------------------------------
 

@@ -34,7 +34,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <span>
@@ -95,7 +97,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 // OpenSSL, as far as dock uses it: opaque handles and the calls made, so no
 // OpenSSL header is needed to build. ./dock looks these up in libssl.so.3
-// with dlopen when a tls:// target is used; ./dock-static (DOCK_STATIC_TLS)
+// with dlopen when a tls:// target is used; ./dock-static (DOCK_STATIC_LIBS)
 // links them. Each entry: name, return type, parameters.
 struct ssl_st;
 struct ssl_ctx_st;
@@ -130,11 +132,18 @@ struct X509_VERIFY_PARAM_st;
   X(ERR_get_error, unsigned long, ())                                             \
   X(ERR_reason_error_string, const char*, (unsigned long))                        \
   X(ERR_clear_error, void, ())
-#ifdef DOCK_STATIC_TLS
+// zlib, the same way: libz.so.1 is loaded when rotation is asked for.
+struct gzFile_s;
+#define DOCK_ZLIB_CALLS(X)                                 \
+  X(gzdopen, gzFile_s*, (int, const char*))                \
+  X(gzwrite, int, (gzFile_s*, const void*, unsigned))      \
+  X(gzclose, int, (gzFile_s*))
+#ifdef DOCK_STATIC_LIBS
 extern "C" {
-#define DOCK_TLS_DECLARE(name, ret, params) ret name params;
-DOCK_TLS_CALLS(DOCK_TLS_DECLARE)
-#undef DOCK_TLS_DECLARE
+#define DOCK_DECLARE(name, ret, params) ret name params;
+DOCK_TLS_CALLS(DOCK_DECLARE)
+DOCK_ZLIB_CALLS(DOCK_DECLARE)
+#undef DOCK_DECLARE
 }
 #else
 #include <dlfcn.h>
@@ -229,9 +238,9 @@ constexpr std::array<OptionSpec, 16> kOptions{{
     {"tty", 0, false, true, true, Opt::Tty},
     {"stdout-prefix", 0, true, true, true, Opt::StdoutPrefix},
     {"stderr-prefix", 0, true, true, true, Opt::StderrPrefix},
-    {"log-rotate", 0, true, false, true, Opt::LogRotate},
-    {"log-max-size", 0, true, false, true, Opt::LogMaxSize},
-    {"log-keep", 0, true, false, true, Opt::LogKeep},
+    {"log-rotate", 0, true, true, true, Opt::LogRotate},
+    {"log-max-size", 0, true, true, true, Opt::LogMaxSize},
+    {"log-keep", 0, true, true, true, Opt::LogKeep},
     {"web-hook", 0, true, false, true, Opt::WebHook},
     {"bind-port", 0, true, false, true, Opt::BindPort},
     {"ready-file", 0, true, false, true, Opt::ReadyFile},
@@ -260,6 +269,9 @@ constexpr std::string_view kUsage =
     "                           (stdin, stdout and stderr)\n"
     "  --tty                    run the child on a pseudo-terminal bridged to\n"
     "                           the io target (or to dock's own stdio)\n"
+    "  --log-rotate DURATION    with a file --io: archive the file this often\n"
+    "  --log-max-size SIZE      ... and when it reaches SIZE (10m, 512k, 1g)\n"
+    "  --log-keep N             archives kept, compressed with gzip (default 5)\n"
     "  --stdout-prefix TEXT[:COLOR]  put TEXT before every output line; COLOR is\n"
     "                           red, green, yellow, blue, magenta, cyan, white\n"
     "  --stderr-prefix TEXT[:COLOR]  a different prefix for stderr lines\n"
@@ -303,6 +315,7 @@ class Fd {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
+  [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
 
  private:
   int fd_ = -1;
@@ -482,6 +495,30 @@ std::optional<int64_t> parse_duration(std::string_view s) {
   return ms;
 }
 
+// SIZE: bytes, or a number with k, m or g (KiB, MiB, GiB; also written
+// kb, KiB, ...; any case).
+std::optional<int64_t> parse_size(std::string_view s) {
+  struct Unit {
+    std::string_view suffix;
+    int64_t bytes;
+  };
+  constexpr std::array<Unit, 10> units{{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+                                        {"kb", 1 << 10},  {"mb", 1 << 20},  {"gb", 1 << 30},
+                                        {"k", 1 << 10},   {"m", 1 << 20},   {"g", 1 << 30}, {"b", 1}}};
+  int64_t scale = 1;
+  for (const auto& u : units) {
+    if (s.size() > u.suffix.size() && iequals(s.substr(s.size() - u.suffix.size()), u.suffix)) {
+      scale = u.bytes;
+      s.remove_suffix(u.suffix.size());
+      break;
+    }
+  }
+  constexpr int64_t kMaxBytes = int64_t(1) << 50;  // a PiB
+  auto n = parse_uint(s, kMaxBytes);
+  if (!n || *n > kMaxBytes / scale) return std::nullopt;
+  return *n * scale;
+}
+
 std::optional<bool> parse_bool(std::string_view s) {
   for (auto yes : {"1", "true", "yes", "on"}) if (iequals(s, yes)) return true;
   for (auto no : {"", "0", "false", "no", "off"}) if (iequals(s, no)) return false;
@@ -638,6 +675,10 @@ struct Config {
   bool single_child = false;
   bool debug = false;
   bool tty = false;
+  int64_t log_rotate_ms = 0;   // 0: no rotation by age
+  int64_t log_max_size = 0;    // bytes; 0: no rotation by size
+  int64_t log_keep = 5;        // archives kept
+  bool log_keep_set = false;
   char* const* command = nullptr;  // null-terminated, points into argv
   std::vector<char*> child_env;    // null-terminated, points into envp
 
@@ -716,7 +757,26 @@ std::optional<std::string> apply_option(const OptionSpec& spec, std::string_view
       else c.stderr_prefix = std::move(rendered);
       return std::nullopt;
     }
-    case Opt::LogRotate: case Opt::LogMaxSize: case Opt::LogKeep: case Opt::WebHook:
+    case Opt::LogRotate: {
+      auto ms = parse_duration(value);
+      if (!ms || *ms == 0) return "'" + std::string(value) + "' is not a duration above zero (e.g. 1h, 30m, 1d; a bare integer is hours)";
+      c.log_rotate_ms = *ms;
+      return std::nullopt;
+    }
+    case Opt::LogMaxSize: {
+      auto n = parse_size(value);
+      if (!n || *n == 0) return "'" + std::string(value) + "' is not a size above zero (e.g. 10m, 512k, 1g)";
+      c.log_max_size = *n;
+      return std::nullopt;
+    }
+    case Opt::LogKeep: {
+      auto n = parse_uint(value, 100000);
+      if (!n || *n == 0) return "'" + std::string(value) + "' is not a count from 1 to 100000";
+      c.log_keep = *n;
+      c.log_keep_set = true;
+      return std::nullopt;
+    }
+    case Opt::WebHook:
     case Opt::BindPort: case Opt::ReadyFile: case Opt::Help: case Opt::Version:
       return std::nullopt;  // refused or handled by the caller
   }
@@ -821,6 +881,12 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
 
   if (i >= argv.size() || argv[i] == nullptr)
     return fail("usage", "missing command (dock [OPTIONS] [--] COMMAND [ARG...]; see dock --help)");
+  if ((c.log_rotate_ms != 0 || c.log_max_size != 0 || c.log_keep_set) && c.io.scheme != Scheme::File) {
+    const char* which = c.log_rotate_ms != 0 ? "--log-rotate" : c.log_max_size != 0 ? "--log-max-size" : "--log-keep";
+    return fail(which, "needs a file --io (rotation is for a log file)");
+  }
+  if (c.log_keep_set && c.log_rotate_ms == 0 && c.log_max_size == 0)
+    return fail("--log-keep", "needs --log-rotate or --log-max-size");
   c.command = &argv[i];
   p.action = Parsed::Action::Run;
   return p;
@@ -914,7 +980,7 @@ bool g_ssl_loaded = false;
 // Fills g_ssl; nullopt when it is ready, else why it cannot be.
 std::optional<std::string> load_ssl() {
   if (g_ssl_loaded) return std::nullopt;
-#ifdef DOCK_STATIC_TLS
+#ifdef DOCK_STATIC_LIBS
 #define DOCK_TLS_BIND(name, ret, params) g_ssl.name = ::name;
   DOCK_TLS_CALLS(DOCK_TLS_BIND)
 #undef DOCK_TLS_BIND
@@ -932,6 +998,33 @@ std::optional<std::string> load_ssl() {
 #undef DOCK_TLS_BIND
 #endif
   g_ssl_loaded = true;
+  return std::nullopt;
+}
+
+struct ZlibApi {
+#define DOCK_ZLIB_POINTER(name, ret, params) ret(*name) params = nullptr;
+  DOCK_ZLIB_CALLS(DOCK_ZLIB_POINTER)
+#undef DOCK_ZLIB_POINTER
+};
+ZlibApi g_zlib;
+
+// Fills g_zlib; nullopt when it is ready, else why it cannot be.
+std::optional<std::string> load_zlib() {
+#ifdef DOCK_STATIC_LIBS
+#define DOCK_ZLIB_BIND(name, ret, params) g_zlib.name = ::name;
+  DOCK_ZLIB_CALLS(DOCK_ZLIB_BIND)
+#undef DOCK_ZLIB_BIND
+#else
+  void* lib = ::dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) return std::string(::dlerror());
+#define DOCK_ZLIB_BIND(name, ret, params)                               \
+  if (void* sym = ::dlsym(lib, #name); sym != nullptr)                  \
+    std::memcpy(&g_zlib.name, &sym, sizeof sym);                        \
+  else                                                                  \
+    return std::string("libz.so.1 has no " #name);
+  DOCK_ZLIB_CALLS(DOCK_ZLIB_BIND)
+#undef DOCK_ZLIB_BIND
+#endif
   return std::nullopt;
 }
 
@@ -1202,9 +1295,18 @@ struct Stream {
   }
 };
 
+// What a target may still take before it is rotated (--log-max-size).
+struct Budget {
+  size_t left = SIZE_MAX;
+  bool fresh = false;  // the file is empty: its first line goes, however long
+  bool full = false;   // a line did not fit: rotate before it
+};
+
 // Moves what can go from `s` into `out`; `owner` is the sink's owner (the
-// stream whose partial line is open there). Returns the bytes consumed.
-size_t emit(Stream& s, Ring& out, const Stream*& owner) {
+// stream whose partial line is open there). A new line that does not fit
+// the budget waits, and marks it full; the continuation of an open line
+// always goes. Returns the bytes consumed.
+size_t emit(Stream& s, Ring& out, const Stream*& owner, Budget& budget) {
   if (!s.lines) {  // no lines to keep whole: what fits goes
     const size_t n = std::min(s.len, out.free());
     out.push(s.pending().substr(0, n));
@@ -1221,6 +1323,12 @@ size_t emit(Stream& s, Ring& out, const Stream*& owner) {
     const std::string_view unit = whole ? data.substr(0, nl + 1) : data;
     const size_t need = unit.size() + (s.line_open ? 0 : s.prefix.size());
     if (out.free() < need) break;  // backpressure
+    if (!s.line_open && need > budget.left && !budget.fresh) {  // the file is full: rotate first
+      budget.full = true;
+      break;
+    }
+    budget.fresh = false;
+    budget.left -= std::min(budget.left, need);
     if (!s.line_open) out.push(s.prefix);
     out.push(unit);
     s.consume(unit.size());
@@ -1231,6 +1339,11 @@ size_t emit(Stream& s, Ring& out, const Stream*& owner) {
   }
   if (s.len == 0 && s.eof && owner == &s) owner = nullptr;  // ended mid-line: let go
   return consumed;
+}
+
+[[maybe_unused]] size_t emit(Stream& s, Ring& out, const Stream*& owner) {
+  Budget unlimited;
+  return emit(s, out, owner, unlimited);
 }
 
 // A place lines go, written without ever blocking the loop.
@@ -1248,6 +1361,7 @@ struct Sink {
   bool gone = false;      // its reader went away: output is discarded
   bool failing = false;   // the last write failed (reported once per streak)
   uint64_t lost = 0;      // bytes that could not be written
+  uint64_t written = 0;   // bytes written
 };
 
 // A sink on a descriptor dock shares with others (its own stdout or
@@ -1312,6 +1426,7 @@ void flush_sink(Sink& k) {
     }
     if (n > 0) {
       k.ring.consume(size_t(n));
+      k.written += uint64_t(n);
       k.failing = false;
       continue;
     }
@@ -1419,6 +1534,137 @@ bool move_input(Feed& f) {
   return ended;
 }
 
+// ---- log rotation: archive names, selection, compression ----
+//
+// FILE is renamed to FILE_YYYYmmddHHMMSS (local time; -1, -2, ... when that
+// name, or its .gz, is taken), FILE is opened anew, and the archive is
+// compressed to FILE_YYYYmmddHHMMSS.gz by a forked process. Only names of
+// exactly that pattern for that FILE count as archives: nothing else in the
+// directory is ever removed.
+
+constexpr size_t kStampLen = 14;  // YYYYmmddHHMMSS
+
+struct ArchiveName {
+  std::string stamp;  // YYYYmmddHHMMSS
+  int64_t clash = 0;  // the -N suffix; 0: none
+  bool gz = false;
+  [[nodiscard]] bool newer_than(const ArchiveName& o) const {
+    return stamp != o.stamp ? stamp > o.stamp : clash > o.clash;
+  }
+};
+
+// `name` as an archive of the log file named `base`, if it is one.
+std::optional<ArchiveName> parse_archive_name(std::string_view base, std::string_view name) {
+  if (name.size() <= base.size() + 1 + kStampLen || name.substr(0, base.size()) != base || name[base.size()] != '_')
+    return std::nullopt;
+  name.remove_prefix(base.size() + 1);
+  ArchiveName a;
+  for (size_t i = 0; i < kStampLen; ++i)
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+  a.stamp = std::string(name.substr(0, kStampLen));
+  name.remove_prefix(kStampLen);
+  if (name.size() >= 3 && name.substr(name.size() - 3) == ".gz") {
+    a.gz = true;
+    name.remove_suffix(3);
+  }
+  if (!name.empty()) {
+    if (name[0] != '-' || name.size() < 2 || name[1] == '0') return std::nullopt;
+    auto n = parse_uint(name.substr(1), 1'000'000);
+    if (!n) return std::nullopt;
+    a.clash = *n;
+  }
+  return a;
+}
+
+// The name of archive `a` of `base`, without ".gz".
+std::string archive_name(std::string_view base, const ArchiveName& a) {
+  std::string n = std::string(base) + "_" + a.stamp;
+  if (a.clash > 0) n += "-" + std::to_string(a.clash);
+  return n;
+}
+
+// Of the entries of a directory, the archives of `base` beyond the `keep`
+// newest, as the names to remove (an archive and its .gz both go).
+std::vector<std::string> archives_to_remove(std::string_view base, const std::vector<std::string>& entries,
+                                            size_t keep) {
+  std::vector<ArchiveName> archives;
+  for (const auto& e : entries) {
+    auto a = parse_archive_name(base, e);
+    if (!a) continue;
+    a->gz = false;  // FILE_x and FILE_x.gz are one archive
+    bool seen = false;
+    for (const auto& b : archives) seen = seen || (b.stamp == a->stamp && b.clash == a->clash);
+    if (!seen) archives.push_back(*a);
+  }
+  std::sort(archives.begin(), archives.end(), [](const ArchiveName& x, const ArchiveName& y) { return x.newer_than(y); });
+  std::vector<std::string> remove;
+  for (size_t i = keep; i < archives.size(); ++i) {
+    const std::string n = archive_name(base, archives[i]);
+    for (const auto& e : entries)
+      if (e == n || e == n + ".gz") remove.push_back(e);
+  }
+  return remove;
+}
+
+// The local time `t` as YYYYmmddHHMMSS.
+std::string stamp_of(time_t t) {
+  tm local{};
+  ::localtime_r(&t, &local);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &local);
+  return buf;
+}
+
+// The archive name for `path` at time `t`: newer than `last` (the previous
+// one, which may have been removed since), and free (neither it nor its
+// .gz exists). `last` becomes it.
+std::string next_archive_path(const std::string& path, time_t t, ArchiveName& last) {
+  ArchiveName a;
+  a.stamp = stamp_of(t);
+  if (a.stamp == last.stamp) a.clash = last.clash + 1;
+  for (;; ++a.clash) {
+    const std::string candidate = archive_name(path, a);
+    struct stat sb;
+    if (::lstat(candidate.c_str(), &sb) != 0 && ::lstat((candidate + ".gz").c_str(), &sb) != 0) {
+      last = a;
+      return candidate;
+    }
+  }
+}
+
+// The compressor: a process of its own (forked by dock, at low priority),
+// so that compressing a big archive never holds up the loop. It writes
+// ARCHIVE.gz.tmp, renames it to ARCHIVE.gz and only then removes ARCHIVE:
+// whenever it stops, one complete copy exists. Exit status: 0, or an errno.
+[[noreturn]] void compress_archive(const std::string& archive) {
+  const std::string tmp = archive + ".gz.tmp";
+  auto fail = [&](int err) {
+    ::unlink(tmp.c_str());
+    ::_exit(err > 0 && err < 256 ? err : EIO);
+  };
+  Fd in(::open(archive.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) fail(errno);
+  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out) fail(errno);
+  gzFile_s* gz = g_zlib.gzdopen(out.get(), "wb6");
+  if (gz == nullptr) fail(ENOMEM);
+  std::vector<char> buf(256 * 1024);
+  for (;;) {
+    const ssize_t n = retry([&] { return ::read(in.get(), buf.data(), buf.size()); });
+    if (n < 0) fail(errno);
+    if (n == 0) break;
+    errno = 0;
+    if (g_zlib.gzwrite(gz, buf.data(), unsigned(n)) != int(n)) fail(errno != 0 ? errno : EIO);
+  }
+  errno = 0;
+  const int closed = g_zlib.gzclose(gz);  // closes `out` too
+  static_cast<void>(out.release());
+  if (closed != 0) fail(errno != 0 ? errno : EIO);
+  if (::rename(tmp.c_str(), (archive + ".gz").c_str()) != 0) fail(errno);
+  ::unlink(archive.c_str());
+  ::_exit(0);
+}
+
 // ==== 7. Signal setup ====
 //
 // Done first thing in run(): every signal is blocked (SIGKILL and SIGSTOP
@@ -1518,6 +1764,7 @@ enum class Deadline : size_t {
   Kill,    // shutdown: SIGKILL to what is left (then: look again)
   Hangup,  // the peer closed: SIGKILL to the child's group if still there
   Flush,   // a partial line has waited 100 ms
+  Rotate,  // the log's period is over (or a failed rotation is due again)
   Drain,   // everything is reaped but output is still queued: give up waiting
   Count,
 };
@@ -1548,6 +1795,23 @@ struct RawTerminal {
   }
 };
 
+// --log-rotate / --log-max-size: the live file, what it holds, and the
+// archives on their way to compression.
+constexpr int64_t kRotateRetryMs = 5000;  // after a failed rotation
+
+struct Rotation {
+  bool on = false;
+  std::string path, dir, base;       // FILE, its directory and its name in it
+  int64_t size = 0;                  // bytes in the live file
+  bool due = false;                  // rotate at the next line boundary
+  bool failing = false;              // the last attempt failed: write on, retry later
+  bool zlib = false;                 // archives are compressed
+  ArchiveName last;                  // the newest archive's name
+  pid_t compressor = -1;             // compressing `compressing`
+  std::string compressing;
+  std::vector<std::string> queue;    // archives waiting for the compressor
+};
+
 struct State {
   const Config& cfg;
   sigset_t original_mask;
@@ -1561,6 +1825,7 @@ struct State {
   Fd pty;                 // --tty: the master side of the child's terminal
   RawTerminal raw;        // --tty: dock's own terminal, raw while it feeds the child
   Feed feed;              // TLS or --tty: the input dock moves to the child
+  Rotation rot;           // a rotated file --io: sinks[0] writes to `target`
   std::vector<Stream> streams;  // with a prefix: the child's stdout and stderr pipes
   std::vector<Sink> sinks;      // where their lines go (one, or dock's stdout and stderr)
   bool draining = false;        // Drain is set
@@ -1645,12 +1910,27 @@ bool output_pending(const State& st) {
   return false;
 }
 
+// What the live log file may still take before it is rotated for size.
+Budget log_budget(const State& st, const Sink& k) {
+  const Rotation& r = st.rot;
+  Budget b;
+  if (!r.on || st.cfg.log_max_size == 0 || r.failing) return b;
+  const int64_t used = r.size + int64_t(k.ring.size());
+  b.fresh = used == 0;
+  b.left = used >= st.cfg.log_max_size ? 0 : size_t(st.cfg.log_max_size - used);
+  return b;
+}
+
+bool rotate_log(State& st);
+
 void pump(State& st) {
   for (bool moved = true; moved;) {
     moved = false;
     for (auto& s : st.streams) {
       Sink& k = st.sinks[s.sink];
-      if (emit(s, k.ring, k.owner) > 0) moved = true;
+      Budget budget = log_budget(st, k);
+      if (emit(s, k.ring, k.owner, budget) > 0) moved = true;
+      if (budget.full) st.rot.due = true;
       if (k.gone) {  // nothing reads it: keep the child unblocked, count the loss
         k.lost += k.ring.size();
         k.ring.clear();
@@ -1658,9 +1938,15 @@ void pump(State& st) {
     }
     for (auto& k : st.sinks) {
       const size_t before = k.ring.size();
+      const uint64_t written = k.written;
       flush_sink(k);
       if (k.ring.size() < before && !k.gone) moved = true;
+      if (st.rot.on && &k == &st.sinks[0]) st.rot.size += int64_t(k.written - written);
     }
+    // At a line boundary, with everything written to the old file.
+    if (st.rot.due && !st.rot.failing && st.sinks[0].ring.empty() && st.sinks[0].owner == nullptr &&
+        rotate_log(st))
+      moved = true;
   }
   const int64_t now = monotonic_ms();
   int64_t flush_at = 0;
@@ -1682,6 +1968,136 @@ void pump(State& st) {
     arm(st, k.fd, Source::Sink, i, k.armed, want ? uint32_t(EPOLLOUT) : 0u);
   }
   set_deadline_at(st, Deadline::Flush, flush_at == 0 ? 0 : std::max(flush_at, now + 1));
+}
+
+// ---- rotating the log ----
+//
+// rotate_log() runs from pump() when rotation is due and the live file is
+// at a line boundary with nothing queued for it: rename, reopen, queue the
+// archive for compression. A failure is reported once, writing goes on to
+// the live file, and the rotation is tried again 5 s later.
+
+void start_compressor(State& st);
+void prune_archives(State& st);
+
+void rotation_failed(State& st, const std::string& what, int err) {
+  Rotation& r = st.rot;
+  if (!r.failing) say("%s: %s: %s (still writing to %s; trying again every 5 s)", r.path.c_str(), what.c_str(),
+                      std::strerror(err), r.path.c_str());
+  r.failing = true;
+  r.due = false;
+  set_deadline(st, Deadline::Rotate, kRotateRetryMs);
+}
+
+bool rotate_log(State& st) {
+  Rotation& r = st.rot;
+  r.due = false;
+  if (r.size == 0) {  // nothing to archive: the period starts again
+    if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);
+    return false;
+  }
+  ArchiveName named = r.last;
+  const std::string archive = next_archive_path(r.path, ::time(nullptr), named);
+  if (::rename(r.path.c_str(), archive.c_str()) != 0) {
+    rotation_failed(st, "rotate", errno);
+    return false;
+  }
+  Fd fresh(retry([&] { return ::open(r.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600); }));
+  if (!fresh) {
+    const int err = errno;
+    ::rename(archive.c_str(), r.path.c_str());  // back: keep writing where we were
+    rotation_failed(st, "reopen", err);
+    return false;
+  }
+  r.last = named;
+  if (r.failing) say("%s: rotating works again", r.path.c_str());
+  r.failing = false;
+  st.target = std::move(fresh);
+  st.sinks[0].fd = st.target.get();
+  r.size = 0;
+  debug("%s: rotated to %s", r.path.c_str(), archive.c_str());
+  if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);
+  else clear_deadline(st, Deadline::Rotate);
+  if (r.zlib) {
+    r.queue.push_back(archive);
+    start_compressor(st);
+  } else {
+    prune_archives(st);
+  }
+  return true;
+}
+
+void on_rotate_deadline(State& st) {
+  st.rot.failing = false;
+  st.rot.due = true;
+  pump(st);
+}
+
+// Forks the compressor for the oldest queued archive, if none is running.
+void start_compressor(State& st) {
+  Rotation& r = st.rot;
+  if (r.compressor > 0 || r.queue.empty()) return;
+  const std::string archive = r.queue.front();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    say("%s: cannot compress it: fork: %s (left as it is)", archive.c_str(), std::strerror(errno));
+    r.queue.erase(r.queue.begin());
+    return;
+  }
+  if (pid == 0) {
+    // Signals stay blocked, so SIGTERM at shutdown lets it finish within
+    // the kill timeout; SIGKILL ends it then. It dies with dock.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != st.self) ::_exit(EIO);
+    [[maybe_unused]] int nice = ::nice(10);
+    compress_archive(archive);
+  }
+  r.queue.erase(r.queue.begin());
+  r.compressor = pid;
+  r.compressing = archive;
+  debug("compressing %s (pid %d)", archive.c_str(), pid);
+}
+
+// The compressor ended: report a failure, keep at most --log-keep
+// archives, start the next one.
+void on_compressor_exit(State& st, int status) {
+  Rotation& r = st.rot;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    debug("%s.gz written", r.compressing.c_str());
+  } else {
+    ::unlink((r.compressing + ".gz.tmp").c_str());
+    if (WIFEXITED(status))
+      say("%s: compression failed: %s (left uncompressed)", r.compressing.c_str(), std::strerror(WEXITSTATUS(status)));
+    else
+      say("%s: compression stopped by SIG%s (left uncompressed)", r.compressing.c_str(),
+          signal_name(WTERMSIG(status)).c_str());
+  }
+  r.compressor = -1;
+  r.compressing.clear();
+  prune_archives(st);
+  if (st.phase == Phase::Running) start_compressor(st);  // at shutdown the rest stay uncompressed
+}
+
+// Removes the archives beyond --log-keep, never the one being compressed.
+void prune_archives(State& st) {
+  Rotation& r = st.rot;
+  DIR* d = ::opendir(r.dir.c_str());
+  if (d == nullptr) {
+    say("%s: %s (old archives not removed)", r.dir.c_str(), std::strerror(errno));
+    return;
+  }
+  std::vector<std::string> entries;
+  while (dirent* e = ::readdir(d)) entries.emplace_back(e->d_name);
+  for (const auto& name : archives_to_remove(r.base, entries, size_t(st.cfg.log_keep))) {
+    const std::string path = r.dir + "/" + name;
+    if (path == r.compressing || path == r.compressing + ".gz") continue;
+    std::erase(r.queue, path);
+    if (::unlinkat(::dirfd(d), name.c_str(), 0) != 0 && errno != ENOENT)
+      say("%s: cannot remove it: %s", path.c_str(), std::strerror(errno));
+    else
+      debug("removed %s (--log-keep %lld)", path.c_str(), (long long)st.cfg.log_keep);
+  }
+  ::closedir(d);
 }
 
 void on_stream_readable(State& st, size_t i) {
@@ -1907,6 +2323,10 @@ void reap(State& st) {
       if (errno == ECHILD && st.phase != Phase::Running) st.children_left = false;
       return;
     }
+    if (pid == st.rot.compressor && !WIFSTOPPED(status)) {
+      on_compressor_exit(st, status);
+      continue;
+    }
     if (pid != st.child || st.phase != Phase::Running) {
       if (!WIFSTOPPED(status)) debug("reaped %d", pid);
       continue;
@@ -1963,6 +2383,7 @@ void on_timer(State& st) {
         }
         break;
       case Deadline::Flush: on_flush_deadline(st); break;
+      case Deadline::Rotate: on_rotate_deadline(st); break;
       case Deadline::Drain: on_drain_deadline(st); break;
       case Deadline::Count: break;
     }
@@ -2050,7 +2471,7 @@ bool add_inherited_sinks(State& st, bool with_stderr) {
 bool add_stream(State& st, Fd from, const std::string& prefix, size_t sink) {
   const bool prefixing = !st.cfg.stdout_prefix.empty() || st.cfg.stderr_prefix.has_value();
   Stream& s = st.streams.emplace_back();
-  s.lines = prefixing;
+  s.lines = prefixing || st.rot.on;  // rotation happens between lines
   s.prefix = prefix;
   s.sink = sink;
   s.pipe = std::move(from);
@@ -2165,6 +2586,24 @@ bool setup_tty(State& st, ChildStdio& stdio, ChildEnds& ends) {
   return true;
 }
 
+// Rotation: dock writes the file itself (the child gets pipes), knows its
+// size, and compresses archives when zlib is there.
+void setup_rotation(State& st) {
+  Rotation& r = st.rot;
+  r.on = true;
+  r.path = st.cfg.io.path;
+  const size_t slash = r.path.rfind('/');
+  r.dir = slash == std::string::npos ? "." : slash == 0 ? "/" : r.path.substr(0, slash);
+  r.base = slash == std::string::npos ? r.path : r.path.substr(slash + 1);
+  struct stat sb;
+  if (::fstat(st.target.get(), &sb) == 0) r.size = sb.st_size;
+  if (auto err = load_zlib())
+    say("%s: archives stay uncompressed: %s", r.path.c_str(), err->c_str());
+  else
+    r.zlib = true;
+  if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);
+}
+
 // Opens the io target and whatever carries the child's stdio to it; fills
 // in the child's stdio. false: reported, exit 1.
 bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
@@ -2181,6 +2620,7 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
   }
   st.sinks.reserve(2);  // streams point at sinks' owners and sinks at streams:
   st.streams.reserve(2);  // neither vector may move
+  if (cfg.log_rotate_ms != 0 || cfg.log_max_size != 0) setup_rotation(st);
   if (cfg.tty) return setup_tty(st, stdio, ends);
   if (st.tls) {  // pipes for all three; dock is the TLS end
     Fd in_rd, in_wr;
@@ -2201,7 +2641,7 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
     }
   }
   const bool prefixing = !cfg.stdout_prefix.empty() || cfg.stderr_prefix.has_value();
-  if (!prefixing) return true;
+  if (!prefixing && !st.rot.on) return true;
   if (!(st.target ? add_target_sink(st) : add_inherited_sinks(st, true))) return false;
   return add_output_pipes(st, stdio, ends);
 }

@@ -14,7 +14,9 @@ bash                 # the interactive job-control test drives a real bash
 procps               # ps, used when a test fails to show what is running
 socat                # TCP, TCP over IPv6, unix socket and TLS peers for --io
 libssl-dev           # OpenSSL 3, linked into dock-static (./dock loads libssl.so.3)
-openssl              # makes the test CA and certificates; s_server as a TLS peer
+openssl              # makes the test CA and certificates
+zlib1g-dev           # zlib, linked into dock-static (./dock loads libz.so.1)
+gzip                 # zcat reads the rotated archives back in the tests
 "
 
 missing=""

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -189,6 +190,28 @@ inline long proc_status_field(pid_t pid, const std::string& name) {
   while (std::getline(f, l))
     if (l.rfind(name + ":", 0) == 0) return std::atol(l.c_str() + name.size() + 1);
   return -1;
+}
+
+// Waits, on inotify events of the file's directory, until the file at
+// `path` contains `needle`. No sleeping: every wake-up is a change.
+inline bool wait_file_contains(const std::string& path, std::string_view needle, int timeout_ms = kTimeoutMs) {
+  const std::string dir = path.substr(0, path.rfind('/'));
+  int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (in < 0) return false;
+  inotify_add_watch(in, dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
+  const int64_t deadline = now_ms() + timeout_ms;
+  bool found = false;
+  for (;;) {
+    if (read_file(path).find(needle) != std::string::npos) { found = true; break; }
+    const int64_t left = deadline - now_ms();
+    if (left <= 0) break;
+    pollfd p{in, POLLIN, 0};
+    if (poll(&p, 1, int(left)) <= 0) continue;
+    char events[4096];
+    while (read(in, events, sizeof events) > 0) {}
+  }
+  close(in);
+  return found;
 }
 
 // CPU time (user + system) a process has used, in clock ticks.

@@ -14,6 +14,8 @@
 //   helper interleave N            N lines each to stdout and stderr, alternating
 //   helper write BYTES lines|blocks  100-byte lines, one write each or 64 KiB per write
 //   helper state                   print pgrp/pid, foreground, SigBlk, SigIgn
+//   helper count MS                print 1, 2, 3, ... one per line, through a 4 KiB
+//                                  stdio buffer (so writes split lines), for MS ms
 //   helper winch                   print "size ROWS COLS" of its terminal now and on
 //                                  every SIGWINCH, until EOF on stdin
 
@@ -22,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include <fcntl.h>
@@ -230,6 +233,21 @@ int mode_state() {
 
 }  // namespace
 
+int mode_count(long ms) {
+  static char buf[4096];
+  setvbuf(stdout, buf, _IOFBF, sizeof buf);
+  timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (long n = 1;; ++n) {
+    printf("%ld\n", n);
+    if (n % 1024 == 0) {
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >= ms) break;
+    }
+  }
+  return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int mode_winch() {
   sigset_t set;
   sigemptyset(&set);
@@ -271,6 +289,7 @@ int main(int argc, char** argv) {
   if (mode == "orphan-ppid") return mode_orphan_ppid();
   if (mode == "state") return mode_state();
   if (mode == "winch") return mode_winch();
+  if (mode == "count") return mode_count(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "write") return mode_write(argc > 2 ? std::atoll(argv[2]) : 1 << 20, argc > 3 ? argv[3] : "blocks");
   if (mode == "interleave") return mode_interleave(argc > 2 ? std::atol(argv[2]) : 1000);
   std::fprintf(stderr, "helper: unknown mode '%s'\n", mode.c_str());
