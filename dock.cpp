@@ -1555,7 +1555,7 @@ struct ArchiveName {
 
 // `name` as an archive of the log file named `base`, if it is one.
 std::optional<ArchiveName> parse_archive_name(std::string_view base, std::string_view name) {
-  if (name.size() <= base.size() + 1 + kStampLen || name.substr(0, base.size()) != base || name[base.size()] != '_')
+  if (name.size() < base.size() + 1 + kStampLen || name.substr(0, base.size()) != base || name[base.size()] != '_')
     return std::nullopt;
   name.remove_prefix(base.size() + 1);
   ArchiveName a;

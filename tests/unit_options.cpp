@@ -126,8 +126,7 @@ TEST_CASE("every malformed input names what and why", "[options]") {
 }
 
 TEST_CASE("options of features not built yet are refused, never ignored", "[options]") {
-  for (auto flag : {"--log-rotate",
-                    "--log-max-size", "--log-keep", "--web-hook", "--bind-port", "--ready-file"}) {
+  for (auto flag : {"--web-hook", "--bind-port", "--ready-file"}) {
     Args a{flag, "x", "ls"};
     auto p = a.parse();
     INFO(flag);
@@ -138,6 +137,33 @@ TEST_CASE("options of features not built yet are refused, never ignored", "[opti
   auto p = a.parse();
   CHECK(p.action == Parsed::Action::Fail);
   CHECK(p.error == "DOCK_WEB_HOOK: unknown option (not supported by dock 0.1.0 yet)");
+}
+
+TEST_CASE("log rotation options", "[options]") {
+  auto p = Args{"--io", "/var/log/a.log", "--log-rotate", "1d", "--log-max-size", "10m", "--log-keep", "7", "sh"}.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.log_rotate_ms == 86'400'000);
+  CHECK(p.config.log_max_size == 10 << 20);
+  CHECK(p.config.log_keep == 7);
+  Args env({"sh"}, {"DOCK_IO=/var/log/a.log", "DOCK_LOG_ROTATE=12", "DOCK_LOG_KEEP=2"});
+  p = env.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.log_rotate_ms == 12 * 3'600'000);
+  CHECK(p.config.log_keep == 2);
+  CHECK(p.config.log_max_size == 0);
+  CHECK(Args{"--io", "a.log", "sh"}.parse().config.log_keep == 5);
+  auto err = [](std::initializer_list<const char*> args) {
+    Args a(args);
+    auto r = a.parse();
+    return r.action == Parsed::Action::Fail ? r.error : std::string("accepted");
+  };
+  CHECK(err({"--log-rotate", "1h", "sh"}) == "--log-rotate: needs a file --io (rotation is for a log file)");
+  CHECK(err({"--io", "tcp://h:1", "--log-max-size", "1m", "sh"}) == "--log-max-size: needs a file --io (rotation is for a log file)");
+  CHECK(err({"--io", "a.log", "--log-keep", "3", "sh"}) == "--log-keep: needs --log-rotate or --log-max-size");
+  CHECK(err({"--io", "a.log", "--log-rotate", "0", "sh"}).rfind("--log-rotate: '0' is not a duration above zero", 0) == 0);
+  CHECK(err({"--io", "a.log", "--log-max-size", "0k", "sh"}).rfind("--log-max-size: '0k' is not a size above zero", 0) == 0);
+  CHECK(err({"--io", "a.log", "--log-rotate", "1h", "--log-keep", "0", "sh"}) ==
+        "--log-keep: '0' is not a count from 1 to 100000");
 }
 
 TEST_CASE("--tty and DOCK_TTY; tls:// URLs are accepted", "[options]") {
