@@ -2018,12 +2018,9 @@ bool rotate_log(State& st) {
   debug("%s: rotated to %s", r.path.c_str(), archive.c_str());
   if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);
   else clear_deadline(st, Deadline::Rotate);
-  if (r.zlib) {
-    r.queue.push_back(archive);
-    start_compressor(st);
-  } else {
-    prune_archives(st);
-  }
+  if (r.zlib) r.queue.push_back(archive);
+  prune_archives(st);  // before compressing: no work on what goes anyway
+  start_compressor(st);
   return true;
 }
 
@@ -2036,7 +2033,8 @@ void on_rotate_deadline(State& st) {
 // Forks the compressor for the oldest queued archive, if none is running.
 void start_compressor(State& st) {
   Rotation& r = st.rot;
-  if (r.compressor > 0 || r.queue.empty()) return;
+  // At shutdown the queue stays uncompressed: dock's exit waits for no backlog.
+  if (r.compressor > 0 || r.queue.empty() || st.phase != Phase::Running) return;
   const std::string archive = r.queue.front();
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -2075,7 +2073,7 @@ void on_compressor_exit(State& st, int status) {
   r.compressor = -1;
   r.compressing.clear();
   prune_archives(st);
-  if (st.phase == Phase::Running) start_compressor(st);  // at shutdown the rest stay uncompressed
+  start_compressor(st);
 }
 
 // Removes the archives beyond --log-keep, never the one being compressed.

@@ -60,6 +60,28 @@ for mode in lines blocks; do
   done
   unset times
 done
+
+# Log rotation: the longest single write(2) of a child writing 100-byte
+# lines, without rotation and while a ROT MiB archive is being compressed
+# (the file is rotated at ROT MiB and the child writes as much again).
+rot=$((200 << 20))
+if [ "${1:-}" = --quick ]; then rot=$((32 << 20)); fi
+stall() {  # ARGS...: prints the longest write in ms, median of $runs runs
+  local r out=()
+  for ((r = 0; r < runs; r++)); do
+    rm -rf "$dir"/rot && mkdir "$dir"/rot
+    HELPER_STALL_OUT=$dir/stall ./dock --io "$dir"/rot/app.log "$@" -- ./tests/helper write $((2 * rot)) lines
+    out+=("$(cat "$dir"/stall)")
+  done
+  printf '%s\n' "${out[@]}" | median | awk '{ printf "%.1f", $1 / 1000 }'
+}
+echo
+echo "Log rotation: the child's longest write(2) while writing $((2 * rot >> 20)) MiB of 100-byte lines"
+echo
+echo "| case | longest write (ms) |"
+echo "|---|---|"
+echo "| dock --io FILE --stdout-prefix 'app| ' (no rotation) | $(stall --stdout-prefix 'app| ') |"
+echo "| dock --io FILE --log-max-size $((rot >> 20))m (a $((rot >> 20)) MiB archive compressing meanwhile) | $(stall --log-max-size $((rot >> 20))m) |"
 echo
 echo "direct: the child writes to the file; io-file: dock --io FILE (the child"
 echo "gets the file); io-file-prefix: dock --io FILE --stdout-prefix 'app| ';"

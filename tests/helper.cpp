@@ -187,7 +187,8 @@ int mode_interleave(long n) {
 }
 
 // BYTES of 100-byte lines to stdout, one write(2) per line ("lines") or
-// per 64 KiB ("blocks"). For the benchmarks.
+// per 64 KiB ("blocks"). For the benchmarks; with HELPER_STALL_OUT=FILE it
+// writes there the longest time one write took, in microseconds.
 int mode_write(long long bytes, const std::string& how) {
   std::string block;
   while (block.size() < 65536) {
@@ -197,12 +198,24 @@ int mode_write(long long bytes, const std::string& how) {
   }
   block.resize(65536 - 65536 % 100);
   const size_t unit = how == "lines" ? 100 : block.size();
+  const char* stall_out = std::getenv("HELPER_STALL_OUT");  // the longest write, in µs, goes there
+  long long longest_us = 0;
   for (long long done = 0; done < bytes;) {
     size_t off = size_t(done % (long long)block.size());
     size_t n = std::min<long long>(std::min(unit, block.size() - off), bytes - done);
+    timespec t0, t1;
+    if (stall_out) clock_gettime(CLOCK_MONOTONIC, &t0);
     ssize_t w = write(STDOUT_FILENO, block.data() + off, n);
     if (w <= 0) return 1;
+    if (stall_out) {
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      longest_us = std::max(longest_us, (long long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+    }
     done += w;
+  }
+  if (stall_out) {
+    FILE* f = std::fopen(stall_out, "w");
+    if (f) { std::fprintf(f, "%lld\n", longest_us); std::fclose(f); }
   }
   return 0;
 }
