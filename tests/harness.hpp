@@ -498,4 +498,21 @@ inline Proc listen_with_socat(const std::string& address) {
   return peer;
 }
 
+// Whether `bin` is dynamically linked (./dock, not ./dock-static).
+inline bool is_dynamic(const std::string& bin) {
+  return std::system(("ldd " + bin + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+// The command that runs `bin ARGS...` in a private mount namespace whose
+// library directory holds only libc and the loader: any other library
+// (libssl.so.3, libz.so.1) is nowhere to be found by dlopen.
+inline std::vector<std::string> with_only_libc(const std::string& bin) {
+  const std::string script =
+      "set -e; libc=$(readlink -f \"$(ldd \"$1\" | awk '/libc.so/ {print $3}')\"); libdir=$(dirname \"$libc\"); "
+      "loader=$(readlink -f \"$(ldd \"$1\" | awk '/ld-linux/ {print $1}')\"); "
+      "d=$(mktemp -d); cp \"$libc\" \"$loader\" \"$d\"/; mount --bind \"$d\" \"$libdir\"; "
+      "exec \"$@\"";
+  return {"unshare", "--mount", "sh", "-c", script, "sh", bin};
+}
+
 }  // namespace t
