@@ -685,6 +685,8 @@ struct Config {
   Config() {
     for (int s = 0; s <= kMaxSignal; ++s) rewrite[size_t(s)] = s;
   }
+  [[nodiscard]] bool prefixing() const { return !stdout_prefix.empty() || stderr_prefix.has_value(); }
+  [[nodiscard]] bool rotating() const { return log_rotate_ms != 0 || log_max_size != 0; }
 };
 
 struct Parsed {
@@ -881,11 +883,11 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
 
   if (i >= argv.size() || argv[i] == nullptr)
     return fail("usage", "missing command (dock [OPTIONS] [--] COMMAND [ARG...]; see dock --help)");
-  if ((c.log_rotate_ms != 0 || c.log_max_size != 0 || c.log_keep_set) && c.io.scheme != Scheme::File) {
+  if ((c.rotating() || c.log_keep_set) && c.io.scheme != Scheme::File) {
     const char* which = c.log_rotate_ms != 0 ? "--log-rotate" : c.log_max_size != 0 ? "--log-max-size" : "--log-keep";
     return fail(which, "needs a file --io (rotation is for a log file)");
   }
-  if (c.log_keep_set && c.log_rotate_ms == 0 && c.log_max_size == 0)
+  if (c.log_keep_set && !c.rotating())
     return fail("--log-keep", "needs --log-rotate or --log-max-size");
   c.command = &argv[i];
   p.action = Parsed::Action::Run;
@@ -977,6 +979,16 @@ struct TlsApi {
 TlsApi g_ssl;
 bool g_ssl_loaded = false;
 
+#ifndef DOCK_STATIC_LIBS
+// Points `slot` at the function `name` of the library `lib`.
+template <class F>
+bool bind_symbol(void* lib, const char* name, F& slot) {
+  void* sym = ::dlsym(lib, name);
+  std::memcpy(&slot, &sym, sizeof sym);
+  return sym != nullptr;
+}
+#endif
+
 // Fills g_ssl; nullopt when it is ready, else why it cannot be.
 std::optional<std::string> load_ssl() {
   if (g_ssl_loaded) return std::nullopt;
@@ -989,11 +1001,8 @@ std::optional<std::string> load_ssl() {
   if (lib == nullptr)
     return std::string("TLS needs OpenSSL 3 (") + ::dlerror() + "): install libssl3, or use dock-static";
   // dlsym on libssl's handle also searches libcrypto, which it depends on.
-#define DOCK_TLS_BIND(name, ret, params)                                \
-  if (void* sym = ::dlsym(lib, #name); sym != nullptr)                  \
-    std::memcpy(&g_ssl.name, &sym, sizeof sym);                         \
-  else                                                                  \
-    return std::string("libssl.so.3 has no " #name ": OpenSSL 3 is needed");
+#define DOCK_TLS_BIND(name, ret, params) \
+  if (!bind_symbol(lib, #name, g_ssl.name)) return std::string("libssl.so.3 has no " #name ": OpenSSL 3 is needed");
   DOCK_TLS_CALLS(DOCK_TLS_BIND)
 #undef DOCK_TLS_BIND
 #endif
@@ -1017,11 +1026,8 @@ std::optional<std::string> load_zlib() {
 #else
   void* lib = ::dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
   if (lib == nullptr) return std::string(::dlerror());
-#define DOCK_ZLIB_BIND(name, ret, params)                               \
-  if (void* sym = ::dlsym(lib, #name); sym != nullptr)                  \
-    std::memcpy(&g_zlib.name, &sym, sizeof sym);                        \
-  else                                                                  \
-    return std::string("libz.so.1 has no " #name);
+#define DOCK_ZLIB_BIND(name, ret, params) \
+  if (!bind_symbol(lib, #name, g_zlib.name)) return std::string("libz.so.1 has no " #name);
   DOCK_ZLIB_CALLS(DOCK_ZLIB_BIND)
 #undef DOCK_ZLIB_BIND
 #endif
@@ -1401,9 +1407,9 @@ ssize_t tls_write(Sink& k, const iovec& run) {
   k.wants_read = e == kSslErrorWantRead;
   if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
     errno = EAGAIN;
-  } else {
-    if (e != kSslErrorSyscall || errno == 0) debug("%s: %s", k.name.c_str(), ssl_reason("TLS write failed").c_str());
-    if (e != kSslErrorSyscall || errno == 0) errno = EPIPE;
+  } else if (e != kSslErrorSyscall || errno == 0) {  // not a plain socket error: say which
+    debug("%s: %s", k.name.c_str(), ssl_reason("TLS write failed").c_str());
+    errno = EPIPE;
   }
   return -1;
 }
@@ -1467,7 +1473,7 @@ struct Feed {
   Fd to;                      // the child's stdin pipe, or the pty master
   bool close_at_end = false;  // a pipe: closing it is the child's EOF
   std::vector<char> buf = std::vector<char>(kFeedCapacity);
-  size_t start = 0, len = 0;
+  size_t len = 0;             // bytes waiting at the front of buf
   bool eof = false;           // nothing more comes from `from`
   bool to_gone = false;       // the child closed its stdin: input is discarded
   bool wants_write = false;   // TLS can read only after writing
@@ -1503,11 +1509,11 @@ bool move_input(Feed& f) {
   bool ended = false;
   for (bool moved = true; moved;) {
     moved = false;
-    while (f.len > 0 && !f.to_gone) {
-      const ssize_t n = retry([&] { return ::write(f.to.get(), f.buf.data() + f.start, f.len); });
+    size_t done = 0;
+    while (done < f.len && !f.to_gone) {
+      const ssize_t n = retry([&] { return ::write(f.to.get(), f.buf.data() + done, f.len - done); });
       if (n > 0) {
-        f.start += size_t(n);
-        f.len -= size_t(n);
+        done += size_t(n);
         moved = true;
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         break;
@@ -1516,10 +1522,10 @@ bool move_input(Feed& f) {
         f.to_gone = true;
       }
     }
-    if (f.to_gone) f.len = 0;
-    if (f.start > 0) {  // the rest to the front: room for the next read
-      std::memmove(f.buf.data(), f.buf.data() + f.start, f.len);
-      f.start = 0;
+    if (f.to_gone) done = f.len;
+    if (done > 0) {  // the rest to the front: room for the next read
+      std::memmove(f.buf.data(), f.buf.data() + done, f.len - done);
+      f.len -= done;
     }
     if (f.eof || f.len == f.buf.size()) continue;
     const ssize_t n = feed_read(f, f.buf.data() + f.len, f.buf.size() - f.len);
@@ -1879,8 +1885,8 @@ void unwatch(State& st, int fd) { ::epoll_ctl(st.epoll.get(), EPOLL_CTL_DEL, fd,
 // nothing armed is out of epoll altogether: a hung-up pipe or socket
 // reports HUP and ERR even when nothing is asked, and would wake the loop
 // for nothing while dock cannot act on it.
-void arm(State& st, int fd, Source source, size_t index, uint32_t& armed, uint32_t want) {
-  if (want == armed) return;
+bool arm(State& st, int fd, Source source, size_t index, uint32_t& armed, uint32_t want) {
+  if (want == armed) return true;
   if (want == 0) {
     unwatch(st, fd);
   } else {
@@ -1888,11 +1894,12 @@ void arm(State& st, int fd, Source source, size_t index, uint32_t& armed, uint32
     ev.events = want;
     ev.data.u32 = uint32_t(source) + uint32_t(index);
     if (::epoll_ctl(st.epoll.get(), armed == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) {
-      say("epoll: %s", std::strerror(errno));
-      return;
+      if (errno != EPERM) say("epoll: %s", std::strerror(errno));  // EPERM: not pollable, the caller's call
+      return false;
     }
   }
   armed = want;
+  return true;
 }
 
 // ---- moving output ----
@@ -2430,14 +2437,9 @@ Fd foreground_tty() {
 // child has them.
 using ChildEnds = std::array<Fd, 4>;
 
-// pump() arms a sink when it has to wait for room.
-bool add_sink(State& st, Sink k) {
-  st.sinks.push_back(std::move(k));
-  return true;
-}
-
 // The sink for the target dock opened: its own descriptor for a socket,
-// so that it has an epoll entry of its own.
+// so that it has an epoll entry of its own (pump() arms a sink when it has
+// to wait for room).
 bool add_target_sink(State& st) {
   Sink k;
   k.name = st.cfg.io.url;
@@ -2452,24 +2454,24 @@ bool add_target_sink(State& st) {
     k.socket = k.pollable = true;
     k.tls = st.tls.ssl();
   }
-  return add_sink(st, std::move(k));
+  st.sinks.push_back(std::move(k));
+  return true;
 }
 
 // dock's own stdout, and its stderr when the child's stderr has a stream
 // of its own and stderr is not the same file (one sink: no mixed lines).
-bool add_inherited_sinks(State& st, bool with_stderr) {
-  if (!add_sink(st, shared_sink(STDOUT_FILENO, "stdout"))) return false;
+void add_inherited_sinks(State& st, bool with_stderr) {
+  st.sinks.push_back(shared_sink(STDOUT_FILENO, "stdout"));
   struct stat out, err;
   const bool same = ::fstat(STDOUT_FILENO, &out) == 0 && ::fstat(STDERR_FILENO, &err) == 0 &&
                     out.st_dev == err.st_dev && out.st_ino == err.st_ino;
-  return !with_stderr || same || add_sink(st, shared_sink(STDERR_FILENO, "stderr"));
+  if (with_stderr && !same) st.sinks.push_back(shared_sink(STDERR_FILENO, "stderr"));
 }
 
 // A stream dock reads from `from` (non-blocking) into sink `sink`.
 bool add_stream(State& st, Fd from, const std::string& prefix, size_t sink) {
-  const bool prefixing = !st.cfg.stdout_prefix.empty() || st.cfg.stderr_prefix.has_value();
   Stream& s = st.streams.emplace_back();
-  s.lines = prefixing || st.rot.on;  // rotation happens between lines
+  s.lines = st.cfg.prefixing() || st.rot.on;  // rotation happens between lines
   s.prefix = prefix;
   s.sink = sink;
   s.pipe = std::move(from);
@@ -2503,26 +2505,17 @@ bool add_output_pipes(State& st, ChildStdio& stdio, ChildEnds& ends) {
   return true;
 }
 
-// Arms the feed: reads from `from` (registered for readability), writes to `to`.
-bool start_feed(State& st, int from, Fd to) {
+// Arms the feed: reads from f.from (the connection, or dock's stdin),
+// writes to `to`.
+bool start_feed(State& st, Fd to) {
   Feed& f = st.feed;
   f.active = true;
   if (f.from_peer) f.name = st.cfg.io.url.c_str();
-  f.from = from;
   f.to = std::move(to);
   ::fcntl(f.to.get(), F_SETFL, O_NONBLOCK);  // armed by pump_input() when it must wait
-  if (!f.pollable) return true;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u32 = uint32_t(Source::Peer);
-  if (::epoll_ctl(st.epoll.get(), EPOLL_CTL_ADD, f.from, &ev) == 0) {
-    f.armed = EPOLLIN;
-  } else if (errno == EPERM) {
-    f.pollable = false;  // /dev/null, say: read whenever there is room
-  } else {
-    say("epoll: %s", std::strerror(errno));
-    return false;
-  }
+  if (!f.pollable || arm(st, f.from, Source::Peer, 0, f.armed, EPOLLIN)) return true;
+  if (errno != EPERM) return false;
+  f.pollable = false;  // /dev/null, say: read whenever there is room
   return true;
 }
 
@@ -2565,7 +2558,8 @@ bool setup_tty(State& st, ChildStdio& stdio, ChildEnds& ends) {
     return false;
   }
   copy_window_size(st);
-  if (!(cfg.io.scheme == Scheme::Inherit ? add_inherited_sinks(st, false) : add_target_sink(st))) return false;
+  if (cfg.io.scheme == Scheme::Inherit) add_inherited_sinks(st, false);
+  else if (!add_target_sink(st)) return false;
   Fd out(::fcntl(st.pty.get(), F_DUPFD_CLOEXEC, 3)), in(::fcntl(st.pty.get(), F_DUPFD_CLOEXEC, 3));
   if (!out || !in) {
     say("dup: %s", std::strerror(errno));
@@ -2573,13 +2567,14 @@ bool setup_tty(State& st, ChildStdio& stdio, ChildEnds& ends) {
   }
   if (!add_stream(st, std::move(out), cfg.stdout_prefix, 0)) return false;
   if (cfg.io.is_socket()) {
+    st.feed.from = st.target.get();
     st.feed.from_peer = true;
     st.feed.tls = st.tls.ssl();
     st.feed.from_socket = !st.tls;
   } else {
     feed_from_stdin(st);
   }
-  if (!start_feed(st, st.feed.from_peer ? st.target.get() : st.feed.from, std::move(in))) return false;
+  if (!start_feed(st, std::move(in))) return false;
   stdio.in = stdio.out = stdio.err = stdio.ctty = ends[3].get();
   return true;
 }
@@ -2618,14 +2613,15 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
   }
   st.sinks.reserve(2);  // streams point at sinks' owners and sinks at streams:
   st.streams.reserve(2);  // neither vector may move
-  if (cfg.log_rotate_ms != 0 || cfg.log_max_size != 0) setup_rotation(st);
+  if (cfg.rotating()) setup_rotation(st);
   if (cfg.tty) return setup_tty(st, stdio, ends);
   if (st.tls) {  // pipes for all three; dock is the TLS end
-    Fd in_rd, in_wr;
+    Fd in_wr;
     if (!add_target_sink(st) || !add_output_pipes(st, stdio, ends) || !make_pipe(ends[0], in_wr)) return false;
+    st.feed.from = st.target.get();
     st.feed.tls = st.tls.ssl();
     st.feed.from_peer = true;
-    if (!start_feed(st, st.target.get(), std::move(in_wr))) return false;
+    if (!start_feed(st, std::move(in_wr))) return false;
     st.feed.close_at_end = true;
     stdio.in = ends[0].get();
     return true;
@@ -2638,9 +2634,9 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
       if (!watch(st, st.target.get(), Source::Peer, EPOLLRDHUP)) return false;
     }
   }
-  const bool prefixing = !cfg.stdout_prefix.empty() || cfg.stderr_prefix.has_value();
-  if (!prefixing && !st.rot.on) return true;
-  if (!(st.target ? add_target_sink(st) : add_inherited_sinks(st, true))) return false;
+  if (!cfg.prefixing() && !st.rot.on) return true;
+  if (!st.target) add_inherited_sinks(st, true);
+  else if (!add_target_sink(st)) return false;
   return add_output_pipes(st, stdio, ends);
 }
 

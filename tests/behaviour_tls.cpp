@@ -179,11 +179,7 @@ TEST_CASE("--io tls: without libssl.so.3, ./dock says so, connects nowhere, star
   const int lfd = loopback_listener(4, port);
   const std::string marker = temp_path("no-libssl");
   const std::string url = "tls://127.0.0.1:" + std::to_string(port);
-  std::vector<std::string> args = with_only_libc(dock_path());
-  for (auto a : {"--io", url.c_str(), "--", "touch", marker.c_str()}) args.push_back(a);
-  Proc p = Proc::start(args);
-  p.close_in();
-  p.drain();
+  Proc p = run_dock_with_only_libc({"--io", url, "--", "touch", marker});
   CHECK(p.exit_code() == 1);
   CHECK(p.err_buf == "dock: " + url +
                          ": TLS needs OpenSSL 3 (libssl.so.3: cannot open shared object file: No such file or "

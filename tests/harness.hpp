@@ -515,4 +515,15 @@ inline std::vector<std::string> with_only_libc(const std::string& bin) {
   return {"unshare", "--mount", "sh", "-c", script, "sh", bin};
 }
 
+// run_dock(), with only libc and the loader to be found (see above).
+inline Proc run_dock_with_only_libc(const std::vector<std::string>& args) {
+  std::vector<std::string> full = with_only_libc(dock_path());
+  full.insert(full.end(), args.begin(), args.end());
+  Proc p = Proc::start(full);
+  p.close_in();
+  p.drain();
+  p.wait_exit();
+  return p;
+}
+
 }  // namespace t
