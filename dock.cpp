@@ -48,6 +48,7 @@
 #include <dirent.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -217,7 +218,7 @@ constexpr std::string_view kColourReset = "\x1b[0m";
 constexpr size_t kMaxPrefix = 4096;  // a line and its prefix must fit a sink's ring
 
 // Every option of SPEC §2. `available` is false for the options of features
-// that have not landed yet: they are refused, never silently accepted.
+// that have not landed: they are refused, never silently accepted.
 enum class Opt {
   Io, Tty, StdoutPrefix, StderrPrefix, LogRotate, LogMaxSize, LogKeep,
   WebHook, BindPort, ReadyFile, KillTimeout, Rewrite, SingleChild, Debug,
@@ -241,9 +242,9 @@ constexpr std::array<OptionSpec, 16> kOptions{{
     {"log-rotate", 0, true, true, true, Opt::LogRotate},
     {"log-max-size", 0, true, true, true, Opt::LogMaxSize},
     {"log-keep", 0, true, true, true, Opt::LogKeep},
-    {"web-hook", 0, true, false, true, Opt::WebHook},
-    {"bind-port", 0, true, false, true, Opt::BindPort},
-    {"ready-file", 0, true, false, true, Opt::ReadyFile},
+    {"web-hook", 0, true, true, true, Opt::WebHook},
+    {"bind-port", 0, true, true, true, Opt::BindPort},
+    {"ready-file", 0, true, true, true, Opt::ReadyFile},
     {"kill-timeout", 0, true, true, true, Opt::KillTimeout},
     {"rewrite", 0, true, true, true, Opt::Rewrite},
     {"single-child", 0, false, true, true, Opt::SingleChild},
@@ -275,6 +276,11 @@ constexpr std::string_view kUsage =
     "  --stdout-prefix TEXT[:COLOR]  put TEXT before every output line; COLOR is\n"
     "                           red, green, yellow, blue, magenta, cyan, white\n"
     "  --stderr-prefix TEXT[:COLOR]  a different prefix for stderr lines\n"
+    "  --web-hook URL           PUT each state change (starting, running,\n"
+    "                           crashed) as JSON to an http:// or https:// URL\n"
+    "  --bind-port PORT         \"running\" only once the child listens on PORT\n"
+    "  --ready-file PATH        create PATH when running, remove it at exit\n"
+    "                           (for HEALTHCHECK and exec probes)\n"
     "  --kill-timeout DURATION  grace between SIGTERM and SIGKILL at shutdown\n"
     "                           (default 5s; 500ms, 10s, 2m, 1h, 1d; a bare\n"
     "                           integer is hours)\n"
@@ -648,6 +654,113 @@ std::optional<std::string> parse_io_url(std::string_view url, IoTarget& t) {
   return std::nullopt;
 }
 
+// ---- --web-hook URLs ----
+//
+// http://[USER[:PASSWORD]@]HOST[:PORT][/PATH][?QUERY], or https://. The
+// user info becomes a Basic Authorization header and never appears in a
+// message: messages name the hook by `shown`, which has neither the user
+// info nor the query (where tokens also tend to live).
+
+struct HookUrl {
+  bool https = false;
+  std::string shown;      // scheme://HOST[:PORT]/PATH, for messages
+  std::string host;       // an IPv6 literal without brackets
+  std::string port;       // as given, or 80 / 443
+  std::string target;     // PATH?QUERY for the request line; "/" at least
+  std::string authority;  // the Host header: HOST, [V6], with :PORT unless the default
+  std::string auth;       // "Basic BASE64(user:password)", or empty
+};
+
+std::string base64(std::string_view in) {
+  constexpr std::string_view digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, in.size() - i);
+    uint32_t v = 0;
+    for (size_t k = 0; k < 3; ++k) v = v << 8 | (k < n ? uint8_t(in[i + k]) : 0);
+    for (size_t k = 0; k < 4; ++k) out += k <= n ? digits[(v >> (18 - 6 * k)) & 63] : '=';
+  }
+  return out;
+}
+
+// RFC 3986 percent-decoding, for the user info.
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    auto hex = [](char c) -> int {
+      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    };
+    if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0) return std::nullopt;
+    out += char(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<std::string> parse_hook_url(std::string_view url, HookUrl& h) {
+  h = HookUrl{};
+  const size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return std::string("not an http:// or https:// URL");
+  const std::string_view scheme = url.substr(0, sep);
+  if (iequals(scheme, "https")) h.https = true;
+  else if (!iequals(scheme, "http")) return "unknown scheme '" + std::string(scheme) + "' (http, https)";
+  std::string_view rest = url.substr(sep + 3);
+  rest = rest.substr(0, rest.find('#'));  // a fragment is never sent
+  const size_t end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, end);
+  std::string_view target = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+  for (char c : target)
+    if (uint8_t(c) <= ' ' || c == 0x7f) return std::string("the path holds a space or a control character (write %20)");
+
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    std::string_view info = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    const size_t colon = info.find(':');
+    auto user = percent_decode(info.substr(0, colon));
+    auto password = percent_decode(colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1));
+    if (!user || !password) return std::string("bad %-escape in the user info");
+    h.auth = "Basic " + base64(*user + ":" + *password);
+  }
+  std::string_view host, port;
+  if (!authority.empty() && authority[0] == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::string("unclosed '[' in the host");
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after[0] != ':') return std::string("junk after ']' in the host");
+    if (!after.empty()) port = after.substr(1);
+    in6_addr a;
+    if (::inet_pton(AF_INET6, std::string(host).c_str(), &a) != 1)
+      return "'" + std::string(host) + "' is not an IPv6 address";
+  } else {
+    const size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    if (port.find(':') != std::string_view::npos) return std::string("an IPv6 address goes in brackets (http://[::1]:8080/)");
+  }
+  if (host.empty()) return std::string("missing host");
+  for (char c : host)
+    if (uint8_t(c) <= ' ' || c == 0x7f || c == '%' || c == '\\') return "'" + std::string(host) + "' is not a host name";
+  const char* fallback = h.https ? "443" : "80";
+  if (port.empty()) {
+    h.port = fallback;
+  } else {
+    auto n = parse_uint(port, 65535);
+    if (!n || *n < 1) return "port '" + std::string(port) + "' is not in 1..65535";
+    h.port = std::to_string(*n);
+  }
+  h.host = std::string(host);
+  const std::string bracketed = host.find(':') != std::string_view::npos ? "[" + h.host + "]" : h.host;
+  h.authority = h.port == fallback ? bracketed : bracketed + ":" + h.port;
+  h.target = target.empty() ? "/" : target[0] == '?' ? "/" + std::string(target) : std::string(target);
+  h.shown = (h.https ? "https://" : "http://") + h.authority + h.target.substr(0, h.target.find('?'));
+  return std::nullopt;
+}
+
 // "TEXT[:COLOR]" as the bytes put before each line. Only a known colour
 // name after the last ':' is a colour: "a:b:c" is the prefix "a:b:c".
 std::optional<std::string> render_prefix(std::string_view spec, std::string& out) {
@@ -679,6 +792,9 @@ struct Config {
   int64_t log_max_size = 0;    // bytes; 0: no rotation by size
   int64_t log_keep = 5;        // archives kept
   bool log_keep_set = false;
+  std::optional<HookUrl> web_hook;  // --web-hook
+  uint16_t bind_port = 0;           // --bind-port; 0: running at once
+  std::string ready_file;           // --ready-file; empty: none
   char* const* command = nullptr;  // null-terminated, points into argv
   std::vector<char*> child_env;    // null-terminated, points into envp
 
@@ -778,9 +894,24 @@ std::optional<std::string> apply_option(const OptionSpec& spec, std::string_view
       c.log_keep_set = true;
       return std::nullopt;
     }
-    case Opt::WebHook:
-    case Opt::BindPort: case Opt::ReadyFile: case Opt::Help: case Opt::Version:
-      return std::nullopt;  // refused or handled by the caller
+    case Opt::WebHook: {
+      HookUrl h;
+      if (auto err = parse_hook_url(value, h)) return "'" + std::string(value) + "': " + *err;
+      c.web_hook = std::move(h);
+      return std::nullopt;
+    }
+    case Opt::BindPort: {
+      auto n = parse_uint(value, 65535);
+      if (!n || *n < 1) return "'" + std::string(value) + "' is not a port in 1..65535";
+      c.bind_port = uint16_t(*n);
+      return std::nullopt;
+    }
+    case Opt::ReadyFile:
+      if (value.empty() || value.back() == '/') return "'" + std::string(value) + "' is not a file name";
+      c.ready_file = std::string(value);
+      return std::nullopt;
+    case Opt::Help: case Opt::Version:
+      return std::nullopt;  // handled by the caller
   }
   return std::nullopt;
 }
@@ -919,14 +1050,21 @@ constexpr int64_t kConnectTimeoutMs = 5000;
 
 // Inputs that are bad before anything is tried (exit 2): a file target in a
 // directory that does not exist, TLS files that are not there.
+// The directory a file is to be created in must be there.
+std::optional<std::string> check_dir_of(const std::string& path) {
+  struct stat sb;
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (::stat(dir.c_str(), &sb) != 0) return "directory " + dir + ": " + std::strerror(errno);
+  if (!S_ISDIR(sb.st_mode)) return dir + " is not a directory";
+  if (::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) return path + " is a directory";
+  return std::nullopt;
+}
+
 std::optional<std::string> check_paths(const IoTarget& t) {
   struct stat sb;
-  if (t.scheme == Scheme::File) {
-    const size_t slash = t.path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : t.path.substr(0, slash);
-    if (::stat(dir.c_str(), &sb) != 0) return "'" + t.url + "': directory " + dir + ": " + std::strerror(errno);
-    if (!S_ISDIR(sb.st_mode)) return "'" + t.url + "': " + dir + " is not a directory";
-  }
+  if (t.scheme == Scheme::File)
+    if (auto err = check_dir_of(t.path)) return "'" + t.url + "': " + *err;
   for (const std::string* f : {&t.ca, &t.cert, &t.key})
     if (!f->empty() && ::stat(f->c_str(), &sb) != 0) return "'" + t.url + "': " + *f + ": " + std::strerror(errno);
   return std::nullopt;
@@ -1064,8 +1202,16 @@ class Tls {
   std::optional<std::string> prepare(const IoTarget& t);
   // The session on the connected socket `fd`, with the name to check.
   std::optional<std::string> attach(const IoTarget& t, int fd);
+  // One step of the handshake on the non-blocking socket: an error, or
+  // nothing with `want` set to the poll event it waits for (0: done).
+  std::optional<std::string> connect_step(short& want);
   // Runs the handshake on the non-blocking socket until the deadline.
   std::optional<std::string> handshake(int fd, int64_t deadline);
+  // Frees the session, keeping the context for the next connection.
+  void end_session() {
+    if (ssl_ != nullptr) g_ssl.SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
 
  private:
   ssl_ctx_st* ctx_ = nullptr;
@@ -1117,23 +1263,31 @@ std::optional<std::string> Tls::attach(const IoTarget& t, int fd) {
   return std::nullopt;
 }
 
+std::optional<std::string> Tls::connect_step(short& want) {
+  g_ssl.ERR_clear_error();
+  errno = 0;
+  want = 0;
+  const int r = g_ssl.SSL_connect(ssl_);
+  if (r == 1) return std::nullopt;
+  const int e = g_ssl.SSL_get_error(ssl_, r);
+  if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
+    want = e == kSslErrorWantRead ? POLLIN : POLLOUT;
+    return std::nullopt;
+  }
+  if (const long v = g_ssl.SSL_get_verify_result(ssl_); v != 0)
+    return std::string("certificate verify failed: ") + g_ssl.X509_verify_cert_error_string(v);
+  if (e == kSslErrorSyscall && errno != 0) return std::string("TLS handshake: ") + std::strerror(errno);
+  return "TLS handshake: " + ssl_reason("the server closed the connection");
+}
+
 std::optional<std::string> Tls::handshake(int fd, int64_t deadline) {
   for (;;) {
-    g_ssl.ERR_clear_error();
-    errno = 0;
-    const int r = g_ssl.SSL_connect(ssl_);
-    if (r == 1) return std::nullopt;
-    const int e = g_ssl.SSL_get_error(ssl_, r);
-    if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
-      const int err = wait_until(fd, e == kSslErrorWantRead ? POLLIN : POLLOUT, deadline);
-      if (err == ETIMEDOUT) return std::string("TLS handshake timed out (5 s for connecting and handshake)");
-      if (err != 0) return std::string(std::strerror(err));
-      continue;
-    }
-    if (const long v = g_ssl.SSL_get_verify_result(ssl_); v != 0)
-      return std::string("certificate verify failed: ") + g_ssl.X509_verify_cert_error_string(v);
-    if (e == kSslErrorSyscall && errno != 0) return std::string("TLS handshake: ") + std::strerror(errno);
-    return "TLS handshake: " + ssl_reason("the server closed the connection");
+    short want = 0;
+    if (auto err = connect_step(want)) return err;
+    if (want == 0) return std::nullopt;
+    const int err = wait_until(fd, want, deadline);
+    if (err == ETIMEDOUT) return std::string("TLS handshake timed out (5 s for connecting and handshake)");
+    if (err != 0) return std::string(std::strerror(err));
   }
 }
 
@@ -1671,6 +1825,163 @@ std::string next_archive_path(const std::string& path, time_t t, ArchiveName& la
   ::_exit(0);
 }
 
+// ---- the web hook's messages ----
+//
+// Pure builders and parsers for --web-hook: the JSON body (SPEC §7), the
+// HTTP/1.1 request around it, and the status of the server's answer. The
+// loop that moves them is in section 9.
+
+// The length of the valid UTF-8 sequence `s` starts with, or 0.
+size_t utf8_length(std::string_view s) {
+  const auto b = [&](size_t i) -> uint8_t { return i < s.size() ? uint8_t(s[i]) : uint8_t(0); };
+  const uint8_t c = b(0);
+  size_t n;
+  uint8_t lo = 0x80, hi = 0xbf;  // the range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c >= 0xe0 && c <= 0xef) n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+  else if (c >= 0xf0 && c <= 0xf4) n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+  else return 0;
+  if (b(1) < lo || b(1) > hi) return 0;
+  for (size_t i = 2; i < n; ++i)
+    if (b(i) < 0x80 || b(i) > 0xbf) return 0;
+  return n;
+}
+
+// `s` as a JSON string: quotes, backslashes and control characters escaped,
+// valid UTF-8 kept, any other byte replaced by U+FFFD.
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const uint8_t c = uint8_t(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", c);
+      out += esc;
+      ++i;
+    } else if (c < 0x80) {
+      out += char(c);
+      ++i;
+    } else if (const size_t n = utf8_length(s.substr(i)); n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\\ufffd";
+      ++i;
+    }
+  }
+  out += '"';
+}
+
+// One network interface as the hook reports it: its first IPv4 address and
+// its first IPv6 address, a global one before a link-local one; "" if none.
+struct NetInterface {
+  std::string name, ipv4, ipv6;
+  bool ipv6_link_local = false;
+};
+
+// The interfaces of a getifaddrs() list, in the order they first appear.
+std::vector<NetInterface> gather_interfaces(const ifaddrs* list) {
+  std::vector<NetInterface> out;
+  for (const ifaddrs* p = list; p != nullptr; p = p->ifa_next) {
+    if (p->ifa_name == nullptr) continue;
+    auto it = std::find_if(out.begin(), out.end(), [&](const NetInterface& i) { return i.name == p->ifa_name; });
+    if (it == out.end()) it = out.insert(out.end(), NetInterface{p->ifa_name, {}, {}, false});
+    if (p->ifa_addr == nullptr) continue;
+    char text[INET6_ADDRSTRLEN];
+    if (p->ifa_addr->sa_family == AF_INET && it->ipv4.empty()) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(p->ifa_addr);
+      if (::inet_ntop(AF_INET, &a->sin_addr, text, sizeof text)) it->ipv4 = text;
+    } else if (p->ifa_addr->sa_family == AF_INET6) {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(p->ifa_addr);
+      const bool link_local = IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr);
+      if ((it->ipv6.empty() || (it->ipv6_link_local && !link_local)) &&
+          ::inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text)) {
+        it->ipv6 = text;
+        it->ipv6_link_local = link_local;
+      }
+    }
+  }
+  return out;
+}
+
+// {"ps":{"status":...,"pid":...[,"exit_code":N[,"signal":"SIGX"]],"net_interfaces":[...]}}
+// `ended` is the child's wait status, for "crashed".
+std::string hook_body(std::string_view status, pid_t pid, std::optional<int> ended,
+                      std::span<const NetInterface> interfaces) {
+  std::string out = "{\"ps\":{\"status\":";
+  append_json_string(out, status);
+  out += ",\"pid\":" + std::to_string(pid);
+  if (ended) {
+    out += ",\"exit_code\":" + std::to_string(exit_code_of(*ended));
+    if (WIFSIGNALED(*ended)) {
+      out += ",\"signal\":";
+      append_json_string(out, "SIG" + std::string(signal_name(WTERMSIG(*ended))));
+    }
+  }
+  out += ",\"net_interfaces\":[";
+  for (size_t i = 0; i < interfaces.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"name\":";
+    append_json_string(out, interfaces[i].name);
+    out += ",\"ipv4\":";
+    append_json_string(out, interfaces[i].ipv4);
+    out += ",\"ipv6\":";
+    append_json_string(out, interfaces[i].ipv6);
+    out += '}';
+  }
+  out += "]}}";
+  return out;
+}
+
+std::string hook_request(const HookUrl& h, std::string_view body) {
+  std::string r = "PUT " + h.target + " HTTP/1.1\r\nHost: " + h.authority + "\r\nUser-Agent: dock/" +
+                  std::string(kVersion) + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                  std::to_string(body.size()) + "\r\n";
+  if (!h.auth.empty()) r += "Authorization: " + h.auth + "\r\n";
+  r += "Connection: close\r\n\r\n";
+  r += body;
+  return r;
+}
+
+// The final status of an HTTP/1.x answer from its first bytes: 0 while
+// more bytes are needed, -1 when this is not HTTP; interim 1xx
+// answers (and their headers) are skipped. Only the status matters to
+// dock, so the rest -- however long -- is never read.
+int parse_http_status(std::string_view r) {
+  constexpr std::string_view kProto = "HTTP/1.";
+  size_t start = 0;
+  for (;;) {
+    std::string_view rest = r.substr(start);
+    const size_t eol = rest.find('\n');
+    if (eol == std::string_view::npos) {
+      const size_t n = std::min(rest.size(), kProto.size());
+      return rest.substr(0, n) == kProto.substr(0, n) ? 0 : -1;
+    }
+    std::string_view line = rest.substr(0, eol);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const auto digit = [&](size_t i) { return line[i] >= '0' && line[i] <= '9'; };
+    if (line.size() < 12 || line.substr(0, kProto.size()) != kProto || !digit(7) || line[8] != ' ' ||
+        !digit(9) || !digit(10) || !digit(11) || (line.size() > 12 && line[12] != ' '))
+      return -1;
+    const int status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+    if (status < 100 || status > 599) return -1;
+    if (status >= 200) return status;
+    // An interim answer: its headers end at an empty line.
+    start += eol + 1;
+    for (;;) {
+      rest = r.substr(start);
+      const size_t next = rest.find('\n');
+      if (next == std::string_view::npos) return 0;
+      start += next + 1;
+      if (next == 0 || (next == 1 && rest[0] == '\r')) break;
+    }
+  }
+}
+
 // ==== 7. Signal setup ====
 //
 // Done first thing in run(): every signal is blocked (SIGKILL and SIGSTOP
@@ -1762,6 +2073,7 @@ enum class Source : uint32_t {
   Signals, Timer,
   Peer,  // the connection: hung up, or (when dock moves the input) readable
   Feed,  // the child's stdin pipe or terminal can take more input
+  Hook,  // the web hook's connection can move on
   Stream = 16,  // + index: a child output pipe is readable
   Sink = 32,    // + index: a sink can take more
 };
@@ -1772,6 +2084,9 @@ enum class Deadline : size_t {
   Flush,   // a partial line has waited 100 ms
   Rotate,  // the log's period is over (or a failed rotation is due again)
   Drain,   // everything is reaped but output is still queued: give up waiting
+  Hook,    // the web hook's attempt is over its 5 s, or its pause is over
+  HookExit,  // dock is done but for the web hook: give up waiting
+  Probe,   // --bind-port: look for the listening socket again
   Count,
 };
 
@@ -1818,6 +2133,44 @@ struct Rotation {
   std::vector<std::string> queue;    // archives waiting for the compressor
 };
 
+// --web-hook: the events not yet delivered, oldest first, and the one
+// attempt in flight. Everything is non-blocking and driven by the loop: a
+// slow or dead hook server delays nothing but the next hook.
+constexpr int64_t kHookAttemptMs = 5000;   // connect, handshake, request, status line
+constexpr int64_t kHookExitWaitMs = 5000;  // at exit, for what is still queued
+constexpr std::array<int64_t, 2> kHookBackoffMs{500, 1500};  // before the 2nd and the 3rd attempt
+
+enum class HookStep { Idle, Connecting, Handshaking, Sending, Receiving, Pausing };
+
+struct HookAddress {
+  sockaddr_storage addr;
+  socklen_t len;
+};
+
+struct HookEvent {
+  std::string status;   // for messages
+  std::string request;  // the whole HTTP request
+};
+
+struct Hook {
+  bool on = false;
+  IoTarget peer;                       // the URL's host and port, as Tls takes them
+  std::vector<HookAddress> addresses;  // resolved before the child starts
+  Tls tls;                             // https: the context, and an attempt's session
+  std::vector<HookEvent> queue;        // queue[0] is being delivered
+  HookStep step = HookStep::Idle;
+  Fd fd;
+  uint32_t armed = 0;
+  int attempt = 0;         // of queue[0], from 1
+  size_t address = 0;      // the address being tried
+  std::string why;         // why the last address could not be reached
+  size_t sent = 0;         // bytes of the request written
+  std::array<char, 1024> reply{};  // the answer's first bytes, for its status line
+  size_t reply_len = 0;
+  bool exit_wait = false;  // HookExit is set: dock has nothing else left to do
+  bool abandoned = false;  // the exit wait is over
+};
+
 struct State {
   const Config& cfg;
   sigset_t original_mask;
@@ -1832,6 +2185,9 @@ struct State {
   RawTerminal raw;        // --tty: dock's own terminal, raw while it feeds the child
   Feed feed;              // TLS or --tty: the input dock moves to the child
   Rotation rot;           // a rotated file --io: sinks[0] writes to `target`
+  Hook hook;              // --web-hook
+  bool announced = false;        // "running" was said (--bind-port seen)
+  bool ready_file_made = false;  // --ready-file exists, made by dock
   std::vector<Stream> streams;  // with a prefix: the child's stdout and stderr pipes
   std::vector<Sink> sinks;      // where their lines go (one, or dock's stdout and stderr)
   bool draining = false;        // Drain is set
@@ -2181,6 +2537,259 @@ void report_losses(const State& st) {
     if (k.lost > 0) say("%s: %llu bytes of output could not be written", k.name.c_str(), (unsigned long long)k.lost);
 }
 
+// ---- the web hook ----
+//
+// Each event becomes a whole HTTP request when it happens (the interfaces
+// as they are then) and waits its turn: events are delivered in order. An
+// attempt connects to each resolved address in turn, shakes hands (https),
+// writes the request and reads up to the status line, all within 5 s; a
+// failed connection, a timeout or a 5xx is tried again after 0.5 s and
+// 1.5 s; anything else, or a third failure, is one warning and the next
+// event goes.
+
+bool hook_pending(const State& st) { return st.hook.on && !st.hook.queue.empty() && !st.hook.abandoned; }
+
+void hook_next(State& st);
+void hook_connect(State& st);
+
+void hook_close(State& st) {
+  Hook& h = st.hook;
+  if (h.fd) arm(st, h.fd.get(), Source::Hook, 0, h.armed, 0);
+  h.tls.end_session();
+  h.fd.reset();
+  h.step = HookStep::Idle;
+}
+
+// The attempt failed. `again`: a connection failure, a timeout or a 5xx,
+// which may pass, so it is tried again after a pause (twice at most).
+void hook_failed(State& st, const std::string& why, bool again) {
+  Hook& h = st.hook;
+  hook_close(st);
+  if (again && size_t(h.attempt) <= kHookBackoffMs.size()) {
+    debug("--web-hook %s: %s: %s; trying again in %lld ms", h.peer.url.c_str(), h.queue[0].status.c_str(),
+          why.c_str(), (long long)kHookBackoffMs[size_t(h.attempt) - 1]);
+    h.step = HookStep::Pausing;
+    set_deadline(st, Deadline::Hook, kHookBackoffMs[size_t(h.attempt) - 1]);
+    return;
+  }
+  say("--web-hook %s: \"%s\" not delivered: %s%s", h.peer.url.c_str(), h.queue[0].status.c_str(), why.c_str(),
+      h.attempt > 1 ? (" (" + std::to_string(h.attempt) + " attempts)").c_str() : "");
+  h.queue.erase(h.queue.begin());
+  hook_next(st);
+}
+
+void hook_start_attempt(State& st) {
+  Hook& h = st.hook;
+  ++h.attempt;
+  h.address = 0;
+  h.why = "no address";
+  h.sent = 0;
+  h.reply_len = 0;
+  set_deadline(st, Deadline::Hook, kHookAttemptMs);
+  hook_connect(st);
+}
+
+// Starts on the oldest event, if any.
+void hook_next(State& st) {
+  Hook& h = st.hook;
+  h.attempt = 0;
+  if (h.queue.empty() || h.abandoned) {
+    h.step = HookStep::Idle;
+    clear_deadline(st, Deadline::Hook);
+    return;
+  }
+  hook_start_attempt(st);
+}
+
+// Connects to h.addresses[h.address], or the next one that takes a connect().
+void hook_connect(State& st) {
+  Hook& h = st.hook;
+  for (; h.address < h.addresses.size(); ++h.address) {
+    const HookAddress& a = h.addresses[h.address];
+    Fd fd(::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) {
+      h.why = std::strerror(errno);
+      continue;
+    }
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) != 0 && errno != EINPROGRESS) {
+      h.why = std::strerror(errno);
+      continue;
+    }
+    h.fd = std::move(fd);
+    h.step = HookStep::Connecting;
+    if (!arm(st, h.fd.get(), Source::Hook, 0, h.armed, EPOLLOUT)) hook_failed(st, "epoll", false);
+    return;  // connected or not, the socket is writable when it is settled
+  }
+  hook_failed(st, h.why, true);
+}
+
+// A read or a write on the attempt's connection, TLS or not. -1 with
+// errno EAGAIN means wait for `wait`.
+ssize_t hook_io(Hook& h, bool writing, char* buf, size_t len, uint32_t& wait) {
+  wait = writing ? EPOLLOUT : EPOLLIN;
+  if (!h.tls) {
+    const ssize_t n = writing ? ::send(h.fd.get(), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+                              : ::recv(h.fd.get(), buf, len, MSG_DONTWAIT);
+    if (n < 0 && errno == EWOULDBLOCK) errno = EAGAIN;
+    return n;
+  }
+  g_ssl.ERR_clear_error();
+  errno = 0;
+  const int chunk = int(std::min<size_t>(len, INT_MAX));
+  const int n = writing ? g_ssl.SSL_write(h.tls.ssl(), buf, chunk) : g_ssl.SSL_read(h.tls.ssl(), buf, chunk);
+  if (n > 0) return n;
+  const int e = g_ssl.SSL_get_error(h.tls.ssl(), n);
+  if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
+    wait = e == kSslErrorWantRead ? EPOLLIN : EPOLLOUT;
+    errno = EAGAIN;
+    return -1;
+  }
+  if (e == kSslErrorZeroReturn || (e == kSslErrorSyscall && errno == 0)) return 0;
+  if (errno == 0) errno = EPROTO;
+  return -1;
+}
+
+// Moves the attempt on as far as it can go without waiting.
+void hook_progress(State& st) {
+  Hook& h = st.hook;
+  uint32_t wait = 0;
+  for (;;) {
+    switch (h.step) {
+      case HookStep::Idle:
+      case HookStep::Pausing:
+        return;
+      case HookStep::Connecting: {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(h.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        if (err != 0) {
+          h.why = std::strerror(err);
+          arm(st, h.fd.get(), Source::Hook, 0, h.armed, 0);
+          h.fd.reset();
+          ++h.address;
+          hook_connect(st);
+          return;
+        }
+        if (h.peer.scheme == Scheme::Tls) {
+          if (auto e = h.tls.attach(h.peer, h.fd.get())) return hook_failed(st, *e, false);
+          h.step = HookStep::Handshaking;
+        } else {
+          h.step = HookStep::Sending;
+        }
+        continue;
+      }
+      case HookStep::Handshaking: {
+        short want = 0;
+        if (auto e = h.tls.connect_step(want)) return hook_failed(st, *e, true);
+        if (want != 0) {
+          arm(st, h.fd.get(), Source::Hook, 0, h.armed, want == POLLIN ? EPOLLIN : EPOLLOUT);
+          return;
+        }
+        h.step = HookStep::Sending;
+        continue;
+      }
+      case HookStep::Sending: {
+        std::string& request = h.queue[0].request;
+        while (h.sent < request.size()) {
+          const ssize_t n = hook_io(h, true, request.data() + h.sent, request.size() - h.sent, wait);
+          if (n > 0) {
+            h.sent += size_t(n);
+          } else if (n < 0 && errno == EAGAIN) {
+            arm(st, h.fd.get(), Source::Hook, 0, h.armed, wait);
+            return;
+          } else if (n < 0 && errno == EINTR) {
+            continue;
+          } else {
+            return hook_failed(st, n == 0 ? "the server closed the connection" : std::strerror(errno), true);
+          }
+        }
+        h.step = HookStep::Receiving;
+        continue;
+      }
+      case HookStep::Receiving: {
+        for (;;) {
+          if (h.reply_len == h.reply.size()) return hook_failed(st, "the answer is not HTTP", false);
+          const ssize_t n = hook_io(h, false, h.reply.data() + h.reply_len, h.reply.size() - h.reply_len, wait);
+          if (n < 0 && errno == EAGAIN) {
+            arm(st, h.fd.get(), Source::Hook, 0, h.armed, wait);
+            return;
+          }
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) return hook_failed(st, std::strerror(errno), true);
+          if (n == 0) return hook_failed(st, "the server closed the connection without an answer", true);
+          h.reply_len += size_t(n);
+          const int status = parse_http_status({h.reply.data(), h.reply_len});
+          if (status == 0) continue;
+          if (status < 0) return hook_failed(st, "the answer is not HTTP", false);
+          if (status >= 300) return hook_failed(st, "HTTP status " + std::to_string(status), status >= 500);
+          debug("--web-hook %s: \"%s\" delivered (HTTP %d)", h.peer.url.c_str(), h.queue[0].status.c_str(), status);
+          hook_close(st);
+          h.queue.erase(h.queue.begin());
+          hook_next(st);
+          return;
+        }
+      }
+    }
+  }
+}
+
+// Deadline::Hook: a pause is over, or an attempt took its whole 5 s.
+void on_hook_deadline(State& st) {
+  Hook& h = st.hook;
+  if (h.step == HookStep::Pausing) hook_start_attempt(st);
+  else if (h.step != HookStep::Idle) hook_failed(st, "no answer within 5 s", true);
+}
+
+// Deadline::HookExit: dock is done but for the hook; it waits no longer.
+void on_hook_exit_deadline(State& st) {
+  Hook& h = st.hook;
+  if (!hook_pending(st)) return;
+  say("--web-hook %s: \"%s\" not delivered within %lld s of the end: giving up", h.peer.url.c_str(),
+      h.queue[0].status.c_str(), (long long)(kHookExitWaitMs / 1000));
+  hook_close(st);
+  h.abandoned = true;
+  clear_deadline(st, Deadline::Hook);
+}
+
+// Queues the event `status` ("starting", "running", "crashed").
+void hook_send(State& st, std::string_view status, std::optional<int> ended = std::nullopt) {
+  Hook& h = st.hook;
+  if (!h.on) return;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) debug("getifaddrs: %s", std::strerror(errno));
+  const std::string body = hook_body(status, st.child, ended, gather_interfaces(list));
+  if (list != nullptr) ::freeifaddrs(list);
+  debug("--web-hook %s: queued %s", h.peer.url.c_str(), body.c_str());
+  h.queue.push_back({std::string(status), hook_request(*st.cfg.web_hook, body)});
+  if (h.step == HookStep::Idle) hook_next(st);
+}
+
+// ---- running: --bind-port seen, --ready-file ----
+
+void announce_running(State& st) {
+  st.announced = true;
+  clear_deadline(st, Deadline::Probe);
+  debug("running%s", st.cfg.bind_port != 0 ? (": port " + std::to_string(st.cfg.bind_port) + " is listening").c_str() : "");
+  if (!st.cfg.ready_file.empty()) {
+    Fd fd(retry([&] { return ::open(st.cfg.ready_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); }));
+    if (fd) {
+      st.ready_file_made = true;
+      if (!write_all(fd.get(), std::to_string(st.child) + "\n"))
+        say("--ready-file %s: %s", st.cfg.ready_file.c_str(), std::strerror(errno));
+    } else {
+      say("--ready-file %s: %s", st.cfg.ready_file.c_str(), std::strerror(errno));
+    }
+  }
+  hook_send(st, "running");
+}
+
+void remove_ready_file(State& st) {
+  if (!st.ready_file_made) return;
+  st.ready_file_made = false;
+  if (::unlink(st.cfg.ready_file.c_str()) != 0 && errno != ENOENT)
+    say("--ready-file %s: %s", st.cfg.ready_file.c_str(), std::strerror(errno));
+}
+
 // ==== 10. Forwarding ====
 //
 // A signal dock receives goes, after --rewrite, to the child's process
@@ -2269,19 +2878,17 @@ std::vector<pid_t> descendants_in(std::span<const ProcLink> links, pid_t root) {
   return found;
 }
 
-std::vector<ProcLink> read_process_table() {
+// Every process's parent, from PROC/PID/stat; nullopt if PROC cannot be read.
+std::optional<std::vector<ProcLink>> read_process_table(const std::string& proc) {
   std::vector<ProcLink> links;
-  DIR* dir = ::opendir("/proc");
-  if (dir == nullptr) {
-    say("/proc: %s (cannot find leftover processes)", std::strerror(errno));
-    return links;
-  }
+  DIR* dir = ::opendir(proc.c_str());
+  if (dir == nullptr) return std::nullopt;
   while (dirent* e = ::readdir(dir)) {
     auto pid = parse_uint(e->d_name, INT_MAX);
     if (!pid) continue;
-    char path[64], buf[512];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", int(*pid));
-    Fd fd(retry([&] { return ::open(path, O_RDONLY | O_CLOEXEC); }));
+    char path[32], buf[512];
+    std::snprintf(path, sizeof path, "%d/stat", int(*pid));
+    Fd fd(retry([&] { return ::openat(::dirfd(dir), path, O_RDONLY | O_CLOEXEC); }));
     if (!fd) continue;  // it exited meanwhile
     ssize_t n = retry([&] { return ::read(fd.get(), buf, sizeof buf); });
     if (n <= 0) continue;
@@ -2291,14 +2898,146 @@ std::vector<ProcLink> read_process_table() {
   return links;
 }
 
+// ---- who listens: --bind-port ----
+//
+// Nothing tells a process when another starts listening, so while dock
+// waits for --bind-port it looks every 20 ms, and stops once it has seen
+// the port (or the child has ended). A look reads the listening TCP sockets
+// on PORT from /proc/net/tcp and tcp6 -- usually there are none, and that
+// is all -- then looks for their inodes among the descriptors of dock's
+// descendants, so another process's socket on that port never counts.
+
+constexpr int64_t kProbeMs = 20;
+
+std::optional<uint64_t> parse_hex(std::string_view s) {
+  if (s.empty() || s.size() > 16) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    v = v << 4 | uint64_t(d);
+  }
+  return v;
+}
+
+// The inode of the socket one line of /proc/net/tcp or tcp6 describes, if
+// it is listening on `port`:
+//   "0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 4711 ..."
+std::optional<uint64_t> listening_inode(std::string_view line, uint16_t port) {
+  std::array<std::string_view, 10> field;
+  size_t n = 0;
+  for (size_t i = 0; n < field.size();) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    if (i >= line.size()) break;
+    const size_t end = std::min(line.find_first_of(" \t\n", i), line.size());
+    field[n++] = line.substr(i, end - i);
+    i = end;
+  }
+  constexpr std::string_view kListen = "0A";
+  if (n < field.size() || field[3] != kListen) return std::nullopt;
+  const size_t colon = field[1].rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto local_port = parse_hex(field[1].substr(colon + 1));
+  if (!local_port || *local_port != port) return std::nullopt;
+  auto inode = parse_uint(field[9], UINT64_MAX);
+  if (!inode || *inode == 0) return std::nullopt;
+  return *inode;
+}
+
+// "socket:[4711]" -> 4711
+std::optional<uint64_t> socket_inode(std::string_view link) {
+  constexpr std::string_view kHead = "socket:[";
+  if (link.size() < kHead.size() + 2 || link.substr(0, kHead.size()) != kHead || link.back() != ']')
+    return std::nullopt;
+  return parse_uint(link.substr(kHead.size(), link.size() - kHead.size() - 1), UINT64_MAX);
+}
+
+// The inodes of the sockets listening on `port`, from PROC/net/tcp and
+// tcp6, read line by line through a fixed buffer. nullopt: neither table
+// could be read.
+std::optional<std::vector<uint64_t>> listening_inodes(const std::string& proc, uint16_t port) {
+  std::vector<uint64_t> inodes;
+  bool readable = false;
+  for (const char* table : {"/net/tcp", "/net/tcp6"}) {
+    Fd fd(retry([&] { return ::open((proc + table).c_str(), O_RDONLY | O_CLOEXEC); }));
+    if (!fd) continue;
+    readable = true;
+    std::array<char, 4096> buf;
+    size_t len = 0;
+    for (;;) {
+      const ssize_t n = retry([&] { return ::read(fd.get(), buf.data() + len, buf.size() - len); });
+      if (n <= 0) break;
+      len += size_t(n);
+      size_t start = 0;
+      for (size_t eol; (eol = std::string_view(buf.data(), len).find('\n', start)) != std::string_view::npos; start = eol + 1)
+        if (auto inode = listening_inode({buf.data() + start, eol - start}, port)) inodes.push_back(*inode);
+      if (start == 0 && len == buf.size()) start = len;  // no line is this long: drop it
+      std::memmove(buf.data(), buf.data() + start, len - start);
+      len -= start;
+    }
+  }
+  if (!readable) return std::nullopt;
+  return inodes;
+}
+
+// Does one of `pids` hold a socket among `inodes`? From PROC/PID/fd.
+bool holds_socket(const std::string& proc, std::span<const pid_t> pids, std::span<const uint64_t> inodes) {
+  for (pid_t pid : pids) {
+    const std::string dir = proc + "/" + std::to_string(pid) + "/fd";
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) continue;  // gone meanwhile, or not ours to look at
+    bool found = false;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      char link[64];
+      const ssize_t n = ::readlinkat(::dirfd(d), e->d_name, link, sizeof link);
+      if (n <= 0) continue;
+      auto inode = socket_inode({link, size_t(n)});
+      if (inode && std::find(inodes.begin(), inodes.end(), *inode) != inodes.end()) {
+        found = true;
+        break;
+      }
+    }
+    ::closedir(d);
+    if (found) return true;
+  }
+  return false;
+}
+
+// Is `port` listened on by a descendant of `root`? nullopt: cannot tell.
+std::optional<bool> port_listened(const std::string& proc, pid_t root, uint16_t port) {
+  auto inodes = listening_inodes(proc, port);
+  if (!inodes) return std::nullopt;
+  if (inodes->empty()) return false;
+  auto table = read_process_table(proc);
+  if (!table) return std::nullopt;
+  return holds_socket(proc, descendants_in(*table, root), *inodes);
+}
+
+// Deadline::Probe: look for the port; look again later if it is not there.
+void on_probe_deadline(State& st) {
+  if (st.phase != Phase::Running || st.announced) return;
+  auto seen = port_listened("/proc", st.self, st.cfg.bind_port);
+  if (!seen) {
+    say("--bind-port %u: /proc cannot be read: \"running\" will not be reported", unsigned(st.cfg.bind_port));
+    return;
+  }
+  if (*seen) announce_running(st);
+  else set_deadline(st, Deadline::Probe, kProbeMs);
+}
+
 void signal_leftovers(State& st, int sig) {
   if (st.pid1) {
     // As PID 1 every process of the namespace is ours; kill(-1) skips us.
     if (::kill(-1, sig) == 0 && sig != SIGKILL) ::kill(-1, SIGCONT);
     return;
   }
-  auto table = read_process_table();
-  for (pid_t pid : descendants_in(table, st.self)) {
+  auto table = read_process_table("/proc");
+  if (!table) {
+    say("/proc: %s (cannot find leftover processes)", std::strerror(errno));
+    return;
+  }
+  for (pid_t pid : descendants_in(*table, st.self)) {
     debug("sending SIG%s to leftover %d", signal_name(sig).c_str(), pid);
     if (::kill(pid, sig) == 0 && sig != SIGKILL) ::kill(pid, SIGCONT);
   }
@@ -2307,6 +3046,9 @@ void signal_leftovers(State& st, int sig) {
 void begin_shutdown(State& st) {
   debug("child %d exited with status %d", st.child, exit_code_of(st.child_status));
   if (st.tty && !st.pid1) ::tcsetpgrp(st.tty.get(), ::getpgrp());
+  clear_deadline(st, Deadline::Probe);  // a child that ended was never "running"
+  remove_ready_file(st);
+  hook_send(st, "crashed", st.child_status);
   if (st.cfg.kill_timeout_ms == 0) {
     st.phase = Phase::Killing;
     signal_leftovers(st, SIGKILL);
@@ -2390,6 +3132,9 @@ void on_timer(State& st) {
       case Deadline::Flush: on_flush_deadline(st); break;
       case Deadline::Rotate: on_rotate_deadline(st); break;
       case Deadline::Drain: on_drain_deadline(st); break;
+      case Deadline::Hook: on_hook_deadline(st); break;
+      case Deadline::HookExit: on_hook_exit_deadline(st); break;
+      case Deadline::Probe: on_probe_deadline(st); break;
       case Deadline::Count: break;
     }
   }
@@ -2597,6 +3342,41 @@ void setup_rotation(State& st) {
   if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);
 }
 
+// --web-hook: the addresses and the TLS context, ready before the child
+// starts, so that nothing the loop does for a hook can block (a name is
+// resolved here, once). A hook that cannot be set up is a warning: dock
+// runs the child without it.
+void setup_hook(State& st) {
+  const HookUrl& url = *st.cfg.web_hook;
+  Hook& h = st.hook;
+  h.peer.scheme = url.https ? Scheme::Tls : Scheme::Tcp;
+  h.peer.url = url.shown;
+  h.peer.host = url.host;
+  h.peer.port = url.port;
+  if (url.https)
+    if (auto err = h.tls.prepare(h.peer)) {
+      say("--web-hook %s: %s (no hook will be sent)", url.shown.c_str(), err->c_str());
+      return;
+    }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* list = nullptr;
+  if (int rc = ::getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &list); rc != 0) {
+    say("--web-hook %s: %s: %s (no hook will be sent)", url.shown.c_str(), url.host.c_str(), ::gai_strerror(rc));
+    return;
+  }
+  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    HookAddress a{};
+    if (ai->ai_addrlen > sizeof a.addr) continue;
+    std::memcpy(&a.addr, ai->ai_addr, ai->ai_addrlen);
+    a.len = ai->ai_addrlen;
+    h.addresses.push_back(a);
+  }
+  ::freeaddrinfo(list);
+  h.on = true;
+}
+
 // Opens the io target and whatever carries the child's stdio to it; fills
 // in the child's stdio. false: reported, exit 1.
 bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
@@ -2667,6 +3447,11 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
     say("--io: %s", err->c_str());
     return code(Exit::Usage);
   }
+  if (!cfg.ready_file.empty())
+    if (auto err = check_dir_of(cfg.ready_file)) {
+      say("--ready-file: %s", err->c_str());
+      return code(Exit::Usage);
+    }
 
   State st(cfg);
   st.original_mask = original_mask;
@@ -2688,6 +3473,13 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
   ChildStdio stdio;
   ChildEnds ends;
   if (!setup_io(st, stdio, ends)) return code(Exit::Setup);
+  // A ready file left by an earlier run (a restarted container keeps its
+  // files) would say "ready" before the child is.
+  if (!cfg.ready_file.empty() && ::unlink(cfg.ready_file.c_str()) != 0 && errno != ENOENT) {
+    say("--ready-file %s: %s", cfg.ready_file.c_str(), std::strerror(errno));
+    return code(Exit::Setup);
+  }
+  if (cfg.web_hook) setup_hook(st);
   if (!cfg.tty) st.tty = foreground_tty();  // with --tty the child has a terminal of its own
 
   const Spawned child = spawn(cfg, original_mask, stdio, st.tty.get(), st.pid1);
@@ -2697,21 +3489,31 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
     return code(Exit::Setup);
   }
   st.child = child.pid;
+  hook_send(st, "starting");
   if (child.exec_errno != 0) {
     say("%s: %s", cfg.command[0], std::strerror(child.exec_errno));
     if (st.tty && !st.pid1) ::tcsetpgrp(st.tty.get(), ::getpgrp());
     retry([&] { return ::waitpid(child.pid, nullptr, 0); });
-    return code(exec_failure_code(child.exec_errno));
+    st.child_status = W_EXITCODE(code(exec_failure_code(child.exec_errno)), 0);
+    if (!st.hook.on) return exit_code_of(st.child_status);
+    // The hook still hears of it: the loop runs for "crashed" alone.
+    st.phase = Phase::Killing;
+    st.children_left = false;
+    hook_send(st, "crashed", st.child_status);
+  } else {
+    debug("started %s as %d%s", cfg.command[0], child.pid, st.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
+    if (cfg.bind_port != 0) set_deadline(st, Deadline::Probe, kProbeMs);
+    else announce_running(st);
   }
-  debug("started %s as %d%s", cfg.command[0], child.pid, st.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
 
   // From here on we may not bail: warn and go on.
   reap(st);  // a child that exited before the loop started
   if (st.feed.active) pump_input(st);  // input epoll cannot wait for is read now
-  while (st.phase == Phase::Running || st.children_left || output_pending(st)) {
+  while (st.phase == Phase::Running || st.children_left || output_pending(st) || hook_pending(st)) {
     if (!st.children_left && st.phase != Phase::Running && !st.draining) {
       st.draining = true;  // all reaped; what is still queued gets a bounded wait
       set_deadline(st, Deadline::Drain, kDrainTimeoutMs);
+      if (hook_pending(st)) set_deadline(st, Deadline::HookExit, kHookExitWaitMs);
     }
     epoll_event events[4];
     const int n = ::epoll_wait(st.epoll.get(), events, 4, -1);
@@ -2729,6 +3531,8 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
         on_signals(st);
       } else if (tag == uint32_t(Source::Timer)) {
         on_timer(st);
+      } else if (tag == uint32_t(Source::Hook)) {
+        hook_progress(st);
       } else if (st.feed.active) {  // the peer has data, or the child's input has room
         pump_input(st);
         if (tag == uint32_t(Source::Peer)) pump(st);  // a TLS write may have waited for a read
