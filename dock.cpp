@@ -2939,7 +2939,7 @@ std::optional<uint64_t> listening_inode(std::string_view line, uint16_t port) {
   if (colon == std::string_view::npos) return std::nullopt;
   auto local_port = parse_hex(field[1].substr(colon + 1));
   if (!local_port || *local_port != port) return std::nullopt;
-  auto inode = parse_uint(field[9], UINT64_MAX);
+  auto inode = parse_uint(field[9]);
   if (!inode || *inode == 0) return std::nullopt;
   return *inode;
 }
@@ -2949,7 +2949,7 @@ std::optional<uint64_t> socket_inode(std::string_view link) {
   constexpr std::string_view kHead = "socket:[";
   if (link.size() < kHead.size() + 2 || link.substr(0, kHead.size()) != kHead || link.back() != ']')
     return std::nullopt;
-  return parse_uint(link.substr(kHead.size(), link.size() - kHead.size() - 1), UINT64_MAX);
+  return parse_uint(link.substr(kHead.size(), link.size() - kHead.size() - 1));
 }
 
 // The inodes of the sockets listening on `port`, from PROC/net/tcp and
