@@ -16,6 +16,10 @@
 //   helper state                   print pgrp/pid, foreground, SigBlk, SigIgn
 //   helper count MS                print 1, 2, 3, ... one per line, through a 4 KiB
 //                                  stdio buffer (so writes split lines), for MS ms
+//   helper listen PORT MS [--grandchild]
+//                                  after MS ms, listen on [::]:PORT (in a grandchild
+//                                  with --grandchild) and print "listening T" (T:
+//                                  CLOCK_MONOTONIC ms); "exit N" on stdin ends it
 //   helper winch                   print "size ROWS COLS" of its terminal now and on
 //                                  every SIGWINCH, until EOF on stdin
 
@@ -29,7 +33,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,6 +121,30 @@ int mode_record(bool grandchild, bool use_stdin) {
     return record("grandchild", -1);
   }
   return record("child", use_stdin ? STDIN_FILENO : -1);
+}
+
+int mode_listen(int port, long delay_ms, bool grandchild) {
+  if (grandchild) {
+    pid_t pid = fork();
+    if (pid > 0) return read_exit_command();  // the child waits; its child listens
+  }
+  timespec d{delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+  nanosleep(&d, nullptr);  // the scenario: a server that takes a while to start
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(uint16_t(port));
+  a.sin6_addr = in6addr_any;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 4) != 0) {
+    line(std::string("listen failed: ") + strerror(errno));
+    return 1;
+  }
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  line("listening " + std::to_string(int64_t(now.tv_sec) * 1000 + now.tv_nsec / 1000000));
+  return grandchild ? (pause(), 0) : read_exit_command();
 }
 
 int mode_leftovers() {
@@ -301,6 +331,9 @@ int main(int argc, char** argv) {
   if (mode == "orphans") return mode_orphans(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "orphan-ppid") return mode_orphan_ppid();
   if (mode == "state") return mode_state();
+  if (mode == "listen")
+    return mode_listen(argc > 2 ? std::atoi(argv[2]) : 0, argc > 3 ? std::atol(argv[3]) : 0,
+                       argc > 4 && std::string(argv[4]) == "--grandchild");
   if (mode == "winch") return mode_winch();
   if (mode == "count") return mode_count(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "write") return mode_write(argc > 2 ? std::atoll(argv[2]) : 1 << 20, argc > 3 ? argv[3] : "blocks");
