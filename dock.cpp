@@ -217,8 +217,7 @@ constexpr std::array<Colour, 7> kColours{{
 constexpr std::string_view kColourReset = "\x1b[0m";
 constexpr size_t kMaxPrefix = 4096;  // a line and its prefix must fit a sink's ring
 
-// Every option of SPEC §2. `available` is false for the options of features
-// that have not landed: they are refused, never silently accepted.
+// Every option of SPEC §2.
 enum class Opt {
   Io, Tty, StdoutPrefix, StderrPrefix, LogRotate, LogMaxSize, LogKeep,
   WebHook, BindPort, ReadyFile, KillTimeout, Rewrite, SingleChild, Debug,
@@ -229,28 +228,27 @@ struct OptionSpec {
   std::string_view name;  // long name; the variable is DOCK_ + NAME
   char short_name;        // 0 when none
   bool takes_value;
-  bool available;
   bool has_env;           // help and version have no DOCK_* form
   Opt id;
 };
 
 constexpr std::array<OptionSpec, 16> kOptions{{
-    {"io", 0, true, true, true, Opt::Io},
-    {"tty", 0, false, true, true, Opt::Tty},
-    {"stdout-prefix", 0, true, true, true, Opt::StdoutPrefix},
-    {"stderr-prefix", 0, true, true, true, Opt::StderrPrefix},
-    {"log-rotate", 0, true, true, true, Opt::LogRotate},
-    {"log-max-size", 0, true, true, true, Opt::LogMaxSize},
-    {"log-keep", 0, true, true, true, Opt::LogKeep},
-    {"web-hook", 0, true, true, true, Opt::WebHook},
-    {"bind-port", 0, true, true, true, Opt::BindPort},
-    {"ready-file", 0, true, true, true, Opt::ReadyFile},
-    {"kill-timeout", 0, true, true, true, Opt::KillTimeout},
-    {"rewrite", 0, true, true, true, Opt::Rewrite},
-    {"single-child", 0, false, true, true, Opt::SingleChild},
-    {"debug", 'd', false, true, true, Opt::Debug},
-    {"help", 'h', false, true, false, Opt::Help},
-    {"version", 'V', false, true, false, Opt::Version},
+    {"io", 0, true, true, Opt::Io},
+    {"tty", 0, false, true, Opt::Tty},
+    {"stdout-prefix", 0, true, true, Opt::StdoutPrefix},
+    {"stderr-prefix", 0, true, true, Opt::StderrPrefix},
+    {"log-rotate", 0, true, true, Opt::LogRotate},
+    {"log-max-size", 0, true, true, Opt::LogMaxSize},
+    {"log-keep", 0, true, true, Opt::LogKeep},
+    {"web-hook", 0, true, true, Opt::WebHook},
+    {"bind-port", 0, true, true, Opt::BindPort},
+    {"ready-file", 0, true, true, Opt::ReadyFile},
+    {"kill-timeout", 0, true, true, Opt::KillTimeout},
+    {"rewrite", 0, true, true, Opt::Rewrite},
+    {"single-child", 0, false, true, Opt::SingleChild},
+    {"debug", 'd', false, true, Opt::Debug},
+    {"help", 'h', false, false, Opt::Help},
+    {"version", 'V', false, false, Opt::Version},
 }};
 
 constexpr std::string_view kUsage =
@@ -936,7 +934,6 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
     p.error = std::move(what) + ": " + std::move(why);
     return std::move(p);
   };
-  const std::string not_yet = "unknown option (not supported by dock " + std::string(kVersion) + " yet)";
   // A flag, long or short: help and version end parsing, anything else is
   // applied. true: parsing ends here (help, version, or an error in p).
   auto take = [&](const OptionSpec& spec, std::string_view value, std::string what) {
@@ -970,7 +967,6 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
       for (const auto& o : kOptions)
         if (o.name == name) spec = &o;
       if (!spec) return fail("--" + std::string(name), "unknown option (see dock --help)");
-      if (!spec->available) return fail("--" + std::string(name), not_yet);
       std::string_view value;
       if (eq != std::string_view::npos) {
         if (!spec->takes_value) return fail("--" + std::string(name), "takes no value");
@@ -1006,7 +1002,6 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
       c.child_env.push_back(entry);
       continue;
     }
-    if (!spec->available) return fail(std::string(name), not_yet);
     if (set_by_flag[size_t(spec - kOptions.data())]) continue;
     if (auto err = apply_option(*spec, value, true, c)) return fail(std::string(name), *err);
   }

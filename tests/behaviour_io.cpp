@@ -60,14 +60,14 @@ TEST_CASE("--io file: a new file is created 0600; bare and relative paths work",
   unlink(rel.c_str());
 }
 
-TEST_CASE("--io file that cannot be opened: exit 1, command not started", "[io]") {
+TEST_CASE("--io file that is a directory: exit 2, command not started", "[io]") {
   const std::string dir = temp_path("ro-dir");
   mkdir(dir.c_str(), 0755);
   const std::string marker = temp_path("marker");
-  // A directory where a file is expected cannot be opened for writing.
+  // A directory where a file is expected is bad input, found before anything starts.
   Proc p = run_dock({"--io", dir, "--", "touch", marker});
-  CHECK(p.exit_code() == 1);
-  CHECK(p.err_buf == "dock: " + dir + ": Is a directory\n");
+  CHECK(p.exit_code() == 2);
+  CHECK(p.err_buf == "dock: --io: '" + dir + "': " + dir + " is a directory\n");
   CHECK(access(marker.c_str(), F_OK) != 0);
   rmdir(dir.c_str());
 }
