@@ -2162,7 +2162,6 @@ struct Hook {
   size_t sent = 0;         // bytes of the request written
   std::array<char, 1024> reply{};  // the answer's first bytes, for its status line
   size_t reply_len = 0;
-  bool exit_wait = false;  // HookExit is set: dock has nothing else left to do
   bool abandoned = false;  // the exit wait is over
 };
 
