@@ -13,6 +13,7 @@ util-linux           # unshare: dock as PID 1 of a new pid namespace
 bash                 # the interactive job-control test drives a real bash
 procps               # ps, used when a test fails to show what is running
 socat                # TCP, TCP over IPv6, unix socket and TLS peers for --io
+busybox-static       # the tools inside the Docker test image (Dockerfile.test)
 libssl-dev           # OpenSSL 3, linked into dock-static (./dock loads libssl.so.3)
 openssl              # makes the test CA and certificates
 zlib1g-dev           # zlib, linked into dock-static (./dock loads libz.so.1)
