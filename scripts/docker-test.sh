@@ -85,6 +85,23 @@ docker stop -t 10 "$c" >/dev/null
 check "--rewrite TERM:QUIT: docker stop delivers SIGQUIT" log_has "$c" got-QUIT
 check "--rewrite TERM:QUIT: the command's exit status (0)" test "$(exit_code_of "$c")" = 0
 
+# --- 5. HEALTHCHECK on --ready-file, made only once --bind-port listens ----
+label="dock-test-health=$$"
+events="$ctx/health-events"
+timeout 40 docker events --filter "label=$label" --filter event=health_status --format '{{.Action}}' >"$events" 2>/dev/null &
+events_pid=$!
+c=$(run_d --label "$label" -e DOCK_BIND_PORT=8080 -e DOCK_READY_FILE=/run/dock.ready \
+  --health-cmd 'test -f /run/dock.ready' --health-interval 1s --health-retries 1 \
+  "$image" sh -c 'echo waiting; sleep 3; echo listening; exec nc -l -p 8080')
+timeout 30 tail -f "$events" 2>/dev/null | grep -q -m1 'health_status: healthy'
+kill "$events_pid" 2>/dev/null
+wait "$events_pid" 2>/dev/null
+check "HEALTHCHECK: unhealthy while the command has not listened, then healthy" \
+  test "$(grep -o 'health_status: [a-z]*' "$events" | uniq | tr '\n' ' ')" = "health_status: unhealthy health_status: healthy "
+check "HEALTHCHECK: docker inspect says healthy" test "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = healthy
+docker stop -t 10 "$c" >/dev/null
+check "--ready-file is gone after the command ended" test -z "$(docker diff "$c" | grep dock.ready)"
+
 # --- 8. exit codes through docker run ------------------------------------
 for want in 0 3; do
   docker run --rm "$image" sh -c "exit $want" >/dev/null 2>&1
