@@ -2658,8 +2658,7 @@ void hook_progress(State& st) {
         if (::getsockopt(h.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
         if (err != 0) {
           h.why = std::strerror(err);
-          arm(st, h.fd.get(), Source::Hook, 0, h.armed, 0);
-          h.fd.reset();
+          hook_close(st);
           ++h.address;
           hook_connect(st);
           return;

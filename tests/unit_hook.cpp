@@ -293,34 +293,3 @@ TEST_CASE("the port's socket counts only when a descendant holds it", "[bind-por
   CHECK_FALSE(port_listened(proc + "/nowhere", 10, 8080).has_value());
   std::system(("rm -rf " + proc).c_str());
 }
-
-TEST_CASE("web hook, bind port and ready file options", "[hook][options]") {
-  auto parse = [](std::vector<const char*> args, std::vector<const char*> env = {}) {
-    std::vector<char*> argv{const_cast<char*>("dock")}, envp;
-    for (auto a : args) argv.push_back(const_cast<char*>(a));
-    argv.push_back(nullptr);
-    for (auto e : env) envp.push_back(const_cast<char*>(e));
-    envp.push_back(nullptr);
-    return parse_args({argv.data(), argv.size()}, {envp.data(), envp.size()});
-  };
-  auto p = parse({"--web-hook", "http://h:1/x", "--bind-port", "8080", "--ready-file", "/run/r", "true"});
-  REQUIRE(p.action == Parsed::Action::Run);
-  REQUIRE(p.config.web_hook);
-  CHECK(p.config.web_hook->authority == "h:1");
-  CHECK(p.config.bind_port == 8080);
-  CHECK(p.config.ready_file == "/run/r");
-  p = parse({"true"}, {"DOCK_WEB_HOOK=https://h/", "DOCK_BIND_PORT=443", "DOCK_READY_FILE=/tmp/x"});
-  REQUIRE(p.action == Parsed::Action::Run);
-  CHECK(p.config.web_hook->https);
-  CHECK(p.config.bind_port == 443);
-  CHECK(p.config.ready_file == "/tmp/x");
-  CHECK(p.config.child_env.size() == 1);  // dock's variables are not passed on
-  p = parse({"--bind-port", "0", "true"});
-  CHECK(p.action == Parsed::Action::Fail);
-  CHECK(p.error == "--bind-port: '0' is not a port in 1..65535");
-  p = parse({"--web-hook", "tcp://h:1", "true"});
-  CHECK(p.action == Parsed::Action::Fail);
-  CHECK(p.error == "--web-hook: 'tcp://h:1': unknown scheme 'tcp' (http, https)");
-  p = parse({"--ready-file", "/tmp/", "true"});
-  CHECK(p.action == Parsed::Action::Fail);
-}

@@ -425,3 +425,26 @@ TEST_CASE("--stdout-prefix and --stderr-prefix in the options", "[prefix][option
   p = c.parse();
   CHECK(p.error == "--stdout-prefix: ':red': empty prefix");
 }
+
+TEST_CASE("web hook, bind port and ready file options", "[hook][options]") {
+  auto p = Args{"--web-hook", "http://h:1/x", "--bind-port", "8080", "--ready-file", "/run/r", "true"}.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  REQUIRE(p.config.web_hook);
+  CHECK(p.config.web_hook->authority == "h:1");
+  CHECK(p.config.bind_port == 8080);
+  CHECK(p.config.ready_file == "/run/r");
+  p = Args({"true"}, {"DOCK_WEB_HOOK=https://h/", "DOCK_BIND_PORT=443", "DOCK_READY_FILE=/tmp/x"}).parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.web_hook->https);
+  CHECK(p.config.bind_port == 443);
+  CHECK(p.config.ready_file == "/tmp/x");
+  CHECK(p.config.child_env.size() == 1);  // dock's variables are not passed on
+  p = Args{"--bind-port", "0", "true"}.parse();
+  CHECK(p.action == Parsed::Action::Fail);
+  CHECK(p.error == "--bind-port: '0' is not a port in 1..65535");
+  p = Args{"--web-hook", "tcp://h:1", "true"}.parse();
+  CHECK(p.action == Parsed::Action::Fail);
+  CHECK(p.error == "--web-hook: 'tcp://h:1': unknown scheme 'tcp' (http, https)");
+  p = Args{"--ready-file", "/tmp/", "true"}.parse();
+  CHECK(p.action == Parsed::Action::Fail);
+}
