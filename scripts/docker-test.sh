@@ -12,6 +12,7 @@ containers=()
 ctx=$(mktemp -d)
 cleanup() {
   [ ${#containers[@]} -gt 0 ] && docker rm -f "${containers[@]}" >/dev/null 2>&1
+  [ -n "${net:-}" ] && docker network rm "$net" >/dev/null 2>&1
   rm -rf "$ctx"
 }
 trap cleanup EXIT
@@ -42,6 +43,26 @@ cp "$busybox" "$ctx/rootfs/bin/busybox"
 for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -s busybox "$ctx/rootfs/bin/$applet"
 done
+# Debian's runit (test 7), with the libraries ldd lists for it.
+for tool in runsvdir runsv sv; do
+  bin=$(command -v "$tool") || { echo "runit is needed"; exit 1; }
+  cp "$bin" "$ctx/rootfs/bin/$tool"
+  for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+    mkdir -p "$ctx/rootfs$(dirname "$lib")"
+    cp -L "$lib" "$ctx/rootfs$lib"
+  done
+done
+# Two runit services that say when they start and when SIGTERM reaches them.
+for svc in alpha beta; do
+  mkdir -p "$ctx/rootfs/etc/service/$svc"
+  cat >"$ctx/rootfs/etc/service/$svc/run" <<RUN
+#!/bin/sh
+trap 'trap "" TERM; echo "$svc: got TERM"; exit 0' TERM
+echo "$svc: up"
+while :; do sleep 1000 & wait; done
+RUN
+  chmod +x "$ctx/rootfs/etc/service/$svc/run"
+done
 cp Dockerfile.test "$ctx/Dockerfile"
 if ! docker build -q -t "$image" "$ctx" >/dev/null 2>"$ctx/build.log"; then
   cat "$ctx/build.log"
@@ -59,7 +80,8 @@ echo "     (the same without dock, sleep as PID 1 ignoring SIGTERM: ${without} m
 check "without dock docker stop needs the SIGKILL (${without} ms)" test "$without" -ge 4500
 
 # --- 2. orphans are reaped: no zombies accumulate ------------------------
-c=$(run_d "$image" sh -c 'echo started; while :; do sh -c "sleep 0.01 & exit 0"; usleep 2000; done')
+orphans='echo started; while :; do sh -c "sleep 0.01 & exit 0"; usleep 2000; done'
+c=$(run_d "$image" sh -c "$orphans")
 log_has "$c" started
 zombies_max=0
 for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -68,6 +90,14 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
   docker exec "$c" usleep 100000
 done
 check "orphans reaped: at most 2 zombies seen at a time (max $zombies_max)" test "$zombies_max" -le 2
+docker rm -f "$c" >/dev/null
+# The same with a PID 1 that never reaps (sleep, exec'd by the shell that
+# started the orphan maker): zombies pile up.
+c=$(run_d --entrypoint /bin/sh "$image" -c "sh -c '$orphans' & exec sleep 1000")
+log_has "$c" started
+docker exec "$c" usleep 500000
+piled=$(docker exec "$c" ps -o stat | grep -c '^Z')
+check "without dock (sleep as PID 1) zombies pile up ($piled after 0.5 s)" test "$piled" -gt 10
 docker rm -f "$c" >/dev/null
 
 # --- 3. docker kill -s HUP / USR1; --rewrite TERM:QUIT -------------------
@@ -84,6 +114,52 @@ log_has "$c" ready
 docker stop -t 10 "$c" >/dev/null
 check "--rewrite TERM:QUIT: docker stop delivers SIGQUIT" log_has "$c" got-QUIT
 check "--rewrite TERM:QUIT: the command's exit status (0)" test "$(exit_code_of "$c")" = 0
+
+# --- 4. docker run -it: a shell with its terminal ------------------------
+# expect drives `docker run -it` through a pty, as a user at a terminal
+# would. Each step waits (at most 20 s) for the shell's answer; the
+# script prints what it saw, and the checks below read that.
+cat >"$ctx/interactive.exp" <<'EXP'
+set timeout 20
+log_user 0
+proc step {pattern what} {
+  expect {
+    -re $pattern { return $expect_out(buffer) }
+    "job control turned off" { puts "no-job-control"; exit 1 }
+    timeout { puts "timeout: $what"; exit 1 }
+    eof { puts "eof: $what"; exit 1 }
+  }
+}
+spawn docker run -it --rm [lindex $argv 0] sh
+step {# } "the first prompt"
+send "tty; : </dev/tty && echo ctty-\$((1+1))\r"
+if {[regexp {(/dev/pts/[0-9]+)\r\n} [step {ctty-2\r\n} "the terminal"] -> tty]} { puts "tty $tty" }
+send "sh -c 'echo nap-\$((2+2)); exec sleep 100'\r"
+step {nap-4\r\n} "the foreground sleep"
+set start [clock milliseconds]
+send "\003"
+step {# } "the prompt after Ctrl-C"
+puts "interrupted-in [expr {[clock milliseconds] - $start}]"
+send "echo status=\$? alive-\$((40+2))\r"
+set seen [step {status=[0-9]+ alive-42\r\n} "the shell after Ctrl-C"]
+regexp {status=([0-9]+) alive-42} $seen -> status
+puts "sleep-status $status"
+send "exit 3\r"
+expect {
+  eof {}
+  timeout { puts "timeout: exit 3"; exit 1 }
+}
+lassign [wait] pid spawn_id os_error code
+puts "exit $code"
+EXP
+session=$(expect "$ctx/interactive.exp" "$image" 2>&1)
+said() { printf '%s\n' "$session" | sed -n "s/^$1 //p" | tr -d '\r'; }
+check "docker run -it: the shell has a controlling terminal ($(said tty); /dev/tty opens)" \
+  test -n "$(said tty)"
+check "docker run -it: Ctrl-C ends the foreground sleep ($(said interrupted-in) ms, status $(said sleep-status))" \
+  test "$(said sleep-status)" = 130
+check "docker run -it: the shell survives Ctrl-C and exit 3 gives 3" test "$(said exit)" = 3
+[ "$(said exit)" = 3 ] || printf '%s\n' "$session"
 
 # --- 5. HEALTHCHECK on --ready-file, made only once --bind-port listens ----
 label="dock-test-health=$$"
@@ -102,6 +178,62 @@ check "HEALTHCHECK: docker inspect says healthy" test "$(docker inspect -f '{{.S
 docker stop -t 10 "$c" >/dev/null
 check "--ready-file is gone after the command ended" test -z "$(docker diff "$c" | grep dock.ready)"
 
+# --- 6. --io file on a volume with --log-rotate: archives on the host -----
+# The command writes numbered lines through stdio buffers (so lines split
+# across writes) into a file on a bind-mounted volume that dock rotates
+# at 16 KiB. Read back on the host, archives (oldest first) and then the
+# live file must hold 1..N exactly once, in order.
+logs="$ctx/logs"
+mkdir -p "$logs"
+# Written in 20 bursts over about a second, so that the compressor has
+# time to gzip archives while the command runs.
+lines=40000
+docker run --rm -v "$logs:/logs" -e DOCK_IO=/logs/app.log -e DOCK_LOG_MAX_SIZE=16k -e DOCK_LOG_KEEP=1000 \
+  -e DOCK_STDOUT_PREFIX='out: ' "$image" \
+  sh -c 'for i in $(seq 0 19); do seq $((i * 2000 + 1)) $((i * 2000 + 2000)); usleep 50000; done' \
+  >/dev/null 2>"$ctx/rotate.err"
+rotate_status=$?
+# Archive names: app.log_STAMP[-N][.gz]; oldest first is (STAMP, N) order.
+archives=$(cd "$logs" && ls | sed -n 's/^app\.log_\([0-9-]*\)\(\.gz\)\{0,1\}$/\1/p' |
+  sort -u -t- -k1,1n -k2,2n | sed 's/^/app.log_/')
+{
+  for a in $archives; do
+    if [ -e "$logs/$a.gz" ]; then zcat "$logs/$a.gz"; else cat "$logs/$a"; fi
+  done
+  cat "$logs/app.log"
+} >"$ctx/read-back"
+check "--io file with rotation on a volume: dock exits 0 (status $rotate_status)" test "$rotate_status" = 0
+check "--io file with rotation: archives on the host ($(echo "$archives" | wc -w), $(ls "$logs" | grep -c '\.gz$') gzipped)" \
+  test "$(ls "$logs" | grep -c '\.gz$')" -ge 2
+check "--io file with rotation: archives + live file = lines 1..$lines, each once, with the prefix" \
+  cmp -s "$ctx/read-back" <(seq 1 "$lines" | sed 's/^/out: /')
+check "--io file with rotation: no archive is larger than 16 KiB or ends mid-line" \
+  bash -c 'for a in '"$logs"'/app.log_*; do
+             case $a in *.gz) f=$(zcat "$a" | wc -c); last=$(zcat "$a" | tail -c1 | od -An -c);;
+                        *) f=$(wc -c <"$a"); last=$(tail -c1 "$a" | od -An -c);; esac
+             [ "$f" -le 16384 ] && [ "$(echo $last)" = "\n" ] || exit 1
+           done'
+[ -s "$ctx/rotate.err" ] && sed 's/^/     stderr: /' "$ctx/rotate.err"
+
+# --- 7. runit's runsvdir with two services under dock ----------------------
+# runsvdir ends at once on SIGTERM without passing it on; as PID 1 that
+# means its services are SIGKILLed by the kernel. Under dock, docker stop's
+# SIGTERM reaches the whole group and what is left gets SIGTERM too.
+c=$(run_d -e DOCK_DEBUG=1 "$image" runsvdir /etc/service)
+log_has "$c" 'alpha: up' && log_has "$c" 'beta: up'
+start=$(ms); docker stop -t 10 "$c" >/dev/null; runit_ms=$(( $(ms) - start ))
+runit_log=$(docker logs "$c" 2>&1)
+check "runit under dock: docker stop returns within 2 s (${runit_ms} ms)" test "$runit_ms" -lt 2000
+check "runit under dock: each service gets SIGTERM" \
+  bash -c 'grep -q "^alpha: got TERM" <<<"$1" && grep -q "^beta: got TERM" <<<"$1"' _ "$runit_log"
+check "runit under dock: nothing is left for SIGKILL" \
+  bash -c '! grep -q "SIGKILL" <<<"$1" && grep -q "all processes reaped" <<<"$1"' _ "$runit_log"
+c=$(run_d --entrypoint /bin/runsvdir "$image" /etc/service)
+log_has "$c" 'alpha: up' && log_has "$c" 'beta: up'
+docker stop -t 10 "$c" >/dev/null
+check "runit as PID 1 without dock: its services never see SIGTERM" \
+  test "$(docker logs "$c" 2>&1 | grep -c 'got TERM')" = 0
+
 # --- 8. exit codes through docker run ------------------------------------
 for want in 0 3; do
   docker run --rm "$image" sh -c "exit $want" >/dev/null 2>&1
@@ -114,6 +246,22 @@ check "docker run exit code 137 for a command killed by SIGKILL" test "$got" = 1
 docker run --rm "$image" /nonexistent >/dev/null 2>&1
 got=$?
 check "docker run exit code 127 for a command not found" test "$got" = 127
+
+# --- 9. --io tcp:// to another container by its name ----------------------
+# dock-static resolves names with glibc's built-in files and DNS lookups,
+# so a FROM scratch image reaches a peer by its name on Docker's DNS. The
+# peer is itself under dock, whose --bind-port says when it listens.
+net="dock-test-net-$$"
+docker network create "$net" >/dev/null
+peer=$(run_d --network "$net" --name "dock-test-peer-$$" -e DOCK_DEBUG=1 -e DOCK_BIND_PORT=7000 \
+  "$image" sh -c 'sleep 1000 | nc -l -p 7000')
+log_has "$peer" 'port 7000 is listening'
+docker run --rm --network "$net" -e DOCK_IO="tcp://dock-test-peer-$$:7000" "$image" \
+  echo "hello from $$" >/dev/null 2>"$ctx/dns.err"
+check "--io tcp://NAME:PORT reaches another container through Docker's DNS" log_has "$peer" "hello from $$"
+[ -s "$ctx/dns.err" ] && sed 's/^/     stderr: /' "$ctx/dns.err"
+docker rm -f "$peer" >/dev/null
+docker network rm "$net" >/dev/null
 
 echo "docker: $passed passed, $failed failed"
 [ "$failed" = 0 ]
