@@ -15,7 +15,7 @@ procps               # ps, used when a test fails to show what is running
 socat                # TCP, TCP over IPv6, unix socket and TLS peers for --io
 busybox-static       # the tools inside the Docker test image (Dockerfile.test)
 runit                # runsvdir and runsv, copied into the Docker test image
-expect               # drives `docker run -it` through a pty in the Docker tests
+expect               # drives docker run -it through a pty in the Docker tests
 libssl-dev           # OpenSSL 3, linked into dock-static (./dock loads libssl.so.3)
 openssl              # makes the test CA and certificates
 zlib1g-dev           # zlib, linked into dock-static (./dock loads libz.so.1)
