@@ -35,14 +35,28 @@ dock-static: dock.cpp Makefile
 tests/catch_main.o: tests/catch_main.cpp
 	$(CXX) $(filter-out -Werror,$(TESTFLAGS)) -Wno-maybe-uninitialized -c -o $@ $<
 
-tests/unit: tests/unit_*.cpp tests/catch_main.o dock.cpp
-	$(CXX) $(TESTFLAGS) -o $@ tests/unit_*.cpp tests/catch_main.o
+# One object per test file, so `make -j` builds them side by side and a
+# change rebuilds only what it touches.
+UNIT_OBJS      = $(patsubst %.cpp,%.o,$(wildcard tests/unit_*.cpp))
+BEHAVIOUR_OBJS = $(patsubst %.cpp,%.o,$(wildcard tests/behaviour_*.cpp))
 
-tests/behaviour: tests/behaviour_*.cpp tests/harness.hpp tests/catch_main.o
-	$(CXX) $(TESTFLAGS) -o $@ tests/behaviour_*.cpp tests/catch_main.o
+tests/unit_%.o: tests/unit_%.cpp dock.cpp
+	$(CXX) $(TESTFLAGS) -c -o $@ $<
+
+tests/behaviour_%.o: tests/behaviour_%.cpp tests/harness.hpp tests/http_server.hpp
+	$(CXX) $(TESTFLAGS) -c -o $@ $<
+
+tests/unit: $(UNIT_OBJS) tests/catch_main.o
+	$(CXX) $(TESTFLAGS) -o $@ $^
+
+tests/behaviour: $(BEHAVIOUR_OBJS) tests/catch_main.o
+	$(CXX) $(TESTFLAGS) -o $@ $^
 
 tests/helper: tests/helper.cpp
 	$(CXX) $(CXXSTD) -Wall -Wextra -Werror -O1 -o $@ $<
+
+tests/benchkit: tests/benchkit.cpp
+	$(CXX) $(CXXSTD) -Wall -Wextra -Werror -O2 -o $@ $<
 
 deps:
 	scripts/install-deps.sh
@@ -50,7 +64,7 @@ deps:
 # Installs what the tests need (when missing), builds, runs every suite and
 # ends with one line: N passed, N failed[, N skipped].
 test: deps
-	$(MAKE) dock dock-static tests/unit tests/behaviour tests/helper
+	$(MAKE) -j$$(nproc) dock dock-static tests/unit tests/behaviour tests/helper
 	scripts/run-tests.sh
 
 # --- install ---------------------------------------------------------------
@@ -59,7 +73,7 @@ install: dock
 	install -D -m 0755 dock $(DESTDIR)$(PREFIX)/bin/dock
 
 clean:
-	rm -f dock dock-static tests/unit tests/behaviour tests/helper tests/*.o
+	rm -f dock dock-static tests/unit tests/behaviour tests/helper tests/benchkit tests/*.o
 
 help:
 	@echo "make            build ./dock (dynamic libc only)"

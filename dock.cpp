@@ -2074,7 +2074,7 @@ enum class Source : uint32_t {
 };
 
 enum class Deadline : size_t {
-  Kill,    // shutdown: SIGKILL to what is left (then: look again)
+  Kill,    // SIGTERM came, or shutdown: SIGKILL to what is left (then: look again)
   Hangup,  // the peer closed: SIGKILL to the child's group if still there
   Flush,   // a partial line has waited 100 ms
   Rotate,  // the log's period is over (or a failed rotation is due again)
@@ -2181,6 +2181,7 @@ struct State {
   Rotation rot;           // a rotated file --io: sinks[0] writes to `target`
   Hook hook;              // --web-hook
   bool announced = false;        // "running" was said (--bind-port seen)
+  bool stop_overdue = false;     // SIGTERM came and --kill-timeout ran out
   bool ready_file_made = false;  // --ready-file exists, made by dock
   std::vector<Stream> streams;  // with a prefix: the child's stdout and stderr pipes
   std::vector<Sink> sinks;      // where their lines go (one, or dock's stdout and stderr)
@@ -2814,6 +2815,13 @@ void forward(State& st, const signalfd_siginfo& info) {
     ::tcsetpgrp(st.tty.get(), st.child);
   }
   if (to == SIGWINCH && st.pty) copy_window_size(st);
+  if (sig == SIGTERM && st.phase == Phase::Running && st.due[size_t(Deadline::Kill)] == 0) {
+    // A stop request (docker stop): the child has --kill-timeout to end,
+    // then it and everything else gets SIGKILL; a second SIGTERM does not
+    // extend that, and the leftovers' grace ends at the same moment.
+    debug("SIGTERM: everything gets SIGKILL in %lld ms if still running", (long long)st.cfg.kill_timeout_ms);
+    set_deadline(st, Deadline::Kill, st.cfg.kill_timeout_ms);
+  }
   debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
         to != sig ? signal_name(to).c_str() : "", st.cfg.single_child ? "child" : "group", st.child);
   deliver(st, to);
@@ -3025,6 +3033,10 @@ void signal_leftovers(State& st, int sig) {
     if (::kill(-1, sig) == 0 && sig != SIGKILL) ::kill(-1, SIGCONT);
     return;
   }
+  // No child left means no descendant either (orphans come to us): skip
+  // reading the whole process table, the common case of a clean exit.
+  siginfo_t info{};
+  if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD) return;
   auto table = read_process_table("/proc");
   if (!table) {
     say("/proc: %s (cannot find leftover processes)", std::strerror(errno));
@@ -3042,7 +3054,7 @@ void begin_shutdown(State& st) {
   clear_deadline(st, Deadline::Probe);  // a child that ended was never "running"
   remove_ready_file(st);
   hook_send(st, "crashed", st.child_status);
-  if (st.cfg.kill_timeout_ms == 0) {
+  if (st.cfg.kill_timeout_ms == 0 || st.stop_overdue) {
     st.phase = Phase::Killing;
     signal_leftovers(st, SIGKILL);
     return;
@@ -3050,7 +3062,8 @@ void begin_shutdown(State& st) {
   st.phase = Phase::Terminating;
   clear_deadline(st, Deadline::Hangup);
   signal_leftovers(st, SIGTERM);
-  set_deadline(st, Deadline::Kill, st.cfg.kill_timeout_ms);
+  // After a SIGTERM from outside the grace already runs: keep its end.
+  if (st.due[size_t(Deadline::Kill)] == 0) set_deadline(st, Deadline::Kill, st.cfg.kill_timeout_ms);
 }
 
 void reap(State& st) {
@@ -3095,6 +3108,13 @@ void on_signals(State& st) {
 }
 
 void on_kill_deadline(State& st) {
+  if (st.phase == Phase::Running) {
+    // SIGTERM came --kill-timeout ago and the child is still there.
+    debug("still running %lld ms after SIGTERM: SIGKILL to everything", (long long)st.cfg.kill_timeout_ms);
+    st.stop_overdue = true;
+    signal_leftovers(st, SIGKILL);
+    return;
+  }
   if (st.phase == Phase::Terminating) {
     debug("kill timeout over: SIGKILL to what is left");
     st.phase = Phase::Killing;

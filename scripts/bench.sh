@@ -1,88 +1,249 @@
 #!/bin/bash
-# dock's benchmarks. They report, they never assert.
+# dock's benchmarks, side by side with tini, dumb-init and catatonit (the
+# Debian packages; a peer that is not installed is skipped with a line
+# saying so). They report, they never assert. Markdown tables on stdout.
 #
-#   scripts/bench.sh           the full run (1 GiB per output case)
-#   scripts/bench.sh --quick   the same cases with 64 MiB, under a minute
+#   scripts/bench.sh           the full run (under 10 minutes)
+#   scripts/bench.sh --quick   fewer and shorter runs (under a minute)
 #
-# Output: the command's output through dock to a file -- directly (dock
-# hands the child the file), with a prefix (dock reads, prefixes and writes
-# every line) -- against the child writing to the file itself, as 100-byte
-# lines (one write each) and as 64 KiB writes. The cases are interleaved
-# (A B C A B C ...) and each figure is the median of the runs.
-set -euo pipefail
+# Every figure is a median over runs in which the inits take turns
+# (A B C A B C ...), so a slow moment of the machine hits them all alike.
+# The measuring is done by tests/benchkit (see its header); every wait in
+# it has a bound, so a peer that hangs is reported, not waited for.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-size=$((1 << 30)) runs=5
-if [ "${1:-}" = --quick ]; then size=$((64 << 20)) runs=3; fi
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+if ((quick)); then
+  rounds=3 spawns=30 sig_n=300 sig_rounds=2 idle_s=2 idle_rounds=1 storm_s=2 storm_rounds=1
+  stub_limit=3 stub_timeout=1s out_size=$((64 << 20)) out_runs=3 rot=$((32 << 20))
+else
+  rounds=7 spawns=100 sig_n=1000 sig_rounds=5 idle_s=5 idle_rounds=3 storm_s=2 storm_rounds=3
+  stub_limit=10 stub_timeout=5s out_size=$((1 << 30)) out_runs=5 rot=$((200 << 20))
+fi
 
-make -s dock tests/helper >/dev/null
+make -s dock dock-static tests/helper tests/benchkit >/dev/null || exit 1
+B=tests/benchkit
 dir=$(mktemp -d /tmp/dock-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
+
+# --- the inits ----------------------------------------------------------
+# name -> how to run it in front of a command (up to its "--").
+declare -A how=([dock]="./dock --" [dock-static]="./dock-static --")
+inits=(dock dock-static)
+for peer in tini tini-static dumb-init catatonit; do
+  if command -v "$peer" >/dev/null; then
+    how[$peer]="$(command -v "$peer") --"
+    inits+=("$peer")
+  else
+    echo "skipped: $peer is not installed (Debian: apt-get install ${peer%-static})"
+  fi
+done
+have() { [ -n "${how[$1]:-}" ]; }
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }  # KEY: its value in a key=value line
+# ratio A B: A/B with two decimals, "-" when either is missing or B is 0.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+declare -A got  # "init/what" -> space-separated values over the runs
+med() { echo "${got[$1]:-}" | tr ' ' '\n' | grep . | median; }
+
+echo "# dock benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)$( ((quick)) && echo ', --quick'))"
+echo
+
+# --- 1. size ---------------------------------------------------------------
+echo "## Size"
+echo
+echo "| init | bytes | ratio to tini | linked against |"
+echo "|---|---|---|---|"
+path_of() { local w=${how[$1]}; echo "${w% --}"; }
+tini_size=$(have tini && stat -c %s "$(path_of tini)" || echo -)
+for i in "${inits[@]}"; do
+  p=$(path_of "$i")
+  libs=$(ldd "$p" 2>/dev/null | awk '/=>/ { print $1 } /ld-linux/ && !/=>/ { print "loader" }' | grep -v vdso | tr '\n' ' ')
+  echo "| $i | $(stat -c %s "$p") | $(ratio "$(stat -c %s "$p")" "$tini_size") | ${libs:-nothing (static)} |"
+done
+# dock-static without OpenSSL and zlib inside: what TLS and compression cost.
+if g++ -std=c++20 -Os -ffunction-sections -fdata-sections -fno-exceptions -fno-rtti \
+     -fno-asynchronous-unwind-tables -static -o "$dir/dock-static-lean" dock.cpp \
+     -static-libstdc++ -static-libgcc -Wl,--gc-sections -s 2>/dev/null; then
+  lean=$(stat -c %s "$dir/dock-static-lean")
+  echo "| dock-static without OpenSSL and zlib (size only: no tls://, archives uncompressed) | $lean | $(ratio "$lean" "$tini_size") | nothing (static) |"
+fi
+echo
+
+# --- 2. start-up ---------------------------------------------------------
+# INIT -- /bin/true, $spawns times per run; the figure is the median wall
+# time of one start minus that of /bin/true alone, plain and as PID 1 of a
+# new pid namespace.
+for ((r = 0; r < rounds; r++)); do
+  for i in none "${inits[@]}"; do
+    w=$([ "$i" = none ] || echo "${how[$i]}")
+    for mode in plain pid1; do
+      flag=$([ "$mode" = pid1 ] && echo --pid1)
+      got[$i/start-$mode]+="$($B spawn "$spawns" $flag $w /bin/true | field median_us) "
+    done
+  done
+done
+echo "## Start-up overhead (median of $rounds runs x $spawns starts; INIT -- /bin/true minus /bin/true)"
+echo
+echo "| init | plain (µs) | ratio to tini | as PID 1 (µs) | ratio to tini |"
+echo "|---|---|---|---|---|"
+declare -A over
+for i in "${inits[@]}"; do
+  for mode in plain pid1; do
+    over[$i/$mode]=$(awk -v a="$(med "$i/start-$mode")" -v b="$(med none/start-$mode)" 'BEGIN { print a - b }')
+  done
+done
+for i in "${inits[@]}"; do
+  echo "| $i | ${over[$i/plain]} | $(ratio "${over[$i/plain]}" "${over[tini/plain]:--}") | ${over[$i/pid1]} | $(ratio "${over[$i/pid1]}" "${over[tini/pid1]:--}") |"
+done
+echo "| (/bin/true alone) | $(med none/start-plain) | | $(med none/start-pid1) | |"
+echo
+
+# --- 3 and 4. memory and idle cost -------------------------------------------
+for ((r = 0; r < idle_rounds; r++)); do
+  for i in "${inits[@]}"; do
+    line=$($B idle "$idle_s" ${how[$i]})
+    for k in vmhwm_kb vmrss_kb cpu_ticks wakeups; do got[$i/$k]+="$(echo "$line" | field $k) "; done
+  done
+done
+echo "## Memory and idle cost (as PID 1 supervising \`sleep\`; idle over ${idle_s} s; median of $idle_rounds)"
+echo
+echo "| init | VmHWM (KiB) | ratio to tini | VmRSS (KiB) | CPU ticks idle | wake-ups idle |"
+echo "|---|---|---|---|---|---|"
+for i in "${inits[@]}"; do
+  echo "| $i | $(med "$i/vmhwm_kb") | $(ratio "$(med "$i/vmhwm_kb")" "$(med tini/vmhwm_kb)") | $(med "$i/vmrss_kb") | $(med "$i/cpu_ticks") | $(med "$i/wakeups") |"
+done
+echo
+
+# --- 5. signal latency -------------------------------------------------------
+for ((r = 0; r < sig_rounds; r++)); do
+  line=$($B siglat "$sig_n")
+  got[floor/sig50]+="$(echo "$line" | field median_us) "; got[floor/sig99]+="$(echo "$line" | field p99_us) "
+  for i in "${inits[@]}"; do
+    line=$($B siglat "$sig_n" --pid1 ${how[$i]})
+    got[$i/sig50]+="$(echo "$line" | field median_us) "; got[$i/sig99]+="$(echo "$line" | field p99_us) "
+    got[$i/siglost]+="$(echo "$line" | field lost) "
+  done
+done
+echo "## Signal forwarding latency ($sig_n SIGUSR1 one at a time, INIT as PID 1; median of $sig_rounds runs)"
+echo
+echo "| init | median (µs) | over the floor | ratio to tini | p99 (µs) | lost |"
+echo "|---|---|---|---|---|---|"
+floor=$(med floor/sig50)
+for i in "${inits[@]}"; do
+  o=$(awk -v a="$(med "$i/sig50")" -v b="$floor" 'BEGIN { printf "%.1f", a - b }')
+  ot=$(awk -v a="$(med tini/sig50)" -v b="$floor" 'BEGIN { if (a == "-") print "-"; else printf "%.1f", a - b }')
+  echo "| $i | $(med "$i/sig50") | $o | $(ratio "$o" "$ot") | $(med "$i/sig99") | $(med "$i/siglost") |"
+done
+echo "| (sent to the command directly: the floor) | $floor | | | $(med floor/sig99) | |"
+echo
+
+# --- 6. orphan storm ---------------------------------------------------------
+for ((r = 0; r < storm_rounds; r++)); do
+  for i in "${inits[@]}"; do
+    line=$($B storm "$storm_s" ${how[$i]})
+    for k in orphans_per_s zombies_max drain_ms; do got[$i/$k]+="$(echo "$line" | field $k) "; done
+  done
+done
+echo "## Orphan storm (double forks as fast as they go for ${storm_s} s, INIT as PID 1; median of $storm_rounds)"
+echo
+echo "| init | orphans/s | ratio to tini | most zombies seen | drain after the storm (ms) |"
+echo "|---|---|---|---|---|"
+for i in "${inits[@]}"; do
+  echo "| $i | $(med "$i/orphans_per_s") | $(ratio "$(med "$i/orphans_per_s")" "$(med tini/orphans_per_s)") | $(med "$i/zombies_max") | $(med "$i/drain_ms") |"
+done
+echo
+
+# --- 7. shutdown -----------------------------------------------------------
+for ((r = 0; r < rounds; r++)); do
+  for i in "${inits[@]}"; do got[$i/polite]+="$($B shutdown polite 10 ${how[$i]} | field ms) "; done
+done
+declare -A stub
+for i in "${inits[@]}"; do
+  w=${how[$i]}
+  [[ $i == dock* ]] && w="${w% --} --kill-timeout $stub_timeout --"
+  line=$($B shutdown stubborn "$stub_limit" $w)
+  stub[$i]=$(echo "$line" | grep -q hung && echo "still running after ${stub_limit} s" || echo "$(echo "$line" | field ms) ms")
+done
+echo "## Shutdown (kill -TERM of PID 1 until the namespace is empty)"
+echo
+echo "| init | command exits on SIGTERM (ms, median of $rounds) | ratio to tini | command ignores SIGTERM |"
+echo "|---|---|---|---|"
+for i in "${inits[@]}"; do
+  echo "| $i | $(med "$i/polite") | $(ratio "$(med "$i/polite")" "$(med tini/polite)") | ${stub[$i]} |"
+done
+echo
+echo "dock runs the ignoring case with --kill-timeout $stub_timeout: SIGKILL to what is left then."
+echo
+
+# --- 8. output -----------------------------------------------------------------
+# The command writes $out_size bytes as 100-byte lines (one write each) or
+# 64 KiB writes, to a file or a pipe (read by cat into /dev/null), directly
+# or through dock.
 log=$dir/out.log
-
 now_ns() { date +%s%N; }
-
-# One timed run of a case; prints milliseconds.
-run_case() {  # CASE MODE
-  local mode=$2 t0 t1
+out_case() {  # CASE MODE: one timed run, in ms
+  local t0 t1 w="./tests/helper write $out_size $2"
   rm -f "$log"
+  rm -rf "$dir"/rot
+  mkdir "$dir"/rot
   t0=$(now_ns)
   case $1 in
-    direct) ./tests/helper write "$size" "$mode" >"$log" ;;
-    io-file) ./dock --io "$log" -- ./tests/helper write "$size" "$mode" ;;
-    io-file-prefix) ./dock --io "$log" --stdout-prefix 'app| ' -- ./tests/helper write "$size" "$mode" ;;
-    stdout-prefix) ./dock --stdout-prefix 'app| ' -- ./tests/helper write "$size" "$mode" >"$log" ;;
+    file) $w >"$log" ;;
+    file-io) ./dock --io "$log" -- $w ;;
+    file-io-prefix) ./dock --io "$log" --stdout-prefix 'app| ' -- $w ;;
+    file-io-rotate) ./dock --io "$dir"/rot/app.log --log-max-size 256m -- $w ;;
+    pipe) $w | cat >/dev/null ;;
+    pipe-dock) ./dock -- $w | cat >/dev/null ;;
+    pipe-prefix) ./dock --stdout-prefix 'app| ' -- $w | cat >/dev/null ;;
   esac
   t1=$(now_ns)
   echo $(((t1 - t0) / 1000000))
 }
-
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-
-cases="direct io-file io-file-prefix stdout-prefix"
-echo "Output to a file: $((size >> 20)) MiB per run, median of $runs runs, interleaved"
+echo "## Output ($((out_size >> 20)) MiB per run, median of $out_runs runs)"
 echo
 echo "| writes | case | MB/s | ratio to direct |"
 echo "|---|---|---|---|"
 for mode in lines blocks; do
-  declare -A times=()
-  for ((r = 0; r < runs; r++)); do
-    for c in $cases; do times[$c]+="$(run_case "$c" "$mode") "; done
+  for ((r = 0; r < out_runs; r++)); do
+    for c in file file-io file-io-prefix file-io-rotate pipe pipe-dock pipe-prefix; do
+      got[out/$mode/$c]+="$(out_case "$c" "$mode") "
+    done
   done
-  direct_ms=$(echo "${times[direct]}" | tr ' ' '\n' | grep . | median)
-  for c in $cases; do
-    ms=$(echo "${times[$c]}" | tr ' ' '\n' | grep . | median)
-    [ "$ms" -gt 0 ] || ms=1
-    mbs=$(awk -v b="$size" -v ms="$ms" 'BEGIN { printf "%.0f", b / 1e6 / (ms / 1000) }')
-    ratio=$(awk -v d="$direct_ms" -v ms="$ms" 'BEGIN { printf "%.2f", d / ms }')
-    label=$([ "$mode" = lines ] && echo "100-byte lines" || echo "64 KiB")
-    echo "| $label | $c | $mbs | $ratio |"
+  label=$([ "$mode" = lines ] && echo "100-byte lines" || echo "64 KiB")
+  for c in file file-io file-io-prefix file-io-rotate pipe pipe-dock pipe-prefix; do
+    ms=$(med "out/$mode/$c")
+    [ "$ms" -gt 0 ] 2>/dev/null || ms=1
+    direct=$(med "out/$mode/${c%%-*}")
+    mbs=$(awk -v b="$out_size" -v ms="$ms" 'BEGIN { printf "%.0f", b / 1e6 / (ms / 1000) }')
+    echo "| $label | $c | $mbs | $(ratio "$direct" "$ms") |"
   done
-  unset times
 done
+echo
+echo "file: the command writes the file itself; file-io: dock --io FILE (the"
+echo "command gets the file); file-io-prefix: with --stdout-prefix 'app| ';"
+echo "file-io-rotate: --log-max-size 256m (dock reads and writes every line);"
+echo "pipe: the command writes into cat; pipe-dock: dock in between (the"
+echo "command gets the pipe); pipe-prefix: dock --stdout-prefix 'app| '."
+echo
 
-# Log rotation: the longest single write(2) of a child writing 100-byte
-# lines, without rotation and while a ROT MiB archive is being compressed
-# (the file is rotated at ROT MiB and the child writes as much again).
-rot=$((200 << 20))
-if [ "${1:-}" = --quick ]; then rot=$((32 << 20)); fi
-stall() {  # ARGS...: prints the longest write in ms, median of $runs runs
+# Log rotation: the longest single write(2) of a command writing 100-byte
+# lines, without rotation and while a $rot-byte archive is being compressed.
+stall() {  # ARGS...: the longest write in ms, median of $out_runs runs
   local r out=()
-  for ((r = 0; r < runs; r++)); do
+  for ((r = 0; r < out_runs; r++)); do
     rm -rf "$dir"/rot && mkdir "$dir"/rot
     HELPER_STALL_OUT=$dir/stall ./dock --io "$dir"/rot/app.log "$@" -- ./tests/helper write $((2 * rot)) lines
     out+=("$(cat "$dir"/stall)")
   done
   printf '%s\n' "${out[@]}" | median | awk '{ printf "%.1f", $1 / 1000 }'
 }
-echo
-echo "Log rotation: the child's longest write(2) while writing $((2 * rot >> 20)) MiB of 100-byte lines"
+echo "## Log rotation: the command's longest write(2) while writing $((2 * rot >> 20)) MiB of 100-byte lines"
 echo
 echo "| case | longest write (ms) |"
 echo "|---|---|"
 echo "| dock --io FILE --stdout-prefix 'app| ' (no rotation) | $(stall --stdout-prefix 'app| ') |"
 echo "| dock --io FILE --log-max-size $((rot >> 20))m (a $((rot >> 20)) MiB archive compressing meanwhile) | $(stall --log-max-size $((rot >> 20))m) |"
-echo
-echo "direct: the child writes to the file; io-file: dock --io FILE (the child"
-echo "gets the file); io-file-prefix: dock --io FILE --stdout-prefix 'app| ';"
-echo "stdout-prefix: dock --stdout-prefix 'app| ' with stdout redirected to FILE."

@@ -24,7 +24,17 @@ check() {  # NAME CONDITION...
 }
 
 # Waits (at most 20 s) until the container's log holds a line matching $2.
-log_has() { timeout 20 docker logs -f "$1" 2>&1 | grep -q -m1 -- "$2"; }
+# The log follower is stopped at the match (in a pipeline bash would wait
+# for it until the container wrote again).
+log_has() {
+  local fd follower found=1
+  exec {fd}< <(exec timeout 20 docker logs -f "$1" 2>&1)
+  follower=$!
+  grep -q -m1 -- "$2" <&"$fd" && found=0
+  kill "$follower" 2>/dev/null
+  exec {fd}<&-
+  return "$found"
+}
 exit_code_of() { docker inspect -f '{{.State.ExitCode}}' "$1"; }
 ms() { date +%s%3N; }
 run_d() {  # [docker run options...] -- command...: starts a container, prints its id

@@ -189,6 +189,53 @@ TEST_CASE("shutdown: leftovers get SIGTERM, the stubborn one SIGKILL after --kil
   }
 }
 
+TEST_CASE("SIGTERM to dock: what is still running after --kill-timeout gets SIGKILL", "[shutdown][pid1]") {
+  for (bool pid1 : {false, true}) {
+    DYNAMIC_SECTION(mode(pid1)) {
+      // A child that reports SIGTERM but carries on: dock ends it at the timeout.
+      Proc p = start_dock({"--kill-timeout", "1s", "--", "sh", "-c",
+                           "trap 'echo got-term' TERM; echo up; while :; do sleep 100 & wait $!; done"},
+                          {.pid1 = pid1});
+      REQUIRE(p.wait_out("up"));
+      const int64_t t0 = now_ms();
+      REQUIRE(signal_pid(p.dock_pid(), SIGTERM));
+      CHECK(p.wait_out("got-term"));
+      CHECK(p.exit_code() == 128 + SIGKILL);
+      const int64_t took = now_ms() - t0;
+      CHECK(took >= 900);
+      CHECK(took < 5000);
+
+      // The child ends 1.5 s after SIGTERM, a leftover ignores SIGTERM: the
+      // leftover's grace ends 2 s after the SIGTERM, not 2 s after the child.
+      Proc q = start_dock({"--kill-timeout", "2s", "--", "sh", "-c",
+                           helper() + " leftovers </dev/null & trap 'sleep 1.5; exit 4' TERM; echo up; "
+                           "while :; do sleep 100 & wait $!; done"},
+                          {.pid1 = pid1});
+      REQUIRE(q.wait_out("up"));
+      REQUIRE(q.wait_out("ready stubborn"));
+      const int64_t t1 = now_ms();
+      REQUIRE(signal_pid(q.dock_pid(), SIGTERM));
+      CHECK(q.exit_code() == 4);
+      const int64_t took2 = now_ms() - t1;
+      q.drain();
+      CHECK(q.out_buf.find("stubborn got 15") != std::string::npos);
+      CHECK(took2 >= 1900);
+      CHECK(took2 < 3000);  // 3.5 s if the leftover got a fresh --kill-timeout
+    }
+  }
+}
+
+TEST_CASE("a SIGTERM that --rewrite drops starts no kill clock", "[shutdown]") {
+  Proc p = start_dock({"--kill-timeout", "200ms", "--rewrite", "TERM:0", "--", "sh", "-c", "echo up; read x; exit 5"});
+  REQUIRE(p.wait_out("up"));
+  REQUIRE(signal_pid(p.dock_pid(), SIGTERM));
+  // Nothing to wait for: the point is that nothing happens in 3x the timeout.
+  usleep(600 * 1000);
+  CHECK(alive(p.dock_pid()));
+  p.send("bye\n");
+  CHECK(p.exit_code() == 5);
+}
+
 TEST_CASE("shutdown does not wait out the timeout when everything has ended", "[shutdown]") {
   // Every leftover exits on SIGTERM: dock must not sit out a 60 s timeout.
   Proc p = start_dock({"--kill-timeout", "60s", "--", "sh", "-c", "sleep 100 & sleep 100 & echo up; read x; exit 0"});

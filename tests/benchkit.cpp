@@ -1,0 +1,363 @@
+// The measuring side of scripts/bench.sh: it starts an init (dock, tini,
+// dumb-init, catatonit, or nothing) with a command, optionally as PID 1 of
+// a new pid namespace, and measures one thing. Each run prints one line of
+// "key=value" figures; bench.sh interleaves the inits and takes medians.
+// It reports, it never asserts; every wait has a bound.
+//
+// Driver modes (WRAPPER... is the init and its arguments up to and
+// including its "--", or nothing for the bare command):
+//   benchkit spawn N [--pid1] WRAPPER... -- CMD...
+//        run WRAPPER CMD N times; median and p90 wall time in µs
+//   benchkit siglat N [--pid1] WRAPPER...
+//        WRAPPER runs "benchkit sigrecv FIFO"; N SIGUSR1 are sent to the
+//        init one at a time, each timed until the receiver has it
+//   benchkit storm SECONDS WRAPPER...
+//        WRAPPER as PID 1 runs "benchkit orphans SECONDS"; zombies are
+//        counted among the init's children as fast as /proc allows
+//   benchkit idle SECONDS WRAPPER...
+//        WRAPPER as PID 1 supervises a sleeping child; VmHWM/VmRSS of the
+//        init, then its CPU time and context switches over SECONDS
+//   benchkit shutdown polite|stubborn LIMIT_S WRAPPER...
+//        WRAPPER as PID 1 runs a child that exits on SIGTERM (polite) or
+//        ignores it (stubborn); SIGTERM to the init, time until the
+//        namespace is empty (or "hung" after LIMIT_S, then SIGKILL)
+// Child modes: sigrecv FIFO, orphans SECONDS, sleeper polite|stubborn.
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+std::string self_path;  // this program, for the child modes
+
+int64_t now_ns() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return int64_t(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "benchkit: %s: %s\n", what, std::strerror(errno));
+  std::exit(1);
+}
+
+// fork(), or a fork whose child is PID 1 of a new pid namespace.
+pid_t spawn(bool pid1, const std::vector<std::string>& argv, int out_fd = -1) {
+  pid_t pid = pid1 ? pid_t(syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0)) : fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 0);
+    dup2(out_fd >= 0 ? out_fd : null, 1);
+    dup2(null, 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// waitpid with a bound, woken by a pidfd; false when it ran out (the
+// process is left running).
+bool wait_bounded(pid_t pid, int64_t limit_ms, int* status = nullptr) {
+  int pfd = int(syscall(SYS_pidfd_open, pid, 0));
+  if (pfd >= 0) {
+    pollfd p{pfd, POLLIN, 0};
+    int r = poll(&p, 1, int(limit_ms));
+    close(pfd);
+    if (r <= 0) return false;
+  }
+  int st = 0;
+  if (waitpid(pid, &st, 0) != pid) return false;
+  if (status) *status = st;
+  return true;
+}
+
+int64_t percentile(std::vector<int64_t> v, double p) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  size_t i = size_t(p * double(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+// "Name:   123 kB" fields of /proc/PID/status, and fields of /proc/PID/stat.
+long status_field(pid_t pid, const char* name) {
+  std::string path = "/proc/" + std::to_string(pid) + "/status";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return -1;
+  char buf[256];
+  long v = -1;
+  size_t n = std::strlen(name);
+  while (std::fgets(buf, sizeof buf, f))
+    if (std::strncmp(buf, name, n) == 0 && buf[n] == ':') v = std::atol(buf + n + 1);
+  std::fclose(f);
+  return v;
+}
+
+// utime + stime in clock ticks.
+long cpu_ticks(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return -1;
+  char buf[1024];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');
+  if (!p) return -1;
+  long field[16] = {};
+  // fields after ")": 3 state, 4 ppid, ... 14 utime, 15 stime
+  p += 2;
+  for (int i = 3; i <= 15 && *p; ++i) {
+    if (i >= 14) field[i - 14] = std::atol(p);
+    p = std::strchr(p, ' ');
+    if (!p) break;
+    ++p;
+  }
+  return field[0] + field[1];
+}
+
+std::vector<pid_t> children_of(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
+  std::vector<pid_t> out;
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return out;
+  long c;
+  while (std::fscanf(f, "%ld", &c) == 1) out.push_back(pid_t(c));
+  std::fclose(f);
+  return out;
+}
+
+char state_of(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return '?';
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return '?';
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');
+  return p && p[1] == ' ' ? p[2] : '?';
+}
+
+// Splits "WRAPPER... -- CMD..." (spawn) or takes WRAPPER... (the rest).
+std::vector<std::string> args_from(char** argv, int from, int argc) {
+  std::vector<std::string> v;
+  for (int i = from; i < argc; ++i) v.push_back(argv[i]);
+  return v;
+}
+
+std::vector<std::string> with(std::vector<std::string> wrapper, std::initializer_list<std::string> cmd) {
+  for (auto& c : cmd) wrapper.push_back(c);
+  return wrapper;
+}
+
+// --- driver modes -----------------------------------------------------------
+
+int mode_spawn(long n, bool pid1, std::vector<std::string> argv) {
+  std::vector<int64_t> us;
+  for (long i = 0; i < n; ++i) {
+    int64_t t0 = now_ns();
+    pid_t pid = spawn(pid1, argv);
+    int st;
+    if (!wait_bounded(pid, 5000, &st)) { kill(pid, SIGKILL); waitpid(pid, nullptr, 0); std::puts("hung=1"); return 1; }
+    us.push_back((now_ns() - t0) / 1000);
+  }
+  std::printf("median_us=%lld p90_us=%lld\n", (long long)percentile(us, 0.5), (long long)percentile(us, 0.9));
+  return 0;
+}
+
+int mode_siglat(long n, bool pid1, std::vector<std::string> wrapper) {
+  char fifo[] = "/tmp/benchkit-fifo-XXXXXX";
+  if (!mkdtemp(fifo)) die("mkdtemp");
+  std::string dir = fifo, path = dir + "/f";
+  if (mkfifo(path.c_str(), 0600) != 0) die("mkfifo");
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK);
+  if (fd < 0) die("open fifo");
+  pid_t pid = spawn(pid1, with(wrapper, {self_path, "sigrecv", path}));
+  auto get = [&](int64_t* v) {
+    size_t got = 0;
+    while (got < sizeof *v) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 2000) <= 0) return false;
+      ssize_t r = read(fd, reinterpret_cast<char*>(v) + got, sizeof *v - got);
+      if (r <= 0 && !(r < 0 && errno == EAGAIN)) return false;
+      if (r > 0) got += size_t(r);
+    }
+    return true;
+  };
+  int64_t ready;
+  std::vector<int64_t> ns;
+  long lost = 0;
+  if (get(&ready)) {
+    for (long i = 0; i < n; ++i) {
+      int64_t t0 = now_ns(), t1;
+      kill(pid, SIGUSR1);
+      if (!get(&t1)) { ++lost; break; }
+      ns.push_back(t1 - t0);
+    }
+  } else {
+    lost = n;
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  close(fd);
+  unlink(path.c_str());
+  rmdir(dir.c_str());
+  std::printf("median_us=%.1f p99_us=%.1f received=%zu lost=%ld\n", double(percentile(ns, 0.5)) / 1000,
+              double(percentile(ns, 0.99)) / 1000, ns.size(), lost);
+  return 0;
+}
+
+int mode_storm(long seconds, std::vector<std::string> wrapper) {
+  int out[2];
+  if (pipe(out) != 0) die("pipe");
+  pid_t pid = spawn(true, with(wrapper, {self_path, "orphans", std::to_string(seconds)}), out[1]);
+  close(out[1]);
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  int64_t start = now_ns(), storm_end = 0, limit = start + (seconds + 20) * 1000000000LL;
+  size_t zombies_max = 0;
+  long made = -1;
+  std::string text;
+  int st;
+  bool exited = false;
+  while (now_ns() < limit) {
+    size_t z = 0;
+    for (pid_t c : children_of(pid)) z += state_of(c) == 'Z';
+    zombies_max = std::max(zombies_max, z);
+    char buf[128];
+    ssize_t r = read(out[0], buf, sizeof buf);
+    if (r > 0) {
+      text.append(buf, size_t(r));
+      if (made < 0 && text.find('\n') != std::string::npos) { made = std::atol(text.c_str()); storm_end = now_ns(); }
+    }
+    if (waitpid(pid, &st, WNOHANG) == pid) { exited = true; break; }
+  }
+  int64_t end = now_ns();
+  if (!exited) { kill(pid, SIGKILL); waitpid(pid, nullptr, 0); }
+  std::printf("orphans_per_s=%.0f zombies_max=%zu drain_ms=%.1f%s\n", made > 0 ? double(made) / double(seconds) : 0.0,
+              zombies_max, storm_end ? double(end - storm_end) / 1e6 : -1.0, exited ? "" : " hung=1");
+  return 0;
+}
+
+int mode_idle(long seconds, std::vector<std::string> wrapper) {
+  pid_t pid = spawn(true, with(wrapper, {"sleep", "1000"}));
+  const int64_t limit = now_ns() + 5000000000LL;
+  while (children_of(pid).empty() && now_ns() < limit) usleep(1000);
+  if (children_of(pid).empty()) { kill(pid, SIGKILL); waitpid(pid, nullptr, 0); std::puts("nochild=1"); return 1; }
+  usleep(100000);  // let the init settle after starting the child
+  long hwm = status_field(pid, "VmHWM"), rss = status_field(pid, "VmRSS");
+  long t0 = cpu_ticks(pid), v0 = status_field(pid, "voluntary_ctxt_switches"),
+       n0 = status_field(pid, "nonvoluntary_ctxt_switches");
+  sleep(unsigned(seconds));
+  long t1 = cpu_ticks(pid), v1 = status_field(pid, "voluntary_ctxt_switches"),
+       n1 = status_field(pid, "nonvoluntary_ctxt_switches");
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  std::printf("vmhwm_kb=%ld vmrss_kb=%ld cpu_ticks=%ld wakeups=%ld\n", hwm, rss, t1 - t0, (v1 - v0) + (n1 - n0));
+  return 0;
+}
+
+int mode_shutdown(const std::string& kind, long limit_s, std::vector<std::string> wrapper) {
+  int out[2];
+  if (pipe(out) != 0) die("pipe");
+  pid_t pid = spawn(true, with(wrapper, {self_path, "sleeper", kind}), out[1]);
+  close(out[1]);
+  pollfd p{out[0], POLLIN, 0};
+  char c;
+  if (poll(&p, 1, 5000) <= 0 || read(out[0], &c, 1) != 1) {
+    kill(pid, SIGKILL); waitpid(pid, nullptr, 0); std::puts("nochild=1"); return 1;
+  }
+  int64_t t0 = now_ns();
+  kill(pid, SIGTERM);
+  bool ended = wait_bounded(pid, limit_s * 1000);
+  int64_t t1 = now_ns();
+  if (!ended) { kill(pid, SIGKILL); waitpid(pid, nullptr, 0); }
+  std::printf("ms=%.1f%s\n", double(t1 - t0) / 1e6, ended ? "" : " hung=1");
+  return 0;
+}
+
+// --- child modes ------------------------------------------------------------
+
+int mode_sigrecv(const char* path) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  int fd = open(path, O_WRONLY);
+  if (fd < 0) return 1;
+  int64_t t = 0;
+  if (write(fd, &t, sizeof t) != sizeof t) return 1;
+  for (;;) {
+    if (sigwaitinfo(&set, nullptr) != SIGUSR1) continue;
+    t = now_ns();
+    if (write(fd, &t, sizeof t) != sizeof t) return 1;
+  }
+}
+
+int mode_orphans(long seconds) {
+  const int64_t end = now_ns() + seconds * 1000000000LL;
+  long made = 0;
+  while (now_ns() < end) {
+    pid_t mid = fork();
+    if (mid == 0) {
+      if (fork() == 0) _exit(0);  // the orphan
+      _exit(0);
+    }
+    if (mid < 0) continue;
+    waitpid(mid, nullptr, 0);
+    ++made;
+  }
+  std::printf("%ld\n", made);
+  std::fflush(stdout);
+  return 0;
+}
+
+int mode_sleeper(const std::string& kind) {
+  if (kind == "stubborn") signal(SIGTERM, SIG_IGN);
+  if (write(1, "r", 1) != 1) return 1;
+  for (;;) pause();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  self_path = argc > 0 && std::strchr(argv[0], '/') ? argv[0] : "benchkit";
+  if (char* real = realpath(self_path.c_str(), nullptr)) { self_path = real; std::free(real); }
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "sigrecv" && argc > 2) return mode_sigrecv(argv[2]);
+  if (mode == "orphans" && argc > 2) return mode_orphans(std::atol(argv[2]));
+  if (mode == "sleeper" && argc > 2) return mode_sleeper(argv[2]);
+  if (argc < 3) { std::fprintf(stderr, "benchkit: see the comment at the top of tests/benchkit.cpp\n"); return 64; }
+  long n = std::atol(argv[2]);
+  int at = 3;
+  bool pid1 = at < argc && std::strcmp(argv[at], "--pid1") == 0;
+  if (pid1) ++at;
+  if (mode == "spawn") return mode_spawn(n, pid1, args_from(argv, at, argc));
+  if (mode == "siglat") return mode_siglat(n, pid1, args_from(argv, at, argc));
+  if (mode == "storm") return mode_storm(n, args_from(argv, 3, argc));
+  if (mode == "idle") return mode_idle(n, args_from(argv, 3, argc));
+  if (mode == "shutdown" && argc > 3) return mode_shutdown(argv[2], std::atol(argv[3]), args_from(argv, 4, argc));
+  std::fprintf(stderr, "benchkit: unknown mode '%s'\n", mode.c_str());
+  return 64;
+}
