@@ -17,10 +17,10 @@ quick=0
 [ "${1:-}" = --quick ] && quick=1
 if ((quick)); then
   rounds=3 spawns=30 sig_n=300 sig_rounds=2 idle_s=2 idle_rounds=1 storm_s=2 storm_rounds=1
-  stub_limit=3 stub_timeout=1s out_size=$((64 << 20)) out_runs=3 rot=$((32 << 20))
+  stub_limit=3 stub_timeout=1s out_blocks=$((64 << 20)) out_lines=$((16 << 20)) out_runs=3 rot=$((16 << 20))
 else
   rounds=7 spawns=100 sig_n=1000 sig_rounds=5 idle_s=5 idle_rounds=3 storm_s=2 storm_rounds=3
-  stub_limit=10 stub_timeout=5s out_size=$((1 << 30)) out_runs=5 rot=$((200 << 20))
+  stub_limit=10 stub_timeout=5s out_blocks=$((1 << 30)) out_lines=$((256 << 20)) out_runs=3 rot=$((128 << 20))
 fi
 
 make -s dock dock-static tests/helper tests/benchkit >/dev/null || exit 1
@@ -180,13 +180,14 @@ echo "dock runs the ignoring case with --kill-timeout $stub_timeout: SIGKILL to 
 echo
 
 # --- 8. output -----------------------------------------------------------------
-# The command writes $out_size bytes as 100-byte lines (one write each) or
-# 64 KiB writes, to a file or a pipe (read by cat into /dev/null), directly
-# or through dock.
+# The command writes $out_lines bytes as 100-byte lines (one write each) or
+# $out_blocks bytes as 64 KiB writes, to a file or a pipe (read by cat into
+# /dev/null), directly or through dock.
 log=$dir/out.log
 now_ns() { date +%s%N; }
+size_of() { [ "$1" = lines ] && echo "$out_lines" || echo "$out_blocks"; }
 out_case() {  # CASE MODE: one timed run, in ms
-  local t0 t1 w="./tests/helper write $out_size $2"
+  local t0 t1 w="./tests/helper write $(size_of "$2") $2"
   rm -f "$log"
   rm -rf "$dir"/rot
   mkdir "$dir"/rot
@@ -203,7 +204,7 @@ out_case() {  # CASE MODE: one timed run, in ms
   t1=$(now_ns)
   echo $(((t1 - t0) / 1000000))
 }
-echo "## Output ($((out_size >> 20)) MiB per run, median of $out_runs runs)"
+echo "## Output ($((out_lines >> 20)) MiB of lines, $((out_blocks >> 20)) MiB of 64 KiB writes per run; median of $out_runs runs)"
 echo
 echo "| writes | case | MB/s | ratio to direct |"
 echo "|---|---|---|---|"
@@ -218,7 +219,7 @@ for mode in lines blocks; do
     ms=$(med "out/$mode/$c")
     [ "$ms" -gt 0 ] 2>/dev/null || ms=1
     direct=$(med "out/$mode/${c%%-*}")
-    mbs=$(awk -v b="$out_size" -v ms="$ms" 'BEGIN { printf "%.0f", b / 1e6 / (ms / 1000) }')
+    mbs=$(awk -v b="$(size_of "$mode")" -v ms="$ms" 'BEGIN { printf "%.0f", b / 1e6 / (ms / 1000) }')
     echo "| $label | $c | $mbs | $(ratio "$direct" "$ms") |"
   done
 done

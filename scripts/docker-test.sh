@@ -237,7 +237,7 @@ check "runit under dock: docker stop returns within 2 s (${runit_ms} ms)" test "
 check "runit under dock: each service gets SIGTERM" \
   bash -c 'grep -q "^alpha: got TERM" <<<"$1" && grep -q "^beta: got TERM" <<<"$1"' _ "$runit_log"
 check "runit under dock: nothing is left for SIGKILL" \
-  bash -c '! grep -q "SIGKILL" <<<"$1" && grep -q "all processes reaped" <<<"$1"' _ "$runit_log"
+  bash -c '! grep -q -E "SIGKILL to|sending SIGKILL" <<<"$1" && grep -q "all processes reaped" <<<"$1"' _ "$runit_log"
 c=$(run_d --entrypoint /bin/runsvdir "$image" /etc/service)
 log_has "$c" 'alpha: up' && log_has "$c" 'beta: up'
 docker stop -t 10 "$c" >/dev/null
