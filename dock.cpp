@@ -1621,7 +1621,7 @@ struct Feed {
   bool pollable = true;       // false: a regular file, read whenever there is room
   Fd to;                      // the child's stdin pipe, or the pty master
   bool close_at_end = false;  // a pipe: closing it is the child's EOF
-  std::vector<char> buf = std::vector<char>(kFeedCapacity);
+  std::vector<char> buf;      // kFeedCapacity once active (none is needed otherwise)
   size_t len = 0;             // bytes waiting at the front of buf
   bool eof = false;           // nothing more comes from `from`
   bool to_gone = false;       // the child closed its stdin: input is discarded
@@ -2822,7 +2822,8 @@ void forward(State& st, const signalfd_siginfo& info) {
     debug("SIGTERM: everything gets SIGKILL in %lld ms if still running", (long long)st.cfg.kill_timeout_ms);
     set_deadline(st, Deadline::Kill, st.cfg.kill_timeout_ms);
   }
-  debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
+  if (g_debug)  // the names are built only when they are printed
+    debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
         to != sig ? signal_name(to).c_str() : "", st.cfg.single_child ? "child" : "group", st.child);
   deliver(st, to);
 }
@@ -3094,13 +3095,21 @@ void reap(State& st) {
 }
 
 void on_signals(State& st) {
+  // Up to 16 signals per read; a short read means none is left, so the
+  // common case (one signal) costs one read, one kill and no waitpid.
+  bool child_event = false;
   for (;;) {
-    signalfd_siginfo info;
-    ssize_t n = retry([&] { return ::read(st.signals.get(), &info, sizeof info); });
-    if (n != ssize_t(sizeof info)) break;  // EAGAIN: all read
-    if (info.ssi_signo != SIGCHLD) forward(st, info);
+    signalfd_siginfo info[16];
+    ssize_t n = retry([&] { return ::read(st.signals.get(), info, sizeof info); });
+    if (n <= 0) break;  // EAGAIN: all read
+    const size_t count = size_t(n) / sizeof info[0];
+    for (size_t i = 0; i < count; ++i) {
+      if (info[i].ssi_signo == SIGCHLD) child_event = true;
+      else forward(st, info[i]);
+    }
+    if (count < std::size(info)) break;
   }
-  reap(st);
+  if (child_event) reap(st);
   // In the last phase a process may have forked just before it was killed;
   // its child is reparented to us without a SIGCHLD, so look again on every
   // reap while anything is left.
@@ -3268,6 +3277,7 @@ bool add_output_pipes(State& st, ChildStdio& stdio, ChildEnds& ends) {
 bool start_feed(State& st, Fd to) {
   Feed& f = st.feed;
   f.active = true;
+  f.buf.resize(kFeedCapacity);
   if (f.from_peer) f.name = st.cfg.io.url.c_str();
   f.to = std::move(to);
   ::fcntl(f.to.get(), F_SETFL, O_NONBLOCK);  // armed by pump_input() when it must wait

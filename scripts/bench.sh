@@ -16,8 +16,8 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = --quick ] && quick=1
 if ((quick)); then
-  rounds=3 spawns=30 sig_n=300 sig_rounds=2 idle_s=2 idle_rounds=1 storm_s=2 storm_rounds=1
-  stub_limit=3 stub_timeout=1s out_blocks=$((64 << 20)) out_lines=$((16 << 20)) out_runs=3 rot=$((16 << 20))
+  rounds=3 spawns=20 sig_n=300 sig_rounds=2 idle_s=1 idle_rounds=1 storm_s=2 storm_rounds=1
+  stub_limit=2 stub_timeout=1s out_blocks=$((32 << 20)) out_lines=$((8 << 20)) out_runs=3 rot=$((8 << 20))
 else
   rounds=7 spawns=100 sig_n=1000 sig_rounds=5 idle_s=5 idle_rounds=3 storm_s=2 storm_rounds=3
   stub_limit=10 stub_timeout=5s out_blocks=$((1 << 30)) out_lines=$((256 << 20)) out_runs=3 rot=$((128 << 20))
