@@ -1621,7 +1621,7 @@ struct Feed {
   bool pollable = true;       // false: a regular file, read whenever there is room
   Fd to;                      // the child's stdin pipe, or the pty master
   bool close_at_end = false;  // a pipe: closing it is the child's EOF
-  std::vector<char> buf;      // kFeedCapacity once active (none is needed otherwise)
+  std::vector<char> buf;      // kFeedCapacity once started (none without a feed)
   size_t len = 0;             // bytes waiting at the front of buf
   bool eof = false;           // nothing more comes from `from`
   bool to_gone = false;       // the child closed its stdin: input is discarded
@@ -1655,6 +1655,7 @@ ssize_t feed_read(Feed& f, char* into, size_t room) {
 // Moves bytes from `from` through the buffer to `to` until neither can go
 // on. Returns true when `from` reached its end in this call.
 bool move_input(Feed& f) {
+  if (f.buf.empty()) f.buf.resize(kFeedCapacity);  // a feed not made by start_feed
   bool ended = false;
   for (bool moved = true; moved;) {
     moved = false;
