@@ -1621,7 +1621,7 @@ struct Feed {
   bool pollable = true;       // false: a regular file, read whenever there is room
   Fd to;                      // the child's stdin pipe, or the pty master
   bool close_at_end = false;  // a pipe: closing it is the child's EOF
-  std::vector<char> buf;      // kFeedCapacity once started (none without a feed)
+  std::vector<char> buf;      // kFeedCapacity, sized by the first move_input (none without a feed)
   size_t len = 0;             // bytes waiting at the front of buf
   bool eof = false;           // nothing more comes from `from`
   bool to_gone = false;       // the child closed its stdin: input is discarded
@@ -1655,7 +1655,7 @@ ssize_t feed_read(Feed& f, char* into, size_t room) {
 // Moves bytes from `from` through the buffer to `to` until neither can go
 // on. Returns true when `from` reached its end in this call.
 bool move_input(Feed& f) {
-  if (f.buf.empty()) f.buf.resize(kFeedCapacity);  // a feed not made by start_feed
+  if (f.buf.empty()) f.buf.resize(kFeedCapacity);  // first use: see Feed::buf
   bool ended = false;
   for (bool moved = true; moved;) {
     moved = false;
@@ -2506,7 +2506,7 @@ void pump_input(State& st) {
   Feed& f = st.feed;
   const bool ended = move_input(f);
   if (f.pollable) {
-    const uint32_t want = f.eof || f.len == f.buf.size() ? 0u : f.wants_write ? uint32_t(EPOLLOUT) : uint32_t(EPOLLIN);
+    const uint32_t want = f.eof || f.len == kFeedCapacity ? 0u : f.wants_write ? uint32_t(EPOLLOUT) : uint32_t(EPOLLIN);
     arm(st, f.from, Source::Peer, 0, f.armed, want);
   }
   if (f.to) {
@@ -3278,7 +3278,6 @@ bool add_output_pipes(State& st, ChildStdio& stdio, ChildEnds& ends) {
 bool start_feed(State& st, Fd to) {
   Feed& f = st.feed;
   f.active = true;
-  f.buf.resize(kFeedCapacity);
   if (f.from_peer) f.name = st.cfg.io.url.c_str();
   f.to = std::move(to);
   ::fcntl(f.to.get(), F_SETFL, O_NONBLOCK);  // armed by pump_input() when it must wait

@@ -48,6 +48,12 @@ field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }  # KEY: its value in a key=v
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 declare -A got  # "init/what" -> space-separated values over the runs
 med() { echo "${got[$1]:-}" | tr ' ' '\n' | grep . | median; }
+# collect INIT LINE KEY...: appends each KEY's value in LINE to got[INIT/KEY].
+collect() {
+  local init=$1 line=$2 k
+  shift 2
+  for k; do got[$init/$k]+="$(echo "$line" | field "$k") "; done
+}
 
 echo "# dock benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)$( ((quick)) && echo ', --quick'))"
 echo
@@ -105,8 +111,7 @@ echo
 # --- 3 and 4. memory and idle cost -------------------------------------------
 for ((r = 0; r < idle_rounds; r++)); do
   for i in "${inits[@]}"; do
-    line=$($B idle "$idle_s" ${how[$i]})
-    for k in vmhwm_kb vmrss_kb cpu_ticks wakeups; do got[$i/$k]+="$(echo "$line" | field $k) "; done
+    collect "$i" "$($B idle "$idle_s" ${how[$i]})" vmhwm_kb vmrss_kb cpu_ticks wakeups
   done
 done
 echo "## Memory and idle cost (as PID 1 supervising \`sleep\`; idle over ${idle_s} s; median of $idle_rounds)"
@@ -120,32 +125,28 @@ echo
 
 # --- 5. signal latency -------------------------------------------------------
 for ((r = 0; r < sig_rounds; r++)); do
-  line=$($B siglat "$sig_n")
-  got[floor/sig50]+="$(echo "$line" | field median_us) "; got[floor/sig99]+="$(echo "$line" | field p99_us) "
+  collect floor "$($B siglat "$sig_n")" median_us p99_us
   for i in "${inits[@]}"; do
-    line=$($B siglat "$sig_n" --pid1 ${how[$i]})
-    got[$i/sig50]+="$(echo "$line" | field median_us) "; got[$i/sig99]+="$(echo "$line" | field p99_us) "
-    got[$i/siglost]+="$(echo "$line" | field lost) "
+    collect "$i" "$($B siglat "$sig_n" --pid1 ${how[$i]})" median_us p99_us lost
   done
 done
 echo "## Signal forwarding latency ($sig_n SIGUSR1 one at a time, INIT as PID 1; median of $sig_rounds runs)"
 echo
 echo "| init | median (µs) | over the floor | ratio to tini | p99 (µs) | lost |"
 echo "|---|---|---|---|---|---|"
-floor=$(med floor/sig50)
+floor=$(med floor/median_us)
 for i in "${inits[@]}"; do
-  o=$(awk -v a="$(med "$i/sig50")" -v b="$floor" 'BEGIN { printf "%.1f", a - b }')
-  ot=$(awk -v a="$(med tini/sig50)" -v b="$floor" 'BEGIN { if (a == "-") print "-"; else printf "%.1f", a - b }')
-  echo "| $i | $(med "$i/sig50") | $o | $(ratio "$o" "$ot") | $(med "$i/sig99") | $(med "$i/siglost") |"
+  o=$(awk -v a="$(med "$i/median_us")" -v b="$floor" 'BEGIN { printf "%.1f", a - b }')
+  ot=$(awk -v a="$(med tini/median_us)" -v b="$floor" 'BEGIN { if (a == "-") print "-"; else printf "%.1f", a - b }')
+  echo "| $i | $(med "$i/median_us") | $o | $(ratio "$o" "$ot") | $(med "$i/p99_us") | $(med "$i/lost") |"
 done
-echo "| (sent to the command directly: the floor) | $floor | | | $(med floor/sig99) | |"
+echo "| (sent to the command directly: the floor) | $floor | | | $(med floor/p99_us) | |"
 echo
 
 # --- 6. orphan storm ---------------------------------------------------------
 for ((r = 0; r < storm_rounds; r++)); do
   for i in "${inits[@]}"; do
-    line=$($B storm "$storm_s" ${how[$i]})
-    for k in orphans_per_s zombies_max drain_ms; do got[$i/$k]+="$(echo "$line" | field $k) "; done
+    collect "$i" "$($B storm "$storm_s" ${how[$i]})" orphans_per_s zombies_max drain_ms
   done
 done
 echo "## Orphan storm (double forks as fast as they go for ${storm_s} s, INIT as PID 1; median of $storm_rounds)"
