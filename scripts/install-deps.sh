@@ -20,6 +20,8 @@ libssl-dev           # OpenSSL 3, linked into dock-static (./dock loads libssl.s
 openssl              # makes the test CA and certificates
 zlib1g-dev           # zlib, linked into dock-static (./dock loads libz.so.1)
 gzip                 # zcat reads the rotated archives back in the tests
+clang                # libFuzzer targets (make fuzz)
+valgrind             # memcheck of the core scenarios (scripts/valgrind-check.sh)
 "
 
 missing=""

@@ -66,6 +66,38 @@ TEST_CASE("a command that cannot be executed: 127 not found, 126 not executable"
   unlink(noexec.c_str());
 }
 
+TEST_CASE("the command is looked up in PATH as a shell does", "[exit][pid1]") {
+  // dir_a holds a file named like the command but not executable, dir_b
+  // the real one: a script without #!, which only /bin/sh can run.
+  const std::string dir_a = temp_path("path-a"), dir_b = temp_path("path-b");
+  mkdir(dir_a.c_str(), 0755);
+  mkdir(dir_b.c_str(), 0755);
+  const std::string denied = dir_a + "/dock-test-cmd", script = dir_b + "/dock-test-cmd";
+  { std::ofstream(denied) << "echo wrong one\n"; }
+  { std::ofstream(script) << "echo \"ran $0 with $# args: $*\"\nexit 7\n"; }
+  chmod(denied.c_str(), 0644);
+  chmod(script.c_str(), 0755);
+  const std::string path = "PATH=" + dir_a + ":" + dir_b + ":/usr/bin:/bin";
+  for (bool pid1 : {false, true}) {
+    DYNAMIC_SECTION(mode(pid1)) {
+      Proc found = run_dock({"--", "dock-test-cmd", "x", "y z"}, {.pid1 = pid1, .env = {path}});
+      CHECK(found.exit_code() == 7);
+      CHECK(found.out_buf == "ran " + script + " with 2 args: x y z\n");
+      CHECK(found.err_buf.empty());
+      Proc only_denied = run_dock({"--", "dock-test-cmd"}, {.pid1 = pid1, .env = {"PATH=" + dir_a}});
+      CHECK(only_denied.exit_code() == 126);
+      CHECK(only_denied.err_buf == "dock: dock-test-cmd: Permission denied\n");
+      Proc by_path = run_dock({"--", script, "a"}, {.pid1 = pid1});
+      CHECK(by_path.exit_code() == 7);
+      CHECK(by_path.out_buf == "ran " + script + " with 1 args: a\n");
+    }
+  }
+  unlink(denied.c_str());
+  unlink(script.c_str());
+  rmdir(dir_a.c_str());
+  rmdir(dir_b.c_str());
+}
+
 TEST_CASE("bad usage: one line, exit 2, nothing started", "[usage]") {
   const std::string marker = temp_path("started");
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {

@@ -5,21 +5,11 @@
 #include "harness.hpp"
 
 #include <algorithm>
-#include <sys/mount.h>
 #include <sys/stat.h>
 
 using namespace t;
 
 namespace {
-
-struct Dir {
-  std::string path;
-  explicit Dir(const std::string& name) : path(temp_path(name)) {
-    std::system(("rm -rf " + path).c_str());
-    REQUIRE(mkdir(path.c_str(), 0755) == 0);
-  }
-  ~Dir() { std::system(("rm -rf " + path).c_str()); }
-};
 
 struct Archive {
   std::string name, stamp;
@@ -193,10 +183,7 @@ TEST_CASE("log rotation options: bad values and targets are exit 2", "[rotate]")
 }
 
 TEST_CASE("without libz.so.1, ./dock keeps archives uncompressed, says so once, loses nothing", "[rotate]") {
-  if (!is_dynamic(dock_path())) {
-    SUCCEED("dock-static has zlib linked in");
-    return;
-  }
+  if (!only_libc_applies("zlib")) return;
   Dir dir("rot-nozlib");
   const std::string log = dir.path + "/app.log";
   Proc p = run_dock_with_only_libc({"--io", log, "--log-max-size", "16k", "--log-keep", "1000", "--", "seq", "1", "50000"});
@@ -220,19 +207,18 @@ TEST_CASE("a full disk: dock and the child go on, the failure is reported, writi
     skip("mounting a small tmpfs needs root");
     return;
   }
-  Dir dir("rot-full");
-  REQUIRE(mount("tmpfs", dir.path.c_str(), "tmpfs", 0, "size=256k") == 0);
-  const std::string log = dir.path + "/app.log", filler = dir.path + "/filler";
+  SmallDisk disk("rot-full", "256k");
+  const std::string log = disk.dir.path + "/app.log";
   Proc p = start_dock({"--io", log, "--log-max-size", "8k", "--", "sh", "-c",
                        "while read l; do echo \"$l\"; done; echo done"});
   p.send("first\n");
   REQUIRE(wait_file_contains(log, "first\n"));
   // Fill the disk: what comes now cannot be written.
-  std::system(("dd if=/dev/zero of=" + filler + " bs=4k 2>/dev/null").c_str());
+  disk.fill();
   p.send(std::string(9000, 'x') + "\nlost\n");
   REQUIRE(p.wait_err("No space left on device"));
   CHECK(alive(p.pid));
-  unlink(filler.c_str());  // space returns
+  disk.free();  // space returns
   p.send("after\n");
   CHECK(wait_file_contains(log, "after\n"));
   p.close_in();
@@ -240,5 +226,4 @@ TEST_CASE("a full disk: dock and the child go on, the failure is reported, writi
   p.drain();
   INFO(p.err_buf);
   CHECK(count(p.err_buf, "No space left on device") <= 3);  // once per streak, per kind of failure
-  umount2(dir.path.c_str(), MNT_DETACH);
 }

@@ -20,6 +20,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -48,6 +50,10 @@ inline const std::string& dock_path() {
   return path;
 }
 
+// dock built with sanitizers (make check-sanitize): its resident set is the
+// sanitizers' shadow memory more than its own, and it needs libasan.
+inline bool sanitized() { return dock_path().find("sanitize") != std::string::npos; }
+
 inline std::string helper() { return "./tests/helper"; }
 
 // The command that makes what follows PID 1 of a new pid namespace (with a
@@ -63,6 +69,29 @@ inline std::vector<std::string> pid1_prefix() {
 inline std::string temp_path(const std::string& name) {
   return "/tmp/dock-test-" + std::to_string(getpid()) + "-" + name;
 }
+
+// A fresh directory under /tmp for one test, removed with what it holds.
+struct Dir {
+  std::string path;
+  explicit Dir(const std::string& name) : path(temp_path(name)) {
+    std::system(("rm -rf " + path).c_str());
+    REQUIRE(mkdir(path.c_str(), 0755) == 0);
+  }
+  ~Dir() { std::system(("rm -rf " + path).c_str()); }
+};
+
+// A tmpfs of `size` (mount's syntax: "64k") on a fresh directory, unmounted
+// however the test ends. fill() takes all its space; free() gives it back.
+struct SmallDisk {
+  Dir dir;
+  SmallDisk(const std::string& name, const std::string& size) : dir(name) {
+    REQUIRE(mount("tmpfs", dir.path.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0);
+  }
+  ~SmallDisk() { umount2(dir.path.c_str(), MNT_DETACH); }
+  void fill() const { std::system(("dd if=/dev/zero of=" + filler() + " bs=1k 2>/dev/null").c_str()); }
+  void free() const { unlink(filler().c_str()); }
+  std::string filler() const { return dir.path + "/filler"; }
+};
 
 // A TCP listener on 127.0.0.1 with a port of the kernel's choice.
 inline int loopback_listener(int backlog, int& port) {
@@ -513,6 +542,21 @@ inline std::vector<std::string> with_only_libc(const std::string& bin) {
       "d=$(mktemp -d); cp \"$libc\" \"$loader\" \"$d\"/; mount --bind \"$d\" \"$libdir\"; "
       "exec \"$@\"";
   return {"unshare", "--mount", "sh", "-c", script, "sh", bin};
+}
+
+// Whether the binary under test can run with only libc (see above): not
+// ./dock-static, which has `inside` linked in (nothing to test: it passes),
+// and not the sanitized build, which needs libasan too (skipped).
+inline bool only_libc_applies(const std::string& inside) {
+  if (!is_dynamic(dock_path())) {
+    SUCCEED("dock-static has " << inside << " linked in");
+    return false;
+  }
+  if (sanitized()) {
+    skip("dock built with sanitizers needs libasan, not only libc");
+    return false;
+  }
+  return true;
 }
 
 // run_dock(), with only libc and the loader to be found (see above).

@@ -22,7 +22,13 @@
 //                                  CLOCK_MONOTONIC ms); "exit N" on stdin ends it
 //   helper winch                   print "size ROWS COLS" of its terminal now and on
 //                                  every SIGWINCH, until EOF on stdin
+//   helper orphan-burst N          make N orphans, 1,000 at a time (a process
+//                                  starts 1,000 children sharing its memory and
+//                                  exits; each child dies with it by parent-death
+//                                  signal, so the init reaps it), print "made N",
+//                                  wait for "exit N" on stdin
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -35,6 +41,9 @@
 #include <poll.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -121,6 +130,40 @@ int mode_record(bool grandchild, bool use_stdin) {
     return record("grandchild", -1);
   }
   return record("child", use_stdin ? STDIN_FILENO : -1);
+}
+
+// One orphan-to-be: dies when the process that made it exits (after it
+// has been reparented to the init), or at once if that already happened.
+int orphan_main(void* maker) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != *static_cast<pid_t*>(maker)) _exit(0);
+  for (;;) pause();
+}
+
+int mode_orphan_burst(long total) {
+  constexpr long kBurst = 1000;
+  constexpr size_t kStack = 16 * 1024;
+  long made = 0;
+  while (made < total) {
+    const long n = std::min(kBurst, total - made);
+    const pid_t maker = fork();
+    if (maker < 0) return line(std::string("fork: ") + strerror(errno)), 1;
+    if (maker == 0) {
+      pid_t self = getpid();
+      char* stacks = static_cast<char*>(mmap(nullptr, size_t(n) * kStack, PROT_READ | PROT_WRITE,
+                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+      if (stacks == MAP_FAILED) _exit(1);
+      for (long i = 0; i < n; ++i)
+        if (clone(orphan_main, stacks + size_t(i + 1) * kStack, CLONE_VM | SIGCHLD, &self) < 0) _exit(1);
+      _exit(0);  // the n children are orphans now
+    }
+    int st = 0;
+    if (waitpid(maker, &st, 0) != maker || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+      return line("a burst failed"), 1;
+    made += n;
+  }
+  line("made " + std::to_string(made));
+  return read_exit_command();
 }
 
 int mode_listen(int port, long delay_ms, bool grandchild) {
@@ -330,6 +373,7 @@ int main(int argc, char** argv) {
   if (mode == "leftovers") return mode_leftovers();
   if (mode == "orphans") return mode_orphans(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "orphan-ppid") return mode_orphan_ppid();
+  if (mode == "orphan-burst") return mode_orphan_burst(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "state") return mode_state();
   if (mode == "listen")
     return mode_listen(argc > 2 ? std::atoi(argv[2]) : 0, argc > 3 ? std::atol(argv[3]) : 0,

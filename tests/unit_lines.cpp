@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "prefixed.hpp"
+
 #include <random>
 #include <string>
 
@@ -51,18 +53,6 @@ std::string run_stream(const std::string& prefix, const std::string& input, cons
   return out;
 }
 
-// The input with `prefix` at the start of every line.
-std::string expected(const std::string& prefix, const std::string& input) {
-  std::string out;
-  bool start = true;
-  for (char c : input) {
-    if (start) out += prefix;
-    out += c;
-    start = c == '\n';
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("prefix text and colour", "[prefix]") {
@@ -84,6 +74,11 @@ TEST_CASE("prefix text and colour", "[prefix]") {
   CHECK(rendered("") == "error: empty prefix");
   CHECK(rendered(std::string(4096, 'p')) == std::string(4096, 'p'));
   CHECK(rendered(std::string(4097, 'p')) == "error: longer than 4096 bytes");
+  // Found by fuzzing: a line break in the prefix would start lines with no
+  // prefix at all (and a \r would overwrite it on a terminal).
+  CHECK(rendered("a\nb") == "error: a prefix is put at the start of one line and cannot hold a line break");
+  CHECK(rendered("a\rb:red") == "error: a prefix is put at the start of one line and cannot hold a line break");
+  CHECK(rendered("tab\there") == "tab\there");
   static_assert(kSinkCapacity >= kLineMax + kMaxPrefix + 16, "a unit always fits an empty ring");
 }
 
@@ -107,7 +102,7 @@ TEST_CASE("exactly one prefix per line, whatever the chunking", "[prefix]") {
     std::vector<size_t> chunks;
     for (int i = 0; i < 8; ++i) chunks.push_back(1 + rng() % 9);
     INFO("trial " << trial);
-    CHECK(run_stream("P> ", input, chunks) == expected("P> ", input));
+    CHECK(run_stream("P> ", input, chunks) == with_prefixes("P> ", input));
   }
   CHECK(run_stream("P> ", "", {1}) == "");
   CHECK(run_stream("P> ", "\n\n", {1}) == "P> \nP> \n");  // empty lines get one too

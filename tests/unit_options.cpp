@@ -448,3 +448,20 @@ TEST_CASE("web hook, bind port and ready file options", "[hook][options]") {
   p = Args{"--ready-file", "/tmp/", "true"}.parse();
   CHECK(p.action == Parsed::Action::Fail);
 }
+
+TEST_CASE("an error quoting the user's value stays one line", "[options]") {
+  // Found by fuzzing: a value with a line break made a two-line message,
+  // enough to forge a second "dock: ..." line in a log.
+  auto p = Args{"--kill-timeout", "1\ndock: all good", "true"}.parse();
+  REQUIRE(p.action == Parsed::Action::Fail);
+  CHECK(p.error == "--kill-timeout: '1\\ndock: all good' is not a duration (e.g. 500ms, 10s, 2m; a bare integer is hours)");
+  auto q = Args{"--stdout-prefix", "x\r\x01", "true"}.parse();
+  REQUIRE(q.action == Parsed::Action::Fail);
+  CHECK(q.error.find('\r') == std::string::npos);
+  CHECK(q.error.find('\x01') == std::string::npos);
+  Args env({"true"}, {"DOCK_KILL_TIMEOUT=\x1b[2J"});
+  auto r = env.parse();
+  REQUIRE(r.action == Parsed::Action::Fail);
+  CHECK(r.error.find("\\x1b[2J") != std::string::npos);
+  CHECK(escape_controls(std::string_view("a\tb\x7f\xc3\xa9", 6)) == "a\\tb\\x7f\xc3\xa9");  // UTF-8 passes
+}

@@ -1,0 +1,35 @@
+// libFuzzer target: durations, sizes, signal names, booleans, rewrites and
+// prefix specs. Each parser either refuses or gives a value in its range;
+// a parsed value printed back parses to itself where a canonical form
+// exists (signal numbers, plain milliseconds).
+#define DOCK_NO_MAIN
+#include "../../dock.cpp"
+
+#include <cstdlib>
+
+using namespace dock;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (auto ms = parse_duration(text)) {
+    if (*ms < 0) std::abort();
+    if (parse_duration(std::to_string(*ms) + "ms") != ms) std::abort();
+  }
+  if (auto bytes = parse_size(text)) {
+    if (*bytes < 0) std::abort();  // 0 parses; --log-max-size refuses it itself
+  }
+  if (auto sig = signal_from_name(text)) {
+    if (*sig < 0 || *sig > SIGRTMAX) std::abort();
+    if (*sig > 0 && signal_from_name(std::to_string(*sig)) != sig) std::abort();
+  }
+  (void)parse_bool(text);
+  Config c;
+  if (!add_rewrite(text, c)) {
+    // accepted: a rewrite maps a real signal
+  }
+  std::string prefix;
+  if (!render_prefix(text, prefix)) {
+    if (prefix.size() > kMaxPrefix + 32 || prefix.find('\n') != std::string::npos) std::abort();
+  }
+  return 0;
+}
