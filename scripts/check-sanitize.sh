@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 . scripts/suite.sh
 
 reports=$(mktemp -d)
-trap 'rm -rf "$reports" "$skips"' EXIT
+trap 'rm -rf "$reports" "$skips" "$failures"' EXIT
 export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:exitcode=99"
 export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1"
 
@@ -24,6 +24,7 @@ for f in "$reports"/*; do
   [ -e "$f" ] || continue
   echo "== sanitizer report $f"
   cat "$f"
+  echo "sanitizer report $(basename "$f"): $(grep -m1 -E 'ERROR|runtime error' "$f")" >>"$failures"
   failed=$((failed + 1))
 done
 print_summary
