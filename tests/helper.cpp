@@ -228,23 +228,26 @@ int mode_orphans(long count) {
 // subreaper); orphan reports its new parent and only then lets top exit,
 // so the report comes before dock's shutdown starts.
 int mode_orphan_ppid() {
-  int mid_alive[2], reported[2];
-  if (pipe(mid_alive) != 0 || pipe(reported) != 0) return 1;
+  // The orphan asks for its parent once top has reaped mid: by then the
+  // kernel has reparented it (mid's closed descriptors alone come before
+  // that, and the orphan could still see mid).
+  int mid_reaped[2], reported[2];
+  if (pipe(mid_reaped) != 0 || pipe(reported) != 0) return 1;
   pid_t mid = fork();
   if (mid == 0) {
     if (fork() == 0) {  // the orphan
-      close(mid_alive[1]);
+      close(mid_reaped[1]);
       close(reported[0]);
       char c;
-      while (read(mid_alive[0], &c, 1) > 0) {}  // EOF: mid has exited
+      while (read(mid_reaped[0], &c, 1) > 0) {}  // EOF: top has reaped mid
       line("orphan ppid " + std::to_string(getppid()));
       _exit(0);  // closing reported[1] tells top
     }
     _exit(0);
   }
-  close(mid_alive[1]);
   close(reported[1]);
   waitpid(mid, nullptr, 0);
+  close(mid_reaped[1]);
   char c;
   while (read(reported[0], &c, 1) > 0) {}
   return 0;
