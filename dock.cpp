@@ -1407,10 +1407,14 @@ Opened open_target(const IoTarget& t) {
 // ring stops dock reading the pipe, and the child blocks on its next write.
 // Memory stays fixed whatever the child writes.
 //
-// Both streams may share one sink. A line is never split between them: a
-// partial line written early (after 100 ms, at 64 KiB or at EOF) makes its
-// stream the sink's owner until that line's newline; the other stream
-// waits. Its continuation gets no second prefix.
+// Both streams may share one sink. A line is never mixed between them: a
+// partial line written early (after 100 ms, at 64 KiB or at EOF) stays
+// open on the sink until its newline, and its continuation gets no second
+// prefix. When the other stream has something to write meanwhile, dock
+// ends the open line with a newline first; the interrupted stream's
+// continuation then starts a line of its own, with its prefix. So neither
+// stream ever waits for the other, and a command that never ends a stdout
+// line (a progress bar) cannot hold its stderr back.
 
 constexpr size_t kLineMax = 64 * 1024;        // a partial line goes out at this size
 constexpr size_t kSinkCapacity = 256 * 1024;  // bytes waiting for a slow target
@@ -1491,11 +1495,19 @@ struct Budget {
   bool full = false;   // a line did not fit: rotate before it
 };
 
-// Moves what can go from `s` into `out`; `owner` is the sink's owner (the
-// stream whose partial line is open there). A new line that does not fit
-// the budget waits, and marks it full; the continuation of an open line
-// always goes. Returns the bytes consumed.
-size_t emit(Stream& s, Ring& out, const Stream*& owner, Budget& budget) {
+// Where a sink's last line stands: `open` while the last byte written to
+// it is not a newline; `by` is the stream that may still continue that
+// line (none once that stream has ended).
+struct OpenLine {
+  Stream* by = nullptr;
+  bool open = false;
+};
+
+// Moves what can go from `s` into `out`, whose last line stands at `line`.
+// Another stream's open line is ended first (one newline). A new line that
+// does not fit the budget waits, and marks it full; the continuation of an
+// open line always goes. Returns the bytes consumed from `s`.
+size_t emit(Stream& s, Ring& out, OpenLine& line, Budget& budget) {
   if (!s.lines) {  // no lines to keep whole: what fits goes
     const size_t n = std::min(s.len, out.free());
     out.push(s.pending().substr(0, n));
@@ -1504,13 +1516,13 @@ size_t emit(Stream& s, Ring& out, const Stream*& owner, Budget& budget) {
   }
   size_t consumed = 0;
   while (s.len > 0) {
-    if (owner != nullptr && owner != &s) break;  // another stream's line is open
     std::string_view data = s.pending();
     const size_t nl = data.find('\n');
     const bool whole = nl != std::string_view::npos;
     if (!whole && !s.flush_partial && s.len < kLineMax) break;  // wait for more
     const std::string_view unit = whole ? data.substr(0, nl + 1) : data;
-    const size_t need = unit.size() + (s.line_open ? 0 : s.prefix.size());
+    const bool cut = line.open && line.by != &s;  // another stream's line is open: end it
+    const size_t need = unit.size() + (s.line_open ? 0 : s.prefix.size()) + (cut ? 1 : 0);
     if (out.free() < need) break;  // backpressure
     if (!s.line_open && need > budget.left && !budget.fresh) {  // the file is full: rotate first
       budget.full = true;
@@ -1518,21 +1530,25 @@ size_t emit(Stream& s, Ring& out, const Stream*& owner, Budget& budget) {
     }
     budget.fresh = false;
     budget.left -= std::min(budget.left, need);
+    if (cut) {
+      out.push("\n");
+      if (line.by != nullptr) line.by->line_open = false;  // its next bytes start a line
+    }
     if (!s.line_open) out.push(s.prefix);
     out.push(unit);
     s.consume(unit.size());
     consumed += unit.size();
     s.line_open = !whole;
-    owner = whole ? nullptr : &s;
+    line = {whole ? nullptr : &s, !whole};
     if (!whole) s.flush_partial = false;
   }
-  if (s.len == 0 && s.eof && owner == &s) owner = nullptr;  // ended mid-line: let go
+  if (s.len == 0 && s.eof && line.by == &s) line.by = nullptr;  // ended mid-line: nobody continues it
   return consumed;
 }
 
-[[maybe_unused]] size_t emit(Stream& s, Ring& out, const Stream*& owner) {
+[[maybe_unused]] size_t emit(Stream& s, Ring& out, OpenLine& line) {
   Budget unlimited;
-  return emit(s, out, owner, unlimited);
+  return emit(s, out, line, unlimited);
 }
 
 // A place lines go, written without ever blocking the loop.
@@ -1545,7 +1561,7 @@ struct Sink {
   ssl_st* tls = nullptr;  // written through TLS (fd: a copy of the socket, for epoll)
   bool wants_read = false;  // TLS can write only after reading (the feed's reads retry)
   Ring ring{kSinkCapacity};
-  const Stream* owner = nullptr;
+  OpenLine line;           // the last line written: ended, or open (and by whom)
   uint32_t armed = 0;     // EPOLLOUT when waiting for room
   bool gone = false;      // its reader went away: output is discarded
   bool failing = false;   // the last write failed (reported once per streak)
@@ -2426,7 +2442,7 @@ void pump(State& st) {
     for (auto& s : st.streams) {
       Sink& k = st.sinks[s.sink];
       Budget budget = log_budget(st, k);
-      if (emit(s, k.ring, k.owner, budget) > 0) moved = true;
+      if (emit(s, k.ring, k.line, budget) > 0) moved = true;
       if (budget.full) st.rot.due = true;
       if (k.gone) {  // nothing reads it: keep the child unblocked, count the loss
         k.lost += k.ring.size();
@@ -2441,7 +2457,7 @@ void pump(State& st) {
       if (st.rot.on && &k == &st.sinks[0]) st.rot.size += int64_t(k.written - written);
     }
     // At a line boundary, with everything written to the old file.
-    if (st.rot.due && !st.rot.failing && st.sinks[0].ring.empty() && st.sinks[0].owner == nullptr &&
+    if (st.rot.due && !st.rot.failing && st.sinks[0].ring.empty() && st.sinks[0].line.by == nullptr &&
         rotate_log(st))
       moved = true;
   }
@@ -2511,6 +2527,7 @@ bool rotate_log(State& st) {
   r.failing = false;
   st.target = std::move(fresh);
   st.sinks[0].fd = st.target.get();
+  st.sinks[0].line.open = false;  // a line its stream ended without a newline stays in the archive
   r.size = 0;
   debug("%s: rotated to %s", r.path.c_str(), archive.c_str());
   if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);

@@ -21,6 +21,7 @@ openssl              # makes the test CA and certificates
 zlib1g-dev           # zlib, linked into dock-static (./dock loads libz.so.1)
 gzip                 # zcat reads the rotated archives back in the tests
 clang                # libFuzzer targets (make fuzz)
+libclang-rt-14-dev   # ... and their runtimes: libFuzzer, ASan, UBSan for clang 14
 valgrind             # memcheck of the core scenarios (scripts/valgrind-check.sh)
 "
 

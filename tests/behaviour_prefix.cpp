@@ -66,6 +66,35 @@ TEST_CASE("50,000 interleaved stdout and stderr lines: none mixed", "[prefix]") 
   }
 }
 
+TEST_CASE("a stdout line left open does not hold stderr back (one file for both)", "[prefix]") {
+  // A progress line without newline, then 2 MB of stderr lines: more than
+  // the pipe and dock's buffers hold, so if stderr waited for the stdout
+  // line to end, the command would block for good.
+  const std::string path = temp_path("open-line.log");
+  unlink(path.c_str());
+  Proc p = start_dock({"--io", path, "--stdout-prefix", "o| ", "--stderr-prefix", "e| ", "--", "sh", "-c",
+                       "printf '50%%'; read go; " + helper() + " write 2000000 lines >&2; echo done"});
+  REQUIRE(wait_file_contains(path, "o| 50%"));  // the partial line is out, and open
+  p.send("go\n");
+  CHECK(p.exit_code() == 0);
+  const std::string text = read_file(path);
+  // The open line was ended before the first stderr line; "done" is a line
+  // of its own, with its prefix.
+  REQUIRE(text.rfind("o| 50%\n", 0) == 0);
+  REQUIRE(text.size() > 8);
+  CHECK(text.substr(text.size() - 8) == "o| done\n");
+  std::istringstream in(text.substr(7, text.size() - 15));
+  std::string line;
+  long lines = 0, bad = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("e| ", 0) == 0 && line.size() == 102 && line.find("e| ", 1) == std::string::npos) ++lines;
+    else if (++bad <= 3) FAIL_CHECK("unexpected line: '" << line << "'");
+  }
+  CHECK(bad == 0);
+  CHECK(lines == 20000);
+  unlink(path.c_str());
+}
+
 TEST_CASE("a partial line goes out after 100 ms, its continuation without a prefix", "[prefix]") {
   const int64_t t0 = now_ms();
   Proc p = start_dock({"--stdout-prefix", "P ", "--", "sh", "-c", "printf abc; read x; echo def"});

@@ -27,7 +27,7 @@ std::string run_stream(const std::string& prefix, const std::string& input, cons
   Stream s;
   s.prefix = prefix;
   Ring ring(ring_size);
-  const Stream* owner = nullptr;
+  OpenLine line;
   std::string out;
   auto drain = [&] {
     auto r = ring.runs();
@@ -43,12 +43,12 @@ std::string run_stream(const std::string& prefix, const std::string& input, cons
     std::memcpy(room.data(), input.data() + at, n);
     s.len += n;
     at += n;
-    emit(s, ring, owner);
+    emit(s, ring, line);
     drain();
   }
   s.eof = true;
   s.flush_partial = true;
-  emit(s, ring, owner);
+  emit(s, ring, line);
   drain();
   return out;
 }
@@ -113,22 +113,22 @@ TEST_CASE("a partial line waits, then goes out once; its continuation has no pre
   Stream s;
   s.prefix = "P ";
   Ring ring(1024);
-  const Stream* owner = nullptr;
+  OpenLine line;
   auto feed = [&](std::string_view d) {
     auto room = s.space();
     std::memcpy(room.data(), d.data(), d.size());
     s.len += d.size();
   };
   feed("abc");
-  CHECK(emit(s, ring, owner) == 0);  // held: no newline, no flush yet
+  CHECK(emit(s, ring, line) == 0);  // held: no newline, no flush yet
   CHECK(ring.empty());
   s.flush_partial = true;             // 100 ms passed
-  CHECK(emit(s, ring, owner) == 3);
-  CHECK(owner == &s);                 // the line is open on this sink
+  CHECK(emit(s, ring, line) == 3);
+  CHECK(line.by == &s);                 // the line is open on this sink
   CHECK_FALSE(s.flush_partial);
   feed("def\nghi\n");
-  emit(s, ring, owner);
-  CHECK(owner == nullptr);
+  emit(s, ring, line);
+  CHECK(line.by == nullptr);
   auto r = ring.runs();
   CHECK(std::string(static_cast<char*>(r[0].iov_base), r[0].iov_len) == "P abcdef\nP ghi\n");
 }
@@ -137,11 +137,11 @@ TEST_CASE("a 64 KiB line without newline goes out at once", "[prefix]") {
   Stream s;
   s.prefix = "P ";
   Ring ring(kSinkCapacity);
-  const Stream* owner = nullptr;
+  OpenLine line;
   auto room = s.space();
   std::memset(room.data(), 'x', kLineMax);
   s.len = kLineMax;
-  CHECK(emit(s, ring, owner) == kLineMax);
+  CHECK(emit(s, ring, line) == kLineMax);
   CHECK(ring.size() == kLineMax + 2);
 }
 
@@ -149,68 +149,115 @@ TEST_CASE("backpressure: a unit is written whole or not at all", "[prefix]") {
   Stream s;
   s.prefix = "PREFIX ";
   Ring ring(16);
-  const Stream* owner = nullptr;
+  OpenLine line;
   auto room = s.space();
   std::string data = "12345\n123456789\n";
   std::memcpy(room.data(), data.data(), data.size());
   s.len = data.size();
-  CHECK(emit(s, ring, owner) == 6);  // "PREFIX 12345\n" fits (13), the next (17) does not
+  CHECK(emit(s, ring, line) == 6);  // "PREFIX 12345\n" fits (13), the next (17) does not
   CHECK(ring.size() == 13);
   CHECK(s.len == 10);
   ring.consume(13);
-  CHECK(emit(s, ring, owner) == 0);  // 17 bytes never fit in 16: it waits for...
+  CHECK(emit(s, ring, line) == 0);  // 17 bytes never fit in 16: it waits for...
   s.flush_partial = true;            // ...nothing more: a line longer than the ring
-  CHECK(emit(s, ring, owner) == 0);  // (the ring is sized far above kLineMax in dock)
+  CHECK(emit(s, ring, line) == 0);  // (the ring is sized far above kLineMax in dock)
   static_assert(kSinkCapacity > kLineMax + 1024);
 }
 
-TEST_CASE("two streams on one sink never mix within a line", "[prefix]") {
+TEST_CASE("two streams on one sink: neither waits for the other, no line mixes", "[prefix]") {
   Stream out, err;
   out.prefix = "O ";
   err.prefix = "E ";
   Ring ring(4096);
-  const Stream* owner = nullptr;
+  OpenLine line;
   auto feed = [](Stream& s, std::string_view d) {
     auto room = s.space();
     std::memcpy(room.data(), d.data(), d.size());
     s.len += d.size();
   };
+  auto take = [&] {
+    auto r = ring.runs();
+    std::string text(static_cast<char*>(r[0].iov_base), r[0].iov_len);
+    text.append(static_cast<char*>(r[1].iov_base), r[1].iov_len);
+    ring.consume(ring.size());
+    return text;
+  };
   feed(out, "prompt: ");
   out.flush_partial = true;
-  emit(out, ring, owner);    // out's line is open
+  emit(out, ring, line);  // out's line is open
+  CHECK(line.by == &out);
   feed(err, "warning\n");
-  CHECK(emit(err, ring, owner) == 0);  // err waits for out's newline
+  CHECK(emit(err, ring, line) == 8);  // err does not wait: out's line is ended first
+  CHECK(line.by == nullptr);
   feed(out, "answer\n");
-  emit(out, ring, owner);
-  CHECK(emit(err, ring, owner) == 8);
-  auto r = ring.runs();
-  CHECK(std::string(static_cast<char*>(r[0].iov_base), r[0].iov_len) == "O prompt: answer\nE warning\n");
+  emit(out, ring, line);  // out's continuation is a line of its own
+  CHECK(take() == "O prompt: \nE warning\nO answer\n");
 
-  // A stream that ends mid-line lets the other go on.
-  ring.consume(ring.size());
+  // Its own continuation never ends a stream's line.
+  feed(out, "50%");
+  out.flush_partial = true;
+  emit(out, ring, line);
+  feed(out, " 100%\n");
+  emit(out, ring, line);
+  CHECK(take() == "O 50% 100%\n");
+
+  // A partial line of the other stream, when it is due, ends the open one too.
+  feed(out, "a");
+  out.flush_partial = true;
+  emit(out, ring, line);
+  feed(err, "b");
+  CHECK(emit(err, ring, line) == 0);  // not due yet: nothing moves
+  err.flush_partial = true;
+  CHECK(emit(err, ring, line) == 1);
+  CHECK(line.by == &err);
+  feed(err, "c\n");
+  emit(err, ring, line);
+  CHECK(take() == "O a\nE bc\n");
+
+  // No room for the newline and the other's line: nothing moves, the open
+  // line stays open for its own stream.
+  Ring small(12);
+  OpenLine tight;
+  feed(out, "12345");
+  out.flush_partial = true;
+  CHECK(emit(out, small, tight) == 5);  // "O 12345" (7 bytes)
+  feed(err, "xy\n");
+  CHECK(emit(err, small, tight) == 0);  // "\nE xy\n" needs 6, 5 are free
+  CHECK(out.line_open);
+  feed(out, "6\n");
+  CHECK(emit(out, small, tight) == 2);  // the continuation, no prefix
+  small.consume(small.size());
+  CHECK(emit(err, small, tight) == 3);  // now at a line start: no newline added
+  CHECK(small.size() == 5);
+
+  // A stream that ended mid-line lets the other go on, on a line of its own;
+  // nothing is added while nobody writes after it.
+  err.len = 0;
   feed(out, "unterminated");
   out.eof = out.flush_partial = true;
-  emit(out, ring, owner);
-  CHECK(owner == nullptr);
+  emit(out, ring, line);
+  CHECK(line.by == nullptr);
+  CHECK(take() == "O unterminated");
   feed(err, "after\n");
-  CHECK(emit(err, ring, owner) == 6);
+  CHECK(emit(err, ring, line) == 6);
+  CHECK(take() == "\nE after\n");
 }
 
 TEST_CASE("without a prefix, bytes pass at once, as far as the ring has room", "[prefix]") {
   Stream s;
   s.lines = false;
   Ring ring(8);
-  const Stream* owner = nullptr;
+  OpenLine line;
   auto room = s.space();
   const std::string data = "no newline yet, and more";
   std::memcpy(room.data(), data.data(), data.size());
   s.len = data.size();
-  CHECK(emit(s, ring, owner) == 8);  // a partial line goes without waiting for 100 ms
-  CHECK(owner == nullptr);           // and it holds no line open
+  CHECK(emit(s, ring, line) == 8);  // a partial line goes without waiting for 100 ms
+  CHECK(line.by == nullptr);           // and it holds no line open
   auto r = ring.runs();
   CHECK(std::string(static_cast<char*>(r[0].iov_base), r[0].iov_len) == "no newli");
   ring.consume(8);
-  CHECK(emit(s, ring, owner) == 8);
+  CHECK(emit(s, ring, line) == 8);
   CHECK(s.len == data.size() - 16);
 }
 

@@ -88,7 +88,7 @@ TEST_CASE("--log-keep removes the oldest archives, an archive and its .gz togeth
 TEST_CASE("the size budget: a line that does not fit waits and marks the file full", "[rotate]") {
   Stream s;
   Ring ring(1 << 16);
-  const Stream* owner = nullptr;
+  OpenLine line;
   auto feed = [&](std::string_view d) {
     auto room = s.space();
     std::memcpy(room.data(), d.data(), d.size());
@@ -97,7 +97,7 @@ TEST_CASE("the size budget: a line that does not fit waits and marks the file fu
   feed("12345\n12345\n12345\n");
   Budget b;
   b.left = 13;
-  CHECK(emit(s, ring, owner, b) == 12);  // two lines fit in 13 bytes, the third does not
+  CHECK(emit(s, ring, line, b) == 12);  // two lines fit in 13 bytes, the third does not
   CHECK(b.full);
   CHECK(ring.size() == 12);
 
@@ -105,7 +105,7 @@ TEST_CASE("the size budget: a line that does not fit waits and marks the file fu
   Budget fresh;
   fresh.left = 3;
   fresh.fresh = true;
-  CHECK(emit(s, ring, owner, fresh) == 6);
+  CHECK(emit(s, ring, line, fresh) == 6);
   CHECK(fresh.full == false);
 
   // The continuation of an open line always goes into the same file.
@@ -113,12 +113,12 @@ TEST_CASE("the size budget: a line that does not fit waits and marks the file fu
   s.flush_partial = true;
   Budget roomy;
   roomy.left = 100;
-  CHECK(emit(s, ring, owner, roomy) == 7);
+  CHECK(emit(s, ring, line, roomy) == 7);
   CHECK(s.line_open);
   feed(" and the rest of the line\n");
   Budget none;
   none.left = 0;
-  CHECK(emit(s, ring, owner, none) == 26);
+  CHECK(emit(s, ring, line, none) == 26);
   CHECK_FALSE(none.full);
   CHECK_FALSE(s.line_open);
 }

@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Stream s;
   s.prefix = prefix;
   Ring ring(ring_size);
-  const Stream* owner = nullptr;
+  OpenLine line;
   std::string out;
   unsigned step = 0;
   auto drain = [&](bool all) {
@@ -69,17 +69,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     s.len += n;
     at += n;
     if ((step + schedule[2]) % 5 == 0) s.flush_partial = true;  // the partial-line timer fired
-    emit(s, ring, owner);
+    emit(s, ring, line);
     drain(false);
     if (n == 0) {  // the stream's buffer is full and the ring would not take it: let the target catch up
       drain(true);
-      emit(s, ring, owner);
+      emit(s, ring, line);
     }
   }
   s.eof = true;
   s.flush_partial = true;
   while (s.len > 0) {
-    emit(s, ring, owner);
+    emit(s, ring, line);
     drain(true);
   }
   drain(true);
