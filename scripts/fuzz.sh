@@ -13,7 +13,7 @@ for t in "$@"; do
   mkdir -p "$corpus" "$crashes"
   # -max_len: the prefixer needs room for lines longer than a pipe's read.
   max_len=4096
-  [ "$t" = lines ] && max_len=70000
+  case $t in lines | streams) max_len=70000 ;; esac
   tests/fuzz/fuzz_"$t" -max_total_time="$seconds" -print_final_stats=1 -max_len="$max_len" \
     -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$crashes/" "$corpus" tests/fuzz/seeds/"$t" >"$log" 2>&1
   rc=$?
