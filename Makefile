@@ -96,7 +96,7 @@ FUZZ_BINS    = $(patsubst %,tests/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_TIME   ?= 60
 FUZZFLAGS    = -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.cpp dock.cpp tests/prefixed.hpp
+tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.cpp dock.cpp tests/prefixed.hpp tests/fuzz/sink_fuzz.hpp
 	clang++ $(FUZZFLAGS) -o $@ $<
 
 fuzz: deps

@@ -9,23 +9,9 @@
 #include <cstdlib>
 
 #include "../prefixed.hpp"
+#include "sink_fuzz.hpp"
 
 using namespace dock;
-
-namespace {
-
-// The fuzzer's bytes, taken from the front for choices, the rest as text.
-struct Choices {
-  const uint8_t* p;
-  size_t n;
-  uint8_t byte() {
-    if (n == 0) return 0;
-    --n;
-    return *p++;
-  }
-};
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Choices in{data, size};
@@ -49,16 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   OpenLine line;
   std::string out;
   unsigned step = 0;
-  auto drain = [&](bool all) {
-    size_t want = all ? ring.size() : std::min(ring.size(), size_t(schedule[1]) * 97 + 1);
-    while (want > 0) {
-      auto r = ring.runs();
-      const size_t take = std::min(want, r[0].iov_len);
-      out.append(static_cast<char*>(r[0].iov_base), take);
-      ring.consume(take);
-      want -= take;
-    }
-  };
+  auto drain = [&](bool all) { take(ring, out, all ? ring.size() : size_t(schedule[1]) * 97 + 1); };
   size_t at = 0;
   while (at < input.size()) {
     ++step;

@@ -11,22 +11,14 @@
 
 #include <cstdlib>
 
+#include "sink_fuzz.hpp"
+
 using namespace dock;
 
 namespace {
 
 // The prefixes start with a byte the streams' text never holds.
 constexpr char kMark = '\x01';
-
-struct Choices {
-  const uint8_t* p;
-  size_t n;
-  uint8_t byte() {
-    if (n == 0) return 0;
-    --n;
-    return *p++;
-  }
-};
 
 [[noreturn]] void fail(const char* what, const std::string& out) {
   std::fprintf(stderr, "streams: %s (%zu bytes out)\n", what, out.size());
@@ -63,16 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Ring ring(ring_size);
   OpenLine line;
   std::string out;
-  auto drain = [&](size_t want) {
-    want = std::min(want, ring.size());
-    while (want > 0) {
-      auto r = ring.runs();
-      const size_t take = std::min(want, r[0].iov_len);
-      out.append(static_cast<char*>(r[0].iov_base), take);
-      ring.consume(take);
-      want -= take;
-    }
-  };
+  auto drain = [&](size_t want) { take(ring, out, want); };
   size_t at[2] = {0, 0};
   for (unsigned step = 0; at[0] < input[0].size() || at[1] < input[1].size(); ++step) {
     const uint8_t pick = uint8_t(schedule[0] ^ (step * 37));
