@@ -1561,7 +1561,7 @@ struct Sink {
   ssl_st* tls = nullptr;  // written through TLS (fd: a copy of the socket, for epoll)
   bool wants_read = false;  // TLS can write only after reading (the feed's reads retry)
   Ring ring{kSinkCapacity};
-  OpenLine line;           // the last line written: ended, or open (and by whom)
+  OpenLine line;          // the last line written: ended, or open (and by whom)
   uint32_t armed = 0;     // EPOLLOUT when waiting for room
   bool gone = false;      // its reader went away: output is discarded
   bool failing = false;   // the last write failed (reported once per streak)
@@ -3569,8 +3569,8 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
     st.tls = std::move(target.tls);
     debug("%s: open%s", cfg.io.url.c_str(), st.tls ? " (TLS verified)" : "");
   }
-  st.sinks.reserve(2);  // streams point at sinks' owners and sinks at streams:
-  st.streams.reserve(2);  // neither vector may move
+  st.sinks.reserve(2);    // at most two of each; a sink's open line points
+  st.streams.reserve(2);  // at a stream, so the streams may never move
   if (cfg.rotating()) setup_rotation(st);
   if (cfg.tty) return setup_tty(st, stdio, ends);
   if (st.tls) {  // pipes for all three; dock is the TLS end
