@@ -8,49 +8,10 @@
 
 #include <sys/stat.h>
 
-#include <atomic>
-#include <functional>
-#include <thread>
 
 using namespace t;
 
 namespace {
-
-// A TCP listener on 127.0.0.1 whose one connection is handled by `serve`
-// on a thread of its own; serve gets the connection and a descriptor that
-// becomes readable when the test is over, and must return then.
-class RawServer {
- public:
-  explicit RawServer(std::function<void(int conn, int stop)> serve) : serve_(std::move(serve)) {
-    listener_ = loopback_listener(4, port);
-    REQUIRE(pipe2(stop_, O_CLOEXEC) == 0);
-    thread_ = std::thread([this] {
-      pollfd p[2] = {{listener_, POLLIN, 0}, {stop_[0], POLLIN, 0}};
-      while (poll(p, 2, -1) > 0 && !(p[1].revents & POLLIN)) {
-        const int conn = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (conn < 0) continue;
-        ++connections;
-        serve_(conn, stop_[0]);
-        close(conn);
-      }
-    });
-  }
-  ~RawServer() {
-    if (write(stop_[1], "x", 1) != 1) {}
-    thread_.join();
-    close(listener_);
-    close(stop_[0]);
-    close(stop_[1]);
-  }
-  int port = 0;
-  std::atomic<int> connections{0};
-
- private:
-  std::function<void(int, int)> serve_;
-  int listener_ = -1;
-  int stop_[2] = {-1, -1};
-  std::thread thread_;
-};
 
 // Reads what the peer sends until its request head ends (or it stops).
 void read_head(int conn, int stop) {
@@ -209,7 +170,7 @@ TEST_CASE("too few descriptors (ulimit -n): one clear line, exit 1, nothing star
 
 TEST_CASE("a TCP peer that resets mid-stream: dock survives, says so once, the child gets SIGHUP", "[faults][io]") {
   std::atomic<bool> reset{false};
-  RawServer server([&](int conn, int) {
+  LoopbackServer server([&](int conn, int) {
     char buf[65536];
     size_t got = 0;
     while (got < 1 << 20) {  // take 1 MiB, then reset
@@ -234,7 +195,7 @@ TEST_CASE("a TCP peer that resets mid-stream: dock survives, says so once, the c
 TEST_CASE("a TLS peer that talks nonsense or stalls the handshake: exit 1 within the connect timeout", "[faults][tls]") {
   const std::string marker = temp_path("tls-marker");
   SECTION("garbage instead of a ServerHello") {
-    RawServer server([](int conn, int) {
+    LoopbackServer server([](int conn, int) {
       const std::string junk = "this is not TLS at all\r\n";
       for (int i = 0; i < 100; ++i)
         if (!send_all(conn, junk)) break;
@@ -248,7 +209,7 @@ TEST_CASE("a TLS peer that talks nonsense or stalls the handshake: exit 1 within
     CHECK_FALSE(exists(marker));
   }
   SECTION("a server that accepts and says nothing") {
-    RawServer server(hold);
+    LoopbackServer server(hold);
     const int64_t start = now_ms();
     Proc p = run_dock({"--io", "tls://127.0.0.1:" + std::to_string(server.port) + "?insecure=1", "--", "touch", marker});
     const int64_t took = now_ms() - start;
@@ -287,7 +248,7 @@ TEST_CASE("a web hook server that never answers, floods, or talks nonsense: the 
   };
   for (const auto& k : cases) {
     DYNAMIC_SECTION(k.name) {
-      RawServer server(k.serve);
+      LoopbackServer server(k.serve);
       Proc dock = start_dock({"--web-hook", "http://127.0.0.1:" + std::to_string(server.port) + "/", "--",
                               helper(), "record"});
       REQUIRE(dock.wait_out("ready child"));

@@ -10,11 +10,14 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -106,6 +109,49 @@ inline int loopback_listener(int backlog, int& port) {
   port = ntohs(a.sin_port);
   return fd;
 }
+
+// A TCP listener on 127.0.0.1 whose connections are handled one at a time
+// by `serve` on a thread of its own; serve gets the connection and a
+// descriptor that becomes readable when the test is over, and must return
+// then. No Catch2 macro may run in serve (it is not the test's thread).
+class LoopbackServer {
+ public:
+  explicit LoopbackServer(std::function<void(int conn, int stop)> serve) : serve_(std::move(serve)) {
+    listener_ = loopback_listener(16, port);
+    REQUIRE(pipe2(stop_, O_CLOEXEC) == 0);
+    thread_ = std::thread([this] {
+      for (;;) {
+        pollfd p[2] = {{listener_, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+        const int r = poll(p, 2, -1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 || (p[1].revents & POLLIN)) break;
+        const int conn = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (conn < 0) continue;
+        ++connections;
+        serve_(conn, stop_[0]);
+        close(conn);
+      }
+    });
+  }
+  ~LoopbackServer() {
+    if (write(stop_[1], "x", 1) != 1) {}
+    thread_.join();
+    close(listener_);
+    close(stop_[0]);
+    close(stop_[1]);
+  }
+  LoopbackServer(const LoopbackServer&) = delete;
+  LoopbackServer& operator=(const LoopbackServer&) = delete;
+
+  int port = 0;
+  std::atomic<int> connections{0};
+
+ private:
+  std::function<void(int, int)> serve_;
+  int listener_ = -1;
+  int stop_[2] = {-1, -1};
+  std::thread thread_;
+};
 
 // A port nothing listens on right now.
 inline int free_port() {

@@ -10,7 +10,6 @@
 
 #include <condition_variable>
 #include <mutex>
-#include <thread>
 
 namespace t {
 
@@ -46,22 +45,13 @@ struct HttpReply {
 
 class HttpServer {
  public:
-  explicit HttpServer(std::vector<HttpReply> script = {}) : script_(std::move(script)) {
-    listener_ = loopback_listener(16, port);
-    REQUIRE(pipe2(stop_, O_CLOEXEC) == 0);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~HttpServer() {
-    if (write(stop_[1], "x", 1) != 1) {}
-    thread_.join();
-    close(listener_);
-    close(stop_[0]);
-    close(stop_[1]);
-  }
-  HttpServer(const HttpServer&) = delete;
-  HttpServer& operator=(const HttpServer&) = delete;
-
-  int port = 0;
+  explicit HttpServer(std::vector<HttpReply> script = {})
+      : script_(std::move(script)),
+        server_([this](int conn, int stop) {
+          handle(conn, stop, served_ < script_.size() ? script_[served_] : HttpReply{});
+          ++served_;
+        }),
+        port(server_.port) {}
 
   std::string url(const std::string& path = "/hook", const std::string& userinfo = "") const {
     return "http://" + userinfo + "127.0.0.1:" + std::to_string(port) + path;
@@ -80,11 +70,11 @@ class HttpServer {
 
  private:
   // Waits for `fd` to be readable; false when told to stop or at the deadline.
-  bool wait_readable(int fd, int64_t deadline) {
+  static bool wait_readable(int fd, int stop, int64_t deadline) {
     for (;;) {
       const int64_t left = deadline - now_ms();
       if (left <= 0) return false;
-      pollfd p[2] = {{fd, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+      pollfd p[2] = {{fd, POLLIN, 0}, {stop, POLLIN, 0}};
       const int r = poll(p, 2, int(left));
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0 || (p[1].revents & POLLIN)) return false;
@@ -92,23 +82,13 @@ class HttpServer {
     }
   }
 
-  void serve() {
-    for (size_t served = 0;; ++served) {
-      if (!wait_readable(listener_, now_ms() + 3'600'000)) return;
-      int c = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      handle(c, served < script_.size() ? script_[served] : HttpReply{});
-      close(c);
-    }
-  }
-
-  void handle(int c, const HttpReply& reply) {
+  void handle(int c, int stop, const HttpReply& reply) {
     const int64_t deadline = now_ms() + kTimeoutMs;
     std::string buf;
     size_t head_end;
     char chunk[4096];
     while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
-      if (!wait_readable(c, deadline)) return;
+      if (!wait_readable(c, stop, deadline)) return;
       ssize_t n = read(c, chunk, sizeof chunk);
       if (n <= 0) return;
       buf.append(chunk, size_t(n));
@@ -120,7 +100,7 @@ class HttpServer {
     const size_t length = size_t(std::atol(r.header("Content-Length").c_str()));
     r.body = buf.substr(head_end + 4);
     while (r.body.size() < length) {
-      if (!wait_readable(c, deadline)) return;
+      if (!wait_readable(c, stop, deadline)) return;
       ssize_t n = read(c, chunk, sizeof chunk);
       if (n <= 0) return;
       r.body.append(chunk, size_t(n));
@@ -131,19 +111,24 @@ class HttpServer {
       requests_.push_back(r);
     }
     arrived_.notify_all();
-    if (reply.delay_ms > 0 && wait_readable(stop_[0], now_ms() + reply.delay_ms)) return;
+    if (reply.delay_ms > 0) {  // the scripted delay, cut short when the test ends
+      pollfd p{stop, POLLIN, 0};
+      if (poll(&p, 1, reply.delay_ms) > 0) return;
+    }
     const std::string answer = "HTTP/1.1 " + std::to_string(reply.status) +
                                " Scripted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     if (write(c, answer.data(), answer.size()) < 0) {}
   }
 
   std::vector<HttpReply> script_;
-  int listener_ = -1;
-  int stop_[2] = {-1, -1};
-  std::thread thread_;
+  size_t served_ = 0;  // connections handled (on the server's thread)
   std::mutex mutex_;
   std::condition_variable arrived_;
   std::vector<HttpRequest> requests_;
+  LoopbackServer server_;  // last: its thread uses the members above, and stops first
+
+ public:
+  const int port;
 };
 
 // A minimal JSON reader for the hook's bodies: objects, arrays, strings
