@@ -60,6 +60,7 @@
 #include <sys/prctl.h>
 #include <sys/uio.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <sched.h>
@@ -271,6 +272,7 @@ constexpr std::string_view kUsage =
     "  --tty                    run the child on a pseudo-terminal bridged to\n"
     "                           the io target (or to dock's own stdio)\n"
     "  --log-rotate DURATION    with a file --io: archive the file this often\n"
+    "                           (30m, 1d; a bare integer is hours)\n"
     "  --log-max-size SIZE      ... and when it reaches SIZE (10m, 512k, 1g)\n"
     "  --log-keep N             archives kept, compressed with gzip (default 5)\n"
     "  --stdout-prefix TEXT[:COLOR]  put TEXT before every output line; COLOR is\n"
@@ -282,8 +284,7 @@ constexpr std::string_view kUsage =
     "  --ready-file PATH        create PATH when running, remove it at exit\n"
     "                           (for HEALTHCHECK and exec probes)\n"
     "  --kill-timeout DURATION  grace between SIGTERM and SIGKILL at shutdown\n"
-    "                           (default 5s; 500ms, 10s, 2m, 1h, 1d; a bare\n"
-    "                           integer is hours)\n"
+    "                           (default 5s; 500ms, 10s, 2m, 1h, 1d)\n"
     "  --rewrite FROM:TO        deliver signal TO when FROM arrives; TO 0 drops\n"
     "                           it; repeatable (e.g. --rewrite TERM:QUIT)\n"
     "  --single-child           signal only the child, not its process group\n"
@@ -373,15 +374,32 @@ bool write_all(int fd, std::string_view data) noexcept {
   return true;
 }
 
+// A description of its own of a descriptor dock shares with others (its
+// stdio), non-blocking: O_NONBLOCK on the shared one would change it for
+// them too (a shell's terminal, say). `access`: O_RDONLY or O_WRONLY.
+Fd reopen_nonblocking(int fd, int access) {
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  return Fd(::open(path, access | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+}
+
 // ==== 4. Logging ====
 //
 // Every line dock prints about itself starts with "dock: " and is written
 // with one write(2) so that it is not interleaved with the child's output.
+// Never a blocking one: dock writes through a non-blocking description of
+// its stderr of its own (see open_diagnostics), and a line stderr cannot
+// take at once is counted, not waited for -- a stalled reader of dock's
+// stderr must not hold up signals or reaping. The count is said as soon
+// as stderr takes lines again, and at exit.
 
 constinit bool g_debug = false;
 // Set when stderr's reader is gone (EPIPE): it cannot come back, and every
 // further write would only raise another SIGPIPE in dock.
 constinit bool g_stderr_gone = false;
+constinit int g_stderr = STDERR_FILENO;   // where dock's own lines go
+constinit bool g_stderr_socket = false;   // send(MSG_DONTWAIT) on the shared socket
+constinit unsigned long g_stderr_dropped = 0;  // lines stderr could not take
 
 // A control character is shown as \n, \r, \t or \xNN, so that a value a
 // user gave (an argument with a newline in it, say) can neither split a
@@ -411,6 +429,26 @@ std::string escape_controls(std::string_view in) {
   return out;
 }
 
+// One write of dock's own to stderr, never waiting.
+ssize_t stderr_write(const char* data, size_t len) noexcept {
+  const ssize_t n = retry([&] {
+    return g_stderr_socket ? ::send(g_stderr, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) : ::write(g_stderr, data, len);
+  });
+  if (n < 0 && errno == EPIPE) g_stderr_gone = true;
+  return n;
+}
+
+// Says how many lines were dropped, if any; false when stderr still takes nothing.
+bool say_dropped() noexcept {
+  if (g_stderr_dropped == 0) return true;
+  char note[96];
+  const int k = std::snprintf(note, sizeof note, "dock: %lu messages were dropped (stderr was not taking more)\n",
+                              g_stderr_dropped);
+  if (stderr_write(note, size_t(k)) <= 0) return false;
+  g_stderr_dropped = 0;
+  return true;
+}
+
 void vsay(const char* prefix, const char* fmt, va_list ap) noexcept {
   if (g_stderr_gone) return;
   char text[1024];
@@ -420,8 +458,7 @@ void vsay(const char* prefix, const char* fmt, va_list ap) noexcept {
   size_t len = size_t(n) + escape_controls({text, m < 0 ? 0 : std::min(size_t(m), sizeof text - 1)},
                                            line + n, sizeof line - size_t(n) - 1);
   line[len++] = '\n';
-  if (retry([&] { return ::write(STDERR_FILENO, line, len); }) < 0 && errno == EPIPE)
-    g_stderr_gone = true;
+  if (!say_dropped() || stderr_write(line, len) <= 0) ++g_stderr_dropped;
 }
 
 [[gnu::format(printf, 1, 2)]] void say(const char* fmt, ...) noexcept {
@@ -494,22 +531,27 @@ SignalText signal_name(int sig) {
   return out;
 }
 
-// DURATION: a bare integer is hours (the Go flag's unit); otherwise a number,
-// possibly with a fraction, followed by ms, s, m, h or d. Milliseconds out.
-std::optional<int64_t> parse_duration(std::string_view s) {
+// DURATION: a number, possibly with a fraction, followed by ms, s, m, h or
+// d. Milliseconds out. A bare number is hours only where `bare_hours` says
+// so (--log-rotate, the Go flag's unit); elsewhere only 0 needs no unit.
+std::optional<int64_t> parse_duration(std::string_view s, bool bare_hours = false) {
   struct Unit {
     std::string_view suffix;
     int64_t ms;
   };
   constexpr std::array<Unit, 5> units{{{"ms", 1}, {"s", 1000}, {"m", 60'000},
                                        {"h", 3'600'000}, {"d", 86'400'000}}};
-  int64_t scale = 3'600'000;
+  int64_t scale = 0;
   for (const auto& u : units) {  // "ms" before "s" and "m": longest match first
     if (s.size() > u.suffix.size() && s.substr(s.size() - u.suffix.size()) == u.suffix) {
       scale = u.ms;
       s.remove_suffix(u.suffix.size());
       break;
     }
+  }
+  if (scale == 0) {
+    if (!bare_hours) return s == "0" ? std::optional<int64_t>(0) : std::nullopt;
+    scale = 3'600'000;
   }
   const size_t dot = s.find('.');
   std::string_view whole = s.substr(0, dot);
@@ -581,15 +623,50 @@ struct IoTarget {
   [[nodiscard]] bool is_socket() const { return scheme != Scheme::Inherit && scheme != Scheme::File; }
 };
 
+// RFC 3986 percent-decoding: user info, paths, a zone id.
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    auto hex = [](char c) -> int {
+      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    };
+    if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0) return std::nullopt;
+    out += char(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
+// The inside of "[...]" in a URL's host: an IPv6 literal, with an
+// optional zone id ("fe80::1%25eth0", RFC 6874), as getaddrinfo takes it
+// ("fe80::1%eth0"); nullopt when it is not one.
+std::optional<std::string> bracketed_ipv6(std::string_view inside) {
+  const size_t pct = inside.find('%');
+  in6_addr a;
+  if (::inet_pton(AF_INET6, std::string(inside.substr(0, pct)).c_str(), &a) != 1) return std::nullopt;
+  if (pct == std::string_view::npos) return std::string(inside);
+  if (inside.substr(pct, 3) != "%25" || inside.size() == pct + 3) return std::nullopt;
+  auto zone = percent_decode(inside.substr(pct + 3));
+  if (!zone || zone->find_first_of("%/ ") != std::string::npos) return std::nullopt;
+  return std::string(inside.substr(0, pct)) + "%" + *zone;
+}
+
 // "HOST:PORT" or "[V6]:PORT" into t.host and t.port.
 std::optional<std::string> parse_host_port(std::string_view hp, IoTarget& t) {
   std::string_view host, port;
   if (!hp.empty() && hp[0] == '[') {
     const size_t close = hp.find(']');
     if (close == std::string_view::npos) return std::string("unclosed '[' in the host");
-    host = hp.substr(1, close - 1);
+    auto v6 = bracketed_ipv6(hp.substr(1, close - 1));
+    if (!v6) return "'" + std::string(hp.substr(1, close - 1)) + "' is not an IPv6 address";
     if (close + 1 >= hp.size() || hp[close + 1] != ':') return std::string("missing port (HOST:PORT)");
     port = hp.substr(close + 2);
+    t.host = *v6;
+    host = t.host;
   } else {
     const size_t colon = hp.rfind(':');
     if (colon == std::string_view::npos) return std::string("missing port (HOST:PORT)");
@@ -599,7 +676,7 @@ std::optional<std::string> parse_host_port(std::string_view hp, IoTarget& t) {
       return std::string("an IPv6 address goes in brackets ([::1]:PORT)");
   }
   if (host.empty()) return std::string("missing host (HOST:PORT)");
-  if (host.find_first_of("/?#@ ") != std::string_view::npos)
+  if (hp[0] != '[' && host.find_first_of("/?#@ %[]") != std::string_view::npos)
     return "'" + std::string(host) + "' is not a host name";
   auto n = parse_uint(port, 65535);
   if (!n || *n < 1) return "port '" + std::string(port) + "' is not in 1..65535";
@@ -658,11 +735,17 @@ std::optional<std::string> parse_io_url(std::string_view url, IoTarget& t) {
 
   switch (t.scheme) {
     case Scheme::File:
-    case Scheme::Unix:
+    case Scheme::Unix: {
       if (rest.empty()) return std::string("missing path");
       if (rest.find('?') != std::string_view::npos) return std::string("takes no parameters");
-      t.path = std::string(rest);  // file:///abs -> /abs, file://rel -> rel
+      // file:///abs -> /abs, file://localhost/abs -> /abs, file://rel -> rel
+      if (rest.substr(0, 10) == "localhost/") rest.remove_prefix(9);
+      auto path = percent_decode(rest);  // file:///var/log/my%20app.log
+      if (!path || path->empty() || path->find('\0') != std::string::npos)
+        return std::string("bad %-escape in the path");
+      t.path = std::move(*path);
       return std::nullopt;
+    }
     case Scheme::Tcp:
     case Scheme::Tcp4:
     case Scheme::Tcp6: {
@@ -699,7 +782,31 @@ struct HookUrl {
   std::string target;     // PATH?QUERY for the request line; "/" at least
   std::string authority;  // the Host header: HOST, [V6], with :PORT unless the default
   std::string auth;       // "Basic BASE64(user:password)", or empty
+  IoTarget tls;           // https: ?ca=, ?cert=&key=, ?insecure= (dock's own, not sent)
 };
+
+// Takes dock's own TLS parameters (ca, cert, key, insecure) out of an
+// https URL's query into `tls`; the rest of the query is the server's.
+std::optional<std::string> take_tls_query(std::string& target, IoTarget& tls) {
+  const size_t q = target.find('?');
+  if (q == std::string::npos) return std::nullopt;
+  std::string kept, ours;
+  std::string_view query = std::string_view(target).substr(q + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const std::string_view name = item.substr(0, item.find('='));
+    std::string& to = name == "ca" || name == "cert" || name == "key" || name == "insecure" ? ours : kept;
+    if (!to.empty()) to += '&';
+    to += item;
+  }
+  if (auto err = parse_tls_query(ours, tls)) return err;
+  for (std::string* f : {&tls.ca, &tls.cert, &tls.key})
+    if (auto path = percent_decode(*f)) *f = std::move(*path);
+  target = target.substr(0, q) + (kept.empty() ? "" : "?" + kept);
+  return std::nullopt;
+}
 
 std::string base64(std::string_view in) {
   constexpr std::string_view digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -709,24 +816,6 @@ std::string base64(std::string_view in) {
     uint32_t v = 0;
     for (size_t k = 0; k < 3; ++k) v = v << 8 | (k < n ? uint8_t(in[i + k]) : 0);
     for (size_t k = 0; k < 4; ++k) out += k <= n ? digits[(v >> (18 - 6 * k)) & 63] : '=';
-  }
-  return out;
-}
-
-// RFC 3986 percent-decoding, for the user info.
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    auto hex = [](char c) -> int {
-      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    };
-    if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0) return std::nullopt;
-    out += char(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-    i += 2;
   }
   return out;
 }
@@ -756,6 +845,7 @@ std::optional<std::string> parse_hook_url(std::string_view url, HookUrl& h) {
     h.auth = "Basic " + base64(*user + ":" + *password);
   }
   std::string_view host, port;
+  std::optional<std::string> v6;  // a bracketed literal, its zone id decoded
   if (!authority.empty() && authority[0] == '[') {
     const size_t close = authority.find(']');
     if (close == std::string_view::npos) return std::string("unclosed '[' in the host");
@@ -763,9 +853,8 @@ std::optional<std::string> parse_hook_url(std::string_view url, HookUrl& h) {
     std::string_view after = authority.substr(close + 1);
     if (!after.empty() && after[0] != ':') return std::string("junk after ']' in the host");
     if (!after.empty()) port = after.substr(1);
-    in6_addr a;
-    if (::inet_pton(AF_INET6, std::string(host).c_str(), &a) != 1)
-      return "'" + std::string(host) + "' is not an IPv6 address";
+    v6 = bracketed_ipv6(host);
+    if (!v6) return "'" + std::string(host) + "' is not an IPv6 address";
   } else {
     const size_t colon = authority.find(':');
     host = authority.substr(0, colon);
@@ -774,7 +863,7 @@ std::optional<std::string> parse_hook_url(std::string_view url, HookUrl& h) {
   }
   if (host.empty()) return std::string("missing host");
   for (char c : host)
-    if (uint8_t(c) <= ' ' || c == 0x7f || c == '%' || c == '\\') return "'" + std::string(host) + "' is not a host name";
+    if (!v6 && (uint8_t(c) <= ' ' || c == 0x7f || c == '%' || c == '\\')) return "'" + std::string(host) + "' is not a host name";
   const char* fallback = h.https ? "443" : "80";
   if (port.empty()) {
     h.port = fallback;
@@ -783,10 +872,12 @@ std::optional<std::string> parse_hook_url(std::string_view url, HookUrl& h) {
     if (!n || *n < 1) return "port '" + std::string(port) + "' is not in 1..65535";
     h.port = std::to_string(*n);
   }
-  h.host = std::string(host);
-  const std::string bracketed = host.find(':') != std::string_view::npos ? "[" + h.host + "]" : h.host;
+  h.host = v6 ? *v6 : std::string(host);
+  const std::string bracketed = v6 ? "[" + std::string(host) + "]" : h.host;
   h.authority = h.port == fallback ? bracketed : bracketed + ":" + h.port;
   h.target = target.empty() ? "/" : target[0] == '?' ? "/" + std::string(target) : std::string(target);
+  if (h.https)
+    if (auto err = take_tls_query(h.target, h.tls)) return err;
   h.shown = (h.https ? "https://" : "http://") + h.authority + h.target.substr(0, h.target.find('?'));
   return std::nullopt;
 }
@@ -876,7 +967,8 @@ std::optional<std::string> apply_option(const OptionSpec& spec, std::string_view
   switch (spec.id) {
     case Opt::KillTimeout: {
       auto ms = parse_duration(value);
-      if (!ms) return "'" + std::string(value) + "' is not a duration (e.g. 500ms, 10s, 2m; a bare integer is hours)";
+      if (!ms && parse_uint(value)) return std::string(value) + " needs a unit, e.g. " + std::string(value) + "s";
+      if (!ms) return "'" + std::string(value) + "' is not a duration (e.g. 500ms, 10s, 2m)";
       c.kill_timeout_ms = *ms;
       return std::nullopt;
     }
@@ -908,7 +1000,7 @@ std::optional<std::string> apply_option(const OptionSpec& spec, std::string_view
       return std::nullopt;
     }
     case Opt::LogRotate: {
-      auto ms = parse_duration(value);
+      auto ms = parse_duration(value, true);
       if (!ms || *ms == 0) return "'" + std::string(value) + "' is not a duration above zero (e.g. 1h, 30m, 1d; a bare integer is hours)";
       c.log_rotate_ms = *ms;
       return std::nullopt;
@@ -962,7 +1054,9 @@ constexpr bool env_names(std::string_view var, std::string_view name) {
 Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
   Parsed p;
   Config& c = p.config;
-  std::array<bool, kOptions.size()> set_by_flag{};
+  // What set each option: "--name" or "DOCK_NAME", for the messages that
+  // name it after parsing; empty: nothing did.
+  std::array<std::string, kOptions.size()> set_by{};
   auto fail = [&](std::string what, std::string why) {
     p.action = Parsed::Action::Fail;
     p.error = escape_controls(what + ": " + why);  // one line, whatever the user typed
@@ -980,7 +1074,7 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
       p.error = escape_controls(what + ": " + *err);
       return true;
     }
-    set_by_flag[size_t(&spec - kOptions.data())] = true;
+    set_by[size_t(&spec - kOptions.data())] = what;
     return false;
   };
 
@@ -1008,6 +1102,10 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
       } else if (spec->takes_value) {
         if (i + 1 >= argv.size() || argv[i + 1] == nullptr)
           return fail("--" + std::string(name), "needs a value");
+        if (std::string_view(argv[i + 1]).substr(0, 2) == "--")
+          return fail("--" + std::string(name), "needs a value, not the option " + std::string(argv[i + 1]) +
+                                                    " (a value that starts with -- is written --" +
+                                                    std::string(name) + "=--...)");
         value = argv[++i];
       }
       if (take(*spec, value, "--" + std::string(name))) return p;
@@ -1036,19 +1134,30 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
       c.child_env.push_back(entry);
       continue;
     }
-    if (set_by_flag[size_t(spec - kOptions.data())]) continue;
+    // An empty variable is an unset one: Docker cannot unset an image's
+    // ENV, so `-e DOCK_IO=` is how a user switches it off.
+    if (!set_by[size_t(spec - kOptions.data())].empty() || value.empty()) continue;
     if (auto err = apply_option(*spec, value, true, c)) return fail(std::string(name), *err);
+    set_by[size_t(spec - kOptions.data())] = std::string(name);
   }
   c.child_env.push_back(nullptr);
 
   if (i >= argv.size() || argv[i] == nullptr)
     return fail("usage", "missing command (dock [OPTIONS] [--] COMMAND [ARG...]; see dock --help)");
+  auto named = [&](Opt id) -> const std::string& {
+    for (size_t k = 0; k < kOptions.size(); ++k)
+      if (kOptions[k].id == id) return set_by[k];
+    return set_by[0];
+  };
   if ((c.rotating() || c.log_keep_set) && c.io.scheme != Scheme::File) {
-    const char* which = c.log_rotate_ms != 0 ? "--log-rotate" : c.log_max_size != 0 ? "--log-max-size" : "--log-keep";
-    return fail(which, "needs a file --io (rotation is for a log file)");
+    const Opt which = c.log_rotate_ms != 0 ? Opt::LogRotate : c.log_max_size != 0 ? Opt::LogMaxSize : Opt::LogKeep;
+    const std::string& io = named(Opt::Io);
+    const bool io_var = io.substr(0, 2) != "--" && !io.empty();  // the image's ENV, say
+    return fail(named(which), "needs a file " + (io_var ? io : std::string("--io")) +
+                                  " (rotation is for a log file)" + (io_var ? "; " + io + "=" + c.io.url : ""));
   }
   if (c.log_keep_set && !c.rotating())
-    return fail("--log-keep", "needs --log-rotate or --log-max-size");
+    return fail(named(Opt::LogKeep), "needs --log-rotate or --log-max-size");
   c.command = &argv[i];
   p.action = Parsed::Action::Run;
   return p;
@@ -1090,10 +1199,48 @@ std::optional<std::string> check_dir_of(const std::string& path) {
   return std::nullopt;
 }
 
-std::optional<std::string> check_paths(const IoTarget& t) {
+// The directory part of `path` ("." for a bare name).
+std::string dir_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Whether only dock's own user can write the directory `dir`, so that
+// nobody else can have planted a symlink in it (/dev/stdout in /dev).
+bool only_we_write(const std::string& dir) {
+  struct stat sb;
+  return ::stat(dir.c_str(), &sb) == 0 && sb.st_uid == ::geteuid() && (sb.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+// The --io file, opened for appending without ever blocking (a FIFO with
+// no reader is ENXIO, not a hang) and without following a symlink that
+// someone else could have planted: a symlink is followed only in a
+// directory only dock's user can write. A new file is created 0600.
+Fd open_log_file(const std::string& path, int& err) {
+  constexpr int kFlags = O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  Fd fd(retry([&] { return ::open(path.c_str(), kFlags | O_NOFOLLOW, 0600); }));
+  if (!fd && errno == ELOOP && only_we_write(dir_of(path)))
+    fd = Fd(retry([&] { return ::open(path.c_str(), kFlags, 0600); }));
+  err = errno;
+  return fd;
+}
+
+// What a file --io names must be before anything starts: rotation renames
+// and replaces it, so it must be a regular file (or not exist yet), never
+// a symlink, a device or a FIFO.
+std::optional<std::string> check_log_file(const IoTarget& t, bool rotating) {
+  if (auto err = check_dir_of(t.path)) return err;
+  struct stat sb;
+  if (!rotating || ::lstat(t.path.c_str(), &sb) != 0) return std::nullopt;
+  if (S_ISLNK(sb.st_mode)) return t.path + " is a symlink: only a regular file is rotated";
+  if (!S_ISREG(sb.st_mode)) return t.path + " is not a regular file: only a regular file is rotated";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_paths(const IoTarget& t, bool rotating) {
   struct stat sb;
   if (t.scheme == Scheme::File)
-    if (auto err = check_dir_of(t.path)) return "'" + t.url + "': " + *err;
+    if (auto err = check_log_file(t, rotating)) return "'" + t.url + "': " + *err;
   for (const std::string* f : {&t.ca, &t.cert, &t.key})
     if (!f->empty() && ::stat(f->c_str(), &sb) != 0) return "'" + t.url + "': " + *f + ": " + std::strerror(errno);
   return std::nullopt;
@@ -1234,6 +1381,8 @@ class Tls {
   // One step of the handshake on the non-blocking socket: an error, or
   // nothing with `want` set to the poll event it waits for (0: done).
   std::optional<std::string> connect_step(short& want);
+  // The last handshake failed verification: trying again fails the same way.
+  [[nodiscard]] bool verify_failed() const { return verify_failed_; }
   // Runs the handshake on the non-blocking socket until the deadline.
   std::optional<std::string> handshake(int fd, int64_t deadline);
   // Frees the session, keeping the context for the next connection.
@@ -1245,6 +1394,7 @@ class Tls {
  private:
   ssl_ctx_st* ctx_ = nullptr;
   ssl_st* ssl_ = nullptr;
+  bool verify_failed_ = false;
 };
 
 std::optional<std::string> Tls::prepare(const IoTarget& t) {
@@ -1303,8 +1453,9 @@ std::optional<std::string> Tls::connect_step(short& want) {
     want = e == kSslErrorWantRead ? POLLIN : POLLOUT;
     return std::nullopt;
   }
-  if (const long v = g_ssl.SSL_get_verify_result(ssl_); v != 0)
-    return std::string("certificate verify failed: ") + g_ssl.X509_verify_cert_error_string(v);
+  verify_failed_ = g_ssl.SSL_get_verify_result(ssl_) != 0;
+  if (verify_failed_)
+    return std::string("certificate verify failed: ") + g_ssl.X509_verify_cert_error_string(g_ssl.SSL_get_verify_result(ssl_));
   if (e == kSslErrorSyscall && errno != 0) return std::string("TLS handshake: ") + std::strerror(errno);
   return "TLS handshake: " + ssl_reason("the server closed the connection");
 }
@@ -1335,8 +1486,11 @@ Opened open_target(const IoTarget& t) {
     case Scheme::Inherit:
       return {};
     case Scheme::File: {
-      Fd fd(retry([&] { return ::open(t.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600); }));
-      if (!fd) return {Fd(), Tls(), std::strerror(errno)};
+      int err = 0;
+      Fd fd = open_log_file(t.path, err);
+      if (!fd && err == ENXIO) return {Fd(), Tls(), "a FIFO that nobody reads"};
+      if (!fd && err == ELOOP) return {Fd(), Tls(), "a symlink in a directory others can write: not followed"};
+      if (!fd) return {Fd(), Tls(), std::strerror(err)};
       return {std::move(fd), Tls(), {}};
     }
     case Scheme::Unix: {
@@ -1419,7 +1573,7 @@ Opened open_target(const IoTarget& t) {
 constexpr size_t kLineMax = 64 * 1024;        // a partial line goes out at this size
 constexpr size_t kSinkCapacity = 256 * 1024;  // bytes waiting for a slow target
 constexpr int64_t kPartialLineMs = 100;       // a partial line goes out after this
-constexpr int64_t kDrainTimeoutMs = 5000;     // at exit, queued output gets this long
+constexpr int64_t kDrainTimeoutMs = 5000;     // at exit, a target that takes nothing this long is given up
 // A whole unit (a 64 KiB line, its prefix and colour) always fits an empty
 // ring, so emit() can always make progress once the ring drains.
 static_assert(kSinkCapacity >= kLineMax + kMaxPrefix + 32);
@@ -1562,8 +1716,10 @@ struct Sink {
   bool wants_read = false;  // TLS can write only after reading (the feed's reads retry)
   Ring ring{kSinkCapacity};
   OpenLine line;          // the last line written: ended, or open (and by whom)
+  int64_t line_since = 0;  // monotonic ms when that line was opened
   uint32_t armed = 0;     // EPOLLOUT when waiting for room
   bool gone = false;      // its reader went away: output is discarded
+  bool peer = false;      // the connection --io names: its loss is a hang-up
   bool failing = false;   // the last write failed (reported once per streak)
   uint64_t lost = 0;      // bytes that could not be written
   uint64_t lost_before_streak = 0;  // `lost` when the current failure streak began
@@ -1583,9 +1739,7 @@ Sink shared_sink(int fd, const char* name) {
   if (S_ISSOCK(sb.st_mode)) {
     k.socket = k.pollable = true;
   } else if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)) {
-    char path[32];
-    std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    k.owned = Fd(::open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+    k.owned = reopen_nonblocking(fd, O_WRONLY);
     if (k.owned) {
       k.fd = k.owned.get();
       k.pollable = true;
@@ -1647,8 +1801,8 @@ void flush_sink(Sink& k) {
     k.lost += dropped;
     k.ring.clear();
     if (err == EPIPE || err == ECONNRESET || err == ENOTCONN || err == EBADF) {
-      k.gone = true;
-      say("%s: %s (output to it is discarded from now on)", k.name.c_str(), std::strerror(err));
+      k.gone = true;  // the connection's loss is said by the hang-up
+      if (!k.peer) say("%s: %s (output to it is discarded from now on)", k.name.c_str(), std::strerror(err));
     } else if (!k.failing) {
       k.failing = true;
       k.lost_before_streak = k.lost - dropped;
@@ -1797,9 +1951,13 @@ std::string archive_name(std::string_view base, const ArchiveName& a) {
 }
 
 // Of the entries of a directory, the archives of `base` beyond the `keep`
-// newest, as the names to remove (an archive and its .gz both go).
+// newest, as the names to remove (an archive and its .gz both go). Newest
+// are those this dock made (`made`: their names without .gz, oldest
+// first), in the order it made them; then the others, by the time in
+// their names. So a clock that steps back (DST ends, NTP) never makes the
+// archive just made look old.
 std::vector<std::string> archives_to_remove(std::string_view base, const std::vector<std::string>& entries,
-                                            size_t keep) {
+                                            size_t keep, std::span<const std::string> made = {}) {
   std::vector<ArchiveName> archives;
   for (const auto& e : entries) {
     auto a = parse_archive_name(base, e);
@@ -1809,7 +1967,14 @@ std::vector<std::string> archives_to_remove(std::string_view base, const std::ve
     for (const auto& b : archives) seen = seen || (b.stamp == a->stamp && b.clash == a->clash);
     if (!seen) archives.push_back(*a);
   }
-  std::sort(archives.begin(), archives.end(), [](const ArchiveName& x, const ArchiveName& y) { return x.newer_than(y); });
+  auto made_rank = [&](const ArchiveName& a) -> size_t {  // 0: not made by this dock
+    const auto it = std::find(made.begin(), made.end(), archive_name(base, a));
+    return it == made.end() ? 0 : size_t(it - made.begin()) + 1;
+  };
+  std::sort(archives.begin(), archives.end(), [&](const ArchiveName& x, const ArchiveName& y) {
+    const size_t rx = made_rank(x), ry = made_rank(y);
+    return rx != ry ? rx > ry : x.newer_than(y);
+  });
   std::vector<std::string> remove;
   for (size_t i = keep; i < archives.size(); ++i) {
     const std::string n = archive_name(base, archives[i]);
@@ -1845,20 +2010,35 @@ std::string next_archive_path(const std::string& path, time_t t, ArchiveName& la
   }
 }
 
+// Renames `from` to `to`, which must not exist (never replaces a file);
+// where the file system cannot promise that, a plain rename of a name
+// next_archive_path found free.
+bool rename_new(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno != EINVAL && errno != ENOSYS) return false;
+  return ::rename(from.c_str(), to.c_str()) == 0;
+}
+
 // The compressor: a process of its own (forked by dock, at low priority),
 // so that compressing a big archive never holds up the loop. It writes
-// ARCHIVE.gz.tmp, renames it to ARCHIVE.gz and only then removes ARCHIVE:
-// whenever it stops, one complete copy exists. Exit status: 0, or an errno.
+// ARCHIVE.gz.XXXXXX (a new file under a name nobody can guess, so no
+// symlink can wait there), renames it to ARCHIVE.gz and only then removes
+// ARCHIVE, if it is still the file it read: whenever it stops, one
+// complete copy exists. Exit status: 0, or an errno.
 [[noreturn]] void compress_archive(const std::string& archive) {
-  const std::string tmp = archive + ".gz.tmp";
+  std::string tmp = archive + ".gz.XXXXXX";
+  bool made = false;
   auto fail = [&](int err) {
-    ::unlink(tmp.c_str());
+    if (made) ::unlink(tmp.c_str());
     ::_exit(err > 0 && err < 256 ? err : EIO);
   };
-  Fd in(::open(archive.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in) fail(errno);
-  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  Fd in(::open(archive.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat was;
+  if (!in || ::fstat(in.get(), &was) != 0) fail(errno);
+  if (!S_ISREG(was.st_mode)) fail(EINVAL);
+  Fd out(::mkostemp(tmp.data(), O_CLOEXEC));
   if (!out) fail(errno);
+  made = true;
   gzFile_s* gz = g_zlib.gzdopen(out.get(), "wb6");
   if (gz == nullptr) fail(ENOMEM);
   std::vector<char> buf(256 * 1024);
@@ -1874,7 +2054,9 @@ std::string next_archive_path(const std::string& path, time_t t, ArchiveName& la
   static_cast<void>(out.release());
   if (closed != 0) fail(errno != 0 ? errno : EIO);
   if (::rename(tmp.c_str(), (archive + ".gz").c_str()) != 0) fail(errno);
-  ::unlink(archive.c_str());
+  struct stat now;
+  if (::lstat(archive.c_str(), &now) == 0 && now.st_dev == was.st_dev && now.st_ino == was.st_ino)
+    ::unlink(archive.c_str());
   ::_exit(0);
 }
 
@@ -1930,7 +2112,8 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 // One network interface as the hook reports it: its first IPv4 address and
-// its first IPv6 address, a global one before a link-local one; "" if none.
+// its first IPv6 address, a global one before a link-local one; "" if none
+// (and then no key in the JSON).
 struct NetInterface {
   std::string name, ipv4, ipv6;
   bool ipv6_link_local = false;
@@ -1980,10 +2163,14 @@ std::string hook_body(std::string_view status, pid_t pid, std::optional<int> end
     if (i > 0) out += ',';
     out += "{\"name\":";
     append_json_string(out, interfaces[i].name);
-    out += ",\"ipv4\":";
-    append_json_string(out, interfaces[i].ipv4);
-    out += ",\"ipv6\":";
-    append_json_string(out, interfaces[i].ipv6);
+    if (!interfaces[i].ipv4.empty()) {  // no address, no key (never "")
+      out += ",\"ipv4\":";
+      append_json_string(out, interfaces[i].ipv4);
+    }
+    if (!interfaces[i].ipv6.empty()) {
+      out += ",\"ipv6\":";
+      append_json_string(out, interfaces[i].ipv6);
+    }
     out += '}';
   }
   out += "]}}";
@@ -2041,10 +2228,23 @@ int parse_http_status(std::string_view r) {
 // cannot be, and glibc keeps its two internal ones), so none is lost or
 // acted on by default before the loop reads it. See the header for faults.
 
+// glibc's sigfillset leaves out its own two real-time signals (32, 33), and
+// its sigprocmask refuses them; left unblocked, either kills dock when sent
+// from outside. So the set is filled bit by bit (bit N-1 is signal N) and
+// the mask set through the system call itself.
 sigset_t catchable_signals() {
   sigset_t set;
   ::sigfillset(&set);
+  for (int sig = 32; sig <= 33; ++sig) {
+    auto* words = reinterpret_cast<unsigned long*>(&set);
+    words[(sig - 1) / (8 * sizeof(unsigned long))] |= 1ul << ((sig - 1) % (8 * sizeof(unsigned long)));
+  }
   return set;
+}
+
+// rt_sigprocmask without libc's filter; the kernel's sigset is 64 bits.
+int set_signal_mask(int how, const sigset_t* set, sigset_t* old) {
+  return int(::syscall(SYS_rt_sigprocmask, how, set, old, kMaxSignal / 8));
 }
 
 // ==== 8. Spawn ====
@@ -2089,6 +2289,7 @@ struct SpawnPlan {
   bool pid1;
   pid_t parent;
   int report;  // the pipe's write end: an errno when the child cannot go on
+  int cwd;     // the directory dock was started in: the child's (-1: dock's own)
 };
 
 // The child runs on a stack ASan does not know; its noreturn calls would
@@ -2167,11 +2368,12 @@ DOCK_CHILD_STACK int start_child(void* arg) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != p.parent) ::_exit(code(Exit::Setup));  // dock already gone
   }
+  if (p.cwd >= 0 && ::fchdir(p.cwd) != 0) child_fails(p, errno, code(Exit::Setup));
   // dup2 clears close-on-exec on the copies; dock's originals stay closed.
   if (p.stdio.in >= 0) ::dup2(p.stdio.in, STDIN_FILENO);
   if (p.stdio.out >= 0) ::dup2(p.stdio.out, STDOUT_FILENO);
   if (p.stdio.err >= 0) ::dup2(p.stdio.err, STDERR_FILENO);
-  ::sigprocmask(SIG_SETMASK, &p.original_mask, nullptr);
+  set_signal_mask(SIG_SETMASK, &p.original_mask, nullptr);
   const int err = exec_command(p.cfg.command, p.cfg.child_env.data());
   child_fails(p, err, code(exec_failure_code(err)));
 }
@@ -2188,14 +2390,14 @@ size_t child_stack_size(const Config& cfg, size_t page) {
 }
 
 Spawned spawn(const Config& cfg, const sigset_t& original_mask, const ChildStdio& stdio, int tty_fd,
-              bool pid1) {
+              bool pid1, int cwd) {
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) return {-1, errno};
   Fd rd(report[0]), wr(report[1]);
   const size_t page = size_t(::getpagesize()), size = child_stack_size(cfg, page);
   void* stack = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
   if (stack == MAP_FAILED) return {-1, errno};
-  SpawnPlan plan{cfg, original_mask, stdio, tty_fd, pid1, ::getpid(), wr.get()};
+  SpawnPlan plan{cfg, original_mask, stdio, tty_fd, pid1, ::getpid(), wr.get(), cwd};
   pid_t pid = -1;
   if (::mprotect(static_cast<char*>(stack) + page, size - page, PROT_READ | PROT_WRITE) == 0)
     // The stack grows down from its top; clone wants the top.
@@ -2278,6 +2480,7 @@ struct Rotation {
   bool failing = false;              // the last attempt failed: write on, retry later
   bool zlib = false;                 // archives are compressed
   ArchiveName last;                  // the newest archive's name
+  std::vector<std::string> made;     // the names of the archives made, oldest first (--log-keep at most)
   pid_t compressor = -1;             // compressing `compressing`
   std::string compressing;
   std::vector<std::string> queue;    // archives waiting for the compressor
@@ -2287,7 +2490,11 @@ struct Rotation {
 // attempt in flight. Everything is non-blocking and driven by the loop: a
 // slow or dead hook server delays nothing but the next hook.
 constexpr int64_t kHookAttemptMs = 5000;   // connect, handshake, request, status line
-constexpr int64_t kHookExitWaitMs = 5000;  // at exit, for what is still queued
+// The hook's last wait runs alongside the kill timeout: it ends 5 s after
+// the stop began (SIGTERM to dock, or the child's own end), but gives
+// "crashed" at least 1 s of its own.
+constexpr int64_t kHookExitWaitMs = 5000;
+constexpr int64_t kHookLastEventMs = 1000;
 constexpr std::array<int64_t, 2> kHookBackoffMs{500, 1500};  // before the 2nd and the 3rd attempt
 
 enum class HookStep { Idle, Connecting, Handshaking, Sending, Receiving, Pausing };
@@ -2327,6 +2534,7 @@ struct State {
   bool pid1 = false;
   Fd signals, timer, epoll;
   std::array<int64_t, size_t(Deadline::Count)> due{};  // monotonic ms; 0 = not set
+  Fd cwd;                 // the directory dock was started in, for the child (dock's own is /)
   Fd tty;                 // our controlling terminal, held only while we are its foreground
   Fd target;              // the io target dock opened (the child has its own copies)
   Tls tls;                // tls://: the session on `target`, which only dock uses
@@ -2336,8 +2544,11 @@ struct State {
   Rotation rot;           // a rotated file --io: sinks[0] writes to `target`
   Hook hook;              // --web-hook
   bool announced = false;        // "running" was said (--bind-port seen)
+  bool hung_up = false;          // the connection is gone and the child got SIGHUP
   bool stop_overdue = false;     // SIGTERM came and --kill-timeout ran out
+  int64_t stop_began = 0;        // monotonic ms of that SIGTERM, or of the child's end
   bool ready_file_made = false;  // --ready-file exists, made by dock
+  struct stat ready_file_id {};   // ... this one (device and inode)
   std::vector<Stream> streams;  // with a prefix: the child's stdout and stderr pipes
   std::vector<Sink> sinks;      // where their lines go (one, or dock's stdout and stderr)
   bool draining = false;        // Drain is set
@@ -2435,14 +2646,38 @@ Budget log_budget(const State& st, const Sink& k) {
 }
 
 bool rotate_log(State& st);
+void hang_up(State& st);
+
+// Whether the log can be rotated now: due, and everything written to the
+// old file, at a line boundary -- or inside a line that does not end
+// (a progress bar drawn with \r): one open for a whole --log-rotate
+// period, or one that took the file past --log-max-size by a partial
+// line's worth. Such a line is cut: its continuation starts the next file
+// without a second prefix. A due rotation waiting for an open line wakes
+// when the line's period is over.
+bool rotation_point(State& st) {
+  Rotation& r = st.rot;
+  const Sink& k = st.sinks[0];
+  const int64_t period = st.cfg.log_rotate_ms, max = st.cfg.log_max_size;
+  const bool open = k.line.by != nullptr;
+  if (open && max != 0 && r.size > max + int64_t(kLineMax)) r.due = true;
+  if (!r.due || r.failing || !k.ring.empty()) return false;
+  if (!open || (max != 0 && r.size > max + int64_t(kLineMax))) return true;
+  if (period != 0 && monotonic_ms() - k.line_since >= period) return true;
+  if (period != 0) set_deadline_at(st, Deadline::Rotate, k.line_since + period);
+  return false;
+}
 
 void pump(State& st) {
+  bool wrote = false;
   for (bool moved = true; moved;) {
     moved = false;
     for (auto& s : st.streams) {
       Sink& k = st.sinks[s.sink];
       Budget budget = log_budget(st, k);
+      const bool was_open = k.line.by != nullptr;
       if (emit(s, k.ring, k.line, budget) > 0) moved = true;
+      if (!was_open && k.line.by != nullptr) k.line_since = monotonic_ms();
       if (budget.full) st.rot.due = true;
       if (k.gone) {  // nothing reads it: keep the child unblocked, count the loss
         k.lost += k.ring.size();
@@ -2453,13 +2688,13 @@ void pump(State& st) {
       const size_t before = k.ring.size();
       const uint64_t written = k.written;
       flush_sink(k);
-      if (k.ring.size() < before && !k.gone) moved = true;
+      if (k.ring.size() < before && !k.gone) moved = wrote = true;
+      if (k.gone && k.peer) hang_up(st);
       if (st.rot.on && &k == &st.sinks[0]) st.rot.size += int64_t(k.written - written);
     }
-    // At a line boundary, with everything written to the old file.
-    if (st.rot.due && !st.rot.failing && st.sinks[0].ring.empty() && st.sinks[0].line.by == nullptr &&
-        rotate_log(st))
-      moved = true;
+    // At a line boundary (or cutting a line that will not end), with
+    // everything written to the old file.
+    if (st.rot.on && rotation_point(st) && rotate_log(st)) moved = true;
   }
   const int64_t now = monotonic_ms();
   int64_t flush_at = 0;
@@ -2481,6 +2716,8 @@ void pump(State& st) {
     arm(st, k.fd, Source::Sink, i, k.armed, want ? uint32_t(EPOLLOUT) : 0u);
   }
   set_deadline_at(st, Deadline::Flush, flush_at == 0 ? 0 : std::max(flush_at, now + 1));
+  // At exit a slow reader is waited for as long as it keeps taking bytes.
+  if (st.draining && wrote) set_deadline(st, Deadline::Drain, kDrainTimeoutMs);
 }
 
 // ---- rotating the log ----
@@ -2493,10 +2730,10 @@ void pump(State& st) {
 void start_compressor(State& st);
 void prune_archives(State& st);
 
-void rotation_failed(State& st, const std::string& what, int err) {
+void rotation_failed(State& st, const std::string& what, const char* why) {
   Rotation& r = st.rot;
   if (!r.failing) say("%s: %s: %s (still writing to %s; trying again every 5 s)", r.path.c_str(), what.c_str(),
-                      std::strerror(err), r.path.c_str());
+                      why, r.path.c_str());
   r.failing = true;
   r.due = false;
   set_deadline(st, Deadline::Rotate, kRotateRetryMs);
@@ -2509,25 +2746,39 @@ bool rotate_log(State& st) {
     if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);
     return false;
   }
-  ArchiveName named = r.last;
-  const std::string archive = next_archive_path(r.path, ::time(nullptr), named);
-  if (::rename(r.path.c_str(), archive.c_str()) != 0) {
-    rotation_failed(st, "rotate", errno);
+  // Only the file dock writes is renamed: not what someone put in its place.
+  struct stat ours, there;
+  if (::fstat(st.target.get(), &ours) != 0 || ::lstat(r.path.c_str(), &there) != 0 ||
+      ours.st_dev != there.st_dev || ours.st_ino != there.st_ino) {
+    rotation_failed(st, "rotate", "it is no longer the file dock writes");
     return false;
   }
-  Fd fresh(retry([&] { return ::open(r.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600); }));
+  ArchiveName named = r.last;
+  const std::string archive = next_archive_path(r.path, ::time(nullptr), named);
+  if (!rename_new(r.path, archive)) {
+    rotation_failed(st, "rotate", std::strerror(errno));
+    return false;
+  }
+  // A new file: nothing that appeared at the name meanwhile is followed.
+  constexpr int kFresh = O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  Fd fresh(retry([&] { return ::open(r.path.c_str(), kFresh, 0600); }));
   if (!fresh) {
     const int err = errno;
     ::rename(archive.c_str(), r.path.c_str());  // back: keep writing where we were
-    rotation_failed(st, "reopen", err);
+    rotation_failed(st, "reopen", std::strerror(err));
     return false;
   }
   r.last = named;
+  r.made.push_back(archive.substr(r.dir.size() + (r.dir == "/" ? 0 : 1)));
+  if (r.made.size() > size_t(st.cfg.log_keep)) r.made.erase(r.made.begin());
   if (r.failing) say("%s: rotating works again", r.path.c_str());
   r.failing = false;
   st.target = std::move(fresh);
   st.sinks[0].fd = st.target.get();
-  st.sinks[0].line.open = false;  // a line its stream ended without a newline stays in the archive
+  // A line its stream ended without a newline stays in the archive; a line
+  // cut goes on in the new file.
+  st.sinks[0].line.open = st.sinks[0].line.by != nullptr;
+  st.sinks[0].line_since = monotonic_ms();
   r.size = 0;
   debug("%s: rotated to %s", r.path.c_str(), archive.c_str());
   if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);
@@ -2577,7 +2828,6 @@ void on_compressor_exit(State& st, int status) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     debug("%s.gz written", r.compressing.c_str());
   } else {
-    ::unlink((r.compressing + ".gz.tmp").c_str());
     if (WIFEXITED(status))
       say("%s: compression failed: %s (left uncompressed)", r.compressing.c_str(), std::strerror(WEXITSTATUS(status)));
     else
@@ -2600,9 +2850,11 @@ void prune_archives(State& st) {
   }
   std::vector<std::string> entries;
   while (dirent* e = ::readdir(d)) entries.emplace_back(e->d_name);
-  for (const auto& name : archives_to_remove(r.base, entries, size_t(st.cfg.log_keep))) {
+  for (const auto& name : archives_to_remove(r.base, entries, size_t(st.cfg.log_keep), r.made)) {
     const std::string path = r.dir + "/" + name;
     if (path == r.compressing || path == r.compressing + ".gz") continue;
+    struct stat sb;  // only a regular file: never a symlink or a node someone put there
+    if (::fstatat(::dirfd(d), name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) continue;
     std::erase(r.queue, path);
     if (::unlinkat(::dirfd(d), name.c_str(), 0) != 0 && errno != ENOENT)
       say("%s: cannot remove it: %s", path.c_str(), std::strerror(errno));
@@ -2635,8 +2887,8 @@ void on_flush_deadline(State& st) {
   pump(st);
 }
 
-// Everything is reaped, yet output is still queued for a target that does
-// not take it: after a bounded wait, count it lost and let dock exit.
+// Everything is reaped, yet output is still queued for a target that has
+// taken nothing for kDrainTimeoutMs: count it lost and let dock exit.
 void on_drain_deadline(State& st) {
   for (auto& k : st.sinks) {
     k.lost += k.ring.size();
@@ -2655,8 +2907,6 @@ void on_drain_deadline(State& st) {
 // the child's input can take more: it moves what it can, then arms only
 // what can move the rest. The end of the peer's data is the peer closing.
 
-void on_peer_closed(State& st);
-
 void pump_input(State& st) {
   Feed& f = st.feed;
   const bool ended = move_input(f);
@@ -2668,7 +2918,9 @@ void pump_input(State& st) {
     arm(st, f.to.get(), Source::Feed, 0, f.armed_to, !f.to_gone && f.len > 0 ? uint32_t(EPOLLOUT) : 0u);
     if (f.close_at_end && f.eof && f.len == 0) f.to.reset();  // the child reads EOF
   }
-  if (ended && f.from_peer) on_peer_closed(st);
+  // The peer stopped sending: the child reads EOF (a pipe is closed above)
+  // and may still answer. A terminal has no half-close: that is a hang-up.
+  if (ended && f.from_peer && st.cfg.tty) hang_up(st);
 }
 
 // The pty's window size: dock's own terminal's, when it has one.
@@ -2830,7 +3082,7 @@ void hook_progress(State& st) {
       }
       case HookStep::Handshaking: {
         short want = 0;
-        if (auto e = h.tls.connect_step(want)) return hook_failed(st, *e, true);
+        if (auto e = h.tls.connect_step(want)) return hook_failed(st, *e, !h.tls.verify_failed());
         if (want != 0) {
           arm(st, h.fd.get(), Source::Hook, 0, h.armed, want == POLLIN ? EPOLLIN : EPOLLOUT);
           return;
@@ -2894,8 +3146,8 @@ void on_hook_deadline(State& st) {
 void on_hook_exit_deadline(State& st) {
   Hook& h = st.hook;
   if (!hook_pending(st)) return;
-  say("--web-hook %s: \"%s\" not delivered within %lld s of the end: giving up", h.peer.url.c_str(),
-      h.queue[0].status.c_str(), (long long)(kHookExitWaitMs / 1000));
+  say("--web-hook %s: \"%s\" not delivered by the end of the stop: giving up", h.peer.url.c_str(),
+      h.queue[0].status.c_str());
   hook_close(st);
   h.abandoned = true;
   clear_deadline(st, Deadline::Hook);
@@ -2914,6 +3166,15 @@ void hook_send(State& st, std::string_view status, std::optional<int> ended = st
   if (h.step == HookStep::Idle) hook_next(st);
 }
 
+// The child ended: "crashed" is queued, and the hook's last wait starts,
+// alongside the kill timeout (see kHookExitWaitMs).
+void start_hook_last_wait(State& st) {
+  if (!st.hook.on) return;
+  const int64_t now = monotonic_ms();
+  if (st.stop_began == 0) st.stop_began = now;
+  set_deadline_at(st, Deadline::HookExit, std::max(st.stop_began + kHookExitWaitMs, now + kHookLastEventMs));
+}
+
 // ---- running: --bind-port seen, --ready-file ----
 
 void announce_running(State& st) {
@@ -2921,8 +3182,10 @@ void announce_running(State& st) {
   clear_deadline(st, Deadline::Probe);
   debug("running%s", st.cfg.bind_port != 0 ? (": port " + std::to_string(st.cfg.bind_port) + " is listening").c_str() : "");
   if (!st.cfg.ready_file.empty()) {
-    Fd fd(retry([&] { return ::open(st.cfg.ready_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); }));
-    if (fd) {
+    // A new file (O_EXCL): nothing someone put at the name is written through.
+    constexpr int kNew = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    Fd fd(retry([&] { return ::open(st.cfg.ready_file.c_str(), kNew, 0644); }));
+    if (fd && ::fstat(fd.get(), &st.ready_file_id) == 0) {
       st.ready_file_made = true;
       if (!write_all(fd.get(), std::to_string(st.child) + "\n"))
         say("--ready-file %s: %s", st.cfg.ready_file.c_str(), std::strerror(errno));
@@ -2936,6 +3199,10 @@ void announce_running(State& st) {
 void remove_ready_file(State& st) {
   if (!st.ready_file_made) return;
   st.ready_file_made = false;
+  struct stat there;  // only the file dock made, not what replaced it
+  if (::lstat(st.cfg.ready_file.c_str(), &there) != 0 || there.st_dev != st.ready_file_id.st_dev ||
+      there.st_ino != st.ready_file_id.st_ino)
+    return;
   if (::unlink(st.cfg.ready_file.c_str()) != 0 && errno != ENOENT)
     say("--ready-file %s: %s", st.cfg.ready_file.c_str(), std::strerror(errno));
 }
@@ -2948,14 +3215,27 @@ void remove_ready_file(State& st) {
 // dropped. SIGCONT also gives the terminal back to the child when dock was
 // resumed in the foreground (the shell's `fg`).
 
+// Once the child is reaped its pid may belong to another process: only its
+// group is signalled then (the kernel reuses no pid while a group of that
+// number has members), and with --single-child nothing is.
 void deliver(State& st, int sig) {
   if (st.child <= 0) return;
+  const bool reaped = st.phase != Phase::Running;
+  if (reaped && st.cfg.single_child) return;
   if (!st.cfg.single_child) {
     if (::kill(-st.child, sig) == 0) return;
     if (errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), st.child, std::strerror(errno));
+    if (reaped) return;
   }
   if (::kill(st.child, sig) != 0 && errno != ESRCH)
     say("kill -%s %d: %s", signal_name(sig).c_str(), st.child, std::strerror(errno));
+}
+
+// dock takes its terminal back from the child -- only while the child's
+// group has it: after Ctrl-Z and `bg` the user's shell holds it, and taking
+// it would leave the shell reading EIO.
+void take_terminal_back(State& st) {
+  if (st.tty && !st.pid1 && ::tcgetpgrp(st.tty.get()) == st.child) ::tcsetpgrp(st.tty.get(), ::getpgrp());
 }
 
 void forward(State& st, const signalfd_siginfo& info) {
@@ -2977,6 +3257,7 @@ void forward(State& st, const signalfd_siginfo& info) {
     // extend that, and the leftovers' grace ends at the same moment.
     debug("SIGTERM: everything gets SIGKILL in %lld ms if still running", (long long)st.cfg.kill_timeout_ms);
     set_deadline(st, Deadline::Kill, st.cfg.kill_timeout_ms);
+    st.stop_began = monotonic_ms();
   }
   if (g_debug)  // the names are built only when they are printed
     debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
@@ -2990,7 +3271,7 @@ void forward(State& st, const signalfd_siginfo& info) {
 void on_child_stopped(State& st, int sig) {
   debug("child stopped by SIG%s", signal_name(sig).c_str());
   if (st.pid1 || !st.tty || (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)) return;
-  ::tcsetpgrp(st.tty.get(), ::getpgrp());
+  take_terminal_back(st);
   ::kill(st.self, SIGSTOP);
 }
 
@@ -3207,10 +3488,11 @@ void signal_leftovers(State& st, int sig) {
 
 void begin_shutdown(State& st) {
   debug("child %d exited with status %d", st.child, exit_code_of(st.child_status));
-  if (st.tty && !st.pid1) ::tcsetpgrp(st.tty.get(), ::getpgrp());
+  take_terminal_back(st);
   clear_deadline(st, Deadline::Probe);  // a child that ended was never "running"
   remove_ready_file(st);
   hook_send(st, "crashed", st.child_status);
+  start_hook_last_wait(st);
   if (st.cfg.kill_timeout_ms == 0 || st.stop_overdue) {
     st.phase = Phase::Killing;
     signal_leftovers(st, SIGKILL);
@@ -3319,12 +3601,15 @@ void on_timer(State& st) {
   rearm_timer(st);
 }
 
-// The peer of a socket target closed the connection. The child reads EOF
-// from its stdin by itself; like a terminal hang-up, its group gets SIGHUP,
-// and SIGKILL after the kill timeout if it is still there.
-void on_peer_closed(State& st) {
-  if (st.phase != Phase::Running) return;
-  debug("%s: the peer closed the connection: SIGHUP", st.cfg.io.url.c_str());
+// The connection of a socket target is gone for good: a write to it
+// failed, or it was reset or closed both ways (with --tty: the peer's FIN).
+// A peer that only stopped sending is not this: the child reads EOF and
+// may still answer. Like a terminal hang-up, the child's group gets
+// SIGHUP, and SIGKILL after the kill timeout if it is still there.
+void hang_up(State& st) {
+  if (st.phase != Phase::Running || st.hung_up) return;
+  st.hung_up = true;
+  say("%s: peer closed the connection; SIGHUP to %s", st.cfg.io.url.c_str(), st.cfg.command[0]);
   deliver(st, SIGHUP);
   set_deadline(st, Deadline::Hangup, st.cfg.kill_timeout_ms);
 }
@@ -3333,6 +3618,70 @@ void on_peer_closed(State& st) {
 //
 // Setup may fail and return an exit status; from the fork on, dock only
 // warns and goes on until the child and every leftover are reaped.
+
+// Every relative path dock was given, made absolute against the directory
+// it was started in; then dock's own working directory becomes /, so dock
+// holds no mount busy. The child gets the old one back (`cwd`). A
+// directory that cannot be named (removed meanwhile) keeps dock there.
+Fd leave_working_directory(Config& c) {
+  Fd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  char here[PATH_MAX];
+  if (!cwd || ::getcwd(here, sizeof here) == nullptr) {
+    debug("working directory: %s (dock stays in it)", std::strerror(errno));
+    return Fd();
+  }
+  auto absolute = [&](std::string& path) {
+    if (!path.empty() && path[0] != '/') path = std::string(here) + (here[1] != '\0' ? "/" : "") + path;
+  };
+  if (c.io.scheme == Scheme::File || c.io.scheme == Scheme::Unix) absolute(c.io.path);
+  for (IoTarget* t : {&c.io, c.web_hook ? &c.web_hook->tls : nullptr})
+    if (t != nullptr)
+      for (std::string* f : {&t->ca, &t->cert, &t->key}) absolute(*f);
+  absolute(c.ready_file);
+  if (::chdir("/") != 0) {
+    debug("chdir /: %s", std::strerror(errno));
+    return Fd();
+  }
+  return cwd;
+}
+
+// Whether a stale ready file could be dock's own from an earlier run (a
+// restarted container keeps its files; a killed dock could not remove
+// it): a regular file of dock's user holding one pid line.
+bool stale_ready_file(const std::string& path, const struct stat& sb) {
+  if (!S_ISREG(sb.st_mode) || sb.st_uid != ::geteuid() || sb.st_size > 12) return false;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  char buf[16];
+  const ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
+  return n >= 2 && buf[n - 1] == '\n' && parse_uint({buf, size_t(n - 1)}, INT_MAX).has_value();
+}
+
+// --ready-file before anything starts: its directory is there and dock
+// can write it; nothing is at the name but, at most, a stale ready file
+// of an earlier run (removed here, or it would say "ready" too soon).
+std::optional<std::string> check_ready_file(const std::string& path) {
+  if (auto err = check_dir_of(path)) return err;
+  const std::string dir = dir_of(path);
+  if (::access(dir.c_str(), W_OK) != 0) return "directory " + dir + ": " + std::strerror(errno);
+  struct stat sb;
+  if (::lstat(path.c_str(), &sb) != 0) return std::nullopt;
+  if (!stale_ready_file(path, sb))
+    return path + " exists and is not a ready file of dock's (it is never overwritten)";
+  if (::unlink(path.c_str()) != 0) return path + ": " + std::strerror(errno);
+  return std::nullopt;
+}
+
+// dock's own lines go through a non-blocking description of stderr (see
+// Logging); held for dock's whole life.
+Fd open_diagnostics() {
+  struct stat sb;
+  if (::fstat(STDERR_FILENO, &sb) != 0) return Fd();
+  if (S_ISSOCK(sb.st_mode)) g_stderr_socket = true;
+  if (!S_ISFIFO(sb.st_mode) && !S_ISCHR(sb.st_mode)) return Fd();  // a file or a socket never waits
+  Fd own = reopen_nonblocking(STDERR_FILENO, O_WRONLY);
+  if (own) g_stderr = own.get();
+  return own;
+}
 
 // Opens /dev/null on any of 0, 1, 2 that is closed, so that no descriptor
 // of dock's lands there and is mistaken for the child's stdio.
@@ -3374,8 +3723,19 @@ bool add_target_sink(State& st) {
       return false;
     }
     k.fd = k.owned.get();
-    k.socket = k.pollable = true;
+    k.socket = k.pollable = k.peer = true;
     k.tls = st.tls.ssl();
+  } else {  // a file, or a FIFO: written like a pipe (opened non-blocking)
+    struct stat sb;
+    k.pollable = ::fstat(k.fd, &sb) == 0 && !S_ISREG(sb.st_mode);
+    // A file an earlier run left mid-line (the command died mid-line, the
+    // container restarted): that line is ended before the first new one,
+    // so no line holds two prefixes.
+    char last = '\n';
+    if (!k.pollable && sb.st_size > 0)
+      if (Fd rd = reopen_nonblocking(k.fd, O_RDONLY); !rd || ::pread(rd.get(), &last, 1, sb.st_size - 1) != 1)
+        last = '\n';
+    k.line.open = last != '\n';
   }
   st.sinks.push_back(std::move(k));
   return true;
@@ -3452,7 +3812,7 @@ void feed_from_stdin(State& st) {
   if (S_ISSOCK(sb.st_mode)) {
     f.from_socket = true;
   } else if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)) {
-    f.own_from = Fd(::open("/proc/self/fd/0", O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+    f.own_from = reopen_nonblocking(STDIN_FILENO, O_RDONLY);
     if (!f.own_from) {
       say("--tty: stdin: cannot reopen it (%s): the child gets no input", std::strerror(errno));
       f.eof = true;
@@ -3527,6 +3887,7 @@ void setup_rotation(State& st) {
 void setup_hook(State& st) {
   const HookUrl& url = *st.cfg.web_hook;
   Hook& h = st.hook;
+  h.peer = url.tls;
   h.peer.scheme = url.https ? Scheme::Tls : Scheme::Tcp;
   h.peer.url = url.shown;
   h.peer.host = url.host;
@@ -3585,11 +3946,15 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
     return true;
   }
   if (st.target) {
+    // The child writes the file itself: as its own, blocking (a FIFO).
+    if (cfg.io.scheme == Scheme::File && !cfg.prefixing() && !st.rot.on) make_blocking(st.target.get());
     stdio.out = stdio.err = st.target.get();
     if (cfg.io.is_socket()) {
       stdio.in = st.target.get();
       // Only the hang-up: the data is the child's to read.
-      if (!watch(st, st.target.get(), Source::Peer, EPOLLRDHUP)) return false;
+      // No event asked: epoll still says when the connection is gone for
+      // good (HUP: reset, or closed both ways; ERR), not at the peer's FIN.
+      if (!watch(st, st.target.get(), Source::Peer, 0)) return false;
     }
   }
   if (!cfg.prefixing() && !st.rot.on) return true;
@@ -3601,8 +3966,10 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
 [[maybe_unused]] int run(int argc, char** argv, char** envp) {
   const sigset_t blocked = catchable_signals();
   sigset_t original_mask;
-  ::sigprocmask(SIG_BLOCK, &blocked, &original_mask);
+  ::sigemptyset(&original_mask);
+  set_signal_mask(SIG_BLOCK, &blocked, &original_mask);
   ensure_std_fds();
+  const Fd diagnostics = open_diagnostics();
 
   size_t envc = 0;
   while (envp != nullptr && envp[envc] != nullptr) ++envc;
@@ -3619,19 +3986,21 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
     case Parsed::Action::Run:
       break;
   }
+  g_debug = parsed.config.debug;
+  Fd cwd = leave_working_directory(parsed.config);
   const Config& cfg = parsed.config;
-  g_debug = cfg.debug;
-  if (auto err = check_paths(cfg.io)) {
+  if (auto err = check_paths(cfg.io, cfg.rotating())) {
     say("--io: %s", err->c_str());
     return code(Exit::Usage);
   }
   if (!cfg.ready_file.empty())
-    if (auto err = check_dir_of(cfg.ready_file)) {
+    if (auto err = check_ready_file(cfg.ready_file)) {
       say("--ready-file: %s", err->c_str());
       return code(Exit::Usage);
     }
 
   State st(cfg);
+  st.cwd = std::move(cwd);
   st.original_mask = original_mask;
   st.pid1 = st.self == 1;
   if (!st.pid1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
@@ -3651,16 +4020,10 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
   ChildStdio stdio;
   ChildEnds ends;
   if (!setup_io(st, stdio, ends)) return code(Exit::Setup);
-  // A ready file left by an earlier run (a restarted container keeps its
-  // files) would say "ready" before the child is.
-  if (!cfg.ready_file.empty() && ::unlink(cfg.ready_file.c_str()) != 0 && errno != ENOENT) {
-    say("--ready-file %s: %s", cfg.ready_file.c_str(), std::strerror(errno));
-    return code(Exit::Setup);
-  }
   if (cfg.web_hook) setup_hook(st);
   if (!cfg.tty) st.tty = foreground_tty();  // with --tty the child has a terminal of its own
 
-  const Spawned child = spawn(cfg, original_mask, stdio, st.tty.get(), st.pid1);
+  const Spawned child = spawn(cfg, original_mask, stdio, st.tty.get(), st.pid1, st.cwd.get());
   for (auto& end : ends) end.reset();
   if (child.pid < 0) {
     say("fork: %s", std::strerror(child.exec_errno));
@@ -3670,7 +4033,7 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
   hook_send(st, "starting");
   if (child.exec_errno != 0) {
     say("%s: %s", cfg.command[0], std::strerror(child.exec_errno));
-    if (st.tty && !st.pid1) ::tcsetpgrp(st.tty.get(), ::getpgrp());
+    take_terminal_back(st);
     retry([&] { return ::waitpid(child.pid, nullptr, 0); });
     st.child_status = W_EXITCODE(code(exec_failure_code(child.exec_errno)), 0);
     if (!st.hook.on) return exit_code_of(st.child_status);
@@ -3678,6 +4041,7 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
     st.phase = Phase::Killing;
     st.children_left = false;
     hook_send(st, "crashed", st.child_status);
+    start_hook_last_wait(st);
   } else {
     debug("started %s as %d%s", cfg.command[0], child.pid, st.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
     if (cfg.bind_port != 0) set_deadline(st, Deadline::Probe, kProbeMs);
@@ -3691,7 +4055,6 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
     if (!st.children_left && st.phase != Phase::Running && !st.draining) {
       st.draining = true;  // all reaped; what is still queued gets a bounded wait
       set_deadline(st, Deadline::Drain, kDrainTimeoutMs);
-      if (hook_pending(st)) set_deadline(st, Deadline::HookExit, kHookExitWaitMs);
     }
     epoll_event events[4];
     const int n = ::epoll_wait(st.epoll.get(), events, 4, -1);
@@ -3716,13 +4079,14 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
         if (tag == uint32_t(Source::Peer)) pump(st);  // a TLS write may have waited for a read
       } else {
         unwatch(st, st.target.get());  // the hang-up is level-triggered: once
-        on_peer_closed(st);
+        hang_up(st);
       }
     }
   }
   if (st.tls && !st.sinks.empty() && !st.sinks[0].gone) g_ssl.SSL_shutdown(st.tls.ssl());  // close_notify
   report_losses(st);
   debug("all processes reaped; exiting with %d", exit_code_of(st.child_status));
+  say_dropped();
   return exit_code_of(st.child_status);
 }
 

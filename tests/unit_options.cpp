@@ -259,15 +259,17 @@ TEST_CASE("signal names and numbers", "[signals]") {
 }
 
 TEST_CASE("durations", "[options]") {
-  CHECK(parse_duration("1") == 3'600'000);  // a bare integer is hours
-  CHECK(parse_duration("0") == 0);
+  CHECK_FALSE(parse_duration("1").has_value());  // a bare integer needs a unit ...
+  CHECK(parse_duration("1", true) == 3'600'000);  // ... but where it is hours (--log-rotate)
+  CHECK(parse_duration("0") == 0);                // zero needs none
   CHECK(parse_duration("250ms") == 250);
   CHECK(parse_duration("10s") == 10'000);
   CHECK(parse_duration("1.5s") == 1'500);
   CHECK(parse_duration("2m") == 120'000);
   CHECK(parse_duration("3h") == 10'800'000);
   CHECK(parse_duration("1d") == 86'400'000);
-  CHECK(parse_duration("0.25") == 900'000);
+  CHECK(parse_duration("0.25", true) == 900'000);
+  CHECK_FALSE(parse_duration("0.25").has_value());
   for (auto bad : {"", "s", "ms", "-1s", "1.s", ".5s", "1e3s", "10 s", "1sec", "999999999999d", "1.1234567890s"})
     CHECK_FALSE(parse_duration(bad).has_value());
 }
@@ -346,7 +348,7 @@ TEST_CASE("--io URLs: sockets", "[io]") {
   CHECK(t.host == "::1");
   CHECK(t.port == "65535");
   t = io_ok("TCP://[fe80::1%25eth0]:22/");  // scheme in any case, a trailing slash
-  CHECK(t.host == "fe80::1%25eth0");
+  CHECK(t.host == "fe80::1%eth0");  // the zone id decoded (RFC 6874), as getaddrinfo takes it
   t = io_ok("unix:///run/app.sock");
   CHECK(t.scheme == Scheme::Unix);
   CHECK(t.path == "/run/app.sock");
@@ -454,7 +456,7 @@ TEST_CASE("an error quoting the user's value stays one line", "[options]") {
   // enough to forge a second "dock: ..." line in a log.
   auto p = Args{"--kill-timeout", "1\ndock: all good", "true"}.parse();
   REQUIRE(p.action == Parsed::Action::Fail);
-  CHECK(p.error == "--kill-timeout: '1\\ndock: all good' is not a duration (e.g. 500ms, 10s, 2m; a bare integer is hours)");
+  CHECK(p.error == "--kill-timeout: '1\\ndock: all good' is not a duration (e.g. 500ms, 10s, 2m)");
   auto q = Args{"--stdout-prefix", "x\r\x01", "true"}.parse();
   REQUIRE(q.action == Parsed::Action::Fail);
   CHECK(q.error.find('\r') == std::string::npos);
@@ -464,4 +466,60 @@ TEST_CASE("an error quoting the user's value stays one line", "[options]") {
   REQUIRE(r.action == Parsed::Action::Fail);
   CHECK(r.error.find("\\x1b[2J") != std::string::npos);
   CHECK(escape_controls(std::string_view("a\tb\x7f\xc3\xa9", 6)) == "a\\tb\\x7f\xc3\xa9");  // UTF-8 passes
+}
+
+TEST_CASE("usage traps: bare integers, option-looking values, empty variables, which name is reported", "[options][env]") {
+  auto err = [](Args a) { return a.parse().error; };
+  CHECK(err({"--kill-timeout", "5", "sh"}) == "--kill-timeout: 5 needs a unit, e.g. 5s");
+  CHECK(Args({"sh"}, {"DOCK_KILL_TIMEOUT=10"}).parse().error == "DOCK_KILL_TIMEOUT: 10 needs a unit, e.g. 10s");
+  CHECK(Args({"--kill-timeout", "0", "sh"}).parse().config.kill_timeout_ms == 0);
+  CHECK(Args({"--io", "a.log", "--log-rotate", "24", "sh"}).parse().config.log_rotate_ms == 24 * 3'600'000);
+  // A value never starts with -- unless written --opt=--value.
+  CHECK(err({"--io", "--tty", "true"}) ==
+        "--io: needs a value, not the option --tty (a value that starts with -- is written --io=--...)");
+  Args with_eq({"--io=--tty", "true"});
+  Parsed eq = with_eq.parse();
+  CHECK(eq.action == Parsed::Action::Run);
+  CHECK(eq.config.io.path == "--tty");
+  // An empty variable is an unset one, and still kept from the child.
+  Args empty({"sh"}, {"DOCK_IO=", "DOCK_LOG_MAX_SIZE=", "KEEP=1"});
+  Parsed off = empty.parse();
+  REQUIRE(off.action == Parsed::Action::Run);
+  CHECK(off.config.io.scheme == Scheme::Inherit);
+  CHECK(env_of(off) == std::vector<std::string>{"KEEP=1"});
+  // An error after parsing names what the user set: the variable, not a flag.
+  CHECK(Args({"sh"}, {"DOCK_IO=tcp://log:514", "DOCK_LOG_MAX_SIZE=10m"}).parse().error ==
+        "DOCK_LOG_MAX_SIZE: needs a file DOCK_IO (rotation is for a log file); DOCK_IO=tcp://log:514");
+  CHECK(Args({"--io", "tcp://log:514", "sh"}, {"DOCK_LOG_MAX_SIZE=10m"}).parse().error ==
+        "DOCK_LOG_MAX_SIZE: needs a file --io (rotation is for a log file)");
+}
+
+TEST_CASE("URL edges: file://localhost, %-escapes in paths, brackets hold IPv6 only, a hook's zone id", "[io][hook]") {
+  IoTarget t;
+  REQUIRE_FALSE(parse_io_url("file://localhost/var/log/app.log", t));
+  CHECK(t.path == "/var/log/app.log");
+  REQUIRE_FALSE(parse_io_url("file:///var/log/my%20app.log", t));
+  CHECK(t.path == "/var/log/my app.log");
+  REQUIRE_FALSE(parse_io_url("unix:///run/a%25b.sock", t));
+  CHECK(t.path == "/run/a%b.sock");
+  CHECK(parse_io_url("file:///x%2", t) == std::optional<std::string>("bad %-escape in the path"));
+  CHECK(parse_io_url("file:///x%00y", t) == std::optional<std::string>("bad %-escape in the path"));
+  CHECK(parse_io_url("tcp://[foo]:80", t) == std::optional<std::string>("'foo' is not an IPv6 address"));
+  CHECK(parse_io_url("tcp://[1.2.3.4]:80", t) == std::optional<std::string>("'1.2.3.4' is not an IPv6 address"));
+  CHECK(parse_io_url("tcp://a%b:80", t) == std::optional<std::string>("'a%b' is not a host name"));
+  HookUrl h;
+  REQUIRE_FALSE(parse_hook_url("http://[fe80::1%25eth0]:8080/hook", h));
+  CHECK(h.host == "fe80::1%eth0");
+  CHECK(h.authority == "[fe80::1%25eth0]:8080");
+  CHECK(parse_hook_url("http://[fe80::1%eth0]/", h) == std::optional<std::string>("'fe80::1%eth0' is not an IPv6 address"));
+  // https: dock's own TLS parameters are used, not sent.
+  REQUIRE_FALSE(parse_hook_url("https://h/x?token=1&ca=/etc/ca.pem&insecure=0&b=2", h));
+  CHECK(h.target == "/x?token=1&b=2");
+  CHECK(h.tls.ca == "/etc/ca.pem");
+  CHECK_FALSE(h.tls.insecure);
+  REQUIRE_FALSE(parse_hook_url("https://h/?insecure=1", h));
+  CHECK(h.target == "/");
+  CHECK(h.tls.insecure);
+  REQUIRE_FALSE(parse_hook_url("http://h/?ca=x", h));  // plain http: the query is the server's
+  CHECK(h.target == "/?ca=x");
 }

@@ -24,7 +24,7 @@ TEST_CASE("sizes", "[rotate]") {
     CHECK_FALSE(parse_size(bad).has_value());
   }
   CHECK(parse_duration("1s") == 1000);  // --log-rotate uses the durations of --kill-timeout
-  CHECK(parse_duration("24") == 24 * 3'600'000);
+  CHECK(parse_duration("24", true) == 24 * 3'600'000);
 }
 
 TEST_CASE("archive names of exactly FILE_YYYYmmddHHMMSS[-N][.gz]", "[rotate]") {
@@ -121,4 +121,21 @@ TEST_CASE("the size budget: a line that does not fit waits and marks the file fu
   CHECK(emit(s, ring, line, none) == 26);
   CHECK_FALSE(none.full);
   CHECK_FALSE(s.line_open);
+}
+
+TEST_CASE("--log-keep: the archives this dock made are the newest, whatever their names say", "[rotate]") {
+  // The clock stepped back an hour (DST ended): the archive just made is
+  // named before the one made an hour earlier, and one from an earlier run
+  // has a name from the future. None of that makes the new one "old".
+  std::vector<std::string> entries{"app.log", "app.log_29991231235959.gz", "app.log_20261025025900.gz",
+                                   "app.log_20261025020100"};
+  const std::vector<std::string> made{"app.log_20261025025900", "app.log_20261025020100"};
+  auto removed = archives_to_remove("app.log", entries, 2, made);
+  CHECK(removed == std::vector<std::string>{"app.log_29991231235959.gz"});
+  // Keep one: the last one made stays, though its name is the oldest.
+  removed = archives_to_remove("app.log", entries, 1, made);
+  std::sort(removed.begin(), removed.end());
+  CHECK(removed == std::vector<std::string>{"app.log_20261025025900.gz", "app.log_29991231235959.gz"});
+  // Without archives of its own, names decide, as before.
+  CHECK(archives_to_remove("app.log", entries, 2) == std::vector<std::string>{"app.log_20261025020100"});
 }
