@@ -1645,6 +1645,7 @@ struct Stream {
 // What a target may still take before it is rotated (--log-max-size).
 struct Budget {
   size_t left = SIZE_MAX;
+  size_t over = 0;     // how far the file is past its size already
   bool fresh = false;  // the file is empty: its first line goes, however long
   bool full = false;   // a line did not fit: rotate before it
 };
@@ -1679,6 +1680,12 @@ size_t emit(Stream& s, Ring& out, OpenLine& line, Budget& budget) {
     const size_t need = unit.size() + (s.line_open ? 0 : s.prefix.size()) + (cut ? 1 : 0);
     if (out.free() < need) break;  // backpressure
     if (!s.line_open && need > budget.left && !budget.fresh) {  // the file is full: rotate first
+      budget.full = true;
+      break;
+    }
+    // A line that does not end may take the file past its size by at most
+    // a partial line's worth; then it is cut by the rotation.
+    if (s.line_open && budget.left == 0 && budget.over + need > kLineMax) {
       budget.full = true;
       break;
     }
@@ -1837,6 +1844,7 @@ struct Feed {
   bool eof = false;           // nothing more comes from `from`
   bool to_gone = false;       // the child closed its stdin: input is discarded
   bool wants_write = false;   // TLS can read only after writing
+  std::string broken;         // why the connection broke (not a close), for the hang-up
   uint32_t armed = 0;         // events armed on `from`
   uint32_t armed_to = 0;      // EPOLLOUT on `to` when waiting for room
 };
@@ -1858,8 +1866,10 @@ ssize_t feed_read(Feed& f, char* into, size_t room) {
     errno = EAGAIN;
     return -1;
   }
-  if (e != kSslErrorZeroReturn)  // not a close: an alert, a reset
-    say("%s: %s", f.name, e == kSslErrorSyscall && errno != 0 ? std::strerror(errno) : ssl_reason("connection lost").c_str());
+  if (e != kSslErrorZeroReturn) {  // not a close: an alert, a reset -- the connection is broken
+    f.broken = e == kSslErrorSyscall && errno != 0 ? std::strerror(errno) : ssl_reason("connection lost");
+    if (!f.from_peer) say("%s: %s", f.name, f.broken.c_str());
+  }
   return 0;
 }
 
@@ -2642,17 +2652,18 @@ Budget log_budget(const State& st, const Sink& k) {
   const int64_t used = r.size + int64_t(k.ring.size());
   b.fresh = used == 0;
   b.left = used >= st.cfg.log_max_size ? 0 : size_t(st.cfg.log_max_size - used);
+  b.over = used > st.cfg.log_max_size ? size_t(used - st.cfg.log_max_size) : 0;
   return b;
 }
 
 bool rotate_log(State& st);
-void hang_up(State& st);
+void hang_up(State& st, const char* why = "peer closed the connection");
 
 // Whether the log can be rotated now: due, and everything written to the
 // old file, at a line boundary -- or inside a line that does not end
 // (a progress bar drawn with \r): one open for a whole --log-rotate
-// period, or one that took the file past --log-max-size by a partial
-// line's worth. Such a line is cut: its continuation starts the next file
+// period, or one that would take the file past --log-max-size by more
+// than a partial line's worth (emit() stops it there). Such a line is cut: its continuation starts the next file
 // without a second prefix. A due rotation waiting for an open line wakes
 // when the line's period is over.
 bool rotation_point(State& st) {
@@ -2660,9 +2671,8 @@ bool rotation_point(State& st) {
   const Sink& k = st.sinks[0];
   const int64_t period = st.cfg.log_rotate_ms, max = st.cfg.log_max_size;
   const bool open = k.line.by != nullptr;
-  if (open && max != 0 && r.size > max + int64_t(kLineMax)) r.due = true;
   if (!r.due || r.failing || !k.ring.empty()) return false;
-  if (!open || (max != 0 && r.size > max + int64_t(kLineMax))) return true;
+  if (!open || (max != 0 && r.size >= max)) return true;
   if (period != 0 && monotonic_ms() - k.line_since >= period) return true;
   if (period != 0) set_deadline_at(st, Deadline::Rotate, k.line_since + period);
   return false;
@@ -2920,7 +2930,8 @@ void pump_input(State& st) {
   }
   // The peer stopped sending: the child reads EOF (a pipe is closed above)
   // and may still answer. A terminal has no half-close: that is a hang-up.
-  if (ended && f.from_peer && st.cfg.tty) hang_up(st);
+  if (ended && f.from_peer && !f.broken.empty()) hang_up(st, f.broken.c_str());
+  else if (ended && f.from_peer && st.cfg.tty) hang_up(st);
 }
 
 // The pty's window size: dock's own terminal's, when it has one.
@@ -3606,10 +3617,10 @@ void on_timer(State& st) {
 // A peer that only stopped sending is not this: the child reads EOF and
 // may still answer. Like a terminal hang-up, the child's group gets
 // SIGHUP, and SIGKILL after the kill timeout if it is still there.
-void hang_up(State& st) {
+void hang_up(State& st, const char* why) {
   if (st.phase != Phase::Running || st.hung_up) return;
   st.hung_up = true;
-  say("%s: peer closed the connection; SIGHUP to %s", st.cfg.io.url.c_str(), st.cfg.command[0]);
+  say("%s: %s; SIGHUP to %s", st.cfg.io.url.c_str(), why, st.cfg.command[0]);
   deliver(st, SIGHUP);
   set_deadline(st, Deadline::Hangup, st.cfg.kill_timeout_ms);
 }
@@ -3647,9 +3658,10 @@ Fd leave_working_directory(Config& c) {
 
 // Whether a stale ready file could be dock's own from an earlier run (a
 // restarted container keeps its files; a killed dock could not remove
-// it): a regular file of dock's user holding one pid line.
+// it): a regular file of dock's user holding one pid line, or nothing.
 bool stale_ready_file(const std::string& path, const struct stat& sb) {
   if (!S_ISREG(sb.st_mode) || sb.st_uid != ::geteuid() || sb.st_size > 12) return false;
+  if (sb.st_size == 0) return true;  // made, but dock ended before writing it
   Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   char buf[16];
   const ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;

@@ -89,30 +89,36 @@ TEST_CASE("--io tcp: data both ways, EOF on stdin when the peer stops sending", 
   CHECK(dock.out_buf.empty());
 }
 
-TEST_CASE("--io tcp: the peer closing sends SIGHUP, then SIGKILL after --kill-timeout", "[io][tcp]") {
+// SPEC §4 (revised): the peer's FIN alone is EOF on stdin (see the
+// half-close case in behaviour_field.cpp); the connection gone for good --
+// the child's next write meets a reset -- is the hang-up.
+TEST_CASE("--io tcp: the peer gone for good sends SIGHUP, then SIGKILL after --kill-timeout", "[io][tcp]") {
   const int port = free_port();
   const std::string record = temp_path("hup.txt");
   unlink(record.c_str());
   Proc peer = listen_with_socat("TCP-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1");
+  // SIGHUP and SIGPIPE ignored: only SIGKILL can end it.
   Proc dock = start_dock({"--kill-timeout", "500ms", "--io", "tcp://127.0.0.1:" + std::to_string(port), "--",
-                          helper(), "record", "--no-stdin"},
-                         {.env = {"HELPER_OUT=" + record}});
-  REQUIRE(peer.wait_out("ready child"));
+                          "sh", "-c", "trap 'echo got-hup >> " + record + "' HUP; trap '' PIPE; echo up; "
+                          "while :; do echo tick 2>/dev/null; sleep 0.05; done"});
+  REQUIRE(peer.wait_out("up"));
   const int64_t t0 = now_ms();
   REQUIRE(signal_pid(peer.pid, SIGKILL));  // the peer is gone
   CHECK(dock.exit_code() == 128 + SIGKILL);  // it ignored SIGHUP, so SIGKILL
   CHECK(now_ms() - t0 >= 450);
-  CHECK(slurp(record).find("child got 1\n") != std::string::npos);
+  CHECK(slurp(record).find("got-hup\n") != std::string::npos);
   unlink(record.c_str());
 
   // A child with SIGHUP's default action just ends with it.
   const int port2 = free_port();
   Proc peer2 = listen_with_socat("TCP-LISTEN:" + std::to_string(port2) + ",bind=127.0.0.1");
   Proc dock2 = start_dock({"--io", "tcp://127.0.0.1:" + std::to_string(port2), "--", "sh", "-c",
-                           "echo up; exec sleep 100"});
+                           "trap '' PIPE; echo up; while :; do echo tick 2>/dev/null; sleep 0.05; done"});
   REQUIRE(peer2.wait_out("up"));
   REQUIRE(signal_pid(peer2.pid, SIGKILL));
   CHECK(dock2.exit_code() == 128 + SIGHUP);
+  dock2.drain();
+  CHECK(dock2.err_buf == "dock: tcp://127.0.0.1:" + std::to_string(port2) + ": peer closed the connection; SIGHUP to sh\n");
 }
 
 TEST_CASE("--io tcp: a refused connection is exit 1 and the command never starts", "[io][tcp]") {

@@ -61,10 +61,12 @@ TEST_CASE("--io tls: data both ways, no byte added, EOF on stdin at the server's
   CHECK(dock.err_buf.empty());
 }
 
+// SPEC §4 (revised): the server's close is EOF on stdin; the hang-up comes
+// when the child's next write to the connection fails.
 TEST_CASE("--io tls: the server going away sends SIGHUP, then SIGKILL after --kill-timeout", "[tls]") {
   const int port = free_port();
   Proc peer = tls_server(port);
-  Proc dock = start_dock({"--io", with_ca(port), "--", "sh", "-c", "echo up; exec sleep 100"});
+  Proc dock = start_dock({"--io", with_ca(port), "--", "sh", "-c", "echo up; while :; do echo tick; sleep 0.05; done"});
   REQUIRE(peer.wait_out("up\n"));
   REQUIRE(signal_pid(peer.pid, SIGKILL));
   CHECK(dock.exit_code() == 128 + SIGHUP);
@@ -72,7 +74,7 @@ TEST_CASE("--io tls: the server going away sends SIGHUP, then SIGKILL after --ki
   const int port2 = free_port();
   Proc peer2 = tls_server(port2);
   Proc dock2 = start_dock({"--kill-timeout", "300ms", "--io", with_ca(port2), "--", "sh", "-c",
-                           "trap '' HUP; echo up; while :; do sleep 1; done"});
+                           "trap '' HUP; echo up; while :; do echo tick; sleep 0.05; done"});
   REQUIRE(peer2.wait_out("up\n"));
   const int64_t t0 = now_ms();
   REQUIRE(signal_pid(peer2.pid, SIGKILL));
@@ -149,7 +151,7 @@ TEST_CASE("--io tls: a client certificate when the server asks for one", "[tls]"
     Proc dock = start_dock({"--io", with_ca(port), "--", "sh", "-c", "sleep 100"});
     CHECK(dock.exit_code() == 128 + SIGHUP);
     dock.drain();
-    CHECK(dock.err_buf == "dock: " + with_ca(port) + ": tlsv13 alert certificate required\n");
+    CHECK(dock.err_buf == "dock: " + with_ca(port) + ": tlsv13 alert certificate required; SIGHUP to sh\n");
     peer.drain();
     CHECK(peer.out_buf.empty());
   }

@@ -343,6 +343,7 @@ struct Options {
   std::vector<int> ignored;           // signals set to SIG_IGN before exec
   std::vector<int> blocked;           // signals blocked before exec
   bool stdin_pipe = true;
+  std::string cwd;                    // the directory it starts in; "": ours
 };
 
 // A process started by the tests, with pipes on its stdio.
@@ -407,6 +408,7 @@ class Proc {
       dup2(pout[1], 1);
       dup2(perr[1], 2);
       setpgid(0, 0);  // away from the test runner's group and terminal
+      if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) _exit(112);
       for (int s = 1; s < 65; ++s) signal(s, SIG_DFL);
       for (int s : o.ignored) signal(s, SIG_IGN);
       sigset_t mask;
