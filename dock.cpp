@@ -51,6 +51,10 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <poll.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -2555,6 +2559,9 @@ struct State {
   Hook hook;              // --web-hook
   bool announced = false;        // "running" was said (--bind-port seen)
   bool hung_up = false;          // the connection is gone and the child got SIGHUP
+  bool probe_unsure = false;     // --bind-port: "cannot tell whose" was said
+  std::vector<uint64_t> probe_not_ours;  // the listening sockets last found not the command's
+  int64_t probe_checked_at = 0;          // ... when
   bool stop_overdue = false;     // SIGTERM came and --kill-timeout ran out
   int64_t stop_began = 0;        // monotonic ms of that SIGTERM, or of the child's end
   bool ready_file_made = false;  // --ready-file exists, made by dock
@@ -3352,46 +3359,86 @@ std::optional<std::vector<ProcLink>> read_process_table(const std::string& proc)
 //
 // Nothing tells a process when another starts listening, so while dock
 // waits for --bind-port it looks every 20 ms, and stops once it has seen
-// the port (or the child has ended). A look reads the listening TCP sockets
-// on PORT from /proc/net/tcp and tcp6 -- usually there are none, and that
-// is all -- then looks for their inodes among the descriptors of dock's
-// descendants, so another process's socket on that port never counts.
+// the port (or the child has ended). A look asks the kernel's socket
+// diagnostics (NETLINK_SOCK_DIAG) for the TCP sockets listening on PORT in
+// dock's network namespace -- filtered in the kernel, so the cost does not
+// grow with the host's connections; usually there are none, and that is
+// all. A socket found counts when a descendant of dock holds it (its
+// /proc/PID/fd). Where that cannot be read -- another user's process, and
+// dock without CAP_SYS_PTRACE, as in Docker -- a socket owned by the uid
+// of such a descendant counts.
 
 constexpr int64_t kProbeMs = 20;
+constexpr int64_t kProbeRecheckMs = 500;
 
-std::optional<uint64_t> parse_hex(std::string_view s) {
-  if (s.empty() || s.size() > 16) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : s) {
-    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) return std::nullopt;
-    v = v << 4 | uint64_t(d);
-  }
-  return v;
-}
+struct Listener {
+  uint64_t inode;
+  uid_t uid;
+};
 
-// The inode of the socket one line of /proc/net/tcp or tcp6 describes, if
-// it is listening on `port`:
-//   "0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 4711 ..."
-std::optional<uint64_t> listening_inode(std::string_view line, uint16_t port) {
-  std::array<std::string_view, 10> field;
-  size_t n = 0;
-  for (size_t i = 0; n < field.size();) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    if (i >= line.size()) break;
-    const size_t end = std::min(line.find_first_of(" \t\n", i), line.size());
-    field[n++] = line.substr(i, end - i);
-    i = end;
+// The TCP sockets listening on `port` (IPv4 and IPv6), or the errno of
+// the kernel's refusal.
+struct Listeners {
+  std::vector<Listener> found;
+  int err = 0;
+};
+
+Listeners listeners_on(uint16_t port) {
+  Listeners out;
+  Fd nl(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!nl) {
+    out.err = errno;
+    return out;
   }
-  constexpr std::string_view kListen = "0A";
-  if (n < field.size() || field[3] != kListen) return std::nullopt;
-  const size_t colon = field[1].rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  auto local_port = parse_hex(field[1].substr(colon + 1));
-  if (!local_port || *local_port != port) return std::nullopt;
-  auto inode = parse_uint(field[9]);
-  if (!inode || *inode == 0) return std::nullopt;
-  return *inode;
+  for (uint8_t family : {uint8_t(AF_INET), uint8_t(AF_INET6)}) {
+    // The filter the kernel runs on each listening socket: sport >= PORT
+    // and sport <= PORT. An op that fails jumps past the end (reject).
+    struct {
+      nlmsghdr head;
+      inet_diag_req_v2 req;
+      nlattr attr;
+      inet_diag_bc_op ops[4];
+    } msg{};
+    msg.head.nlmsg_len = sizeof msg;
+    msg.head.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.head.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg.req.sdiag_family = family;
+    msg.req.sdiag_protocol = IPPROTO_TCP;
+    msg.req.idiag_states = 1u << 10;  // TCP_LISTEN
+    msg.attr.nla_len = uint16_t(sizeof msg.attr + sizeof msg.ops);
+    msg.attr.nla_type = INET_DIAG_REQ_BYTECODE;
+    msg.ops[0] = {INET_DIAG_BC_S_GE, 8, 20};
+    msg.ops[1] = {0, 0, port};
+    msg.ops[2] = {INET_DIAG_BC_S_LE, 8, 12};
+    msg.ops[3] = {0, 0, port};
+    if (retry([&] { return ::send(nl.get(), &msg, sizeof msg, 0); }) < 0) {
+      out.err = errno;
+      return out;
+    }
+    alignas(nlmsghdr) char buf[8192];
+    for (bool done = false; !done;) {
+      const ssize_t n = retry([&] { return ::recv(nl.get(), buf, sizeof buf, 0); });
+      if (n <= 0) {
+        out.err = n < 0 ? errno : EIO;
+        return out;
+      }
+      size_t left = size_t(n);
+      for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+        if (h->nlmsg_type == NLMSG_DONE) {
+          done = true;
+          break;
+        }
+        if (h->nlmsg_type == NLMSG_ERROR) {
+          const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+          out.err = e->error < 0 ? -e->error : EIO;
+          return out;
+        }
+        const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+        if (m->idiag_inode != 0) out.found.push_back({m->idiag_inode, m->idiag_uid});
+      }
+    }
+  }
+  return out;
 }
 
 // "socket:[4711]" -> 4711
@@ -3402,78 +3449,102 @@ std::optional<uint64_t> socket_inode(std::string_view link) {
   return parse_uint(link.substr(kHead.size(), link.size() - kHead.size() - 1));
 }
 
-// The inodes of the sockets listening on `port`, from PROC/net/tcp and
-// tcp6, read line by line through a fixed buffer. nullopt: neither table
-// could be read.
-std::optional<std::vector<uint64_t>> listening_inodes(const std::string& proc, uint16_t port) {
-  std::vector<uint64_t> inodes;
-  bool readable = false;
-  for (const char* table : {"/net/tcp", "/net/tcp6"}) {
-    Fd fd(retry([&] { return ::open((proc + table).c_str(), O_RDONLY | O_CLOEXEC); }));
-    if (!fd) continue;
-    readable = true;
-    std::array<char, 4096> buf;
-    size_t len = 0;
-    for (;;) {
-      const ssize_t n = retry([&] { return ::read(fd.get(), buf.data() + len, buf.size() - len); });
-      if (n <= 0) break;
-      len += size_t(n);
-      size_t start = 0;
-      for (size_t eol; (eol = std::string_view(buf.data(), len).find('\n', start)) != std::string_view::npos; start = eol + 1)
-        if (auto inode = listening_inode({buf.data() + start, eol - start}, port)) inodes.push_back(*inode);
-      if (start == 0 && len == buf.size()) start = len;  // no line is this long: drop it
-      std::memmove(buf.data(), buf.data() + start, len - start);
-      len -= start;
+// The effective uid in a PROC/PID/status text ("Uid:\treal\teffective...").
+std::optional<uid_t> effective_uid(std::string_view status) {
+  const size_t at = status.find("\nUid:");
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view rest = status.substr(at + 5);
+  for (int field = 0; field < 2; ++field) {
+    const size_t start = rest.find_first_not_of(" \t");
+    if (start == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(start);
+    const size_t end = rest.find_first_of(" \t\n");
+    if (field == 1) {
+      auto uid = parse_uint(rest.substr(0, end), UINT32_MAX);
+      return uid ? std::optional<uid_t>(uid_t(*uid)) : std::nullopt;
     }
+    rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
   }
-  if (!readable) return std::nullopt;
-  return inodes;
+  return std::nullopt;
 }
 
-// Does one of `pids` hold a socket among `inodes`? From PROC/PID/fd.
-bool holds_socket(const std::string& proc, std::span<const pid_t> pids, std::span<const uint64_t> inodes) {
-  for (pid_t pid : pids) {
-    const std::string dir = proc + "/" + std::to_string(pid) + "/fd";
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) continue;  // gone meanwhile, or not ours to look at
-    bool found = false;
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      char link[64];
-      const ssize_t n = ::readlinkat(::dirfd(d), e->d_name, link, sizeof link);
-      if (n <= 0) continue;
-      auto inode = socket_inode({link, size_t(n)});
-      if (inode && std::find(inodes.begin(), inodes.end(), *inode) != inodes.end()) {
-        found = true;
-        break;
-      }
-    }
-    ::closedir(d);
-    if (found) return true;
-  }
-  return false;
-}
+enum class Owner { Ours, NotOurs, Unknown };
 
-// Is `port` listened on by a descendant of `root`? nullopt: cannot tell.
-std::optional<bool> port_listened(const std::string& proc, pid_t root, uint16_t port) {
-  auto inodes = listening_inodes(proc, port);
-  if (!inodes) return std::nullopt;
-  if (inodes->empty()) return false;
+// Whom the `listeners` belong to: a descendant of `root` holding one
+// (Ours); else, where a descendant's descriptors cannot be read, one of
+// the same uid as a listener (Ours, by uid); else NotOurs -- or Unknown
+// when a descendant could not be read at all, nor its uid.
+Owner port_owner(const std::string& proc, pid_t root, std::span<const Listener> listeners) {
   auto table = read_process_table(proc);
-  if (!table) return std::nullopt;
-  return holds_socket(proc, descendants_in(*table, root), *inodes);
+  if (!table) return Owner::Unknown;
+  bool unknown = false;
+  std::vector<uid_t> unread;  // the uids of descendants whose descriptors are closed to dock
+  for (pid_t pid : descendants_in(*table, root)) {
+    const std::string dir = proc + "/" + std::to_string(pid);
+    // The directory may open and list while its links stay closed to dock.
+    bool found = false, denied = false;
+    if (DIR* d = ::opendir((dir + "/fd").c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        char link[64];
+        const ssize_t n = ::readlinkat(::dirfd(d), e->d_name, link, sizeof link);
+        denied = denied || (n < 0 && (errno == EACCES || errno == EPERM));
+        auto inode = n > 0 ? socket_inode({link, size_t(n)}) : std::nullopt;
+        for (const auto& l : listeners) found = found || (inode && *inode == l.inode);
+        if (found) break;
+      }
+      ::closedir(d);
+    } else {
+      denied = errno != ENOENT;  // ENOENT: gone meanwhile
+    }
+    if (found) return Owner::Ours;
+    if (denied) {
+      char status[2048];
+      Fd fd(::open((dir + "/status").c_str(), O_RDONLY | O_CLOEXEC));
+      const ssize_t n = fd ? retry([&] { return ::read(fd.get(), status, sizeof status); }) : -1;
+      auto uid = n > 0 ? effective_uid({status, size_t(n)}) : std::nullopt;
+      if (uid) unread.push_back(*uid);
+      else unknown = true;
+    }
+  }
+  for (const auto& l : listeners)
+    if (std::find(unread.begin(), unread.end(), l.uid) != unread.end()) return Owner::Ours;
+  return unknown ? Owner::Unknown : Owner::NotOurs;
 }
 
 // Deadline::Probe: look for the port; look again later if it is not there.
 void on_probe_deadline(State& st) {
   if (st.phase != Phase::Running || st.announced) return;
-  auto seen = port_listened("/proc", st.self, st.cfg.bind_port);
-  if (!seen) {
-    say("--bind-port %u: /proc cannot be read: \"running\" will not be reported", unsigned(st.cfg.bind_port));
+  const unsigned port = st.cfg.bind_port;
+  const Listeners l = listeners_on(st.cfg.bind_port);
+  if (l.err != 0) {  // it will not get better: say so, stop looking
+    say("--bind-port %u: the kernel's socket diagnostics: %s: \"running\" will not be reported", port,
+        std::strerror(l.err));
     return;
   }
-  if (*seen) announce_running(st);
-  else set_deadline(st, Deadline::Probe, kProbeMs);
+  // Someone else's socket on the port: /proc is walked again only when the
+  // sockets change, or every kProbeRecheckMs (a descendant may take it on).
+  std::vector<uint64_t> inodes;
+  for (const auto& x : l.found) inodes.push_back(x.inode);
+  const int64_t now = monotonic_ms();
+  const bool known = inodes == st.probe_not_ours && now - st.probe_checked_at < kProbeRecheckMs;
+  if (!l.found.empty() && !known) {
+    st.probe_checked_at = now;
+    st.probe_not_ours = inodes;
+    switch (port_owner("/proc", st.self, l.found)) {
+      case Owner::Ours:
+        return announce_running(st);
+      case Owner::NotOurs:
+        break;
+      case Owner::Unknown:
+        if (!st.probe_unsure)
+          say("--bind-port %u: a socket listens on it, but dock cannot tell whether it is its command's "
+              "(/proc/PID of a descendant cannot be read); still looking", port);
+        st.probe_unsure = true;
+        break;
+    }
+  }
+  set_deadline(st, Deadline::Probe, kProbeMs);
 }
 
 void signal_leftovers(State& st, int sig) {

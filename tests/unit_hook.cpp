@@ -235,23 +235,15 @@ TEST_CASE("HTTP status lines", "[hook]") {
   CHECK(parse_http_status("HTTP/1.1 600 x\r\n") == -1);
 }
 
-TEST_CASE("listening sockets in /proc/net/tcp lines", "[bind-port]") {
-  const std::string v4 =
-      "   1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4711 1 0 100 0 0 10 0";
-  CHECK(listening_inode(v4, 8080) == 4711);
-  CHECK_FALSE(listening_inode(v4, 8081));
-  const std::string established =
-      "   2: 0100007F:1F90 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 4712 1 0 20 4 30 10 -1";
-  CHECK_FALSE(listening_inode(established, 8080));
-  const std::string v6 =
-      "   0: 00000000000000000000000000000000:46B2 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 8133 1 0 100 0 0 10 0";
-  CHECK(listening_inode(v6, 18098) == 8133);
-  CHECK_FALSE(listening_inode("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode", 8080));
-  CHECK_FALSE(listening_inode("   1: 00000000:1F90 00000000:0000 0A", 8080));
+TEST_CASE("socket links and the effective uid in /proc", "[bind-port]") {
   CHECK(socket_inode("socket:[4711]") == 4711);
   CHECK_FALSE(socket_inode("pipe:[4711]"));
   CHECK_FALSE(socket_inode("socket:[]"));
   CHECK_FALSE(socket_inode("/dev/null"));
+  CHECK(effective_uid("Name:\tapp\nUid:\t1000\t65534\t65534\t65534\nGid:\t0\n") == 65534u);
+  CHECK(effective_uid("Name:\tapp\nUid:\t0\t0\t0\t0\n") == 0u);
+  CHECK_FALSE(effective_uid("Name:\tapp\nGid:\t0\n"));
+  CHECK_FALSE(effective_uid("Name:\tapp\nUid:\t1000\n"));
 }
 
 TEST_CASE("the port's socket counts only when a descendant holds it", "[bind-port]") {
@@ -261,11 +253,6 @@ TEST_CASE("the port's socket counts only when a descendant holds it", "[bind-por
   auto write = [&](const std::string& rel, const std::string& text) {
     std::ofstream(proc + "/" + rel) << text;
   };
-  REQUIRE(mkdir((proc + "/net").c_str(), 0755) == 0);
-  const std::string head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
-  write("net/tcp", head +
-        "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 500 1 0 100 0 0 10 0\n");
-  write("net/tcp6", head);
   // 10 is dock; 11 its child, 12 a grandchild (in a session of its own,
   // but still below dock); 20 is unrelated (a sibling of dock).
   auto process = [&](int pid, int ppid, std::vector<std::string> links) {
@@ -281,15 +268,14 @@ TEST_CASE("the port's socket counts only when a descendant holds it", "[bind-por
   process(12, 11, {"/dev/null", "socket:[400]"});
   process(20, 1, {"socket:[500]"});
 
-  CHECK(port_listened(proc, 10, 8080) == false);  // only the unrelated 20 holds inode 500
-  CHECK(port_listened(proc, 1, 8080) == true);    // as PID 1, everyone is a descendant
-  CHECK(port_listened(proc, 10, 9090) == false);  // nobody listens there
-  // Now the grandchild's socket 400 listens on 8080 too (IPv6).
-  write("net/tcp6", head +
-        "   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 400 1 0 100 0 0 10 0\n");
-  CHECK(port_listened(proc, 10, 8080) == true);
-  CHECK(port_listened(proc, 11, 8080) == true);
-  CHECK(port_listened(proc, 12, 8080) == false);  // not its own descendant
-  CHECK_FALSE(port_listened(proc + "/nowhere", 10, 8080).has_value());
+  const std::vector<Listener> on_8080{{500, 0}};
+  CHECK(port_owner(proc, 10, on_8080) == Owner::NotOurs);  // only the unrelated 20 holds inode 500
+  CHECK(port_owner(proc, 1, on_8080) == Owner::Ours);      // as PID 1, everyone is a descendant
+  // Now the grandchild's socket 400 listens on 8080 too.
+  const std::vector<Listener> both{{500, 0}, {400, 0}};
+  CHECK(port_owner(proc, 10, both) == Owner::Ours);
+  CHECK(port_owner(proc, 11, both) == Owner::Ours);
+  CHECK(port_owner(proc, 12, both) == Owner::NotOurs);  // not its own descendant
+  CHECK(port_owner(proc + "/nowhere", 10, both) == Owner::Unknown);
   std::system(("rm -rf " + proc).c_str());
 }
