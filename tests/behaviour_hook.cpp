@@ -294,3 +294,46 @@ TEST_CASE("--ready-file: made when running, removed at exit, also when dock is s
   CHECK(bad_hook.exit_code() == 2);
   CHECK(bad_hook.err_buf == "dock: --web-hook: 'http://[::1/': unclosed '[' in the host\n");
 }
+
+// Issue 15, defect 15: the web hook in the field.
+TEST_CASE("field 15: https ?ca= is dock's (used, not sent); a certificate failure is not retried", "[field][hook][tls]") {
+  if (!have("socat") || !have("openssl")) return skip("socat and openssl are needed for the HTTPS hook tests");
+  HttpServer server;
+  const int port = free_port();
+  Proc front = Proc::start({"socat", "-d", "-d", "OPENSSL-LISTEN:" + std::to_string(port) +
+                            ",bind=127.0.0.1,reuseaddr,fork,verify=0,cert=" + certs() + "/server.pem,key=" +
+                            certs() + "/server.key", "TCP:127.0.0.1:" + std::to_string(server.port)});
+  REQUIRE(front.wait_err("listening on"));
+  const std::string base = "https://localhost:" + std::to_string(port) + "/secure?token=abc";
+  Options no_store;  // only ?ca= can make the server trusted
+  no_store.env = {"SSL_CERT_FILE=/nonexistent.pem"};
+  Proc dock = run_dock({"--web-hook", base + "&ca=" + certs() + "/ca.pem", "--", "true"}, no_store);
+  CHECK(dock.exit_code() == 0);
+  REQUIRE(server.wait_requests(3));
+  CHECK(statuses(server) == std::vector<std::string>{"starting", "running", "crashed"});
+  CHECK(server.requests()[0].line == "PUT /secure?token=abc HTTP/1.1");
+  CHECK(dock.err_buf.empty());
+
+  // Not trusted: each event fails once, at once -- it would fail the same way again.
+  const int64_t t0 = now_ms();
+  Proc bad = run_dock({"--web-hook", base, "--", "sh", "-c", "exit 4"}, no_store);
+  CHECK(bad.exit_code() == 4);
+  CHECK(now_ms() - t0 < 1500);  // retries would take 2 s per event
+  CHECK(count(bad.err_buf, "not delivered: certificate verify failed") == 3);
+  CHECK(bad.err_buf.find("attempts") == std::string::npos);
+}
+
+TEST_CASE("field 15: a silent hook waits alongside the kill timeout, not after it", "[field][hook]") {
+  HttpServer silent({{200, 20000}, {200, 20000}, {200, 20000}});
+  Proc dock = start_dock({"--kill-timeout", "2s", "--web-hook", silent.url(), "--", "sh", "-c",
+                          "trap '' TERM; echo up; while :; do sleep 0.1; done"});
+  REQUIRE(dock.wait_out("up"));
+  const int64_t t0 = now_ms();
+  REQUIRE(signal_pid(dock.pid, SIGTERM));
+  CHECK(dock.exit_code(15000) == 128 + SIGKILL);
+  // The hook's 5 s count from the SIGTERM, as the kill timeout's 2 s do:
+  // dock is done 5 s after the stop began, not 2 + 5.
+  CHECK(now_ms() - t0 < 6000);
+  dock.drain();
+  CHECK(dock.err_buf.find("not delivered by the end of the stop: giving up") != std::string::npos);
+}

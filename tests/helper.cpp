@@ -22,6 +22,8 @@
 //                                  CLOCK_MONOTONIC ms); "exit N" on stdin ends it
 //   helper winch                   print "size ROWS COLS" of its terminal now and on
 //                                  every SIGWINCH, until EOF on stdin
+//   helper pid-reuse               (as PID 1's command) exit, leaving a leftover
+//                                  that starts an impostor with this pid
 //   helper orphan-burst N          make N orphans, 1,000 at a time (a process
 //                                  starts 1,000 children sharing its memory and
 //                                  exits; each child dies with it by parent-death
@@ -363,6 +365,37 @@ int mode_winch() {
   }
 }
 
+// The command of a dock that is PID 1 of a pid namespace of its own: it
+// starts a leftover (a session of its own, SIGTERM ignored) and exits. The
+// leftover waits until the command is reaped, makes the command's pid the
+// next one (ns_last_pid) and starts an impostor with it, which prints
+// "impostor PID" and then "impostor got N" for each signal it gets.
+int mode_pid_reuse() {
+  const pid_t command = getpid();
+  if (fork() != 0) return 0;  // the command ends at once
+  setsid();
+  signal(SIGTERM, SIG_IGN);
+  for (int i = 0; i < 500 && kill(command, 0) == 0; ++i) usleep(10'000);  // until reaped (5 s at most)
+  const int ns = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+  const std::string last = std::to_string(command - 1);
+  if (ns < 0 || write(ns, last.data(), last.size()) != ssize_t(last.size())) {
+    line(std::string("cannot reuse the pid: ") + std::strerror(errno));
+    return 1;
+  }
+  close(ns);
+  const pid_t impostor = fork();
+  if (impostor == 0) {
+    const int sfd = block_and_open_signals();
+    line("impostor " + std::to_string(getpid()));
+    for (;;) {
+      signalfd_siginfo info;
+      if (read(sfd, &info, sizeof info) == ssize_t(sizeof info)) line("impostor got " + std::to_string(info.ssi_signo));
+    }
+  }
+  waitpid(impostor, nullptr, 0);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "record") {
@@ -374,6 +407,7 @@ int main(int argc, char** argv) {
     return mode_record(grandchild, use_stdin);
   }
   if (mode == "leftovers") return mode_leftovers();
+  if (mode == "pid-reuse") return mode_pid_reuse();
   if (mode == "orphans") return mode_orphans(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "orphan-ppid") return mode_orphan_ppid();
   if (mode == "orphan-burst") return mode_orphan_burst(argc > 2 ? std::atol(argv[2]) : 1000);
