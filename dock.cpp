@@ -2562,6 +2562,7 @@ struct State {
   bool probe_unsure = false;     // --bind-port: "cannot tell whose" was said
   std::vector<uint64_t> probe_not_ours;  // the listening sockets last found not the command's
   int64_t probe_checked_at = 0;          // ... when
+  Fd probe_socket;                       // the socket diagnostics' netlink socket
   bool stop_overdue = false;     // SIGTERM came and --kill-timeout ran out
   int64_t stop_began = 0;        // monotonic ms of that SIGTERM, or of the child's end
   bool ready_file_made = false;  // --ready-file exists, made by dock
@@ -3383,9 +3384,10 @@ struct Listeners {
   int err = 0;
 };
 
-Listeners listeners_on(uint16_t port) {
+// `nl`: the netlink socket, made on first use and kept for the next looks.
+Listeners listeners_on(Fd& nl, uint16_t port) {
   Listeners out;
-  Fd nl(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!nl) nl = Fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
   if (!nl) {
     out.err = errno;
     return out;
@@ -3516,7 +3518,7 @@ Owner port_owner(const std::string& proc, pid_t root, std::span<const Listener> 
 void on_probe_deadline(State& st) {
   if (st.phase != Phase::Running || st.announced) return;
   const unsigned port = st.cfg.bind_port;
-  const Listeners l = listeners_on(st.cfg.bind_port);
+  const Listeners l = listeners_on(st.probe_socket, st.cfg.bind_port);
   if (l.err != 0) {  // it will not get better: say so, stop looking
     say("--bind-port %u: the kernel's socket diagnostics: %s: \"running\" will not be reported", port,
         std::strerror(l.err));

@@ -16,10 +16,10 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = --quick ] && quick=1
 if ((quick)); then
-  rounds=3 spawns=20 sig_n=300 sig_rounds=2 idle_s=1 idle_rounds=1 mem_rounds=9 storm_s=2 storm_rounds=1
+  probe_conns=1000 rounds=3 spawns=20 sig_n=300 sig_rounds=2 idle_s=1 idle_rounds=1 mem_rounds=9 storm_s=2 storm_rounds=1
   stub_limit=2 stub_timeout=1s out_blocks=$((32 << 20)) out_lines=$((8 << 20)) out_runs=3 rot=$((8 << 20))
 else
-  rounds=7 spawns=100 sig_n=1000 sig_rounds=5 idle_s=5 idle_rounds=3 mem_rounds=31 storm_s=2 storm_rounds=3
+  probe_conns=5000 rounds=7 spawns=100 sig_n=1000 sig_rounds=5 idle_s=5 idle_rounds=3 mem_rounds=31 storm_s=2 storm_rounds=3
   stub_limit=10 stub_timeout=5s out_blocks=$((1 << 30)) out_lines=$((256 << 20)) out_runs=3 rot=$((128 << 20))
 fi
 
@@ -150,6 +150,43 @@ for i in "${inits[@]}"; do
   echo "| $i | $(med "$i/median_us") | $o | $(ratio "$o" "$ot") | $(med "$i/p99_us") | $(med "$i/lost") |"
 done
 echo "| (sent to the command directly: the floor) | $floor | | | $(med floor/p99_us) | |"
+echo
+
+# --- 5b. a stalled reader of dock's stderr ------------------------------------
+# With -d dock logs every signal it forwards; the reader of its stderr
+# (docker logs, say) has stopped and the pipe is full. Forwarding must not
+# wait for it. (The peers log nothing per signal, so dock alone.)
+for ((r = 0; r < sig_rounds; r++)); do
+  for i in dock dock-static; do
+    collect "$i-debug" "$($B siglat "$sig_n" --pid1 ${how[$i]% --} -d --)" median_us p99_us lost
+    collect "$i-stalled" "$($B siglat "$sig_n" --stalled-stderr --pid1 ${how[$i]% --} -d --)" median_us p99_us lost
+  done
+done
+echo "## Signal forwarding with dock's stderr stalled (\`-d\`, $sig_n SIGUSR1, as PID 1; median of $sig_rounds runs)"
+echo
+echo "| init | median, stderr read (µs) | median, stderr full and unread (µs) | ratio | lost when stalled |"
+echo "|---|---|---|---|---|"
+for i in dock dock-static; do
+  echo "| $i -d | $(med "$i-debug/median_us") | $(med "$i-stalled/median_us") | $(ratio "$(med "$i-stalled/median_us")" "$(med "$i-debug/median_us")") | $(med "$i-stalled/lost") |"
+done
+echo
+
+# --- 5c. --bind-port while it waits ---------------------------------------------
+# $probe_conns loopback connections open on the host; dock waits for a port
+# nobody binds. The cost must not grow with the host's connections.
+for ((r = 0; r < idle_rounds; r++)); do
+  for i in dock dock-static; do
+    collect "$i" "$($B probecpu "$idle_s" "$probe_conns" "${how[$i]% --}")" cpu_pct
+    collect "$i-noconns" "$($B probecpu "$idle_s" 0 "${how[$i]% --}")" cpu_pct
+  done
+done
+echo "## \`--bind-port\` while it waits (CPU of one core over ${idle_s} s, median of $idle_rounds)"
+echo
+echo "| init | no other connections | $probe_conns loopback connections open |"
+echo "|---|---|---|"
+for i in dock dock-static; do
+  echo "| $i | $(med "$i-noconns/cpu_pct") % | $(med "$i/cpu_pct") % |"
+done
 echo
 
 # --- 6. orphan storm ---------------------------------------------------------

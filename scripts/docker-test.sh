@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 
 image=dock-test:latest
 passed=0 failed=0
-containers=()
 ctx=$(mktemp -d)
+# The ids of the containers started, one a line: run_d runs in $(...), a
+# subshell, so a shell variable would not reach cleanup.
 cleanup() {
-  [ ${#containers[@]} -gt 0 ] && docker rm -f "${containers[@]}" >/dev/null 2>&1
+  [ -s "$ctx/containers" ] && xargs docker rm -f <"$ctx/containers" >/dev/null 2>&1
   [ -n "${net:-}" ] && docker network rm "$net" >/dev/null 2>&1
   rm -rf "$ctx"
 }
@@ -40,14 +41,17 @@ ms() { date +%s%3N; }
 run_d() {  # [docker run options...] -- command...: starts a container, prints its id
   local id
   id=$(docker run -d "$@") || return 1
-  containers+=("$id")
+  echo "$id" >>"$ctx/containers"
   echo "$id"
 }
 
 # --- the image ---------------------------------------------------------
 [ -x ./dock-static ] || make dock-static >/dev/null
 busybox=$(command -v busybox) || { echo "busybox-static is needed"; exit 1; }
-mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/tmp" "$ctx/rootfs/run"
+mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/tmp" "$ctx/rootfs/run" "$ctx/rootfs/etc"
+# A user for services that drop root (test 10).
+printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$ctx/rootfs/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$ctx/rootfs/etc/group"
 cp ./dock-static "$ctx/rootfs/dock"
 cp "$busybox" "$ctx/rootfs/bin/busybox"
 for applet in $("$busybox" --list); do
@@ -272,6 +276,32 @@ check "--io tcp://NAME:PORT reaches another container through Docker's DNS" log_
 [ -s "$ctx/dns.err" ] && sed 's/^/     stderr: /' "$ctx/dns.err"
 docker rm -f "$peer" >/dev/null
 docker network rm "$net" >/dev/null
+
+# --- 10. the field: a service as nobody, an image's ENV switched off --------
+# Docker's default capabilities have no CAP_SYS_PTRACE: dock cannot read
+# /proc/PID/fd of the service that dropped to nobody, and must still see
+# its port (by the socket's uid) to become healthy.
+label="dock-test-nobody=$$"
+events="$ctx/nobody-events"
+timeout 40 docker events --filter "label=$label" --filter event=health_status --format '{{.Action}}' >"$events" 2>/dev/null &
+events_pid=$!
+c=$(run_d --label "$label" -e DOCK_BIND_PORT=8080 -e DOCK_READY_FILE=/run/dock.ready \
+  --health-cmd 'test -f /run/dock.ready' --health-interval 1s --health-retries 1 \
+  "$image" su -s /bin/sh nobody -c 'echo as $(id -u); exec nc -l -p 8080')
+timeout 30 tail -f "$events" 2>/dev/null | grep -q -m1 'health_status: healthy'
+kill "$events_pid" 2>/dev/null
+wait "$events_pid" 2>/dev/null
+check "a service as nobody, default capabilities: --bind-port sees it, healthy" \
+  test "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = healthy
+check "... and it runs as nobody" log_has "$c" 'as 65534'
+docker rm -f "$c" >/dev/null
+# An image that sets DOCK_IO in its ENV; `-e DOCK_IO=` switches it off.
+mkdir -p "$ctx/env-image"
+printf 'FROM %s\nENV DOCK_IO=/tmp/app.log DOCK_LOG_MAX_SIZE=1m\n' "$image" >"$ctx/env-image/Dockerfile"
+docker build -q -t dock-test-env:latest "$ctx/env-image" >/dev/null 2>&1
+out=$(docker run --rm -e DOCK_IO= -e DOCK_LOG_MAX_SIZE= dock-test-env:latest echo "to docker logs" 2>&1)
+check "-e DOCK_IO= over an image's DOCK_IO: output goes to docker logs (got: $out)" test "$out" = "to docker logs"
+docker rmi dock-test-env:latest >/dev/null 2>&1
 
 echo "docker: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -13,6 +13,13 @@ run_suite "behaviour tests (./dock)" env DOCK_BIN=./dock ./tests/behaviour
 if [ -x ./dock-static ]; then
   run_suite "behaviour tests (./dock-static)" env DOCK_BIN=./dock-static ./tests/behaviour "~[build]"
 fi
+# Field mode: dock with Docker's default capabilities only (no
+# CAP_SYS_PTRACE, no CAP_SYS_ADMIN), as in a container; see harness.hpp.
+if command -v setpriv >/dev/null 2>&1; then
+  run_suite "behaviour tests (./dock, Docker's default capabilities)" env DOCK_BIN=./dock DOCK_FIELD=1 ./tests/behaviour "~[build]"
+else
+  echo "behaviour tests with Docker's default capabilities: setpriv (util-linux) is missing" >>"$skips"
+fi
 
 # Catch2 counts a test case that skipped itself as passed.
 passed=$((passed - $(grep -c . "$skips" || true)))

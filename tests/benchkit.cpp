@@ -21,6 +21,12 @@
 //        WRAPPER as PID 1 runs a child that exits on SIGTERM (polite) or
 //        ignores it (stubborn); SIGTERM to the init, time until the
 //        namespace is empty (or "hung" after LIMIT_S, then SIGKILL)
+//   benchkit siglat N --stalled-stderr [--pid1] WRAPPER...
+//        as siglat, with the init's stderr a pipe that is full and never
+//        read (a stalled `docker logs`)
+//   benchkit probecpu SECONDS CONNS DOCK
+//        CONNS loopback TCP connections held open on the host; DOCK runs
+//        with --bind-port on a port nobody binds: its CPU over SECONDS
 // Child modes: sigrecv FIFO, orphans SECONDS, sleeper polite|stubborn.
 
 #include <algorithm>
@@ -38,6 +44,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -46,6 +56,7 @@
 namespace {
 
 std::string self_path;  // this program, for the child modes
+int g_child_stderr = -1;  // the init's stderr (-1: /dev/null)
 
 int64_t now_ns() {
   timespec t;
@@ -66,7 +77,7 @@ pid_t spawn(bool pid1, const std::vector<std::string>& argv, int out_fd = -1) {
     int null = open("/dev/null", O_RDWR);
     dup2(null, 0);
     dup2(out_fd >= 0 ? out_fd : null, 1);
-    dup2(null, 2);
+    dup2(g_child_stderr >= 0 ? g_child_stderr : null, 2);
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -297,6 +308,66 @@ int mode_shutdown(const std::string& kind, long limit_s, std::vector<std::string
   return 0;
 }
 
+// A pipe for the init's stderr, filled up and never read.
+void stall_stderr() {
+  int p[2];
+  if (pipe2(p, O_NONBLOCK) != 0) die("pipe");
+  char junk[4096] = {};
+  while (write(p[1], junk, sizeof junk) > 0) {}
+  fcntl(p[1], F_SETFL, 0);  // the init gets it as an ordinary (blocking) pipe
+  g_child_stderr = p[1];    // p[0] stays open and unread
+}
+
+// A loopback listener and `conns` connections to it, all held open.
+void hold_connections(long conns) {
+  rlimit r{rlim_t(2 * conns + 64), rlim_t(2 * conns + 64)};
+  setrlimit(RLIMIT_NOFILE, &r);
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(l, 4096) != 0) die("listen");
+  getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
+  for (long i = 0; i < conns; ++i) {
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0 || connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("connect");
+    if (accept4(l, nullptr, nullptr, SOCK_CLOEXEC) < 0) die("accept");
+  }
+}
+
+// Nanoseconds on CPU of a single-threaded process (its schedstat).
+int64_t cpu_ns(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/schedstat";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return -1;
+  long long ns = -1;
+  if (std::fscanf(f, "%lld", &ns) != 1) ns = -1;
+  std::fclose(f);
+  return ns;
+}
+
+int mode_probecpu(long seconds, long conns, const std::string& dock) {
+  hold_connections(conns);
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // a port nobody listens on
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  pid_t pid = spawn(false, {dock, "--bind-port", port, "--", "sleep", "1000"});
+  usleep(200000);
+  const int64_t c0 = cpu_ns(pid), t0 = now_ns();
+  sleep(unsigned(seconds));
+  const int64_t c1 = cpu_ns(pid), t1 = now_ns();
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  std::printf("cpu_pct=%.3f conns=%ld\n", 100.0 * double(c1 - c0) / double(t1 - t0), conns);
+  return 0;
+}
+
 // --- child modes ------------------------------------------------------------
 
 int mode_sigrecv(const char* path) {
@@ -354,7 +425,13 @@ int main(int argc, char** argv) {
   bool pid1 = at < argc && std::strcmp(argv[at], "--pid1") == 0;
   if (pid1) ++at;
   if (mode == "spawn") return mode_spawn(n, pid1, args_from(argv, at, argc));
+  if (mode == "siglat" && at < argc && std::strcmp(argv[at], "--stalled-stderr") == 0) {
+    stall_stderr();
+    pid1 = ++at < argc && std::strcmp(argv[at], "--pid1") == 0;
+    if (pid1) ++at;
+  }
   if (mode == "siglat") return mode_siglat(n, pid1, args_from(argv, at, argc));
+  if (mode == "probecpu" && argc > 4) return mode_probecpu(n, std::atol(argv[3]), argv[4]);
   if (mode == "storm") return mode_storm(n, args_from(argv, 3, argc));
   if (mode == "idle") return mode_idle(n, args_from(argv, 3, argc));
   if (mode == "shutdown" && argc > 3) return mode_shutdown(argv[2], std::atol(argv[3]), args_from(argv, 4, argc));

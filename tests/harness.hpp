@@ -53,6 +53,29 @@ inline const std::string& dock_path() {
   return path;
 }
 
+// Field mode (DOCK_FIELD=1, run by make test): dock starts with Docker's
+// default capability set as its bounding set -- no CAP_SYS_PTRACE, no
+// CAP_SYS_ADMIN -- as it does in a container. The tests themselves keep
+// theirs (they mount, make namespaces, plant files as other users);
+// unshare, when a test makes dock PID 1, runs before the drop.
+inline bool field_mode() {
+  const char* f = std::getenv("DOCK_FIELD");
+  return f != nullptr && std::string_view(f) == "1";
+}
+
+constexpr const char* kDockerCapabilities =
+    "--bounding-set=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,"
+    "+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap";
+
+// The command line that starts dock: ./dock, or in field mode setpriv
+// dropping the capabilities first (setpriv execs dock: same pid).
+inline std::vector<std::string> dock_command() {
+  if (!field_mode()) return {dock_path()};
+  // By its path: a test may give dock a PATH without setpriv's directory.
+  static const std::string setpriv = access("/usr/bin/setpriv", X_OK) == 0 ? "/usr/bin/setpriv" : "/bin/setpriv";
+  return {setpriv, kDockerCapabilities, "--inh-caps=-all", dock_path()};
+}
+
 // dock built with sanitizers (make check-sanitize): its resident set is the
 // sanitizers' shadow memory more than its own, and it needs libasan.
 inline bool sanitized() { return dock_path().find("sanitize") != std::string::npos; }
@@ -474,7 +497,7 @@ class Proc {
 
 // Runs dock to the end with stdin closed; returns it, exited (or killed).
 inline Proc run_dock(const std::vector<std::string>& args, const Options& o = {}) {
-  std::vector<std::string> full{dock_path()};
+  std::vector<std::string> full = dock_command();
   full.insert(full.end(), args.begin(), args.end());
   Proc p = Proc::start(full, o);
   p.close_in();
@@ -484,7 +507,7 @@ inline Proc run_dock(const std::vector<std::string>& args, const Options& o = {}
 }
 
 inline Proc start_dock(const std::vector<std::string>& args, const Options& o = {}) {
-  std::vector<std::string> full{dock_path()};
+  std::vector<std::string> full = dock_command();
   full.insert(full.end(), args.begin(), args.end());
   return Proc::start(full, o);
 }
