@@ -62,6 +62,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/uio.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -2033,14 +2034,26 @@ bool rename_new(const std::string& from, const std::string& to) {
   return ::rename(from.c_str(), to.c_str()) == 0;
 }
 
+// A name for the compressor's temporary file nobody can guess, so that no
+// symlink can wait there: ARCHIVE.gz. and 12 random letters.
+std::string temporary_name(const std::string& archive) {
+  unsigned char bytes[12];
+  if (::getrandom(bytes, sizeof bytes, GRND_NONBLOCK) != ssize_t(sizeof bytes)) {
+    const uint64_t mix = uint64_t(monotonic_ms()) * 0x9e3779b97f4a7c15u ^ uint64_t(::getpid());
+    for (size_t i = 0; i < sizeof bytes; ++i) bytes[i] = uint8_t(mix >> (8 * (i % 8))) ^ uint8_t(i * 37);
+  }
+  std::string name = archive + ".gz.";
+  for (unsigned char b : bytes) name += "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[b % 62];
+  return name;
+}
+
 // The compressor: a process of its own (forked by dock, at low priority),
 // so that compressing a big archive never holds up the loop. It writes
-// ARCHIVE.gz.XXXXXX (a new file under a name nobody can guess, so no
-// symlink can wait there), renames it to ARCHIVE.gz and only then removes
-// ARCHIVE, if it is still the file it read: whenever it stops, one
-// complete copy exists. Exit status: 0, or an errno.
-[[noreturn]] void compress_archive(const std::string& archive) {
-  std::string tmp = archive + ".gz.XXXXXX";
+// `tmp` (a new file: O_EXCL, no symlink followed), renames it to
+// ARCHIVE.gz and only then removes ARCHIVE, if it is still the file it
+// read: whenever it stops, one complete copy exists. Exit status: 0, or
+// an errno; dock removes `tmp` when it failed.
+[[noreturn]] void compress_archive(const std::string& archive, const std::string& tmp) {
   bool made = false;
   auto fail = [&](int err) {
     if (made) ::unlink(tmp.c_str());
@@ -2050,7 +2063,7 @@ bool rename_new(const std::string& from, const std::string& to) {
   struct stat was;
   if (!in || ::fstat(in.get(), &was) != 0) fail(errno);
   if (!S_ISREG(was.st_mode)) fail(EINVAL);
-  Fd out(::mkostemp(tmp.data(), O_CLOEXEC));
+  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!out) fail(errno);
   made = true;
   gzFile_s* gz = g_zlib.gzdopen(out.get(), "wb6");
@@ -2497,6 +2510,7 @@ struct Rotation {
   std::vector<std::string> made;     // the names of the archives made, oldest first (--log-keep at most)
   pid_t compressor = -1;             // compressing `compressing`
   std::string compressing;
+  std::string compressing_tmp;       // its temporary file
   std::vector<std::string> queue;    // archives waiting for the compressor
 };
 
@@ -2819,6 +2833,7 @@ void start_compressor(State& st) {
   // At shutdown the queue stays uncompressed: dock's exit waits for no backlog.
   if (r.compressor > 0 || r.queue.empty() || st.phase != Phase::Running) return;
   const std::string archive = r.queue.front();
+  const std::string tmp = temporary_name(archive);
   const pid_t pid = ::fork();
   if (pid < 0) {
     say("%s: cannot compress it: fork: %s (left as it is)", archive.c_str(), std::strerror(errno));
@@ -2831,11 +2846,12 @@ void start_compressor(State& st) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != st.self) ::_exit(EIO);
     [[maybe_unused]] int nice = ::nice(10);
-    compress_archive(archive);
+    compress_archive(archive, tmp);
   }
   r.queue.erase(r.queue.begin());
   r.compressor = pid;
   r.compressing = archive;
+  r.compressing_tmp = tmp;
   debug("compressing %s (pid %d)", archive.c_str(), pid);
 }
 
@@ -2846,6 +2862,11 @@ void on_compressor_exit(State& st, int status) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     debug("%s.gz written", r.compressing.c_str());
   } else {
+    // Its temporary file, if it is still the regular file of dock's that
+    // the compressor made (killed at shutdown, say).
+    struct stat sb;
+    if (::lstat(r.compressing_tmp.c_str(), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == ::geteuid())
+      ::unlink(r.compressing_tmp.c_str());
     if (WIFEXITED(status))
       say("%s: compression failed: %s (left uncompressed)", r.compressing.c_str(), std::strerror(WEXITSTATUS(status)));
     else

@@ -90,6 +90,15 @@ TEST_CASE("field 3: root follows no symlink planted in the service's directory",
     CHECK(p.exit_code() == 2);
     CHECK(access(marker.c_str(), F_OK) != 0);
   }
+  SECTION("a FIFO at the ready file: exit 2 at once, not a hang") {
+    REQUIRE(mkfifo((dir.path + "/ready").c_str(), 0666) == 0);
+    REQUIRE(lchown((dir.path + "/ready").c_str(), kNobody, kNobody) == 0);
+    const int64_t t0 = now_ms();
+    Proc p = run_dock({"--ready-file", dir.path + "/ready", "--", "touch", marker});
+    CHECK(p.exit_code() == 2);
+    CHECK(now_ms() - t0 < 3000);
+    CHECK(access(marker.c_str(), F_OK) != 0);
+  }
   SECTION("the archive's temporary file") {
     // The old name was FILE_STAMP.gz.tmp: every stamp of the next seconds is planted.
     const time_t now = time(nullptr);
