@@ -27,6 +27,7 @@
 
 // ==== 1. Includes and constants ====
 
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <csignal>
@@ -656,7 +657,9 @@ std::optional<std::string> bracketed_ipv6(std::string_view inside) {
   if (pct == std::string_view::npos) return std::string(inside);
   if (inside.substr(pct, 3) != "%25" || inside.size() == pct + 3) return std::nullopt;
   auto zone = percent_decode(inside.substr(pct + 3));
-  if (!zone || zone->find_first_of("%/ ") != std::string::npos) return std::nullopt;
+  if (!zone) return std::nullopt;
+  for (char c : *zone)  // an interface name or number
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) return std::nullopt;
   return std::string(inside.substr(0, pct)) + "%" + *zone;
 }
 
@@ -1194,20 +1197,19 @@ constexpr int64_t kConnectTimeoutMs = 5000;
 // Inputs that are bad before anything is tried (exit 2): a file target in a
 // directory that does not exist, TLS files that are not there.
 // The directory a file is to be created in must be there.
-std::optional<std::string> check_dir_of(const std::string& path) {
-  struct stat sb;
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  if (::stat(dir.c_str(), &sb) != 0) return "directory " + dir + ": " + std::strerror(errno);
-  if (!S_ISDIR(sb.st_mode)) return dir + " is not a directory";
-  if (::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) return path + " is a directory";
-  return std::nullopt;
-}
-
 // The directory part of `path` ("." for a bare name).
 std::string dir_of(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::optional<std::string> check_dir_of(const std::string& path) {
+  struct stat sb;
+  const std::string dir = dir_of(path);
+  if (::stat(dir.c_str(), &sb) != 0) return "directory " + dir + ": " + std::strerror(errno);
+  if (!S_ISDIR(sb.st_mode)) return dir + " is not a directory";
+  if (::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) return path + " is a directory";
+  return std::nullopt;
 }
 
 // Whether only dock's own user can write the directory `dir`, so that
@@ -1458,9 +1460,9 @@ std::optional<std::string> Tls::connect_step(short& want) {
     want = e == kSslErrorWantRead ? POLLIN : POLLOUT;
     return std::nullopt;
   }
-  verify_failed_ = g_ssl.SSL_get_verify_result(ssl_) != 0;
-  if (verify_failed_)
-    return std::string("certificate verify failed: ") + g_ssl.X509_verify_cert_error_string(g_ssl.SSL_get_verify_result(ssl_));
+  const long verdict = g_ssl.SSL_get_verify_result(ssl_);
+  verify_failed_ = verdict != 0;
+  if (verify_failed_) return std::string("certificate verify failed: ") + g_ssl.X509_verify_cert_error_string(verdict);
   if (e == kSslErrorSyscall && errno != 0) return std::string("TLS handshake: ") + std::strerror(errno);
   return "TLS handshake: " + ssl_reason("the server closed the connection");
 }
@@ -2801,7 +2803,7 @@ bool rotate_log(State& st) {
     return false;
   }
   r.last = named;
-  r.made.push_back(archive.substr(r.dir.size() + (r.dir == "/" ? 0 : 1)));
+  r.made.push_back(archive.substr(archive.rfind('/') + 1));
   if (r.made.size() > size_t(st.cfg.log_keep)) r.made.erase(r.made.begin());
   if (r.failing) say("%s: rotating works again", r.path.c_str());
   r.failing = false;
@@ -3974,9 +3976,8 @@ void setup_rotation(State& st) {
   Rotation& r = st.rot;
   r.on = true;
   r.path = st.cfg.io.path;
-  const size_t slash = r.path.rfind('/');
-  r.dir = slash == std::string::npos ? "." : slash == 0 ? "/" : r.path.substr(0, slash);
-  r.base = slash == std::string::npos ? r.path : r.path.substr(slash + 1);
+  r.dir = dir_of(r.path);
+  r.base = r.path.substr(r.path.rfind('/') + 1);  // npos + 1: the whole name
   struct stat sb;
   if (::fstat(st.target.get(), &sb) == 0) r.size = sb.st_size;
   if (auto err = load_zlib())
