@@ -384,8 +384,11 @@ bool write_all(int fd, std::string_view data) noexcept {
 // stdio), non-blocking: O_NONBLOCK on the shared one would change it for
 // them too (a shell's terminal, say). `access`: O_RDONLY or O_WRONLY.
 Fd reopen_nonblocking(int fd, int access) {
-  char path[32];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  // Built by hand: snprintf would fault libc's printf code into memory at
+  // every start, for a path of one digit.
+  char path[] = "/proc/self/fd/0";
+  if (fd < 0 || fd > 9) return Fd();
+  path[sizeof path - 2] = char('0' + fd);
   return Fd(::open(path, access | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
 }
 

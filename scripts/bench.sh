@@ -23,6 +23,7 @@ else
   stub_limit=10 stub_timeout=5s out_blocks=$((1 << 30)) out_lines=$((256 << 20)) out_runs=3 rot=$((128 << 20))
 fi
 
+scripts/install-deps.sh bench >/dev/null || echo "install-deps: the peers could not all be installed"
 make -s dock dock-static tests/helper tests/benchkit >/dev/null || exit 1
 B=tests/benchkit
 dir=$(mktemp -d /tmp/dock-bench.XXXXXX)

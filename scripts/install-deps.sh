@@ -2,6 +2,8 @@
 # Installs, with apt-get, every package that building and testing dock
 # needs and that this machine lacks. Safe to run again: it installs nothing
 # when everything is there. Used by `make test` and so by .ci/run.
+# `install-deps.sh bench` also installs the inits scripts/bench.sh
+# measures dock against.
 set -eu
 
 # package            why
@@ -24,6 +26,14 @@ clang                # libFuzzer targets (make fuzz)
 libclang-rt-14-dev   # ... and their runtimes: libFuzzer, ASan, UBSan for clang 14
 valgrind             # memcheck of the core scenarios (scripts/valgrind-check.sh)
 "
+
+if [ "${1:-}" = bench ]; then
+  packages="$packages
+tini                 # the peers of scripts/bench.sh (tini and tini-static)
+dumb-init
+catatonit
+"
+fi
 
 missing=""
 for pkg in $(printf '%s\n' "$packages" | sed 's/#.*//'); do
