@@ -372,9 +372,9 @@ int mode_winch() {
 // "impostor PID" and then "impostor got N" for each signal it gets.
 int mode_pid_reuse() {
   const pid_t command = getpid();
+  signal(SIGTERM, SIG_IGN);   // before the fork: the init's SIGTERM may come at once
   if (fork() != 0) return 0;  // the command ends at once
   setsid();
-  signal(SIGTERM, SIG_IGN);
   for (int i = 0; i < 500 && kill(command, 0) == 0; ++i) usleep(10'000);  // until reaped (5 s at most)
   const int ns = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
   const std::string last = std::to_string(command - 1);
