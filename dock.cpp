@@ -655,6 +655,8 @@ std::optional<std::string> percent_decode(std::string_view s) {
 // ("fe80::1%eth0"); nullopt when it is not one.
 std::optional<std::string> bracketed_ipv6(std::string_view inside) {
   const size_t pct = inside.find('%');
+  for (char c : inside.substr(0, pct))  // inet_pton would stop at a NUL
+    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return std::nullopt;
   in6_addr a;
   if (::inet_pton(AF_INET6, std::string(inside.substr(0, pct)).c_str(), &a) != 1) return std::nullopt;
   if (pct == std::string_view::npos) return std::string(inside);

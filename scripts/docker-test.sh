@@ -45,6 +45,22 @@ run_d() {  # [docker run options...] -- command...: starts a container, prints i
   echo "$id"
 }
 
+# A container ready by --bind-port 8080 and --ready-file, with a HEALTHCHECK
+# on the ready file; waits (30 s at most) until Docker says healthy. Sets
+# c (its id) and events (a file of the health events seen).
+run_healthchecked() {  # NAME IMAGE COMMAND...
+  local label="dock-test-$1=$$" events_pid
+  events="$ctx/$1-events"
+  shift
+  timeout 40 docker events --filter "label=$label" --filter event=health_status --format '{{.Action}}' >"$events" 2>/dev/null &
+  events_pid=$!
+  c=$(run_d --label "$label" -e DOCK_BIND_PORT=8080 -e DOCK_READY_FILE=/run/dock.ready \
+    --health-cmd 'test -f /run/dock.ready' --health-interval 1s --health-retries 1 "$@")
+  timeout 30 tail -f "$events" 2>/dev/null | grep -q -m1 'health_status: healthy'
+  kill "$events_pid" 2>/dev/null
+  wait "$events_pid" 2>/dev/null
+}
+
 # --- the image ---------------------------------------------------------
 [ -x ./dock-static ] || make dock-static >/dev/null
 busybox=$(command -v busybox) || { echo "busybox-static is needed"; exit 1; }
@@ -176,16 +192,7 @@ check "docker run -it: the shell survives Ctrl-C and exit 3 gives 3" test "$(sai
 [ "$(said exit)" = 3 ] || printf '%s\n' "$session"
 
 # --- 5. HEALTHCHECK on --ready-file, made only once --bind-port listens ----
-label="dock-test-health=$$"
-events="$ctx/health-events"
-timeout 40 docker events --filter "label=$label" --filter event=health_status --format '{{.Action}}' >"$events" 2>/dev/null &
-events_pid=$!
-c=$(run_d --label "$label" -e DOCK_BIND_PORT=8080 -e DOCK_READY_FILE=/run/dock.ready \
-  --health-cmd 'test -f /run/dock.ready' --health-interval 1s --health-retries 1 \
-  "$image" sh -c 'echo waiting; sleep 3; echo listening; exec nc -l -p 8080')
-timeout 30 tail -f "$events" 2>/dev/null | grep -q -m1 'health_status: healthy'
-kill "$events_pid" 2>/dev/null
-wait "$events_pid" 2>/dev/null
+run_healthchecked health "$image" sh -c 'echo waiting; sleep 3; echo listening; exec nc -l -p 8080'
 check "HEALTHCHECK: unhealthy while the command has not listened, then healthy" \
   test "$(grep -o 'health_status: [a-z]*' "$events" | uniq | tr '\n' ' ')" = "health_status: unhealthy health_status: healthy "
 check "HEALTHCHECK: docker inspect says healthy" test "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = healthy
@@ -281,16 +288,7 @@ docker network rm "$net" >/dev/null
 # Docker's default capabilities have no CAP_SYS_PTRACE: dock cannot read
 # /proc/PID/fd of the service that dropped to nobody, and must still see
 # its port (by the socket's uid) to become healthy.
-label="dock-test-nobody=$$"
-events="$ctx/nobody-events"
-timeout 40 docker events --filter "label=$label" --filter event=health_status --format '{{.Action}}' >"$events" 2>/dev/null &
-events_pid=$!
-c=$(run_d --label "$label" -e DOCK_BIND_PORT=8080 -e DOCK_READY_FILE=/run/dock.ready \
-  --health-cmd 'test -f /run/dock.ready' --health-interval 1s --health-retries 1 \
-  "$image" su -s /bin/sh nobody -c 'echo as $(id -u); exec nc -l -p 8080')
-timeout 30 tail -f "$events" 2>/dev/null | grep -q -m1 'health_status: healthy'
-kill "$events_pid" 2>/dev/null
-wait "$events_pid" 2>/dev/null
+run_healthchecked nobody "$image" su -s /bin/sh nobody -c 'echo as $(id -u); exec nc -l -p 8080'
 check "a service as nobody, default capabilities: --bind-port sees it, healthy" \
   test "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = healthy
 check "... and it runs as nobody" log_has "$c" 'as 65534'

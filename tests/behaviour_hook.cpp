@@ -59,6 +59,16 @@ const std::string& certs() {
   return dir;
 }
 
+// socat on `port` ending TLS (the test server certificate) in front of
+// the plain HTTP `server`.
+Proc https_front(int port, const HttpServer& server) {
+  Proc front = Proc::start({"socat", "-d", "-d", "OPENSSL-LISTEN:" + std::to_string(port) +
+                            ",bind=127.0.0.1,reuseaddr,fork,verify=0,cert=" + certs() + "/server.pem,key=" +
+                            certs() + "/server.key", "TCP:127.0.0.1:" + std::to_string(server.port)});
+  REQUIRE(front.wait_err("listening on"));
+  return front;
+}
+
 }  // namespace
 
 TEST_CASE("--web-hook: starting, running, crashed in order, with the documented JSON", "[hook]") {
@@ -204,10 +214,7 @@ TEST_CASE("--web-hook https: verified like tls://, SSL_CERT_FILE honoured", "[ho
   if (!have("socat") || !have("openssl")) return skip("socat and openssl are needed for the HTTPS hook tests");
   HttpServer server;
   const int port = free_port();
-  Proc front = Proc::start({"socat", "-d", "-d", "OPENSSL-LISTEN:" + std::to_string(port) +
-                            ",bind=127.0.0.1,reuseaddr,fork,verify=0,cert=" + certs() + "/server.pem,key=" +
-                            certs() + "/server.key", "TCP:127.0.0.1:" + std::to_string(server.port)});
-  REQUIRE(front.wait_err("listening on"));
+  Proc front = https_front(port, server);
   const std::string url = "https://localhost:" + std::to_string(port) + "/secure";
   Options trusted;
   trusted.env = {"SSL_CERT_FILE=" + certs() + "/ca.pem"};
@@ -300,10 +307,7 @@ TEST_CASE("field 15: https ?ca= is dock's (used, not sent); a certificate failur
   if (!have("socat") || !have("openssl")) return skip("socat and openssl are needed for the HTTPS hook tests");
   HttpServer server;
   const int port = free_port();
-  Proc front = Proc::start({"socat", "-d", "-d", "OPENSSL-LISTEN:" + std::to_string(port) +
-                            ",bind=127.0.0.1,reuseaddr,fork,verify=0,cert=" + certs() + "/server.pem,key=" +
-                            certs() + "/server.key", "TCP:127.0.0.1:" + std::to_string(server.port)});
-  REQUIRE(front.wait_err("listening on"));
+  Proc front = https_front(port, server);
   const std::string base = "https://localhost:" + std::to_string(port) + "/secure?token=abc";
   Options no_store;  // only ?ca= can make the server trusted
   no_store.env = {"SSL_CERT_FILE=/nonexistent.pem"};

@@ -523,3 +523,13 @@ TEST_CASE("URL edges: file://localhost, %-escapes in paths, brackets hold IPv6 o
   REQUIRE_FALSE(parse_hook_url("http://h/?ca=x", h));  // plain http: the query is the server's
   CHECK(h.target == "/?ca=x");
 }
+
+TEST_CASE("a bracketed host is an IPv6 literal and nothing else (no NUL to stop inet_pton early)", "[io][hook]") {
+  HookUrl h;
+  const std::string nul("http://[::\0\r\nX: y]/", 19);
+  auto err = parse_hook_url(nul, h);
+  REQUIRE(err.has_value());
+  CHECK(err->find("is not an IPv6 address") != std::string::npos);
+  IoTarget t;
+  CHECK(parse_io_url(std::string("tcp://[::1\0x]:80", 16), t).has_value());
+}
