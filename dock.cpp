@@ -1989,17 +1989,18 @@ std::vector<std::string> archives_to_remove(std::string_view base, const std::ve
     for (const auto& b : archives) seen = seen || (b.stamp == a->stamp && b.clash == a->clash);
     if (!seen) archives.push_back(*a);
   }
-  auto made_rank = [&](const ArchiveName& a) -> size_t {  // 0: not made by this dock
+  // Each archive with its rank among those made (0: not made by this dock).
+  std::vector<std::pair<size_t, ArchiveName>> ranked;
+  for (auto& a : archives) {
     const auto it = std::find(made.begin(), made.end(), archive_name(base, a));
-    return it == made.end() ? 0 : size_t(it - made.begin()) + 1;
-  };
-  std::sort(archives.begin(), archives.end(), [&](const ArchiveName& x, const ArchiveName& y) {
-    const size_t rx = made_rank(x), ry = made_rank(y);
-    return rx != ry ? rx > ry : x.newer_than(y);
+    ranked.emplace_back(it == made.end() ? 0 : size_t(it - made.begin()) + 1, std::move(a));
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) {
+    return x.first != y.first ? x.first > y.first : x.second.newer_than(y.second);
   });
   std::vector<std::string> remove;
-  for (size_t i = keep; i < archives.size(); ++i) {
-    const std::string n = archive_name(base, archives[i]);
+  for (size_t i = keep; i < ranked.size(); ++i) {
+    const std::string n = archive_name(base, ranked[i].second);
     for (const auto& e : entries)
       if (e == n || e == n + ".gz") remove.push_back(e);
   }
