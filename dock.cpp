@@ -2582,7 +2582,7 @@ struct State {
   bool announced = false;        // "running" was said (--bind-port seen)
   bool hung_up = false;          // the connection is gone and the child got SIGHUP
   bool probe_unsure = false;     // --bind-port: "cannot tell whose" was said
-  std::vector<uint64_t> probe_not_ours;  // the listening sockets last found not the command's
+  std::vector<uint64_t> probe_judged;    // the listening sockets last judged (not the command's)
   int64_t probe_checked_at = 0;          // ... when
   Fd probe_socket;                       // the socket diagnostics' netlink socket
   bool stop_overdue = false;     // SIGTERM came and --kill-timeout ran out
@@ -2693,9 +2693,10 @@ void hang_up(State& st, const char* why = "peer closed the connection");
 // old file, at a line boundary -- or inside a line that does not end
 // (a progress bar drawn with \r): one open for a whole --log-rotate
 // period, or one that would take the file past --log-max-size by more
-// than a partial line's worth (emit() stops it there). Such a line is cut: its continuation starts the next file
-// without a second prefix. A due rotation waiting for an open line wakes
-// when the line's period is over.
+// than a partial line's worth (emit() stops it there). Such a line is
+// cut: its continuation starts the next file without a second prefix. A
+// due rotation waiting for an open line wakes when the line's period is
+// over.
 bool rotation_point(State& st) {
   Rotation& r = st.rot;
   const Sink& k = st.sinks[0];
@@ -3558,10 +3559,10 @@ void on_probe_deadline(State& st) {
   std::vector<uint64_t> inodes;
   for (const auto& x : l.found) inodes.push_back(x.inode);
   const int64_t now = monotonic_ms();
-  const bool known = inodes == st.probe_not_ours && now - st.probe_checked_at < kProbeRecheckMs;
+  const bool known = inodes == st.probe_judged && now - st.probe_checked_at < kProbeRecheckMs;
   if (!l.found.empty() && !known) {
     st.probe_checked_at = now;
-    st.probe_not_ours = inodes;
+    st.probe_judged = inodes;
     switch (port_owner("/proc", st.self, l.found)) {
       case Owner::Ours:
         return announce_running(st);
