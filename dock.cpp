@@ -20,12 +20,25 @@
 //    timeout: a quiet child costs dock no wake-ups.
 //  - Setup may fail and exit; once the child runs, dock may only warn and go
 //    on, because if PID 1 dies the container dies without an exit status.
-//  - Errors are values, reported once as `dock: <what>: <why>`.
+//  - Errors are values (Error), reported once as `dock: <what>: <why>`.
+//  - Memory is sized before the loop: buffers are fixed, whatever the child
+//    writes; what the loop allocates is bounded (the web hook's queue of at
+//    most three events, an archive's name).
 //
-// Sections follow the data: options -> signal setup -> spawn -> event loop
-// -> forwarding -> reaping -> shutdown -> run() -> main.
+// How the file reads:
+//   the small init   1 includes and constants, 2 foundations (Fd, Error,
+//                    text, clock, logging), 3 the loop (epoll, the deadline
+//                    table, handlers), 4 spawn, 5 signals, reaping and the
+//                    lifecycle (one enum of phases, one transition function)
+//   the features     6 io targets and TLS, 7 lines (streams, sinks, the
+//                    prefixer), 8 input and terminal, 9 rotation, 10 the web
+//                    hook, 11 readiness (--bind-port, --ready-file); each
+//                    owns its config, parsing, state, handlers and setup
+//   the wiring       12 the option table, the State made of the features'
+//                    structs, the plan of the child's descriptors, the
+//                    lifecycle's effects on the features, run(); 13 main
 
-// ==== 1. Includes and constants ====
+// ==== 1. Includes, the libraries dock may load, constants ====
 
 #include <cctype>
 #include <cerrno>
@@ -77,7 +90,7 @@
 #include <cstdlib>
 
 // The product is built without exceptions. libstdc++'s out-of-line helpers
-// would still pull in the unwinder and the demangler (60 KB of a 130 KB
+// would still pull in the unwinder and the demangler (about half of the
 // binary) just to report an impossible throw; in their place a failed
 // allocation or a broken invariant ends the process at once.
 #ifndef __cpp_exceptions
@@ -175,136 +188,26 @@ enum class Exit : int {
 
 constexpr int code(Exit e) { return static_cast<int>(e); }
 
-constexpr int64_t kDefaultKillTimeoutMs = 5000;
 constexpr int kMaxSignal = 64;  // SIGRTMAX on Linux
 
-// ==== 2. Tables ====
-//
-// Signal names without the SIG prefix. Real-time signals are spelled
-// RTMIN, RTMIN+n, RTMAX-n and handled by signal_from_name directly.
-
-struct SignalName {
-  std::string_view name;
-  int number;
-};
-
-constexpr std::array<SignalName, 31> kSignalNames{{
-    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},
-    {"ILL", SIGILL},     {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},
-    {"BUS", SIGBUS},     {"FPE", SIGFPE},       {"KILL", SIGKILL},
-    {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},     {"TERM", SIGTERM},
-    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},
-    {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},
-    {"TTOU", SIGTTOU},   {"URG", SIGURG},       {"XCPU", SIGXCPU},
-    {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-    {"WINCH", SIGWINCH}, {"IO", SIGIO},         {"PWR", SIGPWR},
-    {"SYS", SIGSYS},
-}};
-
-constexpr bool signal_table_is_sound() {
-  for (size_t i = 0; i < kSignalNames.size(); ++i) {
-    if (kSignalNames[i].number < 1 || kSignalNames[i].number > 31) return false;
-    for (size_t j = i + 1; j < kSignalNames.size(); ++j)
-      if (kSignalNames[i].number == kSignalNames[j].number) return false;
-  }
-  return true;
+// The shell's convention for a child's end: its exit code, or 128+N when
+// signal N killed it.
+constexpr int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return code(Exit::Setup);
 }
-static_assert(signal_table_is_sound(), "signal names must map 1:1 onto 1..31");
 
-// Prefix colours: bold ANSI foreground, reset after the prefix.
-struct Colour {
-  std::string_view name;
-  std::string_view code;
-};
+// The shell's convention for a command that could not be executed.
+constexpr Exit exec_failure_code(int err) {
+  return err == ENOENT || err == ENOTDIR ? Exit::NotFound : Exit::NotExecutable;
+}
 
-constexpr std::array<Colour, 7> kColours{{
-    {"red", "\x1b[31;1m"}, {"green", "\x1b[32;1m"}, {"yellow", "\x1b[33;1m"},
-    {"blue", "\x1b[34;1m"}, {"magenta", "\x1b[35;1m"}, {"cyan", "\x1b[36;1m"},
-    {"white", "\x1b[37;1m"},
-}};
-constexpr std::string_view kColourReset = "\x1b[0m";
-constexpr size_t kMaxPrefix = 4096;  // a line and its prefix must fit a sink's ring
-
-// Every option of SPEC §2.
-enum class Opt {
-  Io, Tty, StdoutPrefix, StderrPrefix, LogRotate, LogMaxSize, LogKeep,
-  WebHook, BindPort, ReadyFile, KillTimeout, Rewrite, SingleChild, Debug,
-  Help, Version,
-};
-
-struct OptionSpec {
-  std::string_view name;  // long name; the variable is DOCK_ + NAME
-  char short_name;        // 0 when none
-  bool takes_value;
-  bool has_env;           // help and version have no DOCK_* form
-  Opt id;
-};
-
-constexpr std::array<OptionSpec, 16> kOptions{{
-    {"io", 0, true, true, Opt::Io},
-    {"tty", 0, false, true, Opt::Tty},
-    {"stdout-prefix", 0, true, true, Opt::StdoutPrefix},
-    {"stderr-prefix", 0, true, true, Opt::StderrPrefix},
-    {"log-rotate", 0, true, true, Opt::LogRotate},
-    {"log-max-size", 0, true, true, Opt::LogMaxSize},
-    {"log-keep", 0, true, true, Opt::LogKeep},
-    {"web-hook", 0, true, true, Opt::WebHook},
-    {"bind-port", 0, true, true, Opt::BindPort},
-    {"ready-file", 0, true, true, Opt::ReadyFile},
-    {"kill-timeout", 0, true, true, Opt::KillTimeout},
-    {"rewrite", 0, true, true, Opt::Rewrite},
-    {"single-child", 0, false, true, Opt::SingleChild},
-    {"debug", 'd', false, true, Opt::Debug},
-    {"help", 'h', false, false, Opt::Help},
-    {"version", 'V', false, false, Opt::Version},
-}};
-
-constexpr std::string_view kUsage =
-    "usage: dock [OPTIONS] [--] COMMAND [ARG...]\n"
-    "\n"
-    "Runs COMMAND as the one child of an init: forwards every signal to its\n"
-    "process group, reaps every zombie, and when COMMAND exits terminates\n"
-    "what is left (SIGTERM, then SIGKILL after the kill timeout) and exits\n"
-    "with COMMAND's status (128+N when signal N killed it).\n"
-    "\n"
-    "options (each also as a DOCK_* variable, e.g. DOCK_KILL_TIMEOUT=10s):\n"
-    "  --io URL                 where the child's stdio goes: file:///abs/path,\n"
-    "                           file://rel/path or a bare path (output appended),\n"
-    "                           tcp://HOST:PORT, tcp4://, tcp6://[::1]:PORT,\n"
-    "                           unix:///path, tls://HOST:PORT (ssl://) with\n"
-    "                           ?ca=FILE, ?cert=FILE&key=FILE, ?insecure=1\n"
-    "                           (stdin, stdout and stderr)\n"
-    "  --tty                    run the child on a pseudo-terminal bridged to\n"
-    "                           the io target (or to dock's own stdio)\n"
-    "  --log-rotate DURATION    with a file --io: archive the file this often\n"
-    "                           (30m, 1d; a bare integer is hours)\n"
-    "  --log-max-size SIZE      ... and when it reaches SIZE (10m, 512k, 1g)\n"
-    "  --log-keep N             archives kept, compressed with gzip (default 5)\n"
-    "  --stdout-prefix TEXT[:COLOR]  put TEXT before every output line; COLOR is\n"
-    "                           red, green, yellow, blue, magenta, cyan, white\n"
-    "  --stderr-prefix TEXT[:COLOR]  a different prefix for stderr lines\n"
-    "  --web-hook URL           PUT each state change (starting, running,\n"
-    "                           crashed) as JSON to an http:// or https:// URL\n"
-    "  --bind-port PORT         \"running\" only once the child listens on PORT\n"
-    "  --ready-file PATH        create PATH when running, remove it at exit\n"
-    "                           (for HEALTHCHECK and exec probes)\n"
-    "  --kill-timeout DURATION  grace between SIGTERM and SIGKILL at shutdown\n"
-    "                           (default 5s; 500ms, 10s, 2m, 1h, 1d)\n"
-    "  --rewrite FROM:TO        deliver signal TO when FROM arrives; TO 0 drops\n"
-    "                           it; repeatable (e.g. --rewrite TERM:QUIT)\n"
-    "  --single-child           signal only the child, not its process group\n"
-    "  -d, --debug              log lifecycle and decisions on stderr\n"
-    "  -h, --help               show this help\n"
-    "  -V, --version            show the version\n"
-    "\n"
-    "exit status: COMMAND's; 128+N if signal N killed it; 1 setup failure;\n"
-    "2 bad usage; 126 COMMAND not executable; 127 COMMAND not found.\n";
-
-// ==== 3. Utilities ====
+// ==== 2. Foundations ====
 //
 // Fd owns a descriptor and closes it once. retry() repeats a call that was
 // interrupted; with every signal blocked that is rare, but cheap to handle.
+// Error is the one way a function says it failed.
 
 class Fd {
  public:
@@ -342,6 +245,25 @@ auto retry(F call) noexcept {
   return r;
 }
 
+// What a function that can fail returns: nothing when it worked, else why
+// (without "dock: <what>: ", which the caller that knows <what> adds once).
+// Values that may be missing are std::optional<T>; Error is never a value.
+class [[nodiscard]] Error {
+ public:
+  Error() = default;
+  Error(std::string why) : why_(std::move(why)) {}  // NOLINT: `return "why";` reads best
+  Error(const char* why) : why_(why) {}
+  explicit operator bool() const { return !why_.empty(); }
+  const std::string& operator*() const { return why_; }
+  const std::string* operator->() const { return &why_; }
+  friend bool operator==(const Error& e, std::string_view why) { return e.why_ == why; }
+
+ private:
+  std::string why_;
+};
+
+// ---- text ----
+
 constexpr char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c; }
 
 constexpr bool iequals(std::string_view a, std::string_view b) {
@@ -363,6 +285,98 @@ constexpr std::optional<int64_t> parse_uint(std::string_view s, int64_t max = IN
   }
   return v;
 }
+
+constexpr int hex_digit(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+// RFC 3986 percent-decoding: user info, paths, a zone id.
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size() || hex_digit(s[i + 1]) < 0 || hex_digit(s[i + 2]) < 0) return std::nullopt;
+    out += char(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
+// d. Milliseconds out. A bare number is hours only where `bare_hours` says
+// so (--log-rotate, the Go flag's unit); elsewhere only 0 needs no unit.
+std::optional<int64_t> parse_duration(std::string_view s, bool bare_hours = false) {
+  struct Unit {
+    std::string_view suffix;
+    int64_t ms;
+  };
+  constexpr std::array<Unit, 5> units{{{"ms", 1}, {"s", 1000}, {"m", 60'000},
+                                       {"h", 3'600'000}, {"d", 86'400'000}}};
+  int64_t scale = 0;
+  for (const auto& u : units) {  // "ms" before "s" and "m": longest match first
+    if (s.size() > u.suffix.size() && s.substr(s.size() - u.suffix.size()) == u.suffix) {
+      scale = u.ms;
+      s.remove_suffix(u.suffix.size());
+      break;
+    }
+  }
+  if (scale == 0) {
+    if (!bare_hours) return s == "0" ? std::optional<int64_t>(0) : std::nullopt;
+    scale = 3'600'000;
+  }
+  const size_t dot = s.find('.');
+  std::string_view whole = s.substr(0, dot);
+  std::string_view frac = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
+  if (dot != std::string_view::npos && frac.empty()) return std::nullopt;
+  if (frac.size() > 9) return std::nullopt;
+  constexpr int64_t kMaxMs = int64_t(100) * 365 * 86'400'000;  // a century
+  auto w = parse_uint(whole, kMaxMs);
+  if (!w || *w > kMaxMs / scale) return std::nullopt;
+  int64_t ms = *w * scale;
+  if (!frac.empty()) {
+    auto f = parse_uint(frac);
+    if (!f) return std::nullopt;
+    int64_t denom = 1;
+    for (size_t i = 0; i < frac.size(); ++i) denom *= 10;
+    ms += *f * scale / denom;  // scale <= 8.64e7 and f < 1e9: no overflow
+  }
+  if (ms > kMaxMs) return std::nullopt;
+  return ms;
+}
+
+// SIZE: bytes, or a number with k, m or g (KiB, MiB, GiB; also written
+// kb, KiB, ...; any case).
+std::optional<int64_t> parse_size(std::string_view s) {
+  struct Unit {
+    std::string_view suffix;
+    int64_t bytes;
+  };
+  constexpr std::array<Unit, 10> units{{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+                                        {"kb", 1 << 10},  {"mb", 1 << 20},  {"gb", 1 << 30},
+                                        {"k", 1 << 10},   {"m", 1 << 20},   {"g", 1 << 30}, {"b", 1}}};
+  int64_t scale = 1;
+  for (const auto& u : units) {
+    if (s.size() > u.suffix.size() && iequals(s.substr(s.size() - u.suffix.size()), u.suffix)) {
+      scale = u.bytes;
+      s.remove_suffix(u.suffix.size());
+      break;
+    }
+  }
+  constexpr int64_t kMaxBytes = int64_t(1) << 50;  // a PiB
+  auto n = parse_uint(s, kMaxBytes);
+  if (!n || *n > kMaxBytes / scale) return std::nullopt;
+  return *n * scale;
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+  for (auto yes : {"1", "true", "yes", "on"}) if (iequals(s, yes)) return true;
+  for (auto no : {"", "0", "false", "no", "off"}) if (iequals(s, no)) return false;
+  return std::nullopt;
+}
+
+// ---- clock, descriptors, files ----
 
 int64_t monotonic_ms() {
   timespec ts;
@@ -392,7 +406,30 @@ Fd reopen_nonblocking(int fd, int access) {
   return Fd(::open(path, access | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
 }
 
-// ==== 4. Logging ====
+// The directory part of `path` ("." for a bare name).
+std::string dir_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// A file is to be made at `path`: its directory must be there.
+Error check_dir_of(const std::string& path) {
+  struct stat sb;
+  const std::string dir = dir_of(path);
+  if (::stat(dir.c_str(), &sb) != 0) return "directory " + dir + ": " + std::strerror(errno);
+  if (!S_ISDIR(sb.st_mode)) return dir + " is not a directory";
+  if (::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) return path + " is a directory";
+  return {};
+}
+
+// Whether only dock's own user can write the directory `dir`, so that
+// nobody else can have planted a symlink in it (/dev/stdout in /dev).
+bool only_we_write(const std::string& dir) {
+  struct stat sb;
+  return ::stat(dir.c_str(), &sb) == 0 && sb.st_uid == ::geteuid() && (sb.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+// ---- logging ----
 //
 // Every line dock prints about itself starts with "dock: " and is written
 // with one write(2) so that it is not interleaved with the child's output.
@@ -485,13 +522,40 @@ void vsay(const char* prefix, const char* fmt, va_list ap) noexcept {
   va_end(ap);
 }
 
-// ==== 5. Options ====
+// ---- signal names ----
 //
-// parse_args turns argv and the environment into a Config, or into the one
-// error line to print. It never exits and does no I/O, so every path is a
-// unit test. Flags beat DOCK_* variables: a variable is read only for an
-// option no flag set, and every DOCK_* variable dock knows is removed from
-// the child's environment whether or not it was used.
+// Without the SIG prefix. Real-time signals are spelled RTMIN, RTMIN+n,
+// RTMAX-n and handled by signal_from_name directly.
+
+struct SignalName {
+  std::string_view name;
+  int number;
+};
+
+constexpr std::array<SignalName, 31> kSignalNames{{
+    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},
+    {"ILL", SIGILL},     {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},
+    {"BUS", SIGBUS},     {"FPE", SIGFPE},       {"KILL", SIGKILL},
+    {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},
+    {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU},   {"URG", SIGURG},       {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+    {"WINCH", SIGWINCH}, {"IO", SIGIO},         {"PWR", SIGPWR},
+    {"SYS", SIGSYS},
+}};
+
+constexpr bool signal_table_is_sound() {
+  for (size_t i = 0; i < kSignalNames.size(); ++i) {
+    if (kSignalNames[i].number < 1 || kSignalNames[i].number > 31) return false;
+    for (size_t j = i + 1; j < kSignalNames.size(); ++j)
+      if (kSignalNames[i].number == kSignalNames[j].number) return false;
+  }
+  return true;
+}
+static_assert(signal_table_is_sound(), "signal names must map 1:1 onto 1..31");
+
 
 // "15", "TERM", "SIGTERM", "sigterm", "RTMIN+2", "SIGRTMAX-1".
 std::optional<int> signal_from_name(std::string_view s) {
@@ -541,82 +605,755 @@ SignalText signal_name(int sig) {
 }
 
 // DURATION: a number, possibly with a fraction, followed by ms, s, m, h or
-// d. Milliseconds out. A bare number is hours only where `bare_hours` says
-// so (--log-rotate, the Go flag's unit); elsewhere only 0 needs no unit.
-std::optional<int64_t> parse_duration(std::string_view s, bool bare_hours = false) {
-  struct Unit {
-    std::string_view suffix;
-    int64_t ms;
+
+// ==== 3. The loop ====
+//
+// One epoll waits, with no timeout, for every descriptor dock watches, the
+// signalfd and one timerfd among them. Timed work is a table of deadlines
+// behind that one timerfd, armed for the earliest one set and disarmed when
+// none is: nothing fires unless something is due. The loop knows nothing
+// of what runs on it: each watched descriptor and each deadline has a
+// Handler, a function and the struct it works on, registered at setup.
+
+struct Handler {
+  void (*fn)(void* ctx, size_t index) = nullptr;
+  void* ctx = nullptr;
+  size_t index = 0;  // which of its kind (a stream, a sink)
+  void operator()() const {
+    if (fn != nullptr) fn(ctx, index);
+  }
+};
+
+using Slot = uint32_t;      // a watched descriptor's handler, epoll's data.u32
+using TimerId = size_t;     // a deadline
+
+struct Loop {
+  Fd epoll, timer;
+  std::vector<Handler> handlers;  // by Slot
+  struct Deadline {
+    int64_t at = 0;  // monotonic ms; 0: not set
+    Handler due;
   };
-  constexpr std::array<Unit, 5> units{{{"ms", 1}, {"s", 1000}, {"m", 60'000},
-                                       {"h", 3'600'000}, {"d", 86'400'000}}};
-  int64_t scale = 0;
-  for (const auto& u : units) {  // "ms" before "s" and "m": longest match first
-    if (s.size() > u.suffix.size() && s.substr(s.size() - u.suffix.size()) == u.suffix) {
-      scale = u.ms;
-      s.remove_suffix(u.suffix.size());
-      break;
+  std::vector<Deadline> deadlines;  // by TimerId
+};
+
+// A Handler that calls F(obj, loop, index), F(obj, loop) or F(obj); a
+// feature's struct knows its loop (`loop`).
+template <auto F, class T>
+Handler handler(T& obj, size_t index = 0) {
+  return {[](void* ctx, size_t i) {
+            T& o = *static_cast<T*>(ctx);
+            if constexpr (std::is_invocable_v<decltype(F), T&, Loop&, size_t>) F(o, *o.loop, i);
+            else if constexpr (std::is_invocable_v<decltype(F), T&, Loop&>) F(o, *o.loop);
+            else F(o);
+          },
+          &obj, index};
+}
+
+Error open_loop(Loop& loop) {
+  loop.epoll = Fd(::epoll_create1(EPOLL_CLOEXEC));
+  loop.timer = Fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!loop.epoll || !loop.timer) return std::strerror(errno);
+  loop.handlers.reserve(16);
+  return {};
+}
+
+// A handler for descriptors to come; at setup.
+Slot add_handler(Loop& loop, Handler h) {
+  loop.handlers.push_back(h);
+  return Slot(loop.handlers.size() - 1);
+}
+
+// A deadline, not set yet; at setup.
+TimerId add_timer(Loop& loop, Handler h) {
+  loop.deadlines.push_back({0, h});
+  return loop.deadlines.size() - 1;
+}
+
+void rearm_timer(Loop& loop) {
+  int64_t next = 0;
+  for (const auto& d : loop.deadlines)
+    if (d.at != 0 && (next == 0 || d.at < next)) next = d.at;
+  itimerspec spec{};  // all zero: disarmed
+  if (next != 0) {
+    spec.it_value.tv_sec = next / 1000;
+    spec.it_value.tv_nsec = (next % 1000) * 1'000'000;
+  }
+  if (::timerfd_settime(loop.timer.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0)
+    say("timerfd: %s", std::strerror(errno));
+}
+
+// Sets deadline `t` to the monotonic time `at` (0 clears it). The timerfd
+// is touched only when something changed: pump() asks on every read.
+void set_deadline_at(Loop& loop, TimerId t, int64_t at) {
+  if (loop.deadlines[t].at == at) return;
+  loop.deadlines[t].at = at;
+  rearm_timer(loop);
+}
+
+void set_deadline(Loop& loop, TimerId t, int64_t in_ms) {
+  set_deadline_at(loop, t, monotonic_ms() + std::max<int64_t>(in_ms, 1));
+}
+
+void clear_deadline(Loop& loop, TimerId t) { set_deadline_at(loop, t, 0); }
+
+[[nodiscard]] bool deadline_set(const Loop& loop, TimerId t) { return loop.deadlines[t].at != 0; }
+
+// The timerfd fired: runs every handler whose deadline has come.
+void on_timer(Loop& loop) {
+  uint64_t expirations;
+  [[maybe_unused]] ssize_t n = ::read(loop.timer.get(), &expirations, sizeof expirations);
+  const int64_t now = monotonic_ms();
+  for (auto& d : loop.deadlines) {
+    if (d.at == 0 || d.at > now) continue;
+    d.at = 0;
+    d.due();
+  }
+  rearm_timer(loop);
+}
+
+// Arms `want` on a descriptor whose armed events are `armed`. One with
+// nothing armed is out of epoll altogether: a hung-up pipe or socket
+// reports HUP and ERR even when nothing is asked, and would wake the loop
+// for nothing while dock cannot act on it.
+bool arm(Loop& loop, int fd, Slot slot, uint32_t& armed, uint32_t want) {
+  if (want == armed) return true;
+  if (want == 0) {
+    ::epoll_ctl(loop.epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
+  } else {
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u32 = slot;
+    if (::epoll_ctl(loop.epoll.get(), armed == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) {
+      if (errno != EPERM) say("epoll: %s", std::strerror(errno));  // EPERM: not pollable, the caller's call
+      return false;
     }
   }
-  if (scale == 0) {
-    if (!bare_hours) return s == "0" ? std::optional<int64_t>(0) : std::nullopt;
-    scale = 3'600'000;
-  }
-  const size_t dot = s.find('.');
-  std::string_view whole = s.substr(0, dot);
-  std::string_view frac = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
-  if (dot != std::string_view::npos && frac.empty()) return std::nullopt;
-  if (frac.size() > 9) return std::nullopt;
-  constexpr int64_t kMaxMs = int64_t(100) * 365 * 86'400'000;  // a century
-  auto w = parse_uint(whole, kMaxMs);
-  if (!w || *w > kMaxMs / scale) return std::nullopt;
-  int64_t ms = *w * scale;
-  if (!frac.empty()) {
-    auto f = parse_uint(frac);
-    if (!f) return std::nullopt;
-    int64_t denom = 1;
-    for (size_t i = 0; i < frac.size(); ++i) denom *= 10;
-    ms += *f * scale / denom;  // scale <= 8.64e7 and f < 1e9: no overflow
-  }
-  if (ms > kMaxMs) return std::nullopt;
-  return ms;
+  armed = want;
+  return true;
 }
 
-// SIZE: bytes, or a number with k, m or g (KiB, MiB, GiB; also written
-// kb, KiB, ...; any case).
-std::optional<int64_t> parse_size(std::string_view s) {
-  struct Unit {
-    std::string_view suffix;
-    int64_t bytes;
+// Watches `fd` for good (the signalfd, the timerfd, a connection's hang-up).
+bool watch(Loop& loop, int fd, Slot slot, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u32 = slot;
+  if (::epoll_ctl(loop.epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0) return true;
+  say("epoll: %s", std::strerror(errno));
+  return false;
+}
+
+void unwatch(Loop& loop, int fd) { ::epoll_ctl(loop.epoll.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+// Waits for what is ready and runs its handlers.
+void run_once(Loop& loop) {
+  epoll_event events[4];
+  const int n = ::epoll_wait(loop.epoll.get(), events, 4, -1);
+  if (n < 0 && errno != EINTR) say("epoll_wait: %s", std::strerror(errno));
+  for (int i = 0; i < n; ++i) loop.handlers[events[i].data.u32]();
+}
+
+// ---- blocking every signal ----
+//
+// Done first thing in run(): every signal is blocked (SIGKILL and SIGSTOP
+// cannot be), so none is lost or acted on by default before the loop reads
+// it. See the header for faults.
+
+
+// glibc's sigfillset leaves out its own two real-time signals (32, 33), and
+// its sigprocmask refuses them; left unblocked, either kills dock when sent
+// from outside. So the set is filled bit by bit (bit N-1 is signal N) and
+// the mask set through the system call itself.
+sigset_t catchable_signals() {
+  sigset_t set;
+  ::sigfillset(&set);
+  for (int sig = 32; sig <= 33; ++sig) {
+    auto* words = reinterpret_cast<unsigned long*>(&set);
+    words[(sig - 1) / (8 * sizeof(unsigned long))] |= 1ul << ((sig - 1) % (8 * sizeof(unsigned long)));
+  }
+  return set;
+}
+
+// rt_sigprocmask without libc's filter; the kernel's sigset is 64 bits.
+int set_signal_mask(int how, const sigset_t* set, sigset_t* old) {
+  return int(::syscall(SYS_rt_sigprocmask, how, set, old, kMaxSignal / 8));
+}
+
+// ==== 4. Spawn ====
+//
+// The child gets a process group of its own (so a signal to the group
+// reaches everything it starts, and nothing of dock's), the terminal's
+// foreground when dock holds it, its stdio from the io target, dock's
+// original signal mask (dispositions are untouched by dock, so what dock
+// inherited as ignored stays ignored), and SIGKILL as parent-death signal
+// when dock is not PID 1.
+//
+// It is started with clone(CLONE_VM | CLONE_VFORK), as posix_spawn does:
+// until it execs, the child runs on a stack of its own inside dock's
+// memory while dock waits. Nothing is copied (fork copied dock's page
+// tables and then every page dock wrote on, a good part of dock's
+// start-up). An exec failure comes back as an errno over a close-on-exec
+// pipe rather than through the shared memory, so that it also arrives where
+// CLONE_VM is not honoured (valgrind runs the child as a fork).
+// Every signal is still blocked in the child until just before execve, so
+// none can run in dock's memory; the child calls only async-signal-safe
+// functions and leaves by execve or _exit.
+
+// The descriptors that become the child's 0, 1, 2; -1 keeps dock's own.
+// With --tty all three are the pty's slave, which also becomes the
+// controlling terminal of the child's new session.
+struct ChildStdio {
+  int in = -1, out = -1, err = -1;
+  int ctty = -1;
+};
+
+struct Spawned {
+  pid_t pid = -1;
+  int exec_errno = 0;  // nonzero: the command could not be executed
+};
+
+// What the child needs; it reads it in dock's memory.
+struct SpawnPlan {
+  char* const* command;  // null-terminated
+  char* const* env;      // null-terminated
+  const sigset_t& original_mask;
+  const ChildStdio& stdio;
+  int tty_fd;
+  bool pid1;
+  pid_t parent;
+  int report;  // the pipe's write end: an errno when the child cannot go on
+  int cwd;     // the directory dock was started in: the child's (-1: dock's own)
+};
+
+// The child runs on a stack ASan does not know; its noreturn calls would
+// make ASan try to clean a "stack" it cannot find (and warn). Built without
+// sanitizers, this changes nothing.
+#define DOCK_CHILD_STACK __attribute__((no_sanitize_address))
+
+[[noreturn]] DOCK_CHILD_STACK void child_fails(const SpawnPlan& p, int err, int status) {
+  [[maybe_unused]] ssize_t w = ::write(p.report, &err, sizeof err);
+  ::_exit(status);
+}
+
+// Runs the command as execvpe would, and returns why it could not. A name
+// with a slash is run as it is; any other is looked up in the directories
+// of PATH (an empty entry is the current directory; no PATH: /bin:/usr/bin).
+// A file that exists but may not be run (EACCES) is remembered and the
+// search goes on; a file the kernel cannot run (ENOEXEC) is given to
+// /bin/sh. This is dock's own loop, not libc's, because the child runs in
+// dock's memory: every page of libc it touches stays resident in dock, and
+// execvpe's error dispatch reads large tables of libc's.
+int exec_command(char* const argv[], char* const envp[]) {
+  const char* file = argv[0];
+  const size_t file_len = std::strlen(file);
+  if (file_len == 0) return ENOENT;
+  auto run = [&](const char* path) {
+    ::execve(path, argv, envp);
+    if (errno != ENOEXEC) return errno;
+    size_t argc = 0;
+    while (argv[argc] != nullptr) ++argc;
+    auto** sh = static_cast<const char**>(__builtin_alloca((argc + 2) * sizeof(char*)));
+    sh[0] = "/bin/sh";
+    sh[1] = path;
+    for (size_t i = 1; i <= argc; ++i) sh[i + 1] = argv[i];  // argv[argc] is the null
+    ::execve(sh[0], const_cast<char* const*>(sh), envp);
+    return ENOEXEC;
   };
-  constexpr std::array<Unit, 10> units{{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
-                                        {"kb", 1 << 10},  {"mb", 1 << 20},  {"gb", 1 << 30},
-                                        {"k", 1 << 10},   {"m", 1 << 20},   {"g", 1 << 30}, {"b", 1}}};
-  int64_t scale = 1;
-  for (const auto& u : units) {
-    if (s.size() > u.suffix.size() && iequals(s.substr(s.size() - u.suffix.size()), u.suffix)) {
-      scale = u.bytes;
-      s.remove_suffix(u.suffix.size());
-      break;
+  if (std::memchr(file, '/', file_len) != nullptr) return run(file);
+  if (file_len > NAME_MAX) return ENAMETOOLONG;
+
+  const char* dirs = ::getenv("PATH");
+  if (dirs == nullptr) dirs = "/bin:/usr/bin";
+  char path[PATH_MAX + 1];
+  bool denied = false;
+  int err = ENOENT;
+  for (const char* dir = dirs;; ++dir) {
+    const char* end = std::strchr(dir, ':');
+    const size_t dir_len = end != nullptr ? size_t(end - dir) : std::strlen(dir);
+    if (dir_len + 1 + file_len < sizeof path) {
+      size_t n = 0;
+      if (dir_len > 0) {  // an empty entry: the current directory
+        std::memcpy(path, dir, dir_len);
+        n = dir_len;
+        path[n++] = '/';
+      }
+      std::memcpy(path + n, file, file_len + 1);
+      err = run(path);
+      if (err == EACCES) denied = true;
+      else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV && err != ETIMEDOUT)
+        return err;  // found, but it cannot run: say why
     }
+    if (end == nullptr) break;
+    dir = end;
   }
-  constexpr int64_t kMaxBytes = int64_t(1) << 50;  // a PiB
-  auto n = parse_uint(s, kMaxBytes);
-  if (!n || *n > kMaxBytes / scale) return std::nullopt;
-  return *n * scale;
+  return denied ? EACCES : err;
 }
 
-std::optional<bool> parse_bool(std::string_view s) {
-  for (auto yes : {"1", "true", "yes", "on"}) if (iequals(s, yes)) return true;
-  for (auto no : {"", "0", "false", "no", "off"}) if (iequals(s, no)) return false;
-  return std::nullopt;
+DOCK_CHILD_STACK int start_child(void* arg) {
+  const SpawnPlan& p = *static_cast<const SpawnPlan*>(arg);
+  if (p.stdio.ctty >= 0) {  // a session of its own, on its own terminal
+    if (::setsid() < 0 || ::ioctl(p.stdio.ctty, TIOCSCTTY, 0) != 0) child_fails(p, errno, code(Exit::Setup));
+  } else {
+    ::setpgid(0, 0);
+    if (p.tty_fd >= 0) ::tcsetpgrp(p.tty_fd, ::getpid());  // SIGTTOU still blocked
+  }
+  if (!p.pid1) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != p.parent) ::_exit(code(Exit::Setup));  // dock already gone
+  }
+  if (p.cwd >= 0 && ::fchdir(p.cwd) != 0) child_fails(p, errno, code(Exit::Setup));
+  // dup2 clears close-on-exec on the copies; dock's originals stay closed.
+  if (p.stdio.in >= 0) ::dup2(p.stdio.in, STDIN_FILENO);
+  if (p.stdio.out >= 0) ::dup2(p.stdio.out, STDOUT_FILENO);
+  if (p.stdio.err >= 0) ::dup2(p.stdio.err, STDERR_FILENO);
+  set_signal_mask(SIG_SETMASK, &p.original_mask, nullptr);
+  const int err = exec_command(p.command, p.env);
+  child_fails(p, err, code(exec_failure_code(err)));
 }
 
-// ---- --io URLs ----
+// The child's stack: room for exec_command's path (PATH_MAX) and, for a
+// script without #!, its copy of argv, above a guard page (PROT_NONE) so
+// that an overflow faults instead of writing over dock's memory. Only the
+// pages the child touches become resident.
+size_t child_stack_size(char* const* command, size_t page) {
+  size_t args = 0;
+  while (command[args] != nullptr) ++args;
+  const size_t need = 32 * 1024 + PATH_MAX + (args + 2) * sizeof(char*);
+  return (need + page - 1) / page * page + page;
+}
+
+Spawned spawn(SpawnPlan plan) {
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return {-1, errno};
+  Fd rd(report[0]), wr(report[1]);
+  const size_t page = size_t(::getpagesize()), size = child_stack_size(plan.command, page);
+  void* stack = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+  if (stack == MAP_FAILED) return {-1, errno};
+  plan.parent = ::getpid();
+  plan.report = wr.get();
+  pid_t pid = -1;
+  if (::mprotect(static_cast<char*>(stack) + page, size - page, PROT_READ | PROT_WRITE) == 0)
+    // The stack grows down from its top; clone wants the top.
+    pid = ::clone(start_child, static_cast<char*>(stack) + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+  const int err_start = errno;
+  ::munmap(stack, size);
+  if (pid < 0) return {-1, err_start};
+  // Also from the parent (a no-op by now: the child did it before exec).
+  if (plan.stdio.ctty < 0) ::setpgid(pid, pid);
+  if (plan.tty_fd >= 0) ::tcsetpgrp(plan.tty_fd, pid);
+  wr.reset();
+  int err = 0;
+  const ssize_t n = retry([&] { return ::read(rd.get(), &err, sizeof err); });
+  return {pid, n == ssize_t(sizeof err) ? err : 0};
+}
+
+// ==== 5. Signals, reaping and the lifecycle ====
+//
+// A signal dock receives goes, after --rewrite, to the child's process
+// group (the child alone with --single-child, or when the child left its
+// group). Signals dock caused itself (SIGPIPE from its own writes) are
+// dropped. Every wake-up reaps until nothing is left to reap, so a
+// coalesced SIGCHLD never leaves a zombie. The child's end starts the
+// shutdown: SIGTERM (and SIGCONT, so stopped processes can act on it) to
+// every remaining process, the kill timer, then SIGKILL to survivors until
+// none is left. Where the run stands is one Phase, changed only by
+// advance().
+
+// A function with the struct it works on, for what the small init tells
+// the features (the lifecycle's events, a reaped helper, SIGWINCH).
+template <class... A>
+struct Callback {
+  void (*fn)(void*, A...) = nullptr;
+  void* ctx = nullptr;
+  void operator()(A... a) const {
+    if (fn != nullptr) fn(ctx, a...);
+  }
+};
+
+template <auto F, class... A, class T>
+Callback<A...> callback(T& obj) {
+  return {[](void* ctx, A... a) {
+            T& o = *static_cast<T*>(ctx);
+            if constexpr (std::is_invocable_v<decltype(F), T&, Loop&, A...>) F(o, *o.loop, a...);
+            else F(o, a...);
+          },
+          &obj};
+}
+
+constexpr int64_t kDefaultKillTimeoutMs = 5000;
+constexpr int64_t kKillLookAgainMs = 100;  // the last phase looks for stragglers this often
+
+// The small init's options: --kill-timeout, --rewrite, --single-child,
+// --debug, and the command itself.
+struct InitConfig {
+  int64_t kill_timeout_ms = kDefaultKillTimeoutMs;
+  // rewrite[from] is the signal delivered when `from` arrives; 0 drops it.
+  std::array<int, kMaxSignal + 1> rewrite{};
+  bool single_child = false;
+  bool debug = false;
+  char* const* command = nullptr;  // null-terminated, points into argv
+  std::vector<char*> child_env;    // null-terminated, points into envp
+
+  InitConfig() {
+    for (int s = 0; s <= kMaxSignal; ++s) rewrite[size_t(s)] = s;
+  }
+};
+
+// --kill-timeout DURATION
+Error parse_kill_timeout(std::string_view value, InitConfig& c) {
+  auto ms = parse_duration(value);
+  if (!ms && parse_uint(value)) return std::string(value) + " needs a unit, e.g. " + std::string(value) + "s";
+  if (!ms) return "'" + std::string(value) + "' is not a duration (e.g. 500ms, 10s, 2m)";
+  c.kill_timeout_ms = *ms;
+  return {};
+}
+
+// --rewrite FROM:TO: one rule into the table.
+Error add_rewrite(std::string_view spec, InitConfig& c) {
+  const size_t colon = spec.find(':');
+  if (colon == std::string_view::npos)
+    return "'" + std::string(spec) + "' is not FROM:TO (e.g. TERM:QUIT, or USR1:0 to drop)";
+  std::string_view from_s = spec.substr(0, colon), to_s = spec.substr(colon + 1);
+  auto from = signal_from_name(from_s);
+  if (!from) return "'" + std::string(from_s) + "' is not a signal";
+  if (*from == SIGKILL || *from == SIGSTOP)
+    return std::string("SIG") + signal_name(*from).c_str() + " cannot be caught, so it cannot be rewritten";
+  if (*from == SIGCHLD) return "SIGCHLD is dock's own (it reaps with it), so it cannot be rewritten";
+  std::optional<int> to = to_s == "0" ? std::optional<int>(0) : signal_from_name(to_s);
+  if (!to) return "'" + std::string(to_s) + "' is not a signal or 0";
+  c.rewrite[size_t(*from)] = *to;
+  return {};
+}
+
+// DOCK_REWRITE holds several rules separated by commas or blanks.
+Error add_rewrites(std::string_view list, InitConfig& c) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find_first_of(", \t", start);
+    if (end == std::string_view::npos) end = list.size();
+    if (end > start)
+      if (auto err = add_rewrite(list.substr(start, end - start), c)) return err;
+    start = end + 1;
+  }
+  return {};
+}
+
+// ---- the lifecycle ----
+
+enum class Phase {
+  Starting,     // before the command runs
+  Running,      // the command runs
+  Stopping,     // SIGTERM came: the command has --kill-timeout to end
+  Terminating,  // the command ended; the leftovers got SIGTERM
+  Killing,      // time is up: SIGKILL to whatever is left, until nothing is
+  Teardown,     // everything is reaped; output and the web hook drain
+  Done,         // dock exits with the command's status
+};
+
+enum class Event {
+  Started,     // the command runs
+  ExecFailed,  // it could not be executed (reaped already)
+  StopAsked,   // SIGTERM from outside
+  ChildEnded,  // the command was reaped
+  GraceOver,   // the kill timeout ran out (in the last phase: look again)
+  AllReaped,   // no process is left
+  Settled,     // nothing is left to write or to send
+};
+
+// The small init's state: the child, where the run stands, and what it
+// tells the features.
+struct Init {
+  const InitConfig& cfg;
+  sigset_t original_mask{};
+  pid_t self = ::getpid();
+  bool pid1 = false;
+  Loop* loop = nullptr;
+  Fd signals;
+  Fd cwd;  // the directory dock was started in, for the child (dock's own is /)
+  Fd tty;  // dock's controlling terminal, held only while dock is its foreground
+  pid_t child = -1;
+  int status = 0;      // the child's wait status, once `ended`
+  bool ended = false;  // the child was reaped
+  Phase phase = Phase::Starting;
+  int64_t stop_began = 0;  // monotonic ms of the SIGTERM, or of the child's end
+  TimerId grace = 0;       // the kill timeout; in the last phase, the next look
+  Callback<Event> on_event;        // after each event: the features react
+  Callback<pid_t, int> on_reaped;  // a process other than the child ended
+  Callback<> on_winch;             // SIGWINCH came
+
+  explicit Init(const InitConfig& c) : cfg(c) {}
+};
+
+void advance(Init& in, Loop& loop, Event e);
+
+// Once the child is reaped its pid may belong to another process: only its
+// group is signalled then (the kernel reuses no pid while a group of that
+// number has members), and with --single-child nothing is.
+void deliver(const Init& in, int sig) {
+  if (in.child <= 0) return;
+  if (in.ended && in.cfg.single_child) return;
+  if (!in.cfg.single_child) {
+    if (::kill(-in.child, sig) == 0) return;
+    if (errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), in.child, std::strerror(errno));
+    if (in.ended) return;
+  }
+  if (::kill(in.child, sig) != 0 && errno != ESRCH)
+    say("kill -%s %d: %s", signal_name(sig).c_str(), in.child, std::strerror(errno));
+}
+
+// dock takes its terminal back from the child -- only while the child's
+// group has it: after Ctrl-Z and `bg` the user's shell holds it, and taking
+// it would leave the shell reading EIO.
+void take_terminal_back(const Init& in) {
+  if (in.tty && !in.pid1 && ::tcgetpgrp(in.tty.get()) == in.child) ::tcsetpgrp(in.tty.get(), ::getpgrp());
+}
+
+// SIGCONT also gives the terminal back to the child when dock was resumed
+// in the foreground (the shell's `fg`).
+void forward(Init& in, Loop& loop, const signalfd_siginfo& info) {
+  const int sig = int(info.ssi_signo);
+  if (pid_t(info.ssi_pid) == in.self) return;  // not logged: logging could cause another
+  const int to = sig <= kMaxSignal ? in.cfg.rewrite[size_t(sig)] : sig;
+  if (to == 0) {
+    debug("dropping SIG%s (--rewrite)", signal_name(sig).c_str());
+    return;
+  }
+  if (to == SIGCONT && in.tty && !in.ended && ::tcgetpgrp(in.tty.get()) == ::getpgrp())
+    ::tcsetpgrp(in.tty.get(), in.child);
+  if (to == SIGWINCH) in.on_winch();
+  if (sig == SIGTERM) advance(in, loop, Event::StopAsked);
+  if (g_debug)  // the names are built only when they are printed
+    debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
+          to != sig ? signal_name(to).c_str() : "", in.cfg.single_child ? "child" : "group", in.child);
+  deliver(in, to);
+}
+
+// Job control without PID 1: the child was stopped from the terminal, so
+// dock takes the terminal back and stops itself; the user's shell sees its
+// job stop and gets its prompt back. `fg` sends SIGCONT, see forward().
+void on_child_stopped(const Init& in, int sig) {
+  debug("child stopped by SIG%s", signal_name(sig).c_str());
+  if (in.pid1 || !in.tty || (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)) return;
+  take_terminal_back(in);
+  ::kill(in.self, SIGSTOP);
+}
+
+// ---- the process table ----
+//
+// As a subreaper dock must find every remaining descendant at shutdown,
+// including those that moved to a group or session of their own. The
+// parent links come from /proc/PID/stat; deciding who descends from whom is
+// a pure function over them.
+
+struct ProcLink {
+  pid_t pid;
+  pid_t ppid;
+};
+
+// The ppid field of a /proc/PID/stat line. The command name in parentheses
+// may itself hold ')' and spaces, so parsing starts after the last ')'.
+std::optional<pid_t> ppid_from_stat(std::string_view stat) {
+  const size_t close = stat.rfind(')');
+  if (close == std::string_view::npos || close + 4 > stat.size()) return std::nullopt;
+  std::string_view rest = stat.substr(close + 1);  // " S 123 ..."
+  if (rest.size() < 4 || rest[0] != ' ' || rest[2] != ' ') return std::nullopt;
+  rest.remove_prefix(3);
+  auto ppid = parse_uint(rest.substr(0, rest.find(' ')), INT_MAX);
+  if (!ppid) return std::nullopt;
+  return pid_t(*ppid);
+}
+
+// Every process below `root` in the tree the links describe.
+std::vector<pid_t> descendants_in(std::span<const ProcLink> links, pid_t root) {
+  std::vector<pid_t> found{root};
+  for (size_t next = 0; next < found.size(); ++next)
+    for (const auto& link : links)
+      if (link.ppid == found[next] && link.pid != root) found.push_back(link.pid);
+  found.erase(found.begin());
+  return found;
+}
+
+// Every process's parent, from PROC/PID/stat; nullopt if PROC cannot be read.
+std::optional<std::vector<ProcLink>> read_process_table(const std::string& proc) {
+  std::vector<ProcLink> links;
+  DIR* dir = ::opendir(proc.c_str());
+  if (dir == nullptr) return std::nullopt;
+  while (dirent* e = ::readdir(dir)) {
+    auto pid = parse_uint(e->d_name, INT_MAX);
+    if (!pid) continue;
+    char path[32], buf[512];
+    std::snprintf(path, sizeof path, "%d/stat", int(*pid));
+    Fd fd(retry([&] { return ::openat(::dirfd(dir), path, O_RDONLY | O_CLOEXEC); }));
+    if (!fd) continue;  // it exited meanwhile
+    ssize_t n = retry([&] { return ::read(fd.get(), buf, sizeof buf); });
+    if (n <= 0) continue;
+    if (auto ppid = ppid_from_stat({buf, size_t(n)})) links.push_back({pid_t(*pid), *ppid});
+  }
+  ::closedir(dir);
+  return links;
+}
+
+// `sig` to every process left: the whole namespace as PID 1, else every
+// descendant (SIGCONT after it, so a stopped one can act on it).
+void signal_leftovers(const Init& in, int sig) {
+  if (in.pid1) {
+    // As PID 1 every process of the namespace is ours; kill(-1) skips us.
+    if (::kill(-1, sig) == 0 && sig != SIGKILL) ::kill(-1, SIGCONT);
+    return;
+  }
+  // No child left means no descendant either (orphans come to us): skip
+  // reading the whole process table, the common case of a clean exit.
+  siginfo_t info{};
+  if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD) return;
+  auto table = read_process_table("/proc");
+  if (!table) {
+    say("/proc: %s (cannot find leftover processes)", std::strerror(errno));
+    return;
+  }
+  for (pid_t pid : descendants_in(*table, in.self)) {
+    debug("sending SIG%s to leftover %d", signal_name(sig).c_str(), pid);
+    if (::kill(pid, sig) == 0 && sig != SIGKILL) ::kill(pid, SIGCONT);
+  }
+}
+
+void reap(Init& in, Loop& loop);
+
+// The child ended: SIGTERM to the leftovers and the grace, or SIGKILL at
+// once when there is none (--kill-timeout 0, or a stop that overran it).
+void on_child_ended(Init& in, Loop& loop) {
+  debug("child %d exited with status %d", in.child, exit_code_of(in.status));
+  take_terminal_back(in);
+  if (in.stop_began == 0) in.stop_began = monotonic_ms();
+  if (in.cfg.kill_timeout_ms == 0 || in.phase == Phase::Killing) {
+    in.phase = Phase::Killing;
+    signal_leftovers(in, SIGKILL);
+    return;
+  }
+  in.phase = Phase::Terminating;
+  signal_leftovers(in, SIGTERM);
+  // After a SIGTERM from outside the grace already runs: keep its end.
+  if (!deadline_set(loop, in.grace)) set_deadline(loop, in.grace, in.cfg.kill_timeout_ms);
+}
+
+// The grace is over: SIGKILL to everything (the command too, when a stop
+// overran it); in the last phase, again while anything is left, because a
+// process may have forked just before it was killed and its child comes to
+// dock without a SIGCHLD.
+void on_grace_over(Init& in, Loop& loop) {
+  if (in.phase == Phase::Stopping) {
+    debug("still running %lld ms after SIGTERM: SIGKILL to everything", (long long)in.cfg.kill_timeout_ms);
+    in.phase = Phase::Killing;
+    signal_leftovers(in, SIGKILL);
+    return;
+  }
+  if (in.phase == Phase::Terminating) debug("kill timeout over: SIGKILL to what is left");
+  in.phase = Phase::Killing;
+  signal_leftovers(in, SIGKILL);
+  reap(in, loop);
+  if (in.phase == Phase::Killing) set_deadline(loop, in.grace, kKillLookAgainMs);
+}
+
+// The one transition function: every change of phase happens here, and the
+// features hear of every event after it (Init::on_event).
+void advance(Init& in, Loop& loop, Event e) {
+  const Phase p = in.phase;
+  switch (e) {
+    case Event::Started:
+      if (p != Phase::Starting) return;
+      in.phase = Phase::Running;
+      break;
+    case Event::ExecFailed:
+      if (p != Phase::Starting) return;
+      in.stop_began = monotonic_ms();
+      in.phase = Phase::Teardown;
+      break;
+    case Event::StopAsked:  // a second SIGTERM does not extend the grace
+      if (p != Phase::Running) return;
+      debug("SIGTERM: everything gets SIGKILL in %lld ms if still running", (long long)in.cfg.kill_timeout_ms);
+      set_deadline(loop, in.grace, in.cfg.kill_timeout_ms);
+      in.stop_began = monotonic_ms();
+      in.phase = Phase::Stopping;
+      break;
+    case Event::ChildEnded:
+      on_child_ended(in, loop);
+      break;
+    case Event::GraceOver:
+      if (p != Phase::Stopping && p != Phase::Terminating && p != Phase::Killing) return;
+      on_grace_over(in, loop);
+      break;
+    case Event::AllReaped:
+      if (p != Phase::Terminating && p != Phase::Killing) return;
+      clear_deadline(loop, in.grace);
+      in.phase = Phase::Teardown;
+      break;
+    case Event::Settled:
+      if (p != Phase::Teardown) return;
+      in.phase = Phase::Done;
+      break;
+  }
+  in.on_event(e);
+}
+
+void reap(Init& in, Loop& loop) {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG | WUNTRACED);
+    if (pid == 0) return;
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECHILD && in.ended) advance(in, loop, Event::AllReaped);
+      return;
+    }
+    if (pid != in.child || in.ended) {
+      if (!WIFSTOPPED(status)) debug("reaped %d", pid);
+      in.on_reaped(pid, status);
+      continue;
+    }
+    if (WIFSTOPPED(status)) {
+      on_child_stopped(in, WSTOPSIG(status));
+      continue;
+    }
+    in.status = status;
+    in.ended = true;
+    advance(in, loop, Event::ChildEnded);
+  }
+}
+
+void on_signals(Init& in, Loop& loop) {
+  // Up to 16 signals per read; a short read means none is left, so the
+  // common case (one signal) costs one read, one kill and no waitpid.
+  bool child_event = false;
+  for (;;) {
+    signalfd_siginfo info[16];
+    ssize_t n = retry([&] { return ::read(in.signals.get(), info, sizeof info); });
+    if (n <= 0) break;  // EAGAIN: all read
+    const size_t count = size_t(n) / sizeof info[0];
+    for (size_t i = 0; i < count; ++i) {
+      if (info[i].ssi_signo == SIGCHLD) child_event = true;
+      else forward(in, loop, info[i]);
+    }
+    if (count < std::size(info)) break;
+  }
+  if (child_event) reap(in, loop);
+  // In the last phase a process may have forked just before it was killed;
+  // its child is reparented to us without a SIGCHLD, so look again on every
+  // reap while anything is left.
+  if (in.phase == Phase::Killing && in.ended) signal_leftovers(in, SIGKILL);
+}
+
+// The grace deadline.
+void on_grace_deadline(Init& in, Loop& loop) { advance(in, loop, Event::GraceOver); }
+
+// ==== 6. Io targets and TLS ====
 //
 // --io names where the child's stdio goes. Parsing is pure: a malformed URL
 // is a usage error (exit 2) found before anything starts; a target that
 // cannot be opened or reached is found later, when dock opens it (exit 1).
+// A file is opened for appending (created 0600); a socket is connected
+// with one 5 s budget for all the addresses of the host, tried in turn
+// (connect_first, which the web hook's addresses share). When nothing has
+// to touch the bytes, the child gets the descriptor itself: its writes go
+// straight to the file or the peer, and routing costs dock nothing.
 
 enum class Scheme { Inherit, File, Tcp, Tcp4, Tcp6, Unix, Tls };
 
@@ -632,23 +1369,12 @@ struct IoTarget {
   [[nodiscard]] bool is_socket() const { return scheme != Scheme::Inherit && scheme != Scheme::File; }
 };
 
-// RFC 3986 percent-decoding: user info, paths, a zone id.
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    auto hex = [](char c) -> int {
-      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    };
-    if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0) return std::nullopt;
-    out += char(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-    i += 2;
-  }
-  return out;
-}
+// --io, and --tty (section 8 runs the terminal).
+struct IoConfig {
+  IoTarget io;
+  bool tty = false;
+};
+
 
 // The inside of "[...]" in a URL's host: an IPv6 literal, with an
 // optional zone id ("fe80::1%25eth0", RFC 6874), as getaddrinfo takes it
@@ -668,38 +1394,52 @@ std::optional<std::string> bracketed_ipv6(std::string_view inside) {
   return std::string(inside.substr(0, pct)) + "%" + *zone;
 }
 
+
+// "[V6]" at the front of a URL's authority: the literal (its zone id
+// decoded) into `host`, and `hp` left with what follows the ']'.
+Error take_bracketed(std::string_view& hp, std::string& host) {
+  const size_t close = hp.find(']');
+  if (close == std::string_view::npos) return "unclosed '[' in the host";
+  auto v6 = bracketed_ipv6(hp.substr(1, close - 1));
+  if (!v6) return "'" + std::string(hp.substr(1, close - 1)) + "' is not an IPv6 address";
+  host = std::move(*v6);
+  hp.remove_prefix(close + 1);
+  return {};
+}
+
+// A port: 1..65535, in decimal.
+Error parse_port(std::string_view text, std::string& port) {
+  auto n = parse_uint(text, 65535);
+  if (!n || *n < 1) return "port '" + std::string(text) + "' is not in 1..65535";
+  port = std::to_string(*n);
+  return {};
+}
+
 // "HOST:PORT" or "[V6]:PORT" into t.host and t.port.
-std::optional<std::string> parse_host_port(std::string_view hp, IoTarget& t) {
+Error parse_host_port(std::string_view hp, IoTarget& t) {
   std::string_view host, port;
-  if (!hp.empty() && hp[0] == '[') {
-    const size_t close = hp.find(']');
-    if (close == std::string_view::npos) return std::string("unclosed '[' in the host");
-    auto v6 = bracketed_ipv6(hp.substr(1, close - 1));
-    if (!v6) return "'" + std::string(hp.substr(1, close - 1)) + "' is not an IPv6 address";
-    if (close + 1 >= hp.size() || hp[close + 1] != ':') return std::string("missing port (HOST:PORT)");
-    port = hp.substr(close + 2);
-    t.host = *v6;
+  const bool bracketed = !hp.empty() && hp[0] == '[';
+  if (bracketed) {
+    if (auto err = take_bracketed(hp, t.host)) return err;
+    if (hp.empty() || hp[0] != ':') return "missing port (HOST:PORT)";
+    port = hp.substr(1);
     host = t.host;
   } else {
     const size_t colon = hp.rfind(':');
-    if (colon == std::string_view::npos) return std::string("missing port (HOST:PORT)");
+    if (colon == std::string_view::npos) return "missing port (HOST:PORT)";
     host = hp.substr(0, colon);
     port = hp.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos)
-      return std::string("an IPv6 address goes in brackets ([::1]:PORT)");
+    if (host.find(':') != std::string_view::npos) return "an IPv6 address goes in brackets ([::1]:PORT)";
   }
-  if (host.empty()) return std::string("missing host (HOST:PORT)");
-  if (hp[0] != '[' && host.find_first_of("/?#@ %[]") != std::string_view::npos)
+  if (host.empty()) return "missing host (HOST:PORT)";
+  if (!bracketed && host.find_first_of("/?#@ %[]") != std::string_view::npos)
     return "'" + std::string(host) + "' is not a host name";
-  auto n = parse_uint(port, 65535);
-  if (!n || *n < 1) return "port '" + std::string(port) + "' is not in 1..65535";
   t.host = std::string(host);
-  t.port = std::to_string(*n);
-  return std::nullopt;
+  return parse_port(port, t.port);
 }
 
 // tls:// parameters: ca=FILE, cert=FILE, key=FILE, insecure=BOOL.
-std::optional<std::string> parse_tls_query(std::string_view query, IoTarget& t) {
+Error parse_tls_query(std::string_view query, IoTarget& t) {
   while (!query.empty()) {
     const size_t amp = query.find('&');
     std::string_view item = query.substr(0, amp);
@@ -719,10 +1459,10 @@ std::optional<std::string> parse_tls_query(std::string_view query, IoTarget& t) 
     *field = std::string(value);
   }
   if (t.cert.empty() != t.key.empty()) return std::string("cert= and key= go together");
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> parse_io_url(std::string_view url, IoTarget& t) {
+Error parse_io_url(std::string_view url, IoTarget& t) {
   t = IoTarget{};
   t.url = std::string(url);
   if (url.empty()) return std::string("empty URL");
@@ -730,7 +1470,7 @@ std::optional<std::string> parse_io_url(std::string_view url, IoTarget& t) {
   if (sep == std::string_view::npos) {  // a bare path
     t.scheme = Scheme::File;
     t.path = std::string(url);
-    return std::nullopt;
+    return {};
   }
   std::string_view scheme = url.substr(0, sep), rest = url.substr(sep + 3);
   struct Known {
@@ -757,7 +1497,7 @@ std::optional<std::string> parse_io_url(std::string_view url, IoTarget& t) {
       if (!path || path->empty() || path->find('\0') != std::string::npos)
         return std::string("bad %-escape in the path");
       t.path = std::move(*path);
-      return std::nullopt;
+      return {};
     }
     case Scheme::Tcp:
     case Scheme::Tcp4:
@@ -772,457 +1512,21 @@ std::optional<std::string> parse_io_url(std::string_view url, IoTarget& t) {
       std::string_view hp = rest.substr(0, q);
       if (!hp.empty() && hp.back() == '/') hp.remove_suffix(1);
       if (auto err = parse_host_port(hp, t)) return err;
-      return q == std::string_view::npos ? std::nullopt : parse_tls_query(rest.substr(q + 1), t);
+      if (q == std::string_view::npos) return {};
+      return parse_tls_query(rest.substr(q + 1), t);
     }
     case Scheme::Inherit:
       break;
   }
-  return std::nullopt;
+  return {};
 }
 
-// ---- --web-hook URLs ----
-//
-// http://[USER[:PASSWORD]@]HOST[:PORT][/PATH][?QUERY], or https://. The
-// user info becomes a Basic Authorization header and never appears in a
-// message: messages name the hook by `shown`, which has neither the user
-// info nor the query (where tokens also tend to live).
-
-struct HookUrl {
-  bool https = false;
-  std::string shown;      // scheme://HOST[:PORT]/PATH, for messages
-  std::string host;       // an IPv6 literal without brackets
-  std::string port;       // as given, or 80 / 443
-  std::string target;     // PATH?QUERY for the request line; "/" at least
-  std::string authority;  // the Host header: HOST, [V6], with :PORT unless the default
-  std::string auth;       // "Basic BASE64(user:password)", or empty
-  IoTarget tls;           // https: ?ca=, ?cert=&key=, ?insecure= (dock's own, not sent)
-};
-
-// Takes dock's own TLS parameters (ca, cert, key, insecure) out of an
-// https URL's query into `tls`; the rest of the query is the server's.
-std::optional<std::string> take_tls_query(std::string& target, IoTarget& tls) {
-  const size_t q = target.find('?');
-  if (q == std::string::npos) return std::nullopt;
-  std::string kept, ours;
-  std::string_view query = std::string_view(target).substr(q + 1);
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const std::string_view name = item.substr(0, item.find('='));
-    std::string& to = name == "ca" || name == "cert" || name == "key" || name == "insecure" ? ours : kept;
-    if (!to.empty()) to += '&';
-    to += item;
-  }
-  if (auto err = parse_tls_query(ours, tls)) return err;
-  for (std::string* f : {&tls.ca, &tls.cert, &tls.key})
-    if (auto path = percent_decode(*f)) *f = std::move(*path);
-  target = target.substr(0, q) + (kept.empty() ? "" : "?" + kept);
-  return std::nullopt;
+Error parse_io(std::string_view value, IoConfig& c) {
+  if (auto err = parse_io_url(value, c.io)) return "'" + std::string(value) + "': " + *err;
+  return {};
 }
 
-std::string base64(std::string_view in) {
-  constexpr std::string_view digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < in.size(); i += 3) {
-    const size_t n = std::min<size_t>(3, in.size() - i);
-    uint32_t v = 0;
-    for (size_t k = 0; k < 3; ++k) v = v << 8 | (k < n ? uint8_t(in[i + k]) : 0);
-    for (size_t k = 0; k < 4; ++k) out += k <= n ? digits[(v >> (18 - 6 * k)) & 63] : '=';
-  }
-  return out;
-}
-
-std::optional<std::string> parse_hook_url(std::string_view url, HookUrl& h) {
-  h = HookUrl{};
-  const size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return std::string("not an http:// or https:// URL");
-  const std::string_view scheme = url.substr(0, sep);
-  if (iequals(scheme, "https")) h.https = true;
-  else if (!iequals(scheme, "http")) return "unknown scheme '" + std::string(scheme) + "' (http, https)";
-  std::string_view rest = url.substr(sep + 3);
-  rest = rest.substr(0, rest.find('#'));  // a fragment is never sent
-  const size_t end = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, end);
-  std::string_view target = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
-  for (char c : target)
-    if (uint8_t(c) <= ' ' || c == 0x7f) return std::string("the path holds a space or a control character (write %20)");
-
-  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    std::string_view info = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    const size_t colon = info.find(':');
-    auto user = percent_decode(info.substr(0, colon));
-    auto password = percent_decode(colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1));
-    if (!user || !password) return std::string("bad %-escape in the user info");
-    h.auth = "Basic " + base64(*user + ":" + *password);
-  }
-  std::string_view host, port;
-  std::optional<std::string> v6;  // a bracketed literal, its zone id decoded
-  if (!authority.empty() && authority[0] == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return std::string("unclosed '[' in the host");
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty() && after[0] != ':') return std::string("junk after ']' in the host");
-    if (!after.empty()) port = after.substr(1);
-    v6 = bracketed_ipv6(host);
-    if (!v6) return "'" + std::string(host) + "' is not an IPv6 address";
-  } else {
-    const size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-    if (port.find(':') != std::string_view::npos) return std::string("an IPv6 address goes in brackets (http://[::1]:8080/)");
-  }
-  if (host.empty()) return std::string("missing host");
-  for (char c : host)
-    if (!v6 && (uint8_t(c) <= ' ' || c == 0x7f || c == '%' || c == '\\')) return "'" + std::string(host) + "' is not a host name";
-  const char* fallback = h.https ? "443" : "80";
-  if (port.empty()) {
-    h.port = fallback;
-  } else {
-    auto n = parse_uint(port, 65535);
-    if (!n || *n < 1) return "port '" + std::string(port) + "' is not in 1..65535";
-    h.port = std::to_string(*n);
-  }
-  h.host = v6 ? *v6 : std::string(host);
-  const std::string bracketed = v6 ? "[" + std::string(host) + "]" : h.host;
-  h.authority = h.port == fallback ? bracketed : bracketed + ":" + h.port;
-  h.target = target.empty() ? "/" : target[0] == '?' ? "/" + std::string(target) : std::string(target);
-  if (h.https)
-    if (auto err = take_tls_query(h.target, h.tls)) return err;
-  h.shown = (h.https ? "https://" : "http://") + h.authority + h.target.substr(0, h.target.find('?'));
-  return std::nullopt;
-}
-
-// "TEXT[:COLOR]" as the bytes put before each line. Only a known colour
-// name after the last ':' is a colour: "a:b:c" is the prefix "a:b:c".
-std::optional<std::string> render_prefix(std::string_view spec, std::string& out) {
-  std::string_view text = spec, colour;
-  if (const size_t colon = spec.rfind(':'); colon != std::string_view::npos) {
-    for (const auto& c : kColours)
-      if (iequals(c.name, spec.substr(colon + 1))) {
-        text = spec.substr(0, colon);
-        colour = c.code;
-      }
-  }
-  if (text.empty()) return std::string("empty prefix");
-  if (text.find_first_of("\r\n") != std::string_view::npos)
-    return std::string("a prefix is put at the start of one line and cannot hold a line break");
-  if (text.size() > kMaxPrefix) return "longer than " + std::to_string(kMaxPrefix) + " bytes";
-  out = colour.empty() ? std::string(text) : std::string(colour) + std::string(text) + std::string(kColourReset);
-  return std::nullopt;
-}
-
-struct Config {
-  IoTarget io;
-  std::string stdout_prefix;            // rendered; empty: none
-  std::optional<std::string> stderr_prefix;  // rendered; unset: stdout's
-  int64_t kill_timeout_ms = kDefaultKillTimeoutMs;
-  // rewrite[from] is the signal delivered when `from` arrives; 0 drops it.
-  std::array<int, kMaxSignal + 1> rewrite{};
-  bool single_child = false;
-  bool debug = false;
-  bool tty = false;
-  int64_t log_rotate_ms = 0;   // 0: no rotation by age
-  int64_t log_max_size = 0;    // bytes; 0: no rotation by size
-  int64_t log_keep = 5;        // archives kept
-  bool log_keep_set = false;
-  std::optional<HookUrl> web_hook;  // --web-hook
-  uint16_t bind_port = 0;           // --bind-port; 0: running at once
-  std::string ready_file;           // --ready-file; empty: none
-  char* const* command = nullptr;  // null-terminated, points into argv
-  std::vector<char*> child_env;    // null-terminated, points into envp
-
-  Config() {
-    for (int s = 0; s <= kMaxSignal; ++s) rewrite[size_t(s)] = s;
-  }
-  [[nodiscard]] bool prefixing() const { return !stdout_prefix.empty() || stderr_prefix.has_value(); }
-  [[nodiscard]] bool rotating() const { return log_rotate_ms != 0 || log_max_size != 0; }
-};
-
-struct Parsed {
-  enum class Action { Run, Help, Version, Fail } action = Action::Fail;
-  Config config;
-  std::string error;  // "<what>: <why>" when action is Fail
-};
-
-// "FROM:TO" into the rewrite table; an error text or nothing.
-std::optional<std::string> add_rewrite(std::string_view spec, Config& c) {
-  const size_t colon = spec.find(':');
-  if (colon == std::string_view::npos)
-    return "'" + std::string(spec) + "' is not FROM:TO (e.g. TERM:QUIT, or USR1:0 to drop)";
-  std::string_view from_s = spec.substr(0, colon), to_s = spec.substr(colon + 1);
-  auto from = signal_from_name(from_s);
-  if (!from) return "'" + std::string(from_s) + "' is not a signal";
-  if (*from == SIGKILL || *from == SIGSTOP)
-    return std::string("SIG") + signal_name(*from).c_str() + " cannot be caught, so it cannot be rewritten";
-  if (*from == SIGCHLD) return "SIGCHLD is dock's own (it reaps with it), so it cannot be rewritten";
-  std::optional<int> to = to_s == "0" ? std::optional<int>(0) : signal_from_name(to_s);
-  if (!to) return "'" + std::string(to_s) + "' is not a signal or 0";
-  c.rewrite[size_t(*from)] = *to;
-  return std::nullopt;
-}
-
-// Sets one option from its text; `what` names the flag or variable.
-std::optional<std::string> apply_option(const OptionSpec& spec, std::string_view value,
-                                        bool from_env, Config& c) {
-  auto as_bool = [&](bool& out) -> std::optional<std::string> {
-    if (!from_env) {
-      out = true;
-      return std::nullopt;
-    }
-    auto b = parse_bool(value);
-    if (!b) return "'" + std::string(value) + "' is not a boolean (1/0, true/false, yes/no, on/off)";
-    out = *b;
-    return std::nullopt;
-  };
-  switch (spec.id) {
-    case Opt::KillTimeout: {
-      auto ms = parse_duration(value);
-      if (!ms && parse_uint(value)) return std::string(value) + " needs a unit, e.g. " + std::string(value) + "s";
-      if (!ms) return "'" + std::string(value) + "' is not a duration (e.g. 500ms, 10s, 2m)";
-      c.kill_timeout_ms = *ms;
-      return std::nullopt;
-    }
-    case Opt::Rewrite: {
-      if (!from_env) return add_rewrite(value, c);
-      // DOCK_REWRITE holds several rules separated by commas or blanks.
-      size_t start = 0;
-      while (start <= value.size()) {
-        size_t end = value.find_first_of(", \t", start);
-        if (end == std::string_view::npos) end = value.size();
-        if (end > start)
-          if (auto err = add_rewrite(value.substr(start, end - start), c)) return err;
-        start = end + 1;
-      }
-      return std::nullopt;
-    }
-    case Opt::Io:
-      if (auto err = parse_io_url(value, c.io)) return "'" + std::string(value) + "': " + *err;
-      return std::nullopt;
-    case Opt::SingleChild: return as_bool(c.single_child);
-    case Opt::Tty: return as_bool(c.tty);
-    case Opt::Debug: return as_bool(c.debug);
-    case Opt::StdoutPrefix:
-    case Opt::StderrPrefix: {
-      std::string rendered;
-      if (auto err = render_prefix(value, rendered)) return "'" + std::string(value) + "': " + *err;
-      if (spec.id == Opt::StdoutPrefix) c.stdout_prefix = std::move(rendered);
-      else c.stderr_prefix = std::move(rendered);
-      return std::nullopt;
-    }
-    case Opt::LogRotate: {
-      auto ms = parse_duration(value, true);
-      if (!ms || *ms == 0) return "'" + std::string(value) + "' is not a duration above zero (e.g. 1h, 30m, 1d; a bare integer is hours)";
-      c.log_rotate_ms = *ms;
-      return std::nullopt;
-    }
-    case Opt::LogMaxSize: {
-      auto n = parse_size(value);
-      if (!n || *n == 0) return "'" + std::string(value) + "' is not a size above zero (e.g. 10m, 512k, 1g)";
-      c.log_max_size = *n;
-      return std::nullopt;
-    }
-    case Opt::LogKeep: {
-      auto n = parse_uint(value, 100000);
-      if (!n || *n == 0) return "'" + std::string(value) + "' is not a count from 1 to 100000";
-      c.log_keep = *n;
-      c.log_keep_set = true;
-      return std::nullopt;
-    }
-    case Opt::WebHook: {
-      HookUrl h;
-      if (auto err = parse_hook_url(value, h)) return "'" + std::string(value) + "': " + *err;
-      c.web_hook = std::move(h);
-      return std::nullopt;
-    }
-    case Opt::BindPort: {
-      auto n = parse_uint(value, 65535);
-      if (!n || *n < 1) return "'" + std::string(value) + "' is not a port in 1..65535";
-      c.bind_port = uint16_t(*n);
-      return std::nullopt;
-    }
-    case Opt::ReadyFile:
-      if (value.empty() || value.back() == '/') return "'" + std::string(value) + "' is not a file name";
-      c.ready_file = std::string(value);
-      return std::nullopt;
-    case Opt::Help: case Opt::Version:
-      return std::nullopt;  // handled by the caller
-  }
-  return std::nullopt;
-}
-
-// Does `var` ("DOCK_KILL_TIMEOUT") name the option `name` ("kill-timeout")?
-constexpr bool env_names(std::string_view var, std::string_view name) {
-  constexpr std::string_view prefix = "DOCK_";
-  if (var.size() != prefix.size() + name.size() || var.substr(0, prefix.size()) != prefix) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char want = name[i] == '-' ? '_' : ascii_upper(name[i]);
-    if (var[prefix.size() + i] != want) return false;
-  }
-  return true;
-}
-
-Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
-  Parsed p;
-  Config& c = p.config;
-  // What set each option: "--name" or "DOCK_NAME", for the messages that
-  // name it after parsing; empty: nothing did.
-  std::array<std::string, kOptions.size()> set_by{};
-  auto fail = [&](std::string what, std::string why) {
-    p.action = Parsed::Action::Fail;
-    p.error = escape_controls(what + ": " + why);  // one line, whatever the user typed
-    return std::move(p);
-  };
-  // A flag, long or short: help and version end parsing, anything else is
-  // applied. true: parsing ends here (help, version, or an error in p).
-  auto take = [&](const OptionSpec& spec, std::string_view value, std::string what) {
-    if (spec.id == Opt::Help || spec.id == Opt::Version) {
-      p.action = spec.id == Opt::Help ? Parsed::Action::Help : Parsed::Action::Version;
-      return true;
-    }
-    if (auto err = apply_option(spec, value, false, c)) {
-      p.action = Parsed::Action::Fail;
-      p.error = escape_controls(what + ": " + *err);
-      return true;
-    }
-    set_by[size_t(&spec - kOptions.data())] = what;
-    return false;
-  };
-
-  size_t i = 1;
-  for (; i < argv.size() && argv[i] != nullptr; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--") {
-      ++i;
-      break;
-    }
-    if (arg.size() < 2 || arg[0] != '-') break;  // the command starts here
-
-    if (arg[1] == '-') {  // --name, --name=value, --name value
-      std::string_view body = arg.substr(2);
-      const size_t eq = body.find('=');
-      std::string_view name = body.substr(0, eq);
-      const OptionSpec* spec = nullptr;
-      for (const auto& o : kOptions)
-        if (o.name == name) spec = &o;
-      if (!spec) return fail("--" + std::string(name), "unknown option (see dock --help)");
-      std::string_view value;
-      if (eq != std::string_view::npos) {
-        if (!spec->takes_value) return fail("--" + std::string(name), "takes no value");
-        value = body.substr(eq + 1);
-      } else if (spec->takes_value) {
-        if (i + 1 >= argv.size() || argv[i + 1] == nullptr)
-          return fail("--" + std::string(name), "needs a value");
-        if (std::string_view(argv[i + 1]).substr(0, 2) == "--")
-          return fail("--" + std::string(name), "needs a value, not the option " + std::string(argv[i + 1]) +
-                                                    " (a value that starts with -- is written --" +
-                                                    std::string(name) + "=--...)");
-        value = argv[++i];
-      }
-      if (take(*spec, value, "--" + std::string(name))) return p;
-      continue;
-    }
-
-    for (char ch : arg.substr(1)) {  // -d, -h, -V, grouped as -dV
-      const OptionSpec* spec = nullptr;
-      for (const auto& o : kOptions)
-        if (o.short_name != 0 && o.short_name == ch) spec = &o;
-      if (!spec) return fail(std::string("-") + ch, "unknown option (see dock --help)");
-      if (take(*spec, {}, std::string("-") + ch)) return p;
-    }
-  }
-
-  for (char* entry : env) {
-    if (entry == nullptr) break;
-    std::string_view var = entry;
-    const size_t eq = var.find('=');
-    std::string_view name = var.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view{} : var.substr(eq + 1);
-    const OptionSpec* spec = nullptr;
-    for (const auto& o : kOptions)
-      if (o.has_env && env_names(name, o.name)) spec = &o;
-    if (!spec) {  // not dock's: the child gets it
-      c.child_env.push_back(entry);
-      continue;
-    }
-    // An empty variable is an unset one: Docker cannot unset an image's
-    // ENV, so `-e DOCK_IO=` is how a user switches it off.
-    if (!set_by[size_t(spec - kOptions.data())].empty() || value.empty()) continue;
-    if (auto err = apply_option(*spec, value, true, c)) return fail(std::string(name), *err);
-    set_by[size_t(spec - kOptions.data())] = std::string(name);
-  }
-  c.child_env.push_back(nullptr);
-
-  if (i >= argv.size() || argv[i] == nullptr)
-    return fail("usage", "missing command (dock [OPTIONS] [--] COMMAND [ARG...]; see dock --help)");
-  auto named = [&](Opt id) -> const std::string& {
-    for (size_t k = 0; k < kOptions.size(); ++k)
-      if (kOptions[k].id == id) return set_by[k];
-    return set_by[0];
-  };
-  if ((c.rotating() || c.log_keep_set) && c.io.scheme != Scheme::File) {
-    const Opt which = c.log_rotate_ms != 0 ? Opt::LogRotate : c.log_max_size != 0 ? Opt::LogMaxSize : Opt::LogKeep;
-    const std::string& io = named(Opt::Io);
-    const bool io_var = io.substr(0, 2) != "--" && !io.empty();  // the image's ENV, say
-    return fail(named(which), "needs a file " + (io_var ? io : std::string("--io")) +
-                                  " (rotation is for a log file)" + (io_var ? "; " + io + "=" + c.io.url : ""));
-  }
-  if (c.log_keep_set && !c.rotating())
-    return fail(named(Opt::LogKeep), "needs --log-rotate or --log-max-size");
-  c.command = &argv[i];
-  p.action = Parsed::Action::Run;
-  return p;
-}
-
-// The shell's convention for a child's end: its exit code, or 128+N when
-// signal N killed it.
-constexpr int exit_code_of(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return code(Exit::Setup);
-}
-
-// The shell's convention for a command that could not be executed.
-constexpr Exit exec_failure_code(int err) {
-  return err == ENOENT || err == ENOTDIR ? Exit::NotFound : Exit::NotExecutable;
-}
-
-// ==== 6. Io targets ====
-//
-// Opening what --io names, before the child starts. A file is opened for
-// appending (created 0600); a socket is connected with one 5 s budget for
-// all the addresses of the host, tried in turn. When nothing has to touch
-// the bytes, the child gets the descriptor itself: its writes go straight
-// to the file or the peer, and routing costs dock nothing.
-
-constexpr int64_t kConnectTimeoutMs = 5000;
-
-// Inputs that are bad before anything is tried (exit 2): a file target in a
-// directory that does not exist, TLS files that are not there.
-// The directory a file is to be created in must be there.
-// The directory part of `path` ("." for a bare name).
-std::string dir_of(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-}
-
-std::optional<std::string> check_dir_of(const std::string& path) {
-  struct stat sb;
-  const std::string dir = dir_of(path);
-  if (::stat(dir.c_str(), &sb) != 0) return "directory " + dir + ": " + std::strerror(errno);
-  if (!S_ISDIR(sb.st_mode)) return dir + " is not a directory";
-  if (::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) return path + " is a directory";
-  return std::nullopt;
-}
-
-// Whether only dock's own user can write the directory `dir`, so that
-// nobody else can have planted a symlink in it (/dev/stdout in /dev).
-bool only_we_write(const std::string& dir) {
-  struct stat sb;
-  return ::stat(dir.c_str(), &sb) == 0 && sb.st_uid == ::geteuid() && (sb.st_mode & (S_IWGRP | S_IWOTH)) == 0;
-}
+// Inputs that are bad before anything is tried (exit 2).
 
 // The --io file, opened for appending without ever blocking (a FIFO with
 // no reader is ENXIO, not a hang) and without following a symlink that
@@ -1240,22 +1544,22 @@ Fd open_log_file(const std::string& path, int& err) {
 // What a file --io names must be before anything starts: rotation renames
 // and replaces it, so it must be a regular file (or not exist yet), never
 // a symlink, a device or a FIFO.
-std::optional<std::string> check_log_file(const IoTarget& t, bool rotating) {
+Error check_log_file(const IoTarget& t, bool rotating) {
   if (auto err = check_dir_of(t.path)) return err;
   struct stat sb;
-  if (!rotating || ::lstat(t.path.c_str(), &sb) != 0) return std::nullopt;
+  if (!rotating || ::lstat(t.path.c_str(), &sb) != 0) return {};
   if (S_ISLNK(sb.st_mode)) return t.path + " is a symlink: only a regular file is rotated";
   if (!S_ISREG(sb.st_mode)) return t.path + " is not a regular file: only a regular file is rotated";
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> check_paths(const IoTarget& t, bool rotating) {
+Error check_paths(const IoTarget& t, bool rotating) {
   struct stat sb;
   if (t.scheme == Scheme::File)
     if (auto err = check_log_file(t, rotating)) return "'" + t.url + "': " + *err;
   for (const std::string* f : {&t.ca, &t.cert, &t.key})
     if (!f->empty() && ::stat(f->c_str(), &sb) != 0) return "'" + t.url + "': " + *f + ": " + std::strerror(errno);
-  return std::nullopt;
+  return {};
 }
 
 // Waits until `fd` has one of `events` or the deadline passes. errno-style.
@@ -1271,15 +1575,62 @@ int wait_until(int fd, short events, int64_t deadline) {
   }
 }
 
-// connect() on a non-blocking socket, waiting for it until the deadline.
-int connect_until(int fd, const sockaddr* addr, socklen_t len, int64_t deadline) {
-  if (::connect(fd, addr, len) == 0) return 0;
-  if (errno != EINPROGRESS && errno != EAGAIN) return errno;
-  if (int err = wait_until(fd, POLLOUT, deadline)) return err;
-  int err = 0;
-  socklen_t elen = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) return errno;
-  return err;
+
+// ---- addresses ----
+
+struct Address {
+  sockaddr_storage addr;
+  socklen_t len;
+};
+
+// The addresses of HOST:PORT (a numeric port) of `family` (AF_UNSPEC:
+// any), in the order getaddrinfo gives them.
+Error resolve(const std::string& host, const std::string& port, int family, std::vector<Address>& out) {
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* list = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &list); rc != 0)
+    return host + ": " + ::gai_strerror(rc);
+  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    Address a{};
+    if (ai->ai_addrlen > sizeof a.addr) continue;
+    std::memcpy(&a.addr, ai->ai_addr, ai->ai_addrlen);
+    a.len = ai->ai_addrlen;
+    out.push_back(a);
+  }
+  ::freeaddrinfo(list);
+  return {};
+}
+
+// A non-blocking socket whose connect() to `a` has started (or is done);
+// an empty Fd and `err` when it could not start.
+Fd start_connect(const Address& a, int& err) {
+  Fd fd(::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  err = fd ? 0 : errno;
+  if (fd && ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) != 0 && errno != EINPROGRESS &&
+      errno != EAGAIN) {
+    err = errno;
+    fd.reset();
+  }
+  return fd;
+}
+
+// The first of `addresses` that takes a connection, tried in turn, all
+// within one deadline; else an empty Fd and why (`err`).
+Fd connect_first(std::span<const Address> addresses, int64_t deadline, int& err) {
+  err = ECONNREFUSED;
+  for (const Address& a : addresses) {
+    Fd fd = start_connect(a, err);
+    if (!fd) continue;
+    err = wait_until(fd.get(), POLLOUT, deadline);
+    if (err == ETIMEDOUT) break;  // the budget is spent
+    socklen_t len = sizeof err;
+    if (err == 0 && ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == 0) return fd;
+  }
+  return Fd();
 }
 
 // ---- TLS ----
@@ -1316,8 +1667,8 @@ bool bind_symbol(void* lib, const char* name, F& slot) {
 #endif
 
 // Fills g_ssl; nullopt when it is ready, else why it cannot be.
-std::optional<std::string> load_ssl() {
-  if (g_ssl_loaded) return std::nullopt;
+Error load_ssl() {
+  if (g_ssl_loaded) return {};
 #ifdef DOCK_STATIC_LIBS
 #define DOCK_TLS_BIND(name, ret, params) g_ssl.name = ::name;
   DOCK_TLS_CALLS(DOCK_TLS_BIND)
@@ -1333,31 +1684,7 @@ std::optional<std::string> load_ssl() {
 #undef DOCK_TLS_BIND
 #endif
   g_ssl_loaded = true;
-  return std::nullopt;
-}
-
-struct ZlibApi {
-#define DOCK_ZLIB_POINTER(name, ret, params) ret(*name) params = nullptr;
-  DOCK_ZLIB_CALLS(DOCK_ZLIB_POINTER)
-#undef DOCK_ZLIB_POINTER
-};
-ZlibApi g_zlib;
-
-// Fills g_zlib; nullopt when it is ready, else why it cannot be.
-std::optional<std::string> load_zlib() {
-#ifdef DOCK_STATIC_LIBS
-#define DOCK_ZLIB_BIND(name, ret, params) g_zlib.name = ::name;
-  DOCK_ZLIB_CALLS(DOCK_ZLIB_BIND)
-#undef DOCK_ZLIB_BIND
-#else
-  void* lib = ::dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (lib == nullptr) return std::string(::dlerror());
-#define DOCK_ZLIB_BIND(name, ret, params) \
-  if (!bind_symbol(lib, #name, g_zlib.name)) return std::string("libz.so.1 has no " #name);
-  DOCK_ZLIB_CALLS(DOCK_ZLIB_BIND)
-#undef DOCK_ZLIB_BIND
-#endif
-  return std::nullopt;
+  return {};
 }
 
 // The oldest queued OpenSSL error, as its reason ("certificate verify
@@ -1387,16 +1714,16 @@ class Tls {
   explicit operator bool() const { return ssl_ != nullptr; }
 
   // The context: protocol, trust, client certificate. Before connecting.
-  std::optional<std::string> prepare(const IoTarget& t);
+  Error prepare(const IoTarget& t);
   // The session on the connected socket `fd`, with the name to check.
-  std::optional<std::string> attach(const IoTarget& t, int fd);
+  Error attach(const IoTarget& t, int fd);
   // One step of the handshake on the non-blocking socket: an error, or
   // nothing with `want` set to the poll event it waits for (0: done).
-  std::optional<std::string> connect_step(short& want);
+  Error connect_step(short& want);
   // The last handshake failed verification: trying again fails the same way.
   [[nodiscard]] bool verify_failed() const { return verify_failed_; }
   // Runs the handshake on the non-blocking socket until the deadline.
-  std::optional<std::string> handshake(int fd, int64_t deadline);
+  Error handshake(int fd, int64_t deadline);
   // Frees the session, keeping the context for the next connection.
   void end_session() {
     if (ssl_ != nullptr) g_ssl.SSL_free(ssl_);
@@ -1409,7 +1736,7 @@ class Tls {
   bool verify_failed_ = false;
 };
 
-std::optional<std::string> Tls::prepare(const IoTarget& t) {
+Error Tls::prepare(const IoTarget& t) {
   if (auto err = load_ssl()) return err;
   g_ssl.ERR_clear_error();
   ctx_ = g_ssl.SSL_CTX_new(g_ssl.TLS_client_method());
@@ -1436,10 +1763,10 @@ std::optional<std::string> Tls::prepare(const IoTarget& t) {
     if (g_ssl.SSL_CTX_check_private_key(ctx_) != 1)
       return "key=" + t.key + ": " + ssl_reason("does not match cert=" + t.cert);
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> Tls::attach(const IoTarget& t, int fd) {
+Error Tls::attach(const IoTarget& t, int fd) {
   ssl_ = g_ssl.SSL_new(ctx_);
   if (ssl_ == nullptr || g_ssl.SSL_set_fd(ssl_, fd) != 1) return ssl_reason("cannot create a TLS session");
   in6_addr any;
@@ -1451,19 +1778,19 @@ std::optional<std::string> Tls::attach(const IoTarget& t, int fd) {
     g_ssl.SSL_ctrl(ssl_, kSslCtrlSetTlsextHostname, 0, const_cast<char*>(t.host.c_str()));
     if (!t.insecure && g_ssl.SSL_set1_host(ssl_, t.host.c_str()) != 1) return ssl_reason("cannot check the name");
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> Tls::connect_step(short& want) {
+Error Tls::connect_step(short& want) {
   g_ssl.ERR_clear_error();
   errno = 0;
   want = 0;
   const int r = g_ssl.SSL_connect(ssl_);
-  if (r == 1) return std::nullopt;
+  if (r == 1) return {};
   const int e = g_ssl.SSL_get_error(ssl_, r);
   if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
     want = e == kSslErrorWantRead ? POLLIN : POLLOUT;
-    return std::nullopt;
+    return {};
   }
   const long verdict = g_ssl.SSL_get_verify_result(ssl_);
   verify_failed_ = verdict != 0;
@@ -1472,15 +1799,41 @@ std::optional<std::string> Tls::connect_step(short& want) {
   return "TLS handshake: " + ssl_reason("the server closed the connection");
 }
 
-std::optional<std::string> Tls::handshake(int fd, int64_t deadline) {
+Error Tls::handshake(int fd, int64_t deadline) {
   for (;;) {
     short want = 0;
     if (auto err = connect_step(want)) return err;
-    if (want == 0) return std::nullopt;
+    if (want == 0) return {};
     const int err = wait_until(fd, want, deadline);
     if (err == ETIMEDOUT) return std::string("TLS handshake timed out (5 s for connecting and handshake)");
     if (err != 0) return std::string(std::strerror(err));
   }
+}
+
+// One SSL_read or SSL_write, its result as read(2) and write(2) give
+// theirs: the bytes moved; 0 when the peer closed (reading); -1 with errno
+// EAGAIN when TLS must wait for `wait` (EPOLLIN or EPOLLOUT); else -1 with
+// errno, and why in `why`. The one mapping of OpenSSL's outcomes.
+ssize_t tls_io(ssl_st* ssl, bool writing, void* buf, size_t len, uint32_t& wait, std::string& why) {
+  g_ssl.ERR_clear_error();
+  errno = 0;
+  const int chunk = int(std::min<size_t>(len, INT_MAX));
+  const int n = writing ? g_ssl.SSL_write(ssl, buf, chunk) : g_ssl.SSL_read(ssl, buf, chunk);
+  if (n > 0) return n;
+  const int e = g_ssl.SSL_get_error(ssl, n);
+  if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
+    wait = e == kSslErrorWantRead ? EPOLLIN : EPOLLOUT;
+    errno = EAGAIN;
+    return -1;
+  }
+  if (!writing && e == kSslErrorZeroReturn) return 0;  // close_notify
+  if (e == kSslErrorSyscall && errno != 0) {           // a plain socket error
+    why = std::strerror(errno);
+    return -1;
+  }
+  why = ssl_reason(writing ? "TLS write failed" : "connection lost");  // an alert, a reset
+  errno = writing ? EPIPE : EPROTO;
+  return -1;
 }
 
 struct Opened {
@@ -1489,82 +1842,94 @@ struct Opened {
   std::string error;  // why it failed, when fd is empty
 };
 
+
+constexpr int64_t kConnectTimeoutMs = 5000;
+
 // A socket the child gets is blocking again, as a child expects.
 void make_blocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK); }
 
-Opened open_target(const IoTarget& t) {
-  const int64_t deadline = monotonic_ms() + kConnectTimeoutMs;
-  switch (t.scheme) {
-    case Scheme::Inherit:
-      return {};
-    case Scheme::File: {
-      int err = 0;
-      Fd fd = open_log_file(t.path, err);
-      if (!fd && err == ENXIO) return {Fd(), Tls(), "a FIFO that nobody reads"};
-      if (!fd && err == ELOOP) return {Fd(), Tls(), "a symlink in a directory others can write: not followed"};
-      if (!fd) return {Fd(), Tls(), std::strerror(err)};
-      return {std::move(fd), Tls(), {}};
-    }
-    case Scheme::Unix: {
-      sockaddr_un addr{};
-      addr.sun_family = AF_UNIX;
-      if (t.path.size() >= sizeof addr.sun_path) return {Fd(), Tls(), "socket path too long"};
-      std::memcpy(addr.sun_path, t.path.data(), t.path.size());
-      Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-      if (!fd) return {Fd(), Tls(), std::strerror(errno)};
-      if (int err = connect_until(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr, deadline))
-        return {Fd(), Tls(), std::strerror(err)};
-      make_blocking(fd.get());
-      return {std::move(fd), Tls(), {}};
-    }
-    case Scheme::Tcp:
-    case Scheme::Tcp4:
-    case Scheme::Tcp6:
-    case Scheme::Tls: {
-      Opened result;
-      if (t.scheme == Scheme::Tls)  // before connecting: no library or bad key, no connection
-        if (auto err = result.tls.prepare(t)) return {Fd(), Tls(), *err};
-      addrinfo hints{};
-      hints.ai_family = t.scheme == Scheme::Tcp4 ? AF_INET : t.scheme == Scheme::Tcp6 ? AF_INET6 : AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      hints.ai_flags = AI_NUMERICSERV;
-      addrinfo* list = nullptr;
-      if (int rc = ::getaddrinfo(t.host.c_str(), t.port.c_str(), &hints, &list); rc != 0)
-        return {Fd(), Tls(), std::string(t.host) + ": " + ::gai_strerror(rc)};
-      int last = ECONNREFUSED;
-      for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-        Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
-        if (!fd) {
-          last = errno;
-          continue;
-        }
-        last = connect_until(fd.get(), ai->ai_addr, ai->ai_addrlen, deadline);
-        if (last == 0) {
-          result.fd = std::move(fd);
-          break;
-        }
-        if (last == ETIMEDOUT) break;  // the budget is spent
-      }
-      ::freeaddrinfo(list);
-      if (!result.fd) {
-        result.error = last == ETIMEDOUT ? "connection timed out after 5 s" : std::strerror(last);
-        return result;
-      }
-      if (t.scheme != Scheme::Tls) {
-        make_blocking(result.fd.get());
-        return result;
-      }
-      // dock keeps the TLS socket to itself, non-blocking, for the loop.
-      auto err = result.tls.attach(t, result.fd.get());
-      if (!err) err = result.tls.handshake(result.fd.get(), deadline);
-      if (err) return {Fd(), Tls(), *err};
-      return result;
-    }
+Opened open_file_target(const IoTarget& t) {
+  int err = 0;
+  Fd fd = open_log_file(t.path, err);
+  if (!fd && err == ENXIO) return {Fd(), Tls(), "a FIFO that nobody reads"};
+  if (!fd && err == ELOOP) return {Fd(), Tls(), "a symlink in a directory others can write: not followed"};
+  if (!fd) return {Fd(), Tls(), std::strerror(err)};
+  return {std::move(fd), Tls(), {}};
+}
+
+// The addresses a socket target names: its unix path, or its host's.
+Error target_addresses(const IoTarget& t, std::vector<Address>& out) {
+  if (t.scheme != Scheme::Unix) {
+    const int family = t.scheme == Scheme::Tcp4 ? AF_INET : t.scheme == Scheme::Tcp6 ? AF_INET6 : AF_UNSPEC;
+    return resolve(t.host, t.port, family, out);
   }
+  Address a{};
+  auto* un = reinterpret_cast<sockaddr_un*>(&a.addr);
+  un->sun_family = AF_UNIX;
+  if (t.path.size() >= sizeof un->sun_path) return "socket path too long";
+  std::memcpy(un->sun_path, t.path.data(), t.path.size());
+  a.len = sizeof *un;
+  out.push_back(a);
   return {};
 }
 
-// ---- lines: streams, rings and the prefixer ----
+Opened open_target(const IoTarget& t) {
+  const int64_t deadline = monotonic_ms() + kConnectTimeoutMs;
+  if (t.scheme == Scheme::Inherit) return {};
+  if (t.scheme == Scheme::File) return open_file_target(t);
+  Opened result;
+  if (t.scheme == Scheme::Tls)  // before connecting: no library or bad key, no connection
+    if (auto err = result.tls.prepare(t)) return {Fd(), Tls(), *err};
+  std::vector<Address> addresses;
+  if (auto err = target_addresses(t, addresses)) return {Fd(), Tls(), *err};
+  int err = 0;
+  result.fd = connect_first(addresses, deadline, err);
+  if (!result.fd) return {Fd(), Tls(), err == ETIMEDOUT ? "connection timed out after 5 s" : std::strerror(err)};
+  if (t.scheme != Scheme::Tls) {
+    make_blocking(result.fd.get());
+    return result;
+  }
+  // dock keeps the TLS socket to itself, non-blocking, for the loop.
+  auto bad = result.tls.attach(t, result.fd.get());
+  if (!bad) bad = result.tls.handshake(result.fd.get(), deadline);
+  if (bad) return {Fd(), Tls(), *bad};
+  return result;
+}
+
+// ---- the connection at run time ----
+//
+// The connection of a socket target is gone for good when a write to it
+// fails, or it is reset or closed both ways (with --tty: the peer's FIN).
+// A peer that only stopped sending is not this: the child reads EOF and
+// may still answer. Like a terminal hang-up, the child's group gets
+// SIGHUP, and SIGKILL after the kill timeout if it is still there.
+
+struct Link {
+  Loop* loop = nullptr;
+  Init* init = nullptr;         // whom a hang-up signals
+  const IoTarget* io = nullptr;
+  Fd target;                    // the io target dock opened (the child has its own copies)
+  Tls tls;                      // tls://: the session on `target`, which only dock uses
+  bool hung_up = false;         // the connection is gone and the child got SIGHUP
+  TimerId hangup_timer = 0;     // then SIGKILL, if the child is still there
+};
+
+void hang_up(Link& l, Loop& loop, const char* why) {
+  const Init& in = *l.init;
+  if (in.ended || l.hung_up) return;
+  l.hung_up = true;
+  say("%s: %s; SIGHUP to %s", l.io->url.c_str(), why, in.cfg.command[0]);
+  deliver(in, SIGHUP);
+  set_deadline(loop, l.hangup_timer, in.cfg.kill_timeout_ms);
+}
+
+void on_hangup_deadline(Link& l) {
+  if (l.init->ended) return;
+  debug("still running %lld ms after the hang-up: SIGKILL", (long long)l.init->cfg.kill_timeout_ms);
+  deliver(*l.init, SIGKILL);
+}
+
+// ==== 7. Lines: streams, sinks and the prefixer ====
 //
 // With a prefix, the child's stdout and stderr are pipes that dock reads.
 // Each pipe is a Stream with a fixed line buffer; each place lines go is a
@@ -1581,6 +1946,55 @@ Opened open_target(const IoTarget& t) {
 // continuation then starts a line of its own, with its prefix. So neither
 // stream ever waits for the other, and a command that never ends a stdout
 // line (a progress bar) cannot hold its stderr back.
+
+// --stdout-prefix, --stderr-prefix.
+struct LinesConfig {
+  std::string stdout_prefix;                 // rendered; empty: none
+  std::optional<std::string> stderr_prefix;  // rendered; unset: stdout's
+  [[nodiscard]] bool prefixing() const { return !stdout_prefix.empty() || stderr_prefix.has_value(); }
+};
+
+// Prefix colours: bold ANSI foreground, reset after the prefix.
+struct Colour {
+  std::string_view name;
+  std::string_view code;
+};
+
+constexpr std::array<Colour, 7> kColours{{
+    {"red", "\x1b[31;1m"}, {"green", "\x1b[32;1m"}, {"yellow", "\x1b[33;1m"},
+    {"blue", "\x1b[34;1m"}, {"magenta", "\x1b[35;1m"}, {"cyan", "\x1b[36;1m"},
+    {"white", "\x1b[37;1m"},
+}};
+constexpr std::string_view kColourReset = "\x1b[0m";
+constexpr size_t kMaxPrefix = 4096;  // a line and its prefix must fit a sink's ring
+
+// "TEXT[:COLOR]" as the bytes put before each line. Only a known colour
+// name after the last ':' is a colour: "a:b:c" is the prefix "a:b:c".
+Error render_prefix(std::string_view spec, std::string& out) {
+  std::string_view text = spec, colour;
+  if (const size_t colon = spec.rfind(':'); colon != std::string_view::npos) {
+    for (const auto& c : kColours)
+      if (iequals(c.name, spec.substr(colon + 1))) {
+        text = spec.substr(0, colon);
+        colour = c.code;
+      }
+  }
+  if (text.empty()) return "empty prefix";
+  if (text.find_first_of("\r\n") != std::string_view::npos)
+    return "a prefix is put at the start of one line and cannot hold a line break";
+  if (text.size() > kMaxPrefix) return "longer than " + std::to_string(kMaxPrefix) + " bytes";
+  out = colour.empty() ? std::string(text) : std::string(colour) + std::string(text) + std::string(kColourReset);
+  return {};
+}
+
+// --stdout-prefix, --stderr-prefix
+Error parse_prefix(std::string_view value, LinesConfig& c, bool for_stderr) {
+  std::string rendered;
+  if (auto err = render_prefix(value, rendered)) return "'" + std::string(value) + "': " + *err;
+  if (for_stderr) c.stderr_prefix = std::move(rendered);
+  else c.stdout_prefix = std::move(rendered);
+  return {};
+}
 
 constexpr size_t kLineMax = 64 * 1024;        // a partial line goes out at this size
 constexpr size_t kSinkCapacity = 256 * 1024;  // bytes waiting for a slow target
@@ -1624,34 +2038,14 @@ class Ring {
   size_t head_ = 0, size_ = 0;
 };
 
-struct Stream {
-  bool lines = true;               // false: bytes pass as they come (no prefix anywhere)
-  std::string prefix;              // rendered; empty: none
-  std::vector<char> buf = std::vector<char>(kLineMax);
-  size_t start = 0, len = 0;       // pending bytes: buf[start, start + len)
-  bool line_open = false;          // the current line's prefix is already out
-  bool flush_partial = false;      // write a partial line now (100 ms, EOF)
-  int64_t partial_since = 0;       // when the pending partial line was seen; 0: none
-  bool eof = false;
-  // The loop's side: the pipe's read end, the sink it feeds, the events armed.
-  Fd pipe;
-  size_t sink = 0;
-  uint32_t armed = 0;
+class Stream;
 
-  [[nodiscard]] std::string_view pending() const { return {buf.data() + start, len}; }
-  void consume(size_t n) {
-    start += n;
-    len -= n;
-    if (len == 0) start = 0;
-  }
-  // Room for reading at the end of the buffer, moving pending bytes to the front.
-  std::span<char> space() {
-    if (start > 0) {
-      std::memmove(buf.data(), buf.data() + start, len);
-      start = 0;
-    }
-    return {buf.data() + len, buf.size() - len};
-  }
+// Where a sink's last line stands: `open` while the last byte written to
+// it is not a newline; `by` is the stream that may still continue that
+// line (none once that stream has ended).
+struct OpenLine {
+  Stream* by = nullptr;
+  bool open = false;
 };
 
 // What a target may still take before it is rotated (--log-max-size).
@@ -1663,11 +2057,59 @@ struct Budget {
 };
 
 // Where a sink's last line stands: `open` while the last byte written to
-// it is not a newline; `by` is the stream that may still continue that
-// line (none once that stream has ended).
-struct OpenLine {
-  Stream* by = nullptr;
-  bool open = false;
+
+// One output of the child's: the bytes read and not yet emitted, in a
+// fixed buffer, and where its current line stands.
+class Stream {
+ public:
+  bool lines = true;   // false: bytes pass as they come (no prefix anywhere)
+  std::string prefix;  // rendered; empty: none
+  // The loop's side: the pipe's read end, the sink it feeds, its handler,
+  // the events armed, and since when a partial line waits.
+  Fd pipe;
+  size_t sink = 0;
+  Slot slot = 0;
+  uint32_t armed = 0;
+  int64_t partial_since = 0;
+
+  // Room for reading at the end of the buffer (pending bytes move to the
+  // front); filled(n) says n bytes were read into it.
+  std::span<char> space() {
+    if (start_ > 0) {
+      std::memmove(buf_.data(), buf_.data() + start_, len_);
+      start_ = 0;
+    }
+    return {buf_.data() + len_, buf_.size() - len_};
+  }
+  void filled(size_t n) { len_ += n; }
+  // A partial line's time is up: it goes out as it is.
+  void flush_now() { flush_partial_ = true; }
+  // Every writer is gone: what is left goes out as it is.
+  void end() { eof_ = flush_partial_ = true; }
+  // Nobody will take the rest (the drain is over).
+  void discard() {
+    eof_ = true;
+    start_ = len_ = 0;
+  }
+  [[nodiscard]] std::string_view pending() const { return {buf_.data() + start_, len_}; }
+  [[nodiscard]] size_t size() const { return len_; }
+  [[nodiscard]] bool ended() const { return eof_; }
+  [[nodiscard]] bool flushing() const { return flush_partial_; }
+  [[nodiscard]] bool line_open() const { return line_open_; }
+
+  friend size_t emit(Stream& s, Ring& out, OpenLine& line, Budget& budget);
+
+ private:
+  void consume(size_t n) {
+    start_ += n;
+    len_ -= n;
+    if (len_ == 0) start_ = 0;
+  }
+  std::vector<char> buf_ = std::vector<char>(kLineMax);
+  size_t start_ = 0, len_ = 0;  // pending bytes: buf_[start_, start_ + len_)
+  bool line_open_ = false;      // the current line's prefix is already out
+  bool flush_partial_ = false;  // write a partial line now (100 ms, EOF)
+  bool eof_ = false;
 };
 
 // Moves what can go from `s` into `out`, whose last line stands at `line`.
@@ -1676,28 +2118,28 @@ struct OpenLine {
 // open line always goes. Returns the bytes consumed from `s`.
 size_t emit(Stream& s, Ring& out, OpenLine& line, Budget& budget) {
   if (!s.lines) {  // no lines to keep whole: what fits goes
-    const size_t n = std::min(s.len, out.free());
+    const size_t n = std::min(s.len_, out.free());
     out.push(s.pending().substr(0, n));
     s.consume(n);
     return n;
   }
   size_t consumed = 0;
-  while (s.len > 0) {
+  while (s.len_ > 0) {
     std::string_view data = s.pending();
     const size_t nl = data.find('\n');
     const bool whole = nl != std::string_view::npos;
-    if (!whole && !s.flush_partial && s.len < kLineMax) break;  // wait for more
+    if (!whole && !s.flush_partial_ && s.len_ < kLineMax) break;  // wait for more
     const std::string_view unit = whole ? data.substr(0, nl + 1) : data;
     const bool cut = line.open && line.by != &s;  // another stream's line is open: end it
-    const size_t need = unit.size() + (s.line_open ? 0 : s.prefix.size()) + (cut ? 1 : 0);
+    const size_t need = unit.size() + (s.line_open_ ? 0 : s.prefix.size()) + (cut ? 1 : 0);
     if (out.free() < need) break;  // backpressure
-    if (!s.line_open && need > budget.left && !budget.fresh) {  // the file is full: rotate first
+    if (!s.line_open_ && need > budget.left && !budget.fresh) {  // the file is full: rotate first
       budget.full = true;
       break;
     }
     // A line that does not end may take the file past its size by at most
     // a partial line's worth; then it is cut by the rotation.
-    if (s.line_open && budget.left == 0 && budget.over + need > kLineMax) {
+    if (s.line_open_ && budget.left == 0 && budget.over + need > kLineMax) {
       budget.full = true;
       break;
     }
@@ -1705,24 +2147,21 @@ size_t emit(Stream& s, Ring& out, OpenLine& line, Budget& budget) {
     budget.left -= std::min(budget.left, need);
     if (cut) {
       out.push("\n");
-      if (line.by != nullptr) line.by->line_open = false;  // its next bytes start a line
+      if (line.by != nullptr) line.by->line_open_ = false;  // its next bytes start a line
     }
-    if (!s.line_open) out.push(s.prefix);
+    if (!s.line_open_) out.push(s.prefix);
     out.push(unit);
     s.consume(unit.size());
     consumed += unit.size();
-    s.line_open = !whole;
+    s.line_open_ = !whole;
     line = {whole ? nullptr : &s, !whole};
-    if (!whole) s.flush_partial = false;
+    if (!whole) s.flush_partial_ = false;
   }
-  if (s.len == 0 && s.eof && line.by == &s) line.by = nullptr;  // ended mid-line: nobody continues it
+  if (s.len_ == 0 && s.eof_ && line.by == &s) line.by = nullptr;  // ended mid-line: nobody continues it
   return consumed;
 }
 
-[[maybe_unused]] size_t emit(Stream& s, Ring& out, OpenLine& line) {
-  Budget unlimited;
-  return emit(s, out, line, unlimited);
-}
+struct Rotation;
 
 // A place lines go, written without ever blocking the loop.
 struct Sink {
@@ -1737,6 +2176,8 @@ struct Sink {
   OpenLine line;          // the last line written: ended, or open (and by whom)
   int64_t line_since = 0;  // monotonic ms when that line was opened
   uint32_t armed = 0;     // EPOLLOUT when waiting for room
+  Slot slot = 0;          // its handler
+  Rotation* rot = nullptr;  // --log-rotate, --log-max-size: the log file this sink writes is rotated
   bool gone = false;      // its reader went away: output is discarded
   bool peer = false;      // the connection --io names: its loss is a hang-up
   bool failing = false;   // the last write failed (reported once per streak)
@@ -1769,24 +2210,6 @@ Sink shared_sink(int fd, const char* name) {
   return k;
 }
 
-// One SSL_write, with the result as write(2) gives it: WANT_READ and
-// WANT_WRITE as EAGAIN, a dead connection as EPIPE or its errno.
-ssize_t tls_write(Sink& k, const iovec& run) {
-  g_ssl.ERR_clear_error();
-  errno = 0;
-  const int n = g_ssl.SSL_write(k.tls, run.iov_base, int(std::min<size_t>(run.iov_len, INT_MAX)));
-  if (n > 0) return n;
-  const int e = g_ssl.SSL_get_error(k.tls, n);
-  k.wants_read = e == kSslErrorWantRead;
-  if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
-    errno = EAGAIN;
-  } else if (e != kSslErrorSyscall || errno == 0) {  // not a plain socket error: say which
-    debug("%s: %s", k.name.c_str(), ssl_reason("TLS write failed").c_str());
-    errno = EPIPE;
-  }
-  return -1;
-}
-
 // Writes queued bytes until the ring is empty or the target would block.
 void flush_sink(Sink& k) {
   while (!k.ring.empty() && !k.gone) {
@@ -1794,7 +2217,11 @@ void flush_sink(Sink& k) {
     const int count = runs[1].iov_len > 0 ? 2 : 1;
     ssize_t n;
     if (k.tls != nullptr) {
-      n = tls_write(k, runs[0]);
+      uint32_t wait = 0;
+      std::string why;
+      n = tls_io(k.tls, true, runs[0].iov_base, runs[0].iov_len, wait, why);
+      k.wants_read = n < 0 && errno == EAGAIN && wait == EPOLLIN;
+      if (n < 0 && errno == EPIPE) debug("%s: %s", k.name.c_str(), why.c_str());
     } else if (k.socket) {
       msghdr msg{};
       msg.msg_iov = runs.data();
@@ -1830,7 +2257,207 @@ void flush_sink(Sink& k) {
   }
 }
 
-// ---- input: bytes dock moves to the child ----
+// ---- the lines at run time ----
+//
+// pump() runs after anything that can let bytes move: a pipe became
+// readable, a sink took more, a partial line's time came. It emits what
+// fits, writes what it can, then arms exactly the events and the deadline
+// that can move the rest. A sink whose file is rotated asks its Rotation
+// (section 9) how much the file may still take, and lets it rotate at a
+// line boundary.
+
+// What the rotation says (section 9).
+Budget rotation_budget(const Rotation& r, const Sink& k);
+void rotation_full(Rotation& r);
+void rotation_wrote(Rotation& r, uint64_t bytes);
+bool rotate_if_due(Rotation& r, Sink& k, Loop& loop);
+
+struct Lines {
+  Loop* loop = nullptr;
+  std::vector<Stream> streams;  // the child's outputs dock reads (none: the child writes the target itself)
+  std::vector<Sink> sinks;      // where their lines go (one, or dock's stdout and stderr)
+  TimerId flush_timer = 0;      // a partial line has waited 100 ms
+  TimerId drain_timer = 0;      // at exit, a target that takes nothing is given up
+  bool draining = false;        // everything is reaped; the drain timer runs
+  Callback<const char*> on_peer_lost;  // the connection --io names broke
+};
+
+bool output_pending(const Lines& ls) {
+  for (const auto& s : ls.streams)
+    if (!s.ended() || s.size() > 0) return true;
+  for (const auto& k : ls.sinks)
+    if (!k.ring.empty() && !k.gone) return true;
+  return false;
+}
+
+// Emits and writes until nothing moves; true when a sink took bytes.
+bool move_lines(Lines& ls, Loop& loop) {
+  bool wrote = false;
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (auto& s : ls.streams) {
+      Sink& k = ls.sinks[s.sink];
+      Budget budget = k.rot != nullptr ? rotation_budget(*k.rot, k) : Budget{};
+      const bool was_open = k.line.by != nullptr;
+      if (emit(s, k.ring, k.line, budget) > 0) moved = true;
+      if (!was_open && k.line.by != nullptr) k.line_since = monotonic_ms();
+      if (budget.full && k.rot != nullptr) rotation_full(*k.rot);
+      if (k.gone) {  // nothing reads it: keep the child unblocked, count the loss
+        k.lost += k.ring.size();
+        k.ring.clear();
+      }
+    }
+    for (auto& k : ls.sinks) {
+      const size_t before = k.ring.size();
+      const uint64_t written = k.written;
+      flush_sink(k);
+      if (k.ring.size() < before && !k.gone) moved = wrote = true;
+      if (k.gone && k.peer) ls.on_peer_lost("peer closed the connection");
+      if (k.rot != nullptr) {
+        rotation_wrote(*k.rot, k.written - written);
+        // At a line boundary (or cutting a line that will not end), with
+        // everything written to the old file.
+        if (rotate_if_due(*k.rot, k, loop)) moved = true;
+      }
+    }
+  }
+  return wrote;
+}
+
+void pump(Lines& ls, Loop& loop) {
+  const bool wrote = move_lines(ls, loop);
+  const int64_t now = monotonic_ms();
+  int64_t flush_at = 0;
+  for (auto& s : ls.streams) {
+    if (s.pipe) arm(loop, s.pipe.get(), s.slot, s.armed, s.size() < kLineMax ? uint32_t(EPOLLIN) : 0u);
+    const bool partial = s.size() > 0 && !s.flushing() && s.pending().find('\n') == std::string_view::npos;
+    if (!partial) {
+      s.partial_since = 0;
+      continue;
+    }
+    if (s.partial_since == 0) s.partial_since = now;
+    const int64_t at = s.partial_since + kPartialLineMs;
+    if (flush_at == 0 || at < flush_at) flush_at = at;
+  }
+  for (auto& k : ls.sinks) {
+    const bool want = k.pollable && !k.gone && !k.ring.empty() && !k.wants_read;
+    arm(loop, k.fd, k.slot, k.armed, want ? uint32_t(EPOLLOUT) : 0u);
+  }
+  set_deadline_at(loop, ls.flush_timer, flush_at == 0 ? 0 : std::max(flush_at, now + 1));
+  // At exit a slow reader is waited for as long as it keeps taking bytes.
+  if (ls.draining && wrote) set_deadline(loop, ls.drain_timer, kDrainTimeoutMs);
+}
+
+void on_stream_readable(Lines& ls, Loop& loop, size_t i) {
+  Stream& s = ls.streams[i];
+  std::span<char> room = s.space();
+  if (room.empty() || !s.pipe) return;
+  const ssize_t n = retry([&] { return ::read(s.pipe.get(), room.data(), room.size()); });
+  if (n > 0) {
+    s.filled(size_t(n));
+  } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+    s.end();  // every writer is gone (or the pty's slave): what is left goes out as it is
+    arm(loop, s.pipe.get(), s.slot, s.armed, 0);
+    s.pipe.reset();
+  }
+  pump(ls, loop);
+}
+
+void on_flush_deadline(Lines& ls, Loop& loop) {
+  const int64_t now = monotonic_ms();
+  for (auto& s : ls.streams)
+    if (s.partial_since != 0 && s.partial_since + kPartialLineMs <= now) s.flush_now();
+  pump(ls, loop);
+}
+
+// Everything is reaped: what is queued gets a bounded wait.
+void start_drain(Lines& ls, Loop& loop) {
+  ls.draining = true;
+  set_deadline(loop, ls.drain_timer, kDrainTimeoutMs);
+}
+
+// Everything is reaped, yet output is still queued for a target that has
+// taken nothing for kDrainTimeoutMs: count it lost and let dock exit.
+void on_drain_deadline(Lines& ls) {
+  for (auto& k : ls.sinks) {
+    k.lost += k.ring.size();
+    k.ring.clear();
+    k.gone = true;
+  }
+  for (auto& s : ls.streams) s.discard();
+}
+
+void report_losses(const Lines& ls) {
+  for (const auto& k : ls.sinks)
+    if (k.lost > 0) say("%s: %llu bytes of output could not be written", k.name.c_str(), (unsigned long long)k.lost);
+}
+
+// ---- setting the lines up ----
+
+// A sink, with its handler: the loop pumps when it takes more.
+Sink& add_sink(Lines& ls, Sink k) {
+  Sink& added = ls.sinks.emplace_back(std::move(k));
+  added.slot = add_handler(*ls.loop, handler<pump>(ls));
+  return added;
+}
+
+// The sink for the target dock opened: its own descriptor for a socket,
+// so that it has an epoll entry of its own (pump() arms a sink when it has
+// to wait for room).
+bool add_target_sink(Lines& ls, const Link& link) {
+  Sink k;
+  k.name = link.io->url;
+  k.fd = link.target.get();
+  if (link.io->is_socket()) {
+    k.owned = Fd(::fcntl(link.target.get(), F_DUPFD_CLOEXEC, 3));
+    if (!k.owned) {
+      say("dup: %s", std::strerror(errno));
+      return false;
+    }
+    k.fd = k.owned.get();
+    k.socket = k.pollable = k.peer = true;
+    k.tls = link.tls.ssl();
+  } else {  // a file, or a FIFO: written like a pipe (opened non-blocking)
+    struct stat sb;
+    k.pollable = ::fstat(k.fd, &sb) == 0 && !S_ISREG(sb.st_mode);
+    // A file an earlier run left mid-line (the command died mid-line, the
+    // container restarted): that line is ended before the first new one,
+    // so no line holds two prefixes.
+    char last = '\n';
+    if (!k.pollable && sb.st_size > 0)
+      if (Fd rd = reopen_nonblocking(k.fd, O_RDONLY); !rd || ::pread(rd.get(), &last, 1, sb.st_size - 1) != 1)
+        last = '\n';
+    k.line.open = last != '\n';
+  }
+  add_sink(ls, std::move(k));
+  return true;
+}
+
+// dock's own stdout, and its stderr when the child's stderr has a stream
+// of its own and stderr is not the same file (one sink: no mixed lines).
+void add_inherited_sinks(Lines& ls, bool with_stderr) {
+  add_sink(ls, shared_sink(STDOUT_FILENO, "stdout"));
+  struct stat out, err;
+  const bool same = ::fstat(STDOUT_FILENO, &out) == 0 && ::fstat(STDERR_FILENO, &err) == 0 &&
+                    out.st_dev == err.st_dev && out.st_ino == err.st_ino;
+  if (with_stderr && !same) add_sink(ls, shared_sink(STDERR_FILENO, "stderr"));
+}
+
+// A stream dock reads from `from` (non-blocking) into sink `sink`; `lines`:
+// kept whole (a prefix, or rotation between lines).
+bool add_stream(Lines& ls, Fd from, const std::string& prefix, size_t sink, bool lines) {
+  Stream& s = ls.streams.emplace_back();
+  s.lines = lines;
+  s.prefix = prefix;
+  s.sink = sink;
+  s.pipe = std::move(from);
+  s.slot = add_handler(*ls.loop, handler<on_stream_readable>(ls, ls.streams.size() - 1));
+  ::fcntl(s.pipe.get(), F_SETFL, O_NONBLOCK);
+  arm(*ls.loop, s.pipe.get(), s.slot, s.armed, EPOLLIN);
+  return s.armed != 0;
+}
+
+// ==== 8. Input and terminal ====
 //
 // With TLS, or with --tty, the child's stdin is not the target itself: dock
 // reads the peer (or, with --tty and no socket, its own stdin) into a fixed
@@ -1859,6 +2486,10 @@ struct Feed {
   std::string broken;         // why the connection broke (not a close), for the hang-up
   uint32_t armed = 0;         // events armed on `from`
   uint32_t armed_to = 0;      // EPOLLOUT on `to` when waiting for room
+  Slot from_slot = 0, to_slot = 0;     // their handlers
+  bool fin_is_hangup = false;          // --tty: a terminal has no half-close
+  Loop* loop = nullptr;
+  Callback<const char*> on_peer_lost;  // the peer's end: a hang-up
 };
 
 // Reads what `from` has, as read(2) reports it: TLS's WANT_* as EAGAIN,
@@ -1868,20 +2499,13 @@ ssize_t feed_read(Feed& f, char* into, size_t room) {
     if (f.from_socket) return retry([&] { return ::recv(f.from, into, room, MSG_DONTWAIT); });
     return retry([&] { return ::read(f.from, into, room); });
   }
-  g_ssl.ERR_clear_error();
-  errno = 0;
-  const int n = g_ssl.SSL_read(f.tls, into, int(std::min<size_t>(room, INT_MAX)));
-  if (n > 0) return n;
-  const int e = g_ssl.SSL_get_error(f.tls, n);
-  f.wants_write = e == kSslErrorWantWrite;
-  if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
-    errno = EAGAIN;
-    return -1;
-  }
-  if (e != kSslErrorZeroReturn) {  // not a close: an alert, a reset -- the connection is broken
-    f.broken = e == kSslErrorSyscall && errno != 0 ? std::strerror(errno) : ssl_reason("connection lost");
-    if (!f.from_peer) say("%s: %s", f.name, f.broken.c_str());
-  }
+  uint32_t wait = 0;
+  std::string why;
+  const ssize_t n = tls_io(f.tls, false, into, room, wait, why);
+  f.wants_write = n < 0 && errno == EAGAIN && wait == EPOLLOUT;
+  if (n >= 0 || errno == EAGAIN) return n;
+  f.broken = why;  // not a close: an alert, a reset -- the connection is broken
+  if (!f.from_peer) say("%s: %s", f.name, f.broken.c_str());
   return 0;
 }
 
@@ -1923,13 +2547,194 @@ bool move_input(Feed& f) {
   return ended;
 }
 
-// ---- log rotation: archive names, selection, compression ----
+// pump_input() runs when the connection (or dock's stdin) is readable or
+// the child's input can take more: it moves what it can, then arms only
+// what can move the rest. The end of the peer's data is the peer closing.
+void pump_input(Feed& f, Loop& loop) {
+  const bool ended = move_input(f);
+  if (f.pollable) {
+    const uint32_t want = f.eof || f.len == kFeedCapacity ? 0u : f.wants_write ? uint32_t(EPOLLOUT) : uint32_t(EPOLLIN);
+    arm(loop, f.from, f.from_slot, f.armed, want);
+  }
+  if (f.to) {
+    arm(loop, f.to.get(), f.to_slot, f.armed_to, !f.to_gone && f.len > 0 ? uint32_t(EPOLLOUT) : 0u);
+    if (f.close_at_end && f.eof && f.len == 0) f.to.reset();  // the child reads EOF
+  }
+  // The peer stopped sending: the child reads EOF (a pipe is closed above)
+  // and may still answer. A terminal has no half-close: that is a hang-up.
+  if (ended && f.from_peer && !f.broken.empty()) f.on_peer_lost(f.broken.c_str());
+  else if (ended && f.from_peer && f.fin_is_hangup) f.on_peer_lost("peer closed the connection");
+}
+
+// Arms the feed: reads from f.from (the connection, or dock's stdin),
+// writes to `to`.
+bool start_feed(Feed& f, Loop& loop, Fd to) {
+  f.active = true;
+  f.to = std::move(to);
+  f.to_slot = add_handler(loop, handler<pump_input>(f));
+  ::fcntl(f.to.get(), F_SETFL, O_NONBLOCK);  // armed by pump_input() when it must wait
+  if (!f.pollable || arm(loop, f.from, f.from_slot, f.armed, EPOLLIN)) return true;
+  if (errno != EPERM) return false;
+  f.pollable = false;  // /dev/null, say: read whenever there is room
+  return true;
+}
+
+// ---- the terminal ----
+
+// Dock's own terminal in raw mode, so that with --tty every key reaches the
+// child's terminal untouched (^C included); restored when dock is done.
+struct RawTerminal {
+  int fd = -1;
+  termios saved{};
+  RawTerminal() = default;
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+  ~RawTerminal() {
+    if (fd >= 0) ::tcsetattr(fd, TCSADRAIN, &saved);
+  }
+  void enter(int term) {
+    termios raw;
+    if (::tcgetattr(term, &saved) != 0) return;
+    raw = saved;
+    ::cfmakeraw(&raw);
+    if (::tcsetattr(term, TCSADRAIN, &raw) == 0) fd = term;
+  }
+};
+
+// --tty: the master side of the child's terminal, and dock's own terminal
+// raw while it feeds the child.
+struct Terminal {
+  Fd pty;
+  RawTerminal raw;
+};
+
+// The pty's window size: dock's own terminal's, when it has one.
+void copy_window_size(Terminal& t) {
+  winsize ws{};
+  bool known = false;
+  for (int fd = 0; fd <= 2 && !known; ++fd) known = ::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0;
+  if (!known) {
+    ws.ws_row = 24;  // what a terminal without a size is taken to be
+    ws.ws_col = 80;
+  }
+  if (::ioctl(t.pty.get(), TIOCSWINSZ, &ws) != 0) debug("pty window size: %s", std::strerror(errno));
+}
+
+// A new pseudo-terminal: the master in t.pty, the slave (the child's) out.
+Fd open_pty(Terminal& t) {
+  t.pty = Fd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  char name[64];
+  if (!t.pty || ::grantpt(t.pty.get()) != 0 || ::unlockpt(t.pty.get()) != 0 ||
+      ::ptsname_r(t.pty.get(), name, sizeof name) != 0) {
+    say("--tty: cannot open a pseudo-terminal: %s", std::strerror(errno));
+    return Fd();
+  }
+  Fd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave) say("--tty: %s: %s", name, std::strerror(errno));
+  else copy_window_size(t);
+  return slave;
+}
+
+// dock's own stdin as the source of the child's terminal input, read
+// without blocking and without changing the description others share.
+void feed_from_stdin(Feed& f, Terminal& t) {
+  struct stat sb;
+  if (::fstat(STDIN_FILENO, &sb) != 0) return;
+  f.from = STDIN_FILENO;
+  if (S_ISSOCK(sb.st_mode)) {
+    f.from_socket = true;
+  } else if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)) {
+    f.own_from = reopen_nonblocking(STDIN_FILENO, O_RDONLY);
+    if (!f.own_from) {
+      say("--tty: stdin: cannot reopen it (%s): the child gets no input", std::strerror(errno));
+      f.eof = true;
+      f.pollable = false;
+      return;
+    }
+    f.from = f.own_from.get();
+  } else {
+    f.pollable = false;  // a regular file: a read never blocks
+  }
+  if (::isatty(STDIN_FILENO)) t.raw.enter(STDIN_FILENO);
+}
+
+// The controlling terminal, if dock has one and is in its foreground group;
+// a dock started in the background never takes the terminal.
+Fd foreground_tty() {
+  Fd tty(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (tty && ::tcgetpgrp(tty.get()) != ::getpgrp()) tty.reset();
+  return tty;
+}
+
+// ==== 9. Rotation: --log-rotate, --log-max-size, --log-keep ====
 //
 // FILE is renamed to FILE_YYYYmmddHHMMSS (local time; -1, -2, ... when that
 // name, or its .gz, is taken), FILE is opened anew, and the archive is
 // compressed to FILE_YYYYmmddHHMMSS.gz by a forked process. Only names of
 // exactly that pattern for that FILE count as archives: nothing else in the
 // directory is ever removed.
+//
+// rotate_log() runs from pump() when rotation is due and the live file is
+// at a line boundary with nothing queued for it: rename, reopen, queue the
+// archive for compression. A failure is reported once, writing goes on to
+// the live file, and the rotation is tried again 5 s later.
+
+struct RotationConfig {
+  int64_t log_rotate_ms = 0;  // 0: no rotation by age
+  int64_t log_max_size = 0;   // bytes; 0: no rotation by size
+  int64_t log_keep = 5;       // archives kept
+  bool log_keep_set = false;
+  [[nodiscard]] bool rotating() const { return log_rotate_ms != 0 || log_max_size != 0; }
+};
+
+Error parse_log_rotate(std::string_view value, RotationConfig& c) {
+  auto ms = parse_duration(value, true);
+  if (!ms || *ms == 0) return "'" + std::string(value) + "' is not a duration above zero (e.g. 1h, 30m, 1d; a bare integer is hours)";
+  c.log_rotate_ms = *ms;
+  return {};
+}
+
+Error parse_log_max_size(std::string_view value, RotationConfig& c) {
+  auto n = parse_size(value);
+  if (!n || *n == 0) return "'" + std::string(value) + "' is not a size above zero (e.g. 10m, 512k, 1g)";
+  c.log_max_size = *n;
+  return {};
+}
+
+Error parse_log_keep(std::string_view value, RotationConfig& c) {
+  auto n = parse_uint(value, 100000);
+  if (!n || *n == 0) return "'" + std::string(value) + "' is not a count from 1 to 100000";
+  c.log_keep = *n;
+  c.log_keep_set = true;
+  return {};
+}
+
+// zlib, loaded when rotation is asked for (see section 1).
+struct ZlibApi {
+#define DOCK_ZLIB_POINTER(name, ret, params) ret(*name) params = nullptr;
+  DOCK_ZLIB_CALLS(DOCK_ZLIB_POINTER)
+#undef DOCK_ZLIB_POINTER
+};
+ZlibApi g_zlib;
+
+// Fills g_zlib; nullopt when it is ready, else why it cannot be.
+Error load_zlib() {
+#ifdef DOCK_STATIC_LIBS
+#define DOCK_ZLIB_BIND(name, ret, params) g_zlib.name = ::name;
+  DOCK_ZLIB_CALLS(DOCK_ZLIB_BIND)
+#undef DOCK_ZLIB_BIND
+#else
+  void* lib = ::dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) return std::string(::dlerror());
+#define DOCK_ZLIB_BIND(name, ret, params) \
+  if (!bind_symbol(lib, #name, g_zlib.name)) return std::string("libz.so.1 has no " #name);
+  DOCK_ZLIB_CALLS(DOCK_ZLIB_BIND)
+#undef DOCK_ZLIB_BIND
+#endif
+  return {};
+}
+
+// ---- archive names, selection, compression ----
 
 constexpr size_t kStampLen = 14;  // YYYYmmddHHMMSS
 
@@ -2095,11 +2900,351 @@ std::string temporary_name(const std::string& archive) {
   ::_exit(0);
 }
 
-// ---- the web hook's messages ----
+// ---- rotating the live file ----
+
+constexpr int64_t kRotateRetryMs = 5000;  // after a failed rotation
+
+struct Rotation {
+  const RotationConfig* cfg = nullptr;
+  Loop* loop = nullptr;
+  TimerId timer = 0;                 // the period is over, or a failed rotation is due again
+  pid_t parent = -1;                 // dock: the compressor dies with it
+  std::string path, dir, base;       // FILE, its directory and its name in it
+  int64_t size = 0;                  // bytes in the live file
+  bool due = false;                  // rotate at the next line boundary
+  bool failing = false;              // the last attempt failed: write on, retry later
+  bool zlib = false;                 // archives are compressed
+  bool stopping = false;             // the command ended: the queue stays uncompressed
+  ArchiveName last;                  // the newest archive's name
+  std::vector<std::string> made;     // the names of the archives made, oldest first (--log-keep at most)
+  pid_t compressor = -1;             // compressing `compressing`
+  std::string compressing;
+  std::string compressing_tmp;       // its temporary file
+  std::vector<std::string> queue;    // archives waiting for the compressor
+};
+
+// What the live log file may still take before it is rotated for size.
+Budget rotation_budget(const Rotation& r, const Sink& k) {
+  Budget b;
+  const int64_t max = r.cfg->log_max_size;
+  if (max == 0 || r.failing) return b;
+  const int64_t used = r.size + int64_t(k.ring.size());
+  b.fresh = used == 0;
+  b.left = used >= max ? 0 : size_t(max - used);
+  b.over = used > max ? size_t(used - max) : 0;
+  return b;
+}
+
+void rotation_full(Rotation& r) { r.due = true; }
+
+void rotation_wrote(Rotation& r, uint64_t bytes) { r.size += int64_t(bytes); }
+
+// Whether the log can be rotated now: due, and everything written to the
+// old file, at a line boundary -- or inside a line that does not end
+// (a progress bar drawn with \r): one open for a whole --log-rotate
+// period, or one that would take the file past --log-max-size by more
+// than a partial line's worth (emit() stops it there). Such a line is
+// cut: its continuation starts the next file without a second prefix. A
+// due rotation waiting for an open line wakes when the line's period is
+// over.
+bool rotation_point(Rotation& r, const Sink& k, Loop& loop) {
+  const int64_t period = r.cfg->log_rotate_ms, max = r.cfg->log_max_size;
+  const bool open = k.line.by != nullptr;
+  if (!r.due || r.failing || !k.ring.empty()) return false;
+  if (!open || (max != 0 && r.size >= max)) return true;
+  if (period != 0 && monotonic_ms() - k.line_since >= period) return true;
+  if (period != 0) set_deadline_at(loop, r.timer, k.line_since + period);
+  return false;
+}
+
+void start_compressor(Rotation& r);
+void prune_archives(Rotation& r);
+
+void rotation_failed(Rotation& r, Loop& loop, const std::string& what, const char* why) {
+  if (!r.failing) say("%s: %s: %s (still writing to %s; trying again every 5 s)", r.path.c_str(), what.c_str(),
+                      why, r.path.c_str());
+  r.failing = true;
+  r.due = false;
+  set_deadline(loop, r.timer, kRotateRetryMs);
+}
+
+// The live file under a new name; a new file, which `k` writes from now on.
+bool rotate_log(Rotation& r, Sink& k, Loop& loop) {
+  r.due = false;
+  if (r.size == 0) {  // nothing to archive: the period starts again
+    if (r.cfg->log_rotate_ms != 0) set_deadline(loop, r.timer, r.cfg->log_rotate_ms);
+    return false;
+  }
+  // Only the file dock writes is renamed: not what someone put in its place.
+  struct stat ours, there;
+  if (::fstat(k.fd, &ours) != 0 || ::lstat(r.path.c_str(), &there) != 0 || ours.st_dev != there.st_dev ||
+      ours.st_ino != there.st_ino) {
+    rotation_failed(r, loop, "rotate", "it is no longer the file dock writes");
+    return false;
+  }
+  ArchiveName named = r.last;
+  const std::string archive = next_archive_path(r.path, ::time(nullptr), named);
+  if (!rename_new(r.path, archive)) {
+    rotation_failed(r, loop, "rotate", std::strerror(errno));
+    return false;
+  }
+  // A new file: nothing that appeared at the name meanwhile is followed.
+  constexpr int kFresh = O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  Fd fresh(retry([&] { return ::open(r.path.c_str(), kFresh, 0600); }));
+  if (!fresh) {
+    const int err = errno;
+    ::rename(archive.c_str(), r.path.c_str());  // back: keep writing where we were
+    rotation_failed(r, loop, "reopen", std::strerror(err));
+    return false;
+  }
+  r.last = named;
+  r.made.push_back(archive.substr(archive.rfind('/') + 1));
+  if (r.made.size() > size_t(r.cfg->log_keep)) r.made.erase(r.made.begin());
+  if (r.failing) say("%s: rotating works again", r.path.c_str());
+  r.failing = false;
+  k.owned = std::move(fresh);
+  k.fd = k.owned.get();
+  // A line its stream ended without a newline stays in the archive; a line
+  // cut goes on in the new file.
+  k.line.open = k.line.by != nullptr;
+  k.line_since = monotonic_ms();
+  r.size = 0;
+  debug("%s: rotated to %s", r.path.c_str(), archive.c_str());
+  if (r.cfg->log_rotate_ms != 0) set_deadline(loop, r.timer, r.cfg->log_rotate_ms);
+  else clear_deadline(loop, r.timer);
+  if (r.zlib) r.queue.push_back(archive);
+  prune_archives(r);  // before compressing: no work on what goes anyway
+  start_compressor(r);
+  return true;
+}
+
+bool rotate_if_due(Rotation& r, Sink& k, Loop& loop) { return rotation_point(r, k, loop) && rotate_log(r, k, loop); }
+
+// The period is over, or a failed rotation is due again.
+void on_rotate_deadline(Lines& ls, Loop& loop) {
+  for (auto& k : ls.sinks)
+    if (k.rot != nullptr) {
+      k.rot->failing = false;
+      k.rot->due = true;
+    }
+  pump(ls, loop);
+}
+
+// Forks the compressor for the oldest queued archive, if none is running.
+void start_compressor(Rotation& r) {
+  // At shutdown the queue stays uncompressed: dock's exit waits for no backlog.
+  if (r.compressor > 0 || r.queue.empty() || r.stopping) return;
+  const std::string archive = r.queue.front();
+  const std::string tmp = temporary_name(archive);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    say("%s: cannot compress it: fork: %s (left as it is)", archive.c_str(), std::strerror(errno));
+    r.queue.erase(r.queue.begin());
+    return;
+  }
+  if (pid == 0) {
+    // Signals stay blocked, so SIGTERM at shutdown lets it finish within
+    // the kill timeout; SIGKILL ends it then. It dies with dock.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != r.parent) ::_exit(EIO);
+    [[maybe_unused]] int nice = ::nice(10);
+    compress_archive(archive, tmp);
+  }
+  r.queue.erase(r.queue.begin());
+  r.compressor = pid;
+  r.compressing = archive;
+  r.compressing_tmp = tmp;
+  debug("compressing %s (pid %d)", archive.c_str(), pid);
+}
+
+// A process was reaped: when it is the compressor, report a failure, keep
+// at most --log-keep archives, start the next one.
+void on_reaped(Rotation& r, pid_t pid, int status) {
+  if (pid != r.compressor || WIFSTOPPED(status)) return;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    debug("%s.gz written", r.compressing.c_str());
+  } else {
+    // Its temporary file, if it is still the regular file of dock's that
+    // the compressor made (killed at shutdown, say).
+    struct stat sb;
+    if (::lstat(r.compressing_tmp.c_str(), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == ::geteuid())
+      ::unlink(r.compressing_tmp.c_str());
+    if (WIFEXITED(status))
+      say("%s: compression failed: %s (left uncompressed)", r.compressing.c_str(), std::strerror(WEXITSTATUS(status)));
+    else
+      say("%s: compression stopped by SIG%s (left uncompressed)", r.compressing.c_str(),
+          signal_name(WTERMSIG(status)).c_str());
+  }
+  r.compressor = -1;
+  r.compressing.clear();
+  prune_archives(r);
+  start_compressor(r);
+}
+
+// Removes the archives beyond --log-keep, never the one being compressed.
+void prune_archives(Rotation& r) {
+  DIR* d = ::opendir(r.dir.c_str());
+  if (d == nullptr) {
+    say("%s: %s (old archives not removed)", r.dir.c_str(), std::strerror(errno));
+    return;
+  }
+  std::vector<std::string> entries;
+  while (dirent* e = ::readdir(d)) entries.emplace_back(e->d_name);
+  for (const auto& name : archives_to_remove(r.base, entries, size_t(r.cfg->log_keep), r.made)) {
+    const std::string path = r.dir + "/" + name;
+    if (path == r.compressing || path == r.compressing + ".gz") continue;
+    struct stat sb;  // only a regular file: never a symlink or a node someone put there
+    if (::fstatat(::dirfd(d), name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) continue;
+    std::erase(r.queue, path);
+    if (::unlinkat(::dirfd(d), name.c_str(), 0) != 0 && errno != ENOENT)
+      say("%s: cannot remove it: %s", path.c_str(), std::strerror(errno));
+    else
+      debug("removed %s (--log-keep %lld)", path.c_str(), (long long)r.cfg->log_keep);
+  }
+  ::closedir(d);
+}
+
+// Rotation of the file `k` writes: dock writes the file itself (the child
+// gets pipes), knows its size, and compresses archives when zlib is there.
+void setup_rotation(Rotation& r, Loop& loop, Sink& k, const std::string& path) {
+  r.loop = &loop;
+  r.parent = ::getpid();
+  r.path = path;
+  r.dir = dir_of(r.path);
+  r.base = r.path.substr(r.path.rfind('/') + 1);  // npos + 1: the whole name
+  struct stat sb;
+  if (::fstat(k.fd, &sb) == 0) r.size = sb.st_size;
+  if (auto err = load_zlib())
+    say("%s: archives stay uncompressed: %s", r.path.c_str(), err->c_str());
+  else
+    r.zlib = true;
+  k.rot = &r;
+  if (r.cfg->log_rotate_ms != 0) set_deadline(loop, r.timer, r.cfg->log_rotate_ms);
+}
+
+// ==== 10. The web hook: --web-hook ====
 //
-// Pure builders and parsers for --web-hook: the JSON body (SPEC §7), the
-// HTTP/1.1 request around it, and the status of the server's answer. The
-// loop that moves them is in section 9.
+// http://[USER[:PASSWORD]@]HOST[:PORT][/PATH][?QUERY], or https://. The
+// user info becomes a Basic Authorization header and never appears in a
+// message: messages name the hook by `shown`, which has neither the user
+// info nor the query (where tokens also tend to live).
+
+struct HookUrl {
+  bool https = false;
+  std::string shown;      // scheme://HOST[:PORT]/PATH, for messages
+  std::string host;       // an IPv6 literal without brackets
+  std::string port;       // as given, or 80 / 443
+  std::string target;     // PATH?QUERY for the request line; "/" at least
+  std::string authority;  // the Host header: HOST, [V6], with :PORT unless the default
+  std::string auth;       // "Basic BASE64(user:password)", or empty
+  IoTarget tls;           // https: ?ca=, ?cert=&key=, ?insecure= (dock's own, not sent)
+};
+
+struct HookConfig {
+  std::optional<HookUrl> web_hook;
+};
+
+// Takes dock's own TLS parameters (ca, cert, key, insecure) out of an
+// https URL's query into `tls`; the rest of the query is the server's.
+Error take_tls_query(std::string& target, IoTarget& tls) {
+  const size_t q = target.find('?');
+  if (q == std::string::npos) return {};
+  std::string kept, ours;
+  std::string_view query = std::string_view(target).substr(q + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const std::string_view name = item.substr(0, item.find('='));
+    std::string& to = name == "ca" || name == "cert" || name == "key" || name == "insecure" ? ours : kept;
+    if (!to.empty()) to += '&';
+    to += item;
+  }
+  if (auto err = parse_tls_query(ours, tls)) return err;
+  for (std::string* f : {&tls.ca, &tls.cert, &tls.key})
+    if (auto path = percent_decode(*f)) *f = std::move(*path);
+  target = target.substr(0, q) + (kept.empty() ? "" : "?" + kept);
+  return {};
+}
+
+std::string base64(std::string_view in) {
+  constexpr std::string_view digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, in.size() - i);
+    uint32_t v = 0;
+    for (size_t k = 0; k < 3; ++k) v = v << 8 | (k < n ? uint8_t(in[i + k]) : 0);
+    for (size_t k = 0; k < 4; ++k) out += k <= n ? digits[(v >> (18 - 6 * k)) & 63] : '=';
+  }
+  return out;
+}
+
+Error parse_hook_url(std::string_view url, HookUrl& h) {
+  h = HookUrl{};
+  const size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return std::string("not an http:// or https:// URL");
+  const std::string_view scheme = url.substr(0, sep);
+  if (iequals(scheme, "https")) h.https = true;
+  else if (!iequals(scheme, "http")) return "unknown scheme '" + std::string(scheme) + "' (http, https)";
+  std::string_view rest = url.substr(sep + 3);
+  rest = rest.substr(0, rest.find('#'));  // a fragment is never sent
+  const size_t end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, end);
+  std::string_view target = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+  for (char c : target)
+    if (uint8_t(c) <= ' ' || c == 0x7f) return std::string("the path holds a space or a control character (write %20)");
+
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    std::string_view info = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    const size_t colon = info.find(':');
+    auto user = percent_decode(info.substr(0, colon));
+    auto password = percent_decode(colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1));
+    if (!user || !password) return std::string("bad %-escape in the user info");
+    h.auth = "Basic " + base64(*user + ":" + *password);
+  }
+  std::string_view host, port;
+  bool v6 = false;  // a bracketed literal: h.host has it, its zone id decoded
+  if (!authority.empty() && authority[0] == '[') {
+    std::string_view after = authority;
+    if (auto err = take_bracketed(after, h.host)) return err;
+    if (!after.empty() && after[0] != ':') return "junk after ']' in the host";
+    if (!after.empty()) port = after.substr(1);
+    host = authority.substr(1, authority.find(']') - 1);  // as written, for the Host header
+    v6 = true;
+  } else {
+    const size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    if (port.find(':') != std::string_view::npos) return "an IPv6 address goes in brackets (http://[::1]:8080/)";
+    if (host.empty()) return "missing host";
+    for (char c : host)
+      if (uint8_t(c) <= ' ' || c == 0x7f || c == '%' || c == '\\') return "'" + std::string(host) + "' is not a host name";
+    h.host = std::string(host);
+  }
+  const char* fallback = h.https ? "443" : "80";
+  if (port.empty()) h.port = fallback;
+  else if (auto err = parse_port(port, h.port)) return err;
+  const std::string bracketed = v6 ? "[" + std::string(host) + "]" : h.host;
+  h.authority = h.port == fallback ? bracketed : bracketed + ":" + h.port;
+  h.target = target.empty() ? "/" : target[0] == '?' ? "/" + std::string(target) : std::string(target);
+  if (h.https)
+    if (auto err = take_tls_query(h.target, h.tls)) return err;
+  h.shown = (h.https ? "https://" : "http://") + h.authority + h.target.substr(0, h.target.find('?'));
+  return {};
+}
+
+Error parse_web_hook(std::string_view value, HookConfig& c) {
+  HookUrl h;
+  if (auto err = parse_hook_url(value, h)) return "'" + std::string(value) + "': " + *err;
+  c.web_hook = std::move(h);
+  return {};
+}
+
+// ---- the messages ----
+//
+// Pure builders and parsers: the JSON body (SPEC §7), the HTTP/1.1 request
+// around it, and the status of the server's answer.
 
 // The length of the valid UTF-8 sequence `s` starts with, or 0.
 size_t utf8_length(std::string_view s) {
@@ -2257,274 +3402,17 @@ int parse_http_status(std::string_view r) {
   }
 }
 
-// ==== 7. Signal setup ====
+// ---- delivering ----
 //
-// Done first thing in run(): every signal is blocked (SIGKILL and SIGSTOP
-// cannot be, and glibc keeps its two internal ones), so none is lost or
-// acted on by default before the loop reads it. See the header for faults.
+// Each event becomes a whole HTTP request when it happens (the interfaces
+// as they are then) and waits its turn: events are delivered in order. An
+// attempt connects to each resolved address in turn, shakes hands (https),
+// writes the request and reads up to the status line, all within 5 s; a
+// failed connection, a timeout or a 5xx is tried again after 0.5 s and
+// 1.5 s; anything else, or a third failure, is one warning and the next
+// event goes. Everything is non-blocking and driven by the loop: a slow or
+// dead hook server delays nothing but the next hook.
 
-// glibc's sigfillset leaves out its own two real-time signals (32, 33), and
-// its sigprocmask refuses them; left unblocked, either kills dock when sent
-// from outside. So the set is filled bit by bit (bit N-1 is signal N) and
-// the mask set through the system call itself.
-sigset_t catchable_signals() {
-  sigset_t set;
-  ::sigfillset(&set);
-  for (int sig = 32; sig <= 33; ++sig) {
-    auto* words = reinterpret_cast<unsigned long*>(&set);
-    words[(sig - 1) / (8 * sizeof(unsigned long))] |= 1ul << ((sig - 1) % (8 * sizeof(unsigned long)));
-  }
-  return set;
-}
-
-// rt_sigprocmask without libc's filter; the kernel's sigset is 64 bits.
-int set_signal_mask(int how, const sigset_t* set, sigset_t* old) {
-  return int(::syscall(SYS_rt_sigprocmask, how, set, old, kMaxSignal / 8));
-}
-
-// ==== 8. Spawn ====
-//
-// The child gets a process group of its own (so a signal to the group
-// reaches everything it starts, and nothing of dock's), the terminal's
-// foreground when dock holds it, its stdio from the io target, dock's
-// original signal mask (dispositions are untouched by dock, so what dock
-// inherited as ignored stays ignored), and SIGKILL as parent-death signal
-// when dock is not PID 1.
-//
-// It is started with clone(CLONE_VM | CLONE_VFORK), as posix_spawn does:
-// until it execs, the child runs on a stack of its own inside dock's
-// memory while dock waits. Nothing is copied (fork copied dock's page
-// tables and then every page dock wrote on: about 0.5 ms of dock-static's
-// 2.4 ms start-up here). An exec failure comes back as an errno over a close-on-exec pipe
-// rather than through the shared memory, so that it also arrives where
-// CLONE_VM is not honoured (valgrind runs the child as a fork).
-// Every signal is still blocked in the child until just before execve, so
-// none can run in dock's memory; the child calls only async-signal-safe
-// functions and leaves by execve or _exit.
-
-// The descriptors that become the child's 0, 1, 2; -1 keeps dock's own.
-// With --tty all three are the pty's slave, which also becomes the
-// controlling terminal of the child's new session.
-struct ChildStdio {
-  int in = -1, out = -1, err = -1;
-  int ctty = -1;
-};
-
-struct Spawned {
-  pid_t pid = -1;
-  int exec_errno = 0;  // nonzero: the command could not be executed
-};
-
-// What the child needs; it reads it in dock's memory.
-struct SpawnPlan {
-  const Config& cfg;
-  const sigset_t& original_mask;
-  const ChildStdio& stdio;
-  int tty_fd;
-  bool pid1;
-  pid_t parent;
-  int report;  // the pipe's write end: an errno when the child cannot go on
-  int cwd;     // the directory dock was started in: the child's (-1: dock's own)
-};
-
-// The child runs on a stack ASan does not know; its noreturn calls would
-// make ASan try to clean a "stack" it cannot find (and warn). Built without
-// sanitizers, this changes nothing.
-#define DOCK_CHILD_STACK __attribute__((no_sanitize_address))
-
-[[noreturn]] DOCK_CHILD_STACK void child_fails(const SpawnPlan& p, int err, int status) {
-  [[maybe_unused]] ssize_t w = ::write(p.report, &err, sizeof err);
-  ::_exit(status);
-}
-
-// Runs the command as execvpe would, and returns why it could not. A name
-// with a slash is run as it is; any other is looked up in the directories
-// of PATH (an empty entry is the current directory; no PATH: /bin:/usr/bin).
-// A file that exists but may not be run (EACCES) is remembered and the
-// search goes on; a file the kernel cannot run (ENOEXEC) is given to
-// /bin/sh. This is dock's own loop, not libc's, because the child runs in
-// dock's memory: every page of libc it touches stays resident in dock, and
-// execvpe's error dispatch alone reads 64 KiB of libc's tables.
-int exec_command(char* const argv[], char* const envp[]) {
-  const char* file = argv[0];
-  const size_t file_len = std::strlen(file);
-  if (file_len == 0) return ENOENT;
-  auto run = [&](const char* path) {
-    ::execve(path, argv, envp);
-    if (errno != ENOEXEC) return errno;
-    size_t argc = 0;
-    while (argv[argc] != nullptr) ++argc;
-    auto** sh = static_cast<const char**>(__builtin_alloca((argc + 2) * sizeof(char*)));
-    sh[0] = "/bin/sh";
-    sh[1] = path;
-    for (size_t i = 1; i <= argc; ++i) sh[i + 1] = argv[i];  // argv[argc] is the null
-    ::execve(sh[0], const_cast<char* const*>(sh), envp);
-    return ENOEXEC;
-  };
-  if (std::memchr(file, '/', file_len) != nullptr) return run(file);
-  if (file_len > NAME_MAX) return ENAMETOOLONG;
-
-  const char* dirs = ::getenv("PATH");
-  if (dirs == nullptr) dirs = "/bin:/usr/bin";
-  char path[PATH_MAX + 1];
-  bool denied = false;
-  int err = ENOENT;
-  for (const char* dir = dirs;; ++dir) {
-    const char* end = std::strchr(dir, ':');
-    const size_t dir_len = end != nullptr ? size_t(end - dir) : std::strlen(dir);
-    if (dir_len + 1 + file_len < sizeof path) {
-      size_t n = 0;
-      if (dir_len > 0) {  // an empty entry: the current directory
-        std::memcpy(path, dir, dir_len);
-        n = dir_len;
-        path[n++] = '/';
-      }
-      std::memcpy(path + n, file, file_len + 1);
-      err = run(path);
-      if (err == EACCES) denied = true;
-      else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV && err != ETIMEDOUT)
-        return err;  // found, but it cannot run: say why
-    }
-    if (end == nullptr) break;
-    dir = end;
-  }
-  return denied ? EACCES : err;
-}
-
-DOCK_CHILD_STACK int start_child(void* arg) {
-  const SpawnPlan& p = *static_cast<const SpawnPlan*>(arg);
-  if (p.stdio.ctty >= 0) {  // a session of its own, on its own terminal
-    if (::setsid() < 0 || ::ioctl(p.stdio.ctty, TIOCSCTTY, 0) != 0) child_fails(p, errno, code(Exit::Setup));
-  } else {
-    ::setpgid(0, 0);
-    if (p.tty_fd >= 0) ::tcsetpgrp(p.tty_fd, ::getpid());  // SIGTTOU still blocked
-  }
-  if (!p.pid1) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != p.parent) ::_exit(code(Exit::Setup));  // dock already gone
-  }
-  if (p.cwd >= 0 && ::fchdir(p.cwd) != 0) child_fails(p, errno, code(Exit::Setup));
-  // dup2 clears close-on-exec on the copies; dock's originals stay closed.
-  if (p.stdio.in >= 0) ::dup2(p.stdio.in, STDIN_FILENO);
-  if (p.stdio.out >= 0) ::dup2(p.stdio.out, STDOUT_FILENO);
-  if (p.stdio.err >= 0) ::dup2(p.stdio.err, STDERR_FILENO);
-  set_signal_mask(SIG_SETMASK, &p.original_mask, nullptr);
-  const int err = exec_command(p.cfg.command, p.cfg.child_env.data());
-  child_fails(p, err, code(exec_failure_code(err)));
-}
-
-// The child's stack: room for exec_command's path (PATH_MAX) and, for a
-// script without #!, its copy of argv, above a guard page (PROT_NONE) so
-// that an overflow faults instead of writing over dock's memory. Only the
-// pages the child touches become resident.
-size_t child_stack_size(const Config& cfg, size_t page) {
-  size_t args = 0;
-  while (cfg.command[args] != nullptr) ++args;
-  const size_t need = 32 * 1024 + PATH_MAX + (args + 2) * sizeof(char*);
-  return (need + page - 1) / page * page + page;
-}
-
-Spawned spawn(const Config& cfg, const sigset_t& original_mask, const ChildStdio& stdio, int tty_fd,
-              bool pid1, int cwd) {
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) return {-1, errno};
-  Fd rd(report[0]), wr(report[1]);
-  const size_t page = size_t(::getpagesize()), size = child_stack_size(cfg, page);
-  void* stack = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-  if (stack == MAP_FAILED) return {-1, errno};
-  SpawnPlan plan{cfg, original_mask, stdio, tty_fd, pid1, ::getpid(), wr.get(), cwd};
-  pid_t pid = -1;
-  if (::mprotect(static_cast<char*>(stack) + page, size - page, PROT_READ | PROT_WRITE) == 0)
-    // The stack grows down from its top; clone wants the top.
-    pid = ::clone(start_child, static_cast<char*>(stack) + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
-  const int err_start = errno;
-  ::munmap(stack, size);
-  if (pid < 0) return {-1, err_start};
-  // Also from the parent (a no-op by now: the child did it before exec).
-  if (stdio.ctty < 0) ::setpgid(pid, pid);
-  if (tty_fd >= 0) ::tcsetpgrp(tty_fd, pid);
-  wr.reset();
-  int err = 0;
-  const ssize_t n = retry([&] { return ::read(rd.get(), &err, sizeof err); });
-  return {pid, n == ssize_t(sizeof err) ? err : 0};
-}
-
-// ==== 9. Event loop state ====
-//
-// One struct holds everything the loop needs. The loop waits on epoll with
-// no timeout. Timed work is a small table of deadlines behind one timerfd,
-// armed for the earliest one set and disarmed when none is: nothing fires
-// unless something is due.
-
-enum class Source : uint32_t {
-  Signals, Timer,
-  Peer,  // the connection: hung up, or (when dock moves the input) readable
-  Feed,  // the child's stdin pipe or terminal can take more input
-  Hook,  // the web hook's connection can move on
-  Stream = 16,  // + index: a child output pipe is readable
-  Sink = 32,    // + index: a sink can take more
-};
-
-enum class Deadline : size_t {
-  Kill,    // SIGTERM came, or shutdown: SIGKILL to what is left (then: look again)
-  Hangup,  // the peer closed: SIGKILL to the child's group if still there
-  Flush,   // a partial line has waited 100 ms
-  Rotate,  // the log's period is over (or a failed rotation is due again)
-  Drain,   // everything is reaped but output is still queued: give up waiting
-  Hook,    // the web hook's attempt is over its 5 s, or its pause is over
-  HookExit,  // dock is done but for the web hook: give up waiting
-  Probe,   // --bind-port: look for the listening socket again
-  Count,
-};
-
-enum class Phase {
-  Running,      // the child is alive
-  Terminating,  // the child exited; leftovers got SIGTERM
-  Killing,      // the grace period is over; leftovers get SIGKILL
-};
-
-// Dock's own terminal in raw mode, so that with --tty every key reaches the
-// child's terminal untouched (^C included); restored when dock is done.
-struct RawTerminal {
-  int fd = -1;
-  termios saved{};
-  RawTerminal() = default;
-  RawTerminal(const RawTerminal&) = delete;
-  RawTerminal& operator=(const RawTerminal&) = delete;
-  ~RawTerminal() {
-    if (fd >= 0) ::tcsetattr(fd, TCSADRAIN, &saved);
-  }
-  void enter(int term) {
-    termios raw;
-    if (::tcgetattr(term, &saved) != 0) return;
-    raw = saved;
-    ::cfmakeraw(&raw);
-    if (::tcsetattr(term, TCSADRAIN, &raw) == 0) fd = term;
-  }
-};
-
-// --log-rotate / --log-max-size: the live file, what it holds, and the
-// archives on their way to compression.
-constexpr int64_t kRotateRetryMs = 5000;  // after a failed rotation
-
-struct Rotation {
-  bool on = false;
-  std::string path, dir, base;       // FILE, its directory and its name in it
-  int64_t size = 0;                  // bytes in the live file
-  bool due = false;                  // rotate at the next line boundary
-  bool failing = false;              // the last attempt failed: write on, retry later
-  bool zlib = false;                 // archives are compressed
-  ArchiveName last;                  // the newest archive's name
-  std::vector<std::string> made;     // the names of the archives made, oldest first (--log-keep at most)
-  pid_t compressor = -1;             // compressing `compressing`
-  std::string compressing;
-  std::string compressing_tmp;       // its temporary file
-  std::vector<std::string> queue;    // archives waiting for the compressor
-};
-
-// --web-hook: the events not yet delivered, oldest first, and the one
-// attempt in flight. Everything is non-blocking and driven by the loop: a
-// slow or dead hook server delays nothing but the next hook.
 constexpr int64_t kHookAttemptMs = 5000;   // connect, handshake, request, status line
 // The hook's last wait runs alongside the kill timeout: it ends 5 s after
 // the stop began (SIGTERM to dock, or the child's own end), but gives
@@ -2535,478 +3423,41 @@ constexpr std::array<int64_t, 2> kHookBackoffMs{500, 1500};  // before the 2nd a
 
 enum class HookStep { Idle, Connecting, Handshaking, Sending, Receiving, Pausing };
 
-struct HookAddress {
-  sockaddr_storage addr;
-  socklen_t len;
-};
-
 struct HookEvent {
   std::string status;   // for messages
   std::string request;  // the whole HTTP request
 };
 
 struct Hook {
+  Loop* loop = nullptr;
   bool on = false;
-  IoTarget peer;                       // the URL's host and port, as Tls takes them
-  std::vector<HookAddress> addresses;  // resolved before the child starts
-  Tls tls;                             // https: the context, and an attempt's session
-  std::vector<HookEvent> queue;        // queue[0] is being delivered
+  const HookUrl* url = nullptr;
+  IoTarget peer;                   // the URL's host and port, as Tls takes them
+  std::vector<Address> addresses;  // resolved before the child starts
+  Tls tls;                         // https: the context, and an attempt's session
+  std::vector<HookEvent> queue;    // queue[0] is being delivered
   HookStep step = HookStep::Idle;
   Fd fd;
+  Slot slot = 0;
   uint32_t armed = 0;
-  int attempt = 0;         // of queue[0], from 1
-  size_t address = 0;      // the address being tried
-  std::string why;         // why the last address could not be reached
-  size_t sent = 0;         // bytes of the request written
+  TimerId attempt_timer = 0;  // an attempt's 5 s, or its pause
+  TimerId exit_timer = 0;     // dock is done but for the hook
+  int attempt = 0;            // of queue[0], from 1
+  size_t address = 0;         // the address being tried
+  std::string why;            // why the last address could not be reached
+  size_t sent = 0;            // bytes of the request written
   std::array<char, 1024> reply{};  // the answer's first bytes, for its status line
   size_t reply_len = 0;
   bool abandoned = false;  // the exit wait is over
 };
 
-struct State {
-  const Config& cfg;
-  sigset_t original_mask;
-  pid_t self = ::getpid();
-  bool pid1 = false;
-  Fd signals, timer, epoll;
-  std::array<int64_t, size_t(Deadline::Count)> due{};  // monotonic ms; 0 = not set
-  Fd cwd;                 // the directory dock was started in, for the child (dock's own is /)
-  Fd tty;                 // our controlling terminal, held only while we are its foreground
-  Fd target;              // the io target dock opened (the child has its own copies)
-  Tls tls;                // tls://: the session on `target`, which only dock uses
-  Fd pty;                 // --tty: the master side of the child's terminal
-  RawTerminal raw;        // --tty: dock's own terminal, raw while it feeds the child
-  Feed feed;              // TLS or --tty: the input dock moves to the child
-  Rotation rot;           // a rotated file --io: sinks[0] writes to `target`
-  Hook hook;              // --web-hook
-  bool announced = false;        // "running" was said (--bind-port seen)
-  bool hung_up = false;          // the connection is gone and the child got SIGHUP
-  bool probe_unsure = false;     // --bind-port: "cannot tell whose" was said
-  std::vector<uint64_t> probe_judged;    // the listening sockets last judged (not the command's)
-  int64_t probe_checked_at = 0;          // ... when
-  Fd probe_socket;                       // the socket diagnostics' netlink socket
-  bool stop_overdue = false;     // SIGTERM came and --kill-timeout ran out
-  int64_t stop_began = 0;        // monotonic ms of that SIGTERM, or of the child's end
-  bool ready_file_made = false;  // --ready-file exists, made by dock
-  struct stat ready_file_id {};   // ... this one (device and inode)
-  std::vector<Stream> streams;  // with a prefix: the child's stdout and stderr pipes
-  std::vector<Sink> sinks;      // where their lines go (one, or dock's stdout and stderr)
-  bool draining = false;        // Drain is set
-  pid_t child = -1;
-  int child_status = 0;
-  Phase phase = Phase::Running;
-  bool children_left = true;  // false once waitpid says ECHILD after the child's exit
+bool hook_pending(const Hook& h) { return h.on && !h.queue.empty() && !h.abandoned; }
 
-  explicit State(const Config& c) : cfg(c) {}
-};
+void hook_next(Hook& h, Loop& loop);
+void hook_connect(Hook& h, Loop& loop);
 
-void rearm_timer(State& st) {
-  int64_t next = 0;
-  for (int64_t at : st.due)
-    if (at != 0 && (next == 0 || at < next)) next = at;
-  itimerspec spec{};  // all zero: disarmed
-  if (next != 0) {
-    spec.it_value.tv_sec = next / 1000;
-    spec.it_value.tv_nsec = (next % 1000) * 1'000'000;
-  }
-  if (::timerfd_settime(st.timer.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0)
-    say("timerfd: %s", std::strerror(errno));
-}
-
-// Sets deadline `d` to the monotonic time `at` (0 clears it). The timerfd
-// is touched only when something changed: pump() asks on every read.
-void set_deadline_at(State& st, Deadline d, int64_t at) {
-  if (st.due[size_t(d)] == at) return;
-  st.due[size_t(d)] = at;
-  rearm_timer(st);
-}
-
-void set_deadline(State& st, Deadline d, int64_t in_ms) {
-  set_deadline_at(st, d, monotonic_ms() + std::max<int64_t>(in_ms, 1));
-}
-
-void clear_deadline(State& st, Deadline d) { set_deadline_at(st, d, 0); }
-
-bool watch(State& st, int fd, Source source, uint32_t events, size_t index = 0) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.u32 = uint32_t(source) + uint32_t(index);
-  if (::epoll_ctl(st.epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0) return true;
-  say("epoll: %s", std::strerror(errno));
-  return false;
-}
-
-void unwatch(State& st, int fd) { ::epoll_ctl(st.epoll.get(), EPOLL_CTL_DEL, fd, nullptr); }
-
-// Arms `want` on a descriptor whose armed events are `armed`. One with
-// nothing armed is out of epoll altogether: a hung-up pipe or socket
-// reports HUP and ERR even when nothing is asked, and would wake the loop
-// for nothing while dock cannot act on it.
-bool arm(State& st, int fd, Source source, size_t index, uint32_t& armed, uint32_t want) {
-  if (want == armed) return true;
-  if (want == 0) {
-    unwatch(st, fd);
-  } else {
-    epoll_event ev{};
-    ev.events = want;
-    ev.data.u32 = uint32_t(source) + uint32_t(index);
-    if (::epoll_ctl(st.epoll.get(), armed == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) {
-      if (errno != EPERM) say("epoll: %s", std::strerror(errno));  // EPERM: not pollable, the caller's call
-      return false;
-    }
-  }
-  armed = want;
-  return true;
-}
-
-// ---- moving output ----
-//
-// pump() runs after anything that can let bytes move: a pipe became
-// readable, a sink took more, a partial line's time came. It emits what
-// fits, writes what it can, then arms exactly the events and the deadline
-// that can move the rest.
-
-bool output_pending(const State& st) {
-  for (const auto& s : st.streams)
-    if (!s.eof || s.len > 0) return true;
-  for (const auto& k : st.sinks)
-    if (!k.ring.empty() && !k.gone) return true;
-  return false;
-}
-
-// What the live log file may still take before it is rotated for size.
-Budget log_budget(const State& st, const Sink& k) {
-  const Rotation& r = st.rot;
-  Budget b;
-  if (!r.on || st.cfg.log_max_size == 0 || r.failing) return b;
-  const int64_t used = r.size + int64_t(k.ring.size());
-  b.fresh = used == 0;
-  b.left = used >= st.cfg.log_max_size ? 0 : size_t(st.cfg.log_max_size - used);
-  b.over = used > st.cfg.log_max_size ? size_t(used - st.cfg.log_max_size) : 0;
-  return b;
-}
-
-bool rotate_log(State& st);
-void hang_up(State& st, const char* why = "peer closed the connection");
-
-// Whether the log can be rotated now: due, and everything written to the
-// old file, at a line boundary -- or inside a line that does not end
-// (a progress bar drawn with \r): one open for a whole --log-rotate
-// period, or one that would take the file past --log-max-size by more
-// than a partial line's worth (emit() stops it there). Such a line is
-// cut: its continuation starts the next file without a second prefix. A
-// due rotation waiting for an open line wakes when the line's period is
-// over.
-bool rotation_point(State& st) {
-  Rotation& r = st.rot;
-  const Sink& k = st.sinks[0];
-  const int64_t period = st.cfg.log_rotate_ms, max = st.cfg.log_max_size;
-  const bool open = k.line.by != nullptr;
-  if (!r.due || r.failing || !k.ring.empty()) return false;
-  if (!open || (max != 0 && r.size >= max)) return true;
-  if (period != 0 && monotonic_ms() - k.line_since >= period) return true;
-  if (period != 0) set_deadline_at(st, Deadline::Rotate, k.line_since + period);
-  return false;
-}
-
-void pump(State& st) {
-  bool wrote = false;
-  for (bool moved = true; moved;) {
-    moved = false;
-    for (auto& s : st.streams) {
-      Sink& k = st.sinks[s.sink];
-      Budget budget = log_budget(st, k);
-      const bool was_open = k.line.by != nullptr;
-      if (emit(s, k.ring, k.line, budget) > 0) moved = true;
-      if (!was_open && k.line.by != nullptr) k.line_since = monotonic_ms();
-      if (budget.full) st.rot.due = true;
-      if (k.gone) {  // nothing reads it: keep the child unblocked, count the loss
-        k.lost += k.ring.size();
-        k.ring.clear();
-      }
-    }
-    for (auto& k : st.sinks) {
-      const size_t before = k.ring.size();
-      const uint64_t written = k.written;
-      flush_sink(k);
-      if (k.ring.size() < before && !k.gone) moved = wrote = true;
-      if (k.gone && k.peer) hang_up(st);
-      if (st.rot.on && &k == &st.sinks[0]) st.rot.size += int64_t(k.written - written);
-    }
-    // At a line boundary (or cutting a line that will not end), with
-    // everything written to the old file.
-    if (st.rot.on && rotation_point(st) && rotate_log(st)) moved = true;
-  }
-  const int64_t now = monotonic_ms();
-  int64_t flush_at = 0;
-  for (size_t i = 0; i < st.streams.size(); ++i) {
-    Stream& s = st.streams[i];
-    if (s.pipe) arm(st, s.pipe.get(), Source::Stream, i, s.armed, s.len < kLineMax ? uint32_t(EPOLLIN) : 0u);
-    const bool partial = s.len > 0 && !s.flush_partial && s.pending().find('\n') == std::string_view::npos;
-    if (!partial) {
-      s.partial_since = 0;
-      continue;
-    }
-    if (s.partial_since == 0) s.partial_since = now;
-    const int64_t at = s.partial_since + kPartialLineMs;
-    if (flush_at == 0 || at < flush_at) flush_at = at;
-  }
-  for (size_t i = 0; i < st.sinks.size(); ++i) {
-    Sink& k = st.sinks[i];
-    const bool want = k.pollable && !k.gone && !k.ring.empty() && !k.wants_read;
-    arm(st, k.fd, Source::Sink, i, k.armed, want ? uint32_t(EPOLLOUT) : 0u);
-  }
-  set_deadline_at(st, Deadline::Flush, flush_at == 0 ? 0 : std::max(flush_at, now + 1));
-  // At exit a slow reader is waited for as long as it keeps taking bytes.
-  if (st.draining && wrote) set_deadline(st, Deadline::Drain, kDrainTimeoutMs);
-}
-
-// ---- rotating the log ----
-//
-// rotate_log() runs from pump() when rotation is due and the live file is
-// at a line boundary with nothing queued for it: rename, reopen, queue the
-// archive for compression. A failure is reported once, writing goes on to
-// the live file, and the rotation is tried again 5 s later.
-
-void start_compressor(State& st);
-void prune_archives(State& st);
-
-void rotation_failed(State& st, const std::string& what, const char* why) {
-  Rotation& r = st.rot;
-  if (!r.failing) say("%s: %s: %s (still writing to %s; trying again every 5 s)", r.path.c_str(), what.c_str(),
-                      why, r.path.c_str());
-  r.failing = true;
-  r.due = false;
-  set_deadline(st, Deadline::Rotate, kRotateRetryMs);
-}
-
-bool rotate_log(State& st) {
-  Rotation& r = st.rot;
-  r.due = false;
-  if (r.size == 0) {  // nothing to archive: the period starts again
-    if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);
-    return false;
-  }
-  // Only the file dock writes is renamed: not what someone put in its place.
-  struct stat ours, there;
-  if (::fstat(st.target.get(), &ours) != 0 || ::lstat(r.path.c_str(), &there) != 0 ||
-      ours.st_dev != there.st_dev || ours.st_ino != there.st_ino) {
-    rotation_failed(st, "rotate", "it is no longer the file dock writes");
-    return false;
-  }
-  ArchiveName named = r.last;
-  const std::string archive = next_archive_path(r.path, ::time(nullptr), named);
-  if (!rename_new(r.path, archive)) {
-    rotation_failed(st, "rotate", std::strerror(errno));
-    return false;
-  }
-  // A new file: nothing that appeared at the name meanwhile is followed.
-  constexpr int kFresh = O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-  Fd fresh(retry([&] { return ::open(r.path.c_str(), kFresh, 0600); }));
-  if (!fresh) {
-    const int err = errno;
-    ::rename(archive.c_str(), r.path.c_str());  // back: keep writing where we were
-    rotation_failed(st, "reopen", std::strerror(err));
-    return false;
-  }
-  r.last = named;
-  r.made.push_back(archive.substr(archive.rfind('/') + 1));
-  if (r.made.size() > size_t(st.cfg.log_keep)) r.made.erase(r.made.begin());
-  if (r.failing) say("%s: rotating works again", r.path.c_str());
-  r.failing = false;
-  st.target = std::move(fresh);
-  st.sinks[0].fd = st.target.get();
-  // A line its stream ended without a newline stays in the archive; a line
-  // cut goes on in the new file.
-  st.sinks[0].line.open = st.sinks[0].line.by != nullptr;
-  st.sinks[0].line_since = monotonic_ms();
-  r.size = 0;
-  debug("%s: rotated to %s", r.path.c_str(), archive.c_str());
-  if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);
-  else clear_deadline(st, Deadline::Rotate);
-  if (r.zlib) r.queue.push_back(archive);
-  prune_archives(st);  // before compressing: no work on what goes anyway
-  start_compressor(st);
-  return true;
-}
-
-void on_rotate_deadline(State& st) {
-  st.rot.failing = false;
-  st.rot.due = true;
-  pump(st);
-}
-
-// Forks the compressor for the oldest queued archive, if none is running.
-void start_compressor(State& st) {
-  Rotation& r = st.rot;
-  // At shutdown the queue stays uncompressed: dock's exit waits for no backlog.
-  if (r.compressor > 0 || r.queue.empty() || st.phase != Phase::Running) return;
-  const std::string archive = r.queue.front();
-  const std::string tmp = temporary_name(archive);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    say("%s: cannot compress it: fork: %s (left as it is)", archive.c_str(), std::strerror(errno));
-    r.queue.erase(r.queue.begin());
-    return;
-  }
-  if (pid == 0) {
-    // Signals stay blocked, so SIGTERM at shutdown lets it finish within
-    // the kill timeout; SIGKILL ends it then. It dies with dock.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != st.self) ::_exit(EIO);
-    [[maybe_unused]] int nice = ::nice(10);
-    compress_archive(archive, tmp);
-  }
-  r.queue.erase(r.queue.begin());
-  r.compressor = pid;
-  r.compressing = archive;
-  r.compressing_tmp = tmp;
-  debug("compressing %s (pid %d)", archive.c_str(), pid);
-}
-
-// The compressor ended: report a failure, keep at most --log-keep
-// archives, start the next one.
-void on_compressor_exit(State& st, int status) {
-  Rotation& r = st.rot;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    debug("%s.gz written", r.compressing.c_str());
-  } else {
-    // Its temporary file, if it is still the regular file of dock's that
-    // the compressor made (killed at shutdown, say).
-    struct stat sb;
-    if (::lstat(r.compressing_tmp.c_str(), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == ::geteuid())
-      ::unlink(r.compressing_tmp.c_str());
-    if (WIFEXITED(status))
-      say("%s: compression failed: %s (left uncompressed)", r.compressing.c_str(), std::strerror(WEXITSTATUS(status)));
-    else
-      say("%s: compression stopped by SIG%s (left uncompressed)", r.compressing.c_str(),
-          signal_name(WTERMSIG(status)).c_str());
-  }
-  r.compressor = -1;
-  r.compressing.clear();
-  prune_archives(st);
-  start_compressor(st);
-}
-
-// Removes the archives beyond --log-keep, never the one being compressed.
-void prune_archives(State& st) {
-  Rotation& r = st.rot;
-  DIR* d = ::opendir(r.dir.c_str());
-  if (d == nullptr) {
-    say("%s: %s (old archives not removed)", r.dir.c_str(), std::strerror(errno));
-    return;
-  }
-  std::vector<std::string> entries;
-  while (dirent* e = ::readdir(d)) entries.emplace_back(e->d_name);
-  for (const auto& name : archives_to_remove(r.base, entries, size_t(st.cfg.log_keep), r.made)) {
-    const std::string path = r.dir + "/" + name;
-    if (path == r.compressing || path == r.compressing + ".gz") continue;
-    struct stat sb;  // only a regular file: never a symlink or a node someone put there
-    if (::fstatat(::dirfd(d), name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) continue;
-    std::erase(r.queue, path);
-    if (::unlinkat(::dirfd(d), name.c_str(), 0) != 0 && errno != ENOENT)
-      say("%s: cannot remove it: %s", path.c_str(), std::strerror(errno));
-    else
-      debug("removed %s (--log-keep %lld)", path.c_str(), (long long)st.cfg.log_keep);
-  }
-  ::closedir(d);
-}
-
-void on_stream_readable(State& st, size_t i) {
-  Stream& s = st.streams[i];
-  std::span<char> room = s.space();
-  if (room.empty() || !s.pipe) return;
-  const ssize_t n = retry([&] { return ::read(s.pipe.get(), room.data(), room.size()); });
-  if (n > 0) {
-    s.len += size_t(n);
-  } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-    s.eof = true;  // every writer is gone (or the pty's slave): what is left goes out as it is
-    s.flush_partial = true;
-    arm(st, s.pipe.get(), Source::Stream, i, s.armed, 0);
-    s.pipe.reset();
-  }
-  pump(st);
-}
-
-void on_flush_deadline(State& st) {
-  const int64_t now = monotonic_ms();
-  for (auto& s : st.streams)
-    if (s.partial_since != 0 && s.partial_since + kPartialLineMs <= now) s.flush_partial = true;
-  pump(st);
-}
-
-// Everything is reaped, yet output is still queued for a target that has
-// taken nothing for kDrainTimeoutMs: count it lost and let dock exit.
-void on_drain_deadline(State& st) {
-  for (auto& k : st.sinks) {
-    k.lost += k.ring.size();
-    k.ring.clear();
-    k.gone = true;
-  }
-  for (auto& s : st.streams) {
-    s.eof = true;
-    s.len = 0;
-  }
-}
-
-// ---- moving input ----
-//
-// pump_input() runs when the connection (or dock's stdin) is readable or
-// the child's input can take more: it moves what it can, then arms only
-// what can move the rest. The end of the peer's data is the peer closing.
-
-void pump_input(State& st) {
-  Feed& f = st.feed;
-  const bool ended = move_input(f);
-  if (f.pollable) {
-    const uint32_t want = f.eof || f.len == kFeedCapacity ? 0u : f.wants_write ? uint32_t(EPOLLOUT) : uint32_t(EPOLLIN);
-    arm(st, f.from, Source::Peer, 0, f.armed, want);
-  }
-  if (f.to) {
-    arm(st, f.to.get(), Source::Feed, 0, f.armed_to, !f.to_gone && f.len > 0 ? uint32_t(EPOLLOUT) : 0u);
-    if (f.close_at_end && f.eof && f.len == 0) f.to.reset();  // the child reads EOF
-  }
-  // The peer stopped sending: the child reads EOF (a pipe is closed above)
-  // and may still answer. A terminal has no half-close: that is a hang-up.
-  if (ended && f.from_peer && !f.broken.empty()) hang_up(st, f.broken.c_str());
-  else if (ended && f.from_peer && st.cfg.tty) hang_up(st);
-}
-
-// The pty's window size: dock's own terminal's, when it has one.
-void copy_window_size(State& st) {
-  winsize ws{};
-  bool known = false;
-  for (int fd = 0; fd <= 2 && !known; ++fd) known = ::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0;
-  if (!known) {
-    ws.ws_row = 24;  // what a terminal without a size is taken to be
-    ws.ws_col = 80;
-  }
-  if (::ioctl(st.pty.get(), TIOCSWINSZ, &ws) != 0) debug("pty window size: %s", std::strerror(errno));
-}
-
-void report_losses(const State& st) {
-  for (const auto& k : st.sinks)
-    if (k.lost > 0) say("%s: %llu bytes of output could not be written", k.name.c_str(), (unsigned long long)k.lost);
-}
-
-// ---- the web hook ----
-//
-// Each event becomes a whole HTTP request when it happens (the interfaces
-// as they are then) and waits its turn: events are delivered in order. An
-// attempt connects to each resolved address in turn, shakes hands (https),
-// writes the request and reads up to the status line, all within 5 s; a
-// failed connection, a timeout or a 5xx is tried again after 0.5 s and
-// 1.5 s; anything else, or a third failure, is one warning and the next
-// event goes.
-
-bool hook_pending(const State& st) { return st.hook.on && !st.hook.queue.empty() && !st.hook.abandoned; }
-
-void hook_next(State& st);
-void hook_connect(State& st);
-
-void hook_close(State& st) {
-  Hook& h = st.hook;
-  if (h.fd) arm(st, h.fd.get(), Source::Hook, 0, h.armed, 0);
+void hook_close(Hook& h, Loop& loop) {
+  if (h.fd) arm(loop, h.fd.get(), h.slot, h.armed, 0);
   h.tls.end_session();
   h.fd.reset();
   h.step = HookStep::Idle;
@@ -3014,376 +3465,256 @@ void hook_close(State& st) {
 
 // The attempt failed. `again`: a connection failure, a timeout or a 5xx,
 // which may pass, so it is tried again after a pause (twice at most).
-void hook_failed(State& st, const std::string& why, bool again) {
-  Hook& h = st.hook;
-  hook_close(st);
+void hook_failed(Hook& h, Loop& loop, const std::string& why, bool again) {
+  hook_close(h, loop);
   if (again && size_t(h.attempt) <= kHookBackoffMs.size()) {
     debug("--web-hook %s: %s: %s; trying again in %lld ms", h.peer.url.c_str(), h.queue[0].status.c_str(),
           why.c_str(), (long long)kHookBackoffMs[size_t(h.attempt) - 1]);
     h.step = HookStep::Pausing;
-    set_deadline(st, Deadline::Hook, kHookBackoffMs[size_t(h.attempt) - 1]);
+    set_deadline(loop, h.attempt_timer, kHookBackoffMs[size_t(h.attempt) - 1]);
     return;
   }
   say("--web-hook %s: \"%s\" not delivered: %s%s", h.peer.url.c_str(), h.queue[0].status.c_str(), why.c_str(),
       h.attempt > 1 ? (" (" + std::to_string(h.attempt) + " attempts)").c_str() : "");
   h.queue.erase(h.queue.begin());
-  hook_next(st);
+  hook_next(h, loop);
 }
 
-void hook_start_attempt(State& st) {
-  Hook& h = st.hook;
+void hook_start_attempt(Hook& h, Loop& loop) {
   ++h.attempt;
   h.address = 0;
   h.why = "no address";
   h.sent = 0;
   h.reply_len = 0;
-  set_deadline(st, Deadline::Hook, kHookAttemptMs);
-  hook_connect(st);
+  set_deadline(loop, h.attempt_timer, kHookAttemptMs);
+  hook_connect(h, loop);
 }
 
 // Starts on the oldest event, if any.
-void hook_next(State& st) {
-  Hook& h = st.hook;
+void hook_next(Hook& h, Loop& loop) {
   h.attempt = 0;
   if (h.queue.empty() || h.abandoned) {
     h.step = HookStep::Idle;
-    clear_deadline(st, Deadline::Hook);
+    clear_deadline(loop, h.attempt_timer);
     return;
   }
-  hook_start_attempt(st);
+  hook_start_attempt(h, loop);
 }
 
 // Connects to h.addresses[h.address], or the next one that takes a connect().
-void hook_connect(State& st) {
-  Hook& h = st.hook;
+void hook_connect(Hook& h, Loop& loop) {
   for (; h.address < h.addresses.size(); ++h.address) {
-    const HookAddress& a = h.addresses[h.address];
-    Fd fd(::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    int err = 0;
+    Fd fd = start_connect(h.addresses[h.address], err);
     if (!fd) {
-      h.why = std::strerror(errno);
-      continue;
-    }
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) != 0 && errno != EINPROGRESS) {
-      h.why = std::strerror(errno);
+      h.why = std::strerror(err);
       continue;
     }
     h.fd = std::move(fd);
     h.step = HookStep::Connecting;
-    if (!arm(st, h.fd.get(), Source::Hook, 0, h.armed, EPOLLOUT)) hook_failed(st, "epoll", false);
+    if (!arm(loop, h.fd.get(), h.slot, h.armed, EPOLLOUT)) hook_failed(h, loop, "epoll", false);
     return;  // connected or not, the socket is writable when it is settled
   }
-  hook_failed(st, h.why, true);
+  hook_failed(h, loop, h.why, true);
 }
 
-// A read or a write on the attempt's connection, TLS or not. -1 with
-// errno EAGAIN means wait for `wait`.
-ssize_t hook_io(Hook& h, bool writing, char* buf, size_t len, uint32_t& wait) {
+// A read or a write on the attempt's connection, TLS or not, as read(2)
+// and write(2) give theirs; -1 with errno EAGAIN means wait for `wait`.
+// `why` says what went wrong.
+ssize_t hook_io(Hook& h, bool writing, char* buf, size_t len, uint32_t& wait, std::string& why) {
   wait = writing ? EPOLLOUT : EPOLLIN;
-  if (!h.tls) {
-    const ssize_t n = writing ? ::send(h.fd.get(), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
-                              : ::recv(h.fd.get(), buf, len, MSG_DONTWAIT);
-    if (n < 0 && errno == EWOULDBLOCK) errno = EAGAIN;
-    return n;
-  }
-  g_ssl.ERR_clear_error();
-  errno = 0;
-  const int chunk = int(std::min<size_t>(len, INT_MAX));
-  const int n = writing ? g_ssl.SSL_write(h.tls.ssl(), buf, chunk) : g_ssl.SSL_read(h.tls.ssl(), buf, chunk);
-  if (n > 0) return n;
-  const int e = g_ssl.SSL_get_error(h.tls.ssl(), n);
-  if (e == kSslErrorWantRead || e == kSslErrorWantWrite) {
-    wait = e == kSslErrorWantRead ? EPOLLIN : EPOLLOUT;
-    errno = EAGAIN;
-    return -1;
-  }
-  if (e == kSslErrorZeroReturn || (e == kSslErrorSyscall && errno == 0)) return 0;
-  if (errno == 0) errno = EPROTO;
-  return -1;
+  if (h.tls) return tls_io(h.tls.ssl(), writing, buf, len, wait, why);
+  const ssize_t n = writing ? ::send(h.fd.get(), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+                            : ::recv(h.fd.get(), buf, len, MSG_DONTWAIT);
+  if (n < 0 && errno == EWOULDBLOCK) errno = EAGAIN;
+  if (n < 0) why = std::strerror(errno);
+  return n;
 }
 
-// Moves the attempt on as far as it can go without waiting.
-void hook_progress(State& st) {
-  Hook& h = st.hook;
+// The connection settled: on to the handshake (https) or the request;
+// refused, the next address.
+bool hook_connected(Hook& h, Loop& loop) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(h.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err != 0) {
+    h.why = std::strerror(err);
+    hook_close(h, loop);
+    ++h.address;
+    hook_connect(h, loop);
+    return false;
+  }
+  if (h.peer.scheme != Scheme::Tls) {
+    h.step = HookStep::Sending;
+    return true;
+  }
+  if (auto e = h.tls.attach(h.peer, h.fd.get())) {
+    hook_failed(h, loop, *e, false);
+    return false;
+  }
+  h.step = HookStep::Handshaking;
+  return true;
+}
+
+bool hook_handshake(Hook& h, Loop& loop) {
+  short want = 0;
+  if (auto e = h.tls.connect_step(want)) {
+    hook_failed(h, loop, *e, !h.tls.verify_failed());
+    return false;
+  }
+  if (want != 0) {
+    arm(loop, h.fd.get(), h.slot, h.armed, want == POLLIN ? EPOLLIN : EPOLLOUT);
+    return false;
+  }
+  h.step = HookStep::Sending;
+  return true;
+}
+
+bool hook_write_request(Hook& h, Loop& loop) {
+  std::string& request = h.queue[0].request;
   uint32_t wait = 0;
+  std::string why;
+  while (h.sent < request.size()) {
+    const ssize_t n = hook_io(h, true, request.data() + h.sent, request.size() - h.sent, wait, why);
+    if (n > 0) {
+      h.sent += size_t(n);
+    } else if (n < 0 && errno == EAGAIN) {
+      arm(loop, h.fd.get(), h.slot, h.armed, wait);
+      return false;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      hook_failed(h, loop, n == 0 ? "the server closed the connection" : why, true);
+      return false;
+    }
+  }
+  h.step = HookStep::Receiving;
+  return true;
+}
+
+// Reads the answer up to its status line: delivered, or failed.
+void hook_read_status(Hook& h, Loop& loop) {
+  uint32_t wait = 0;
+  std::string why;
   for (;;) {
+    if (h.reply_len == h.reply.size()) return hook_failed(h, loop, "the answer is not HTTP", false);
+    const ssize_t n = hook_io(h, false, h.reply.data() + h.reply_len, h.reply.size() - h.reply_len, wait, why);
+    if (n < 0 && errno == EAGAIN) {
+      arm(loop, h.fd.get(), h.slot, h.armed, wait);
+      return;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return hook_failed(h, loop, why, true);
+    if (n == 0) return hook_failed(h, loop, "the server closed the connection without an answer", true);
+    h.reply_len += size_t(n);
+    const int status = parse_http_status({h.reply.data(), h.reply_len});
+    if (status == 0) continue;
+    if (status < 0) return hook_failed(h, loop, "the answer is not HTTP", false);
+    if (status >= 300) return hook_failed(h, loop, "HTTP status " + std::to_string(status), status >= 500);
+    debug("--web-hook %s: \"%s\" delivered (HTTP %d)", h.peer.url.c_str(), h.queue[0].status.c_str(), status);
+    hook_close(h, loop);
+    h.queue.erase(h.queue.begin());
+    return hook_next(h, loop);
+  }
+}
+
+// The connection can move on: the attempt goes as far as it can without
+// waiting.
+void hook_progress(Hook& h, Loop& loop) {
+  bool going = true;
+  while (going) {
     switch (h.step) {
       case HookStep::Idle:
-      case HookStep::Pausing:
-        return;
-      case HookStep::Connecting: {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (::getsockopt(h.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-        if (err != 0) {
-          h.why = std::strerror(err);
-          hook_close(st);
-          ++h.address;
-          hook_connect(st);
-          return;
-        }
-        if (h.peer.scheme == Scheme::Tls) {
-          if (auto e = h.tls.attach(h.peer, h.fd.get())) return hook_failed(st, *e, false);
-          h.step = HookStep::Handshaking;
-        } else {
-          h.step = HookStep::Sending;
-        }
-        continue;
-      }
-      case HookStep::Handshaking: {
-        short want = 0;
-        if (auto e = h.tls.connect_step(want)) return hook_failed(st, *e, !h.tls.verify_failed());
-        if (want != 0) {
-          arm(st, h.fd.get(), Source::Hook, 0, h.armed, want == POLLIN ? EPOLLIN : EPOLLOUT);
-          return;
-        }
-        h.step = HookStep::Sending;
-        continue;
-      }
-      case HookStep::Sending: {
-        std::string& request = h.queue[0].request;
-        while (h.sent < request.size()) {
-          const ssize_t n = hook_io(h, true, request.data() + h.sent, request.size() - h.sent, wait);
-          if (n > 0) {
-            h.sent += size_t(n);
-          } else if (n < 0 && errno == EAGAIN) {
-            arm(st, h.fd.get(), Source::Hook, 0, h.armed, wait);
-            return;
-          } else if (n < 0 && errno == EINTR) {
-            continue;
-          } else {
-            return hook_failed(st, n == 0 ? "the server closed the connection" : std::strerror(errno), true);
-          }
-        }
-        h.step = HookStep::Receiving;
-        continue;
-      }
-      case HookStep::Receiving: {
-        for (;;) {
-          if (h.reply_len == h.reply.size()) return hook_failed(st, "the answer is not HTTP", false);
-          const ssize_t n = hook_io(h, false, h.reply.data() + h.reply_len, h.reply.size() - h.reply_len, wait);
-          if (n < 0 && errno == EAGAIN) {
-            arm(st, h.fd.get(), Source::Hook, 0, h.armed, wait);
-            return;
-          }
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) return hook_failed(st, std::strerror(errno), true);
-          if (n == 0) return hook_failed(st, "the server closed the connection without an answer", true);
-          h.reply_len += size_t(n);
-          const int status = parse_http_status({h.reply.data(), h.reply_len});
-          if (status == 0) continue;
-          if (status < 0) return hook_failed(st, "the answer is not HTTP", false);
-          if (status >= 300) return hook_failed(st, "HTTP status " + std::to_string(status), status >= 500);
-          debug("--web-hook %s: \"%s\" delivered (HTTP %d)", h.peer.url.c_str(), h.queue[0].status.c_str(), status);
-          hook_close(st);
-          h.queue.erase(h.queue.begin());
-          hook_next(st);
-          return;
-        }
-      }
+      case HookStep::Pausing: return;
+      case HookStep::Connecting: going = hook_connected(h, loop); break;
+      case HookStep::Handshaking: going = hook_handshake(h, loop); break;
+      case HookStep::Sending: going = hook_write_request(h, loop); break;
+      case HookStep::Receiving: return hook_read_status(h, loop);
     }
   }
 }
 
-// Deadline::Hook: a pause is over, or an attempt took its whole 5 s.
-void on_hook_deadline(State& st) {
-  Hook& h = st.hook;
-  if (h.step == HookStep::Pausing) hook_start_attempt(st);
-  else if (h.step != HookStep::Idle) hook_failed(st, "no answer within 5 s", true);
+// A pause is over, or an attempt took its whole 5 s.
+void on_hook_deadline(Hook& h, Loop& loop) {
+  if (h.step == HookStep::Pausing) hook_start_attempt(h, loop);
+  else if (h.step != HookStep::Idle) hook_failed(h, loop, "no answer within 5 s", true);
 }
 
-// Deadline::HookExit: dock is done but for the hook; it waits no longer.
-void on_hook_exit_deadline(State& st) {
-  Hook& h = st.hook;
-  if (!hook_pending(st)) return;
+// Dock is done but for the hook; it waits no longer.
+void on_hook_exit_deadline(Hook& h, Loop& loop) {
+  if (!hook_pending(h)) return;
   say("--web-hook %s: \"%s\" not delivered by the end of the stop: giving up", h.peer.url.c_str(),
       h.queue[0].status.c_str());
-  hook_close(st);
+  hook_close(h, loop);
   h.abandoned = true;
-  clear_deadline(st, Deadline::Hook);
+  clear_deadline(loop, h.attempt_timer);
 }
 
-// Queues the event `status` ("starting", "running", "crashed").
-void hook_send(State& st, std::string_view status, std::optional<int> ended = std::nullopt) {
-  Hook& h = st.hook;
+// Queues the event `status` ("starting", "running", "crashed") of the
+// child `pid`; `ended`: its wait status, for "crashed".
+void hook_send(Hook& h, Loop& loop, std::string_view status, pid_t pid, std::optional<int> ended = std::nullopt) {
   if (!h.on) return;
   ifaddrs* list = nullptr;
   if (::getifaddrs(&list) != 0) debug("getifaddrs: %s", std::strerror(errno));
-  const std::string body = hook_body(status, st.child, ended, gather_interfaces(list));
+  const std::string body = hook_body(status, pid, ended, gather_interfaces(list));
   if (list != nullptr) ::freeifaddrs(list);
   debug("--web-hook %s: queued %s", h.peer.url.c_str(), body.c_str());
-  h.queue.push_back({std::string(status), hook_request(*st.cfg.web_hook, body)});
-  if (h.step == HookStep::Idle) hook_next(st);
+  h.queue.push_back({std::string(status), hook_request(*h.url, body)});
+  if (h.step == HookStep::Idle) hook_next(h, loop);
 }
 
-// The child ended: "crashed" is queued, and the hook's last wait starts,
-// alongside the kill timeout (see kHookExitWaitMs).
-void start_hook_last_wait(State& st) {
-  if (!st.hook.on) return;
+// The child ended: the hook's last wait starts, alongside the kill
+// timeout (see kHookExitWaitMs).
+void start_hook_last_wait(Hook& h, Loop& loop, int64_t stop_began) {
+  if (!h.on) return;
   const int64_t now = monotonic_ms();
-  if (st.stop_began == 0) st.stop_began = now;
-  set_deadline_at(st, Deadline::HookExit, std::max(st.stop_began + kHookExitWaitMs, now + kHookLastEventMs));
+  set_deadline_at(loop, h.exit_timer, std::max(stop_began + kHookExitWaitMs, now + kHookLastEventMs));
 }
 
-// ---- running: --bind-port seen, --ready-file ----
-
-void announce_running(State& st) {
-  st.announced = true;
-  clear_deadline(st, Deadline::Probe);
-  debug("running%s", st.cfg.bind_port != 0 ? (": port " + std::to_string(st.cfg.bind_port) + " is listening").c_str() : "");
-  if (!st.cfg.ready_file.empty()) {
-    // A new file (O_EXCL): nothing someone put at the name is written through.
-    constexpr int kNew = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    Fd fd(retry([&] { return ::open(st.cfg.ready_file.c_str(), kNew, 0644); }));
-    if (fd && ::fstat(fd.get(), &st.ready_file_id) == 0) {
-      st.ready_file_made = true;
-      if (!write_all(fd.get(), std::to_string(st.child) + "\n"))
-        say("--ready-file %s: %s", st.cfg.ready_file.c_str(), std::strerror(errno));
-    } else {
-      say("--ready-file %s: %s", st.cfg.ready_file.c_str(), std::strerror(errno));
+// The addresses and the TLS context, ready before the child starts, so
+// that nothing the loop does for a hook can block (a name is resolved
+// here, once). A hook that cannot be set up is a warning: dock runs the
+// child without it.
+void setup_hook(Hook& h, const HookUrl& url) {
+  h.url = &url;
+  h.peer = url.tls;
+  h.peer.scheme = url.https ? Scheme::Tls : Scheme::Tcp;
+  h.peer.url = url.shown;
+  h.peer.host = url.host;
+  h.peer.port = url.port;
+  if (url.https)
+    if (auto err = h.tls.prepare(h.peer)) {
+      say("--web-hook %s: %s (no hook will be sent)", url.shown.c_str(), err->c_str());
+      return;
     }
-  }
-  hook_send(st, "running");
-}
-
-void remove_ready_file(State& st) {
-  if (!st.ready_file_made) return;
-  st.ready_file_made = false;
-  struct stat there;  // only the file dock made, not what replaced it
-  if (::lstat(st.cfg.ready_file.c_str(), &there) != 0 || there.st_dev != st.ready_file_id.st_dev ||
-      there.st_ino != st.ready_file_id.st_ino)
-    return;
-  if (::unlink(st.cfg.ready_file.c_str()) != 0 && errno != ENOENT)
-    say("--ready-file %s: %s", st.cfg.ready_file.c_str(), std::strerror(errno));
-}
-
-// ==== 10. Forwarding ====
-//
-// A signal dock receives goes, after --rewrite, to the child's process
-// group (the child alone with --single-child, or when the child left its
-// group). Signals dock caused itself (SIGPIPE from its own writes) are
-// dropped. SIGCONT also gives the terminal back to the child when dock was
-// resumed in the foreground (the shell's `fg`).
-
-// Once the child is reaped its pid may belong to another process: only its
-// group is signalled then (the kernel reuses no pid while a group of that
-// number has members), and with --single-child nothing is.
-void deliver(State& st, int sig) {
-  if (st.child <= 0) return;
-  const bool reaped = st.phase != Phase::Running;
-  if (reaped && st.cfg.single_child) return;
-  if (!st.cfg.single_child) {
-    if (::kill(-st.child, sig) == 0) return;
-    if (errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), st.child, std::strerror(errno));
-    if (reaped) return;
-  }
-  if (::kill(st.child, sig) != 0 && errno != ESRCH)
-    say("kill -%s %d: %s", signal_name(sig).c_str(), st.child, std::strerror(errno));
-}
-
-// dock takes its terminal back from the child -- only while the child's
-// group has it: after Ctrl-Z and `bg` the user's shell holds it, and taking
-// it would leave the shell reading EIO.
-void take_terminal_back(State& st) {
-  if (st.tty && !st.pid1 && ::tcgetpgrp(st.tty.get()) == st.child) ::tcsetpgrp(st.tty.get(), ::getpgrp());
-}
-
-void forward(State& st, const signalfd_siginfo& info) {
-  const int sig = int(info.ssi_signo);
-  if (pid_t(info.ssi_pid) == st.self) return;  // not logged: logging could cause another
-  const int to = sig <= kMaxSignal ? st.cfg.rewrite[size_t(sig)] : sig;
-  if (to == 0) {
-    debug("dropping SIG%s (--rewrite)", signal_name(sig).c_str());
+  if (auto err = resolve(url.host, url.port, AF_UNSPEC, h.addresses)) {
+    say("--web-hook %s: %s (no hook will be sent)", url.shown.c_str(), err->c_str());
     return;
   }
-  if (to == SIGCONT && st.tty && st.phase == Phase::Running &&
-      ::tcgetpgrp(st.tty.get()) == ::getpgrp()) {
-    ::tcsetpgrp(st.tty.get(), st.child);
-  }
-  if (to == SIGWINCH && st.pty) copy_window_size(st);
-  if (sig == SIGTERM && st.phase == Phase::Running && st.due[size_t(Deadline::Kill)] == 0) {
-    // A stop request (docker stop): the child has --kill-timeout to end,
-    // then it and everything else gets SIGKILL; a second SIGTERM does not
-    // extend that, and the leftovers' grace ends at the same moment.
-    debug("SIGTERM: everything gets SIGKILL in %lld ms if still running", (long long)st.cfg.kill_timeout_ms);
-    set_deadline(st, Deadline::Kill, st.cfg.kill_timeout_ms);
-    st.stop_began = monotonic_ms();
-  }
-  if (g_debug)  // the names are built only when they are printed
-    debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
-        to != sig ? signal_name(to).c_str() : "", st.cfg.single_child ? "child" : "group", st.child);
-  deliver(st, to);
+  h.on = true;
 }
 
-// Job control without PID 1: the child was stopped from the terminal, so
-// dock takes the terminal back and stops itself; the user's shell sees its
-// job stop and gets its prompt back. `fg` sends SIGCONT, see forward().
-void on_child_stopped(State& st, int sig) {
-  debug("child stopped by SIG%s", signal_name(sig).c_str());
-  if (st.pid1 || !st.tty || (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)) return;
-  take_terminal_back(st);
-  ::kill(st.self, SIGSTOP);
-}
-
-// ==== 11. Reaping and 12. Shutdown ====
+// ==== 11. Readiness: --bind-port, --ready-file ====
 //
-// Every wake-up reaps until nothing is left to reap, so a coalesced SIGCHLD
-// never leaves a zombie. The child's exit starts the shutdown: SIGTERM (and
-// SIGCONT, so stopped processes can act on it) to every remaining process,
-// the kill timer, then SIGKILL to survivors until none is left.
+// "running" is said at once, or once the command listens on --bind-port;
+// then --ready-file is made (and removed when the command ends).
 
-// ---- the process table ----
-//
-// As a subreaper dock must find every remaining descendant at shutdown,
-// including those that moved to a group or session of their own. The
-// parent links come from /proc/PID/stat; deciding who descends from whom is
-// a pure function over them.
-
-struct ProcLink {
-  pid_t pid;
-  pid_t ppid;
+struct ReadyConfig {
+  uint16_t bind_port = 0;  // 0: running at once
+  std::string ready_file;  // empty: none
 };
 
-// The ppid field of a /proc/PID/stat line. The command name in parentheses
-// may itself hold ')' and spaces, so parsing starts after the last ')'.
-std::optional<pid_t> ppid_from_stat(std::string_view stat) {
-  const size_t close = stat.rfind(')');
-  if (close == std::string_view::npos || close + 4 > stat.size()) return std::nullopt;
-  std::string_view rest = stat.substr(close + 1);  // " S 123 ..."
-  if (rest.size() < 4 || rest[0] != ' ' || rest[2] != ' ') return std::nullopt;
-  rest.remove_prefix(3);
-  auto ppid = parse_uint(rest.substr(0, rest.find(' ')), INT_MAX);
-  if (!ppid) return std::nullopt;
-  return pid_t(*ppid);
+Error parse_bind_port(std::string_view value, ReadyConfig& c) {
+  auto n = parse_uint(value, 65535);
+  if (!n || *n < 1) return "'" + std::string(value) + "' is not a port in 1..65535";
+  c.bind_port = uint16_t(*n);
+  return {};
 }
 
-// Every process below `root` in the tree the links describe.
-std::vector<pid_t> descendants_in(std::span<const ProcLink> links, pid_t root) {
-  std::vector<pid_t> found{root};
-  for (size_t next = 0; next < found.size(); ++next)
-    for (const auto& link : links)
-      if (link.ppid == found[next] && link.pid != root) found.push_back(link.pid);
-  found.erase(found.begin());
-  return found;
-}
-
-// Every process's parent, from PROC/PID/stat; nullopt if PROC cannot be read.
-std::optional<std::vector<ProcLink>> read_process_table(const std::string& proc) {
-  std::vector<ProcLink> links;
-  DIR* dir = ::opendir(proc.c_str());
-  if (dir == nullptr) return std::nullopt;
-  while (dirent* e = ::readdir(dir)) {
-    auto pid = parse_uint(e->d_name, INT_MAX);
-    if (!pid) continue;
-    char path[32], buf[512];
-    std::snprintf(path, sizeof path, "%d/stat", int(*pid));
-    Fd fd(retry([&] { return ::openat(::dirfd(dir), path, O_RDONLY | O_CLOEXEC); }));
-    if (!fd) continue;  // it exited meanwhile
-    ssize_t n = retry([&] { return ::read(fd.get(), buf, sizeof buf); });
-    if (n <= 0) continue;
-    if (auto ppid = ppid_from_stat({buf, size_t(n)})) links.push_back({pid_t(*pid), *ppid});
-  }
-  ::closedir(dir);
-  return links;
+Error parse_ready_file(std::string_view value, ReadyConfig& c) {
+  if (value.empty() || value.back() == '/') return "'" + std::string(value) + "' is not a file name";
+  c.ready_file = std::string(value);
+  return {};
 }
 
 // ---- who listens: --bind-port ----
@@ -3544,11 +3875,27 @@ Owner port_owner(const std::string& proc, pid_t root, std::span<const Listener> 
   return unknown ? Owner::Unknown : Owner::NotOurs;
 }
 
-// Deadline::Probe: look for the port; look again later if it is not there.
-void on_probe_deadline(State& st) {
-  if (st.phase != Phase::Running || st.announced) return;
-  const unsigned port = st.cfg.bind_port;
-  const Listeners l = listeners_on(st.probe_socket, st.cfg.bind_port);
+struct Readiness {
+  const ReadyConfig* cfg = nullptr;
+  Loop* loop = nullptr;
+  pid_t root = -1;                 // dock: the command and its descendants are below it
+  TimerId probe_timer = 0;         // look for the port again
+  bool announced = false;          // "running" was said
+  bool stopped = false;            // the command ended: it was never "running"
+  bool unsure = false;             // "cannot tell whose" was said
+  std::vector<uint64_t> judged;    // the listening sockets last judged (not the command's)
+  int64_t checked_at = 0;          // ... when
+  Fd probe_socket;                 // the socket diagnostics' netlink socket
+  bool file_made = false;          // --ready-file exists, made by dock
+  struct stat file_id {};          // ... this one (device and inode)
+  Callback<> on_ready;             // the port is seen
+};
+
+// Looks for the port; looks again later if it is not there.
+void on_probe_deadline(Readiness& r, Loop& loop) {
+  if (r.announced || r.stopped) return;
+  const unsigned port = r.cfg->bind_port;
+  const Listeners l = listeners_on(r.probe_socket, r.cfg->bind_port);
   if (l.err != 0) {  // it will not get better: say so, stop looking
     say("--bind-port %u: the kernel's socket diagnostics: %s: \"running\" will not be reported", port,
         std::strerror(l.err));
@@ -3559,179 +3906,621 @@ void on_probe_deadline(State& st) {
   std::vector<uint64_t> inodes;
   for (const auto& x : l.found) inodes.push_back(x.inode);
   const int64_t now = monotonic_ms();
-  const bool known = inodes == st.probe_judged && now - st.probe_checked_at < kProbeRecheckMs;
+  const bool known = inodes == r.judged && now - r.checked_at < kProbeRecheckMs;
   if (!l.found.empty() && !known) {
-    st.probe_checked_at = now;
-    st.probe_judged = inodes;
-    switch (port_owner("/proc", st.self, l.found)) {
+    r.checked_at = now;
+    r.judged = inodes;
+    switch (port_owner("/proc", r.root, l.found)) {
       case Owner::Ours:
-        return announce_running(st);
+        return r.on_ready();
       case Owner::NotOurs:
         break;
       case Owner::Unknown:
-        if (!st.probe_unsure)
+        if (!r.unsure)
           say("--bind-port %u: a socket listens on it, but dock cannot tell whether it is its command's "
               "(/proc/PID of a descendant cannot be read); still looking", port);
-        st.probe_unsure = true;
+        r.unsure = true;
         break;
     }
   }
-  set_deadline(st, Deadline::Probe, kProbeMs);
+  set_deadline(loop, r.probe_timer, kProbeMs);
 }
 
-void signal_leftovers(State& st, int sig) {
-  if (st.pid1) {
-    // As PID 1 every process of the namespace is ours; kill(-1) skips us.
-    if (::kill(-1, sig) == 0 && sig != SIGKILL) ::kill(-1, SIGCONT);
+// The command runs: "running" now, or once --bind-port listens.
+void start_readiness(Readiness& r, Loop& loop) {
+  if (r.cfg->bind_port != 0) set_deadline(loop, r.probe_timer, kProbeMs);
+  else r.on_ready();
+}
+
+// "running": the ready file is made, holding the command's pid.
+void announce_running(Readiness& r, Loop& loop, pid_t child) {
+  r.announced = true;
+  clear_deadline(loop, r.probe_timer);
+  debug("running%s", r.cfg->bind_port != 0 ? (": port " + std::to_string(r.cfg->bind_port) + " is listening").c_str() : "");
+  const std::string& path = r.cfg->ready_file;
+  if (path.empty()) return;
+  // A new file (O_EXCL): nothing someone put at the name is written through.
+  constexpr int kNew = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  Fd fd(retry([&] { return ::open(path.c_str(), kNew, 0644); }));
+  if (fd && ::fstat(fd.get(), &r.file_id) == 0) {
+    r.file_made = true;
+    if (!write_all(fd.get(), std::to_string(child) + "\n")) say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
+  } else {
+    say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
+  }
+}
+
+// The command ended: no more looking; the ready file goes.
+void stop_readiness(Readiness& r, Loop& loop) {
+  r.stopped = true;
+  clear_deadline(loop, r.probe_timer);
+  if (!r.file_made) return;
+  r.file_made = false;
+  const std::string& path = r.cfg->ready_file;
+  struct stat there;  // only the file dock made, not what replaced it
+  if (::lstat(path.c_str(), &there) != 0 || there.st_dev != r.file_id.st_dev || there.st_ino != r.file_id.st_ino)
     return;
-  }
-  // No child left means no descendant either (orphans come to us): skip
-  // reading the whole process table, the common case of a clean exit.
-  siginfo_t info{};
-  if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD) return;
-  auto table = read_process_table("/proc");
-  if (!table) {
-    say("/proc: %s (cannot find leftover processes)", std::strerror(errno));
-    return;
-  }
-  for (pid_t pid : descendants_in(*table, st.self)) {
-    debug("sending SIG%s to leftover %d", signal_name(sig).c_str(), pid);
-    if (::kill(pid, sig) == 0 && sig != SIGKILL) ::kill(pid, SIGCONT);
-  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
 }
 
-void begin_shutdown(State& st) {
-  debug("child %d exited with status %d", st.child, exit_code_of(st.child_status));
-  take_terminal_back(st);
-  clear_deadline(st, Deadline::Probe);  // a child that ended was never "running"
-  remove_ready_file(st);
-  hook_send(st, "crashed", st.child_status);
-  start_hook_last_wait(st);
-  if (st.cfg.kill_timeout_ms == 0 || st.stop_overdue) {
-    st.phase = Phase::Killing;
-    signal_leftovers(st, SIGKILL);
-    return;
-  }
-  st.phase = Phase::Terminating;
-  clear_deadline(st, Deadline::Hangup);
-  signal_leftovers(st, SIGTERM);
-  // After a SIGTERM from outside the grace already runs: keep its end.
-  if (st.due[size_t(Deadline::Kill)] == 0) set_deadline(st, Deadline::Kill, st.cfg.kill_timeout_ms);
+// Whether a stale ready file could be dock's own from an earlier run (a
+// restarted container keeps its files; a killed dock could not remove
+// it): a regular file of dock's user holding one pid line, or nothing.
+bool stale_ready_file(const std::string& path, const struct stat& sb) {
+  if (!S_ISREG(sb.st_mode) || sb.st_uid != ::geteuid() || sb.st_size > 12) return false;
+  if (sb.st_size == 0) return true;  // made, but dock ended before writing it
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  char buf[16];
+  const ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
+  return n >= 2 && buf[n - 1] == '\n' && parse_uint({buf, size_t(n - 1)}, INT_MAX).has_value();
 }
 
-void reap(State& st) {
-  for (;;) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG | WUNTRACED);
-    if (pid == 0) return;
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ECHILD && st.phase != Phase::Running) st.children_left = false;
-      return;
-    }
-    if (pid == st.rot.compressor && !WIFSTOPPED(status)) {
-      on_compressor_exit(st, status);
-      continue;
-    }
-    if (pid != st.child || st.phase != Phase::Running) {
-      if (!WIFSTOPPED(status)) debug("reaped %d", pid);
-      continue;
-    }
-    if (WIFSTOPPED(status)) {
-      on_child_stopped(st, WSTOPSIG(status));
-      continue;
-    }
-    st.child_status = status;
-    begin_shutdown(st);
-  }
+// --ready-file before anything starts: its directory is there and dock
+// can write it; nothing is at the name but, at most, a stale ready file
+// of an earlier run (removed here, or it would say "ready" too soon).
+Error check_ready_file(const std::string& path) {
+  if (auto err = check_dir_of(path)) return err;
+  const std::string dir = dir_of(path);
+  if (::access(dir.c_str(), W_OK) != 0) return "directory " + dir + ": " + std::strerror(errno);
+  struct stat sb;
+  if (::lstat(path.c_str(), &sb) != 0) return {};
+  if (!stale_ready_file(path, sb))
+    return path + " exists and is not a ready file of dock's (it is never overwritten)";
+  if (::unlink(path.c_str()) != 0) return path + ": " + std::strerror(errno);
+  return {};
 }
 
-void on_signals(State& st) {
-  // Up to 16 signals per read; a short read means none is left, so the
-  // common case (one signal) costs one read, one kill and no waitpid.
-  bool child_event = false;
-  for (;;) {
-    signalfd_siginfo info[16];
-    ssize_t n = retry([&] { return ::read(st.signals.get(), info, sizeof info); });
-    if (n <= 0) break;  // EAGAIN: all read
-    const size_t count = size_t(n) / sizeof info[0];
-    for (size_t i = 0; i < count; ++i) {
-      if (info[i].ssi_signo == SIGCHLD) child_event = true;
-      else forward(st, info[i]);
-    }
-    if (count < std::size(info)) break;
-  }
-  if (child_event) reap(st);
-  // In the last phase a process may have forked just before it was killed;
-  // its child is reparented to us without a SIGCHLD, so look again on every
-  // reap while anything is left.
-  if (st.phase == Phase::Killing && st.children_left) signal_leftovers(st, SIGKILL);
-}
-
-void on_kill_deadline(State& st) {
-  if (st.phase == Phase::Running) {
-    // SIGTERM came --kill-timeout ago and the child is still there.
-    debug("still running %lld ms after SIGTERM: SIGKILL to everything", (long long)st.cfg.kill_timeout_ms);
-    st.stop_overdue = true;
-    signal_leftovers(st, SIGKILL);
-    return;
-  }
-  if (st.phase == Phase::Terminating) {
-    debug("kill timeout over: SIGKILL to what is left");
-    st.phase = Phase::Killing;
-  }
-  if (st.phase != Phase::Killing) return;
-  signal_leftovers(st, SIGKILL);
-  reap(st);
-  // Look again shortly while processes remain (see on_signals); this runs
-  // only in the last phase and only while something is left to kill.
-  if (st.children_left) set_deadline(st, Deadline::Kill, 100);
-}
-
-void on_timer(State& st) {
-  uint64_t expirations;
-  [[maybe_unused]] ssize_t n = ::read(st.timer.get(), &expirations, sizeof expirations);
-  const int64_t now = monotonic_ms();
-  for (size_t i = 0; i < st.due.size(); ++i) {
-    if (st.due[i] == 0 || st.due[i] > now) continue;
-    st.due[i] = 0;
-    switch (Deadline(i)) {
-      case Deadline::Kill: on_kill_deadline(st); break;
-      case Deadline::Hangup:
-        if (st.phase == Phase::Running) {
-          debug("still running %lld ms after the hang-up: SIGKILL", (long long)st.cfg.kill_timeout_ms);
-          deliver(st, SIGKILL);
-        }
-        break;
-      case Deadline::Flush: on_flush_deadline(st); break;
-      case Deadline::Rotate: on_rotate_deadline(st); break;
-      case Deadline::Drain: on_drain_deadline(st); break;
-      case Deadline::Hook: on_hook_deadline(st); break;
-      case Deadline::HookExit: on_hook_exit_deadline(st); break;
-      case Deadline::Probe: on_probe_deadline(st); break;
-      case Deadline::Count: break;
-    }
-  }
-  rearm_timer(st);
-}
-
-// The connection of a socket target is gone for good: a write to it
-// failed, or it was reset or closed both ways (with --tty: the peer's FIN).
-// A peer that only stopped sending is not this: the child reads EOF and
-// may still answer. Like a terminal hang-up, the child's group gets
-// SIGHUP, and SIGKILL after the kill timeout if it is still there.
-void hang_up(State& st, const char* why) {
-  if (st.phase != Phase::Running || st.hung_up) return;
-  st.hung_up = true;
-  say("%s: %s; SIGHUP to %s", st.cfg.io.url.c_str(), why, st.cfg.command[0]);
-  deliver(st, SIGHUP);
-  set_deadline(st, Deadline::Hangup, st.cfg.kill_timeout_ms);
-}
-
-// ==== 13. run() ====
+// ==== 12. Wiring ====
 //
-// Setup may fail and return an exit status; from the fork on, dock only
+// The option table, the State made of the features' structs, the plan of
+// the child's descriptors, what each lifecycle event means to the
+// features, and run().
+
+// ---- options ----
+//
+// One row per option: its names, how it takes a value, its --help text and
+// the function that puts its value where it lands in Config (a feature's
+// parser). parse_args, --help and the DOCK_* variables all read the table.
+// parse_args never exits and does no I/O, so every path is a unit test.
+// Flags beat DOCK_* variables: a variable is read only for an option no
+// flag set, and every DOCK_* variable dock knows is removed from the
+// child's environment whether or not it was used.
+
+struct Config : InitConfig, IoConfig, LinesConfig, RotationConfig, HookConfig, ReadyConfig {};
+
+enum class Takes {
+  Value,  // --name VALUE, --name=VALUE, DOCK_NAME=VALUE
+  Flag,   // --name, DOCK_NAME=BOOL
+  Meta,   // --help, --version: no variable, parsing ends there
+};
+
+struct OptionSpec {
+  std::string_view name;  // the long name; the variable is DOCK_ + NAME
+  char short_name;        // 0: none
+  Takes takes;
+  std::string_view arg;   // the value's name in --help
+  std::string_view help;  // lines for --help
+  Error (*apply)(Config&, std::string_view value);  // Value: the value; Flag: "1" or "0"
+  Error (*apply_env)(Config&, std::string_view value) = nullptr;  // where a variable reads otherwise
+};
+
+template <auto F>
+Error set_flag(Config& c, std::string_view value) {
+  c.*F = value == "1";
+  return {};
+}
+
+constexpr std::array<OptionSpec, 16> kOptions{{
+    {"io", 0, Takes::Value, "URL",
+     "where the child's stdio goes: file:///abs/path,\n"
+     "file://rel/path or a bare path (output appended),\n"
+     "tcp://HOST:PORT, tcp4://, tcp6://[::1]:PORT,\n"
+     "unix:///path, tls://HOST:PORT (ssl://) with\n"
+     "?ca=FILE, ?cert=FILE&key=FILE, ?insecure=1\n"
+     "(stdin, stdout and stderr)",
+     [](Config& c, std::string_view v) { return parse_io(v, c); }},
+    {"tty", 0, Takes::Flag, "",
+     "run the child on a pseudo-terminal bridged to\n"
+     "the io target (or to dock's own stdio)",
+     set_flag<&Config::tty>},
+    {"stdout-prefix", 0, Takes::Value, "TEXT[:COLOR]",
+     "put TEXT before every output line; COLOR is\n"
+     "red, green, yellow, blue, magenta, cyan, white",
+     [](Config& c, std::string_view v) { return parse_prefix(v, c, false); }},
+    {"stderr-prefix", 0, Takes::Value, "TEXT[:COLOR]", "a different prefix for stderr lines",
+     [](Config& c, std::string_view v) { return parse_prefix(v, c, true); }},
+    {"log-rotate", 0, Takes::Value, "DURATION",
+     "with a file --io: archive the file this often\n"
+     "(30m, 1d; a bare integer is hours)",
+     [](Config& c, std::string_view v) { return parse_log_rotate(v, c); }},
+    {"log-max-size", 0, Takes::Value, "SIZE", "... and when it reaches SIZE (10m, 512k, 1g)",
+     [](Config& c, std::string_view v) { return parse_log_max_size(v, c); }},
+    {"log-keep", 0, Takes::Value, "N", "archives kept, compressed with gzip (default 5)",
+     [](Config& c, std::string_view v) { return parse_log_keep(v, c); }},
+    {"web-hook", 0, Takes::Value, "URL",
+     "PUT each state change (starting, running,\n"
+     "crashed) as JSON to an http:// or https:// URL",
+     [](Config& c, std::string_view v) { return parse_web_hook(v, c); }},
+    {"bind-port", 0, Takes::Value, "PORT", "\"running\" only once the child listens on PORT",
+     [](Config& c, std::string_view v) { return parse_bind_port(v, c); }},
+    {"ready-file", 0, Takes::Value, "PATH",
+     "create PATH when running, remove it at exit\n"
+     "(for HEALTHCHECK and exec probes)",
+     [](Config& c, std::string_view v) { return parse_ready_file(v, c); }},
+    {"kill-timeout", 0, Takes::Value, "DURATION",
+     "grace between SIGTERM and SIGKILL at shutdown\n"
+     "(default 5s; 500ms, 10s, 2m, 1h, 1d)",
+     [](Config& c, std::string_view v) { return parse_kill_timeout(v, c); }},
+    {"rewrite", 0, Takes::Value, "FROM:TO",
+     "deliver signal TO when FROM arrives; TO 0 drops\n"
+     "it; repeatable (e.g. --rewrite TERM:QUIT)",
+     [](Config& c, std::string_view v) { return add_rewrite(v, c); },
+     [](Config& c, std::string_view v) { return add_rewrites(v, c); }},
+    {"single-child", 0, Takes::Flag, "", "signal only the child, not its process group",
+     set_flag<&Config::single_child>},
+    {"debug", 'd', Takes::Flag, "", "log lifecycle and decisions on stderr", set_flag<&Config::debug>},
+    {"help", 'h', Takes::Meta, "", "show this help", nullptr},
+    {"version", 'V', Takes::Meta, "", "show the version", nullptr},
+}};
+
+constexpr std::string_view kUsageHead =
+    "usage: dock [OPTIONS] [--] COMMAND [ARG...]\n"
+    "\n"
+    "Runs COMMAND as the one child of an init: forwards every signal to its\n"
+    "process group, reaps every zombie, and when COMMAND exits terminates\n"
+    "what is left (SIGTERM, then SIGKILL after the kill timeout) and exits\n"
+    "with COMMAND's status (128+N when signal N killed it).\n"
+    "\n"
+    "options (each also as a DOCK_* variable, e.g. DOCK_KILL_TIMEOUT=10s):\n";
+constexpr std::string_view kUsageTail =
+    "\n"
+    "exit status: COMMAND's; 128+N if signal N killed it; 1 setup failure;\n"
+    "2 bad usage; 126 COMMAND not executable; 127 COMMAND not found.\n";
+
+// --help, from the table.
+std::string usage() {
+  constexpr size_t kHelpColumn = 27;
+  std::string out(kUsageHead);
+  for (const auto& o : kOptions) {
+    std::string left = "  ";
+    if (o.short_name != 0) left += std::string("-") + o.short_name + ", ";
+    left += "--" + std::string(o.name);
+    if (!o.arg.empty()) left += " " + std::string(o.arg);
+    left.resize(std::max(left.size() + 2, kHelpColumn), ' ');
+    std::string_view help = o.help;
+    for (bool first = true; !help.empty(); first = false) {
+      const size_t nl = help.find('\n');
+      out += first ? left : std::string(kHelpColumn, ' ');
+      out += help.substr(0, nl);
+      out += '\n';
+      help = nl == std::string_view::npos ? std::string_view{} : help.substr(nl + 1);
+    }
+  }
+  out += kUsageTail;
+  return out;
+}
+
+struct Parsed {
+  enum class Action { Run, Help, Version, Fail } action = Action::Fail;
+  Config config;
+  std::string error;  // "<what>: <why>" when action is Fail
+};
+
+// Does `var` ("DOCK_KILL_TIMEOUT") name the option `name` ("kill-timeout")?
+constexpr bool env_names(std::string_view var, std::string_view name) {
+  constexpr std::string_view prefix = "DOCK_";
+  if (var.size() != prefix.size() + name.size() || var.substr(0, prefix.size()) != prefix) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char want = name[i] == '-' ? '_' : ascii_upper(name[i]);
+    if (var[prefix.size() + i] != want) return false;
+  }
+  return true;
+}
+
+// The parse in progress: what set each option ("--name" or "DOCK_NAME",
+// for the messages that name it after parsing; empty: nothing did).
+struct ArgParser {
+  Parsed p;
+  std::array<std::string, kOptions.size()> set_by{};
+
+  // Ends the parse with `what: why`, one line whatever the user typed.
+  bool fail(const std::string& what, const std::string& why) {
+    p.action = Parsed::Action::Fail;
+    p.error = escape_controls(what + ": " + why);
+    return true;
+  }
+  // A flag, long or short: help and version end parsing, anything else
+  // is applied. true: parsing ends here (help, version, or an error).
+  bool take(const OptionSpec& spec, std::string_view value, const std::string& what) {
+    if (spec.takes == Takes::Meta) {
+      p.action = spec.name == "help" ? Parsed::Action::Help : Parsed::Action::Version;
+      return true;
+    }
+    if (auto err = spec.apply(p.config, spec.takes == Takes::Flag ? "1" : value)) return fail(what, *err);
+    set_by[size_t(&spec - kOptions.data())] = what;
+    return false;
+  }
+  const std::string& named(std::string_view name) const {
+    for (size_t k = 0; k < kOptions.size(); ++k)
+      if (kOptions[k].name == name) return set_by[k];
+    return set_by[0];
+  }
+};
+
+const OptionSpec* long_option(std::string_view name) {
+  for (const auto& o : kOptions)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+// "--name", "--name=value" or "--name value" at argv[i]; `i` moves past
+// what it took. true: parsing ends here.
+bool take_long(ArgParser& ap, std::span<char* const> argv, size_t& i) {
+  const std::string_view body = std::string_view(argv[i]).substr(2);
+  const size_t eq = body.find('=');
+  const std::string_view name = body.substr(0, eq);
+  const std::string what = "--" + std::string(name);
+  const OptionSpec* spec = long_option(name);
+  if (!spec) return ap.fail(what, "unknown option (see dock --help)");
+  const bool takes_value = spec->takes == Takes::Value;
+  std::string_view value;
+  if (eq != std::string_view::npos) {
+    if (!takes_value) return ap.fail(what, "takes no value");
+    value = body.substr(eq + 1);
+  } else if (takes_value) {
+    if (i + 1 >= argv.size() || argv[i + 1] == nullptr) return ap.fail(what, "needs a value");
+    if (std::string_view(argv[i + 1]).substr(0, 2) == "--")
+      return ap.fail(what, "needs a value, not the option " + std::string(argv[i + 1]) +
+                               " (a value that starts with -- is written " + what + "=--...)");
+    value = argv[++i];
+  }
+  return ap.take(*spec, value, what);
+}
+
+// -d, -h, -V, grouped as -dV. true: parsing ends here.
+bool take_short(ArgParser& ap, std::string_view arg) {
+  for (char ch : arg.substr(1)) {
+    const OptionSpec* spec = nullptr;
+    for (const auto& o : kOptions)
+      if (o.short_name != 0 && o.short_name == ch) spec = &o;
+    if (!spec) return ap.fail(std::string("-") + ch, "unknown option (see dock --help)");
+    if (ap.take(*spec, {}, std::string("-") + ch)) return true;
+  }
+  return false;
+}
+
+// The DOCK_* variables of the options no flag set; the rest of the
+// environment is the child's. true: parsing ends here (an error).
+bool take_env(ArgParser& ap, std::span<char* const> env) {
+  Config& c = ap.p.config;
+  for (char* entry : env) {
+    if (entry == nullptr) break;
+    const std::string_view var = entry;
+    const size_t eq = var.find('=');
+    const std::string_view name = var.substr(0, eq);
+    const std::string_view value = eq == std::string_view::npos ? std::string_view{} : var.substr(eq + 1);
+    const OptionSpec* spec = nullptr;
+    for (const auto& o : kOptions)
+      if (o.takes != Takes::Meta && env_names(name, o.name)) spec = &o;
+    if (!spec) {  // not dock's: the child gets it
+      c.child_env.push_back(entry);
+      continue;
+    }
+    // An empty variable is an unset one: Docker cannot unset an image's
+    // ENV, so `-e DOCK_IO=` is how a user switches it off.
+    std::string& by = ap.set_by[size_t(spec - kOptions.data())];
+    if (!by.empty() || value.empty()) continue;
+    Error err;
+    if (spec->takes == Takes::Flag) {
+      const auto b = parse_bool(value);
+      err = b ? spec->apply(c, *b ? "1" : "0")
+              : Error("'" + std::string(value) + "' is not a boolean (1/0, true/false, yes/no, on/off)");
+    } else {
+      err = (spec->apply_env != nullptr ? spec->apply_env : spec->apply)(c, value);
+    }
+    if (err) return ap.fail(std::string(name), *err);
+    by = std::string(name);
+  }
+  c.child_env.push_back(nullptr);
+  return false;
+}
+
+// What options mean together. true: parsing ends here (an error).
+bool check_together(ArgParser& ap) {
+  const Config& c = ap.p.config;
+  if ((c.rotating() || c.log_keep_set) && c.io.scheme != Scheme::File) {
+    const std::string_view which = c.log_rotate_ms != 0 ? "log-rotate" : c.log_max_size != 0 ? "log-max-size" : "log-keep";
+    const std::string& io = ap.named("io");
+    const bool io_var = io.substr(0, 2) != "--" && !io.empty();  // the image's ENV, say
+    return ap.fail(ap.named(which), "needs a file " + (io_var ? io : std::string("--io")) +
+                                        " (rotation is for a log file)" + (io_var ? "; " + io + "=" + c.io.url : ""));
+  }
+  if (c.log_keep_set && !c.rotating()) return ap.fail(ap.named("log-keep"), "needs --log-rotate or --log-max-size");
+  return false;
+}
+
+Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
+  ArgParser ap;
+  size_t i = 1;
+  for (; i < argv.size() && argv[i] != nullptr; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') break;  // the command starts here
+    if (arg[1] == '-' ? take_long(ap, argv, i) : take_short(ap, arg)) return std::move(ap.p);
+  }
+  if (take_env(ap, env)) return std::move(ap.p);
+  if (i >= argv.size() || argv[i] == nullptr) {
+    ap.fail("usage", "missing command (dock [OPTIONS] [--] COMMAND [ARG...]; see dock --help)");
+    return std::move(ap.p);
+  }
+  if (check_together(ap)) return std::move(ap.p);
+  ap.p.config.command = &argv[i];
+  ap.p.action = Parsed::Action::Run;
+  return std::move(ap.p);
+}
+
+// ---- the state ----
+
+struct State {
+  const Config& cfg;
+  Loop loop;
+  Init init;        // the small init: signals, the child, the lifecycle
+  Link link;        // --io: the target dock opened
+  Lines lines;      // prefixes, rotation: the child's output dock moves
+  Feed feed;        // TLS or --tty: the input dock moves to the child
+  Terminal term;    // --tty
+  Rotation rot;     // --log-rotate, --log-max-size
+  Hook hook;        // --web-hook
+  Readiness ready;  // --bind-port, --ready-file
+
+  explicit State(const Config& c) : cfg(c), init(c) {
+    init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = ready.loop = &loop;
+    link.init = &init;
+    link.io = &c.io;
+    rot.cfg = &c;
+    ready.cfg = &c;
+    ready.root = init.self;
+  }
+  State(const State&) = delete;  // the loop's handlers point into it
+  State& operator=(const State&) = delete;
+};
+
+// ---- what the lifecycle means to the features ----
+
+// "running": at once, or when --bind-port listens.
+void on_running(State& st) {
+  announce_running(st.ready, st.loop, st.init.child);
+  hook_send(st.hook, st.loop, "running", st.init.child);
+}
+
+void on_lifecycle(State& st, Event e) {
+  Init& in = st.init;
+  switch (e) {
+    case Event::Started:
+      debug("started %s as %d%s", st.cfg.command[0], in.child, in.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
+      start_readiness(st.ready, st.loop);
+      break;
+    case Event::ExecFailed:
+    case Event::ChildEnded:
+      stop_readiness(st.ready, st.loop);  // a child that ended was never "running"
+      clear_deadline(st.loop, st.link.hangup_timer);
+      st.rot.stopping = true;
+      hook_send(st.hook, st.loop, "crashed", in.child, in.status);
+      start_hook_last_wait(st.hook, st.loop, in.stop_began);
+      break;
+    case Event::StopAsked:
+    case Event::GraceOver:
+    case Event::AllReaped:
+    case Event::Settled:
+      break;
+  }
+  if (in.phase == Phase::Teardown && !st.lines.draining) start_drain(st.lines, st.loop);
+}
+
+// Teardown ends when nothing is left to write or to send.
+bool settled(const State& st) { return !output_pending(st.lines) && !hook_pending(st.hook); }
+
+void on_winch(State& st) {
+  if (st.term.pty) copy_window_size(st.term);
+}
+
+// The connection: the peer has data (or, for TLS, a write waits for a
+// read), or it is gone for good.
+void on_peer(State& st) {
+  if (st.feed.active) {
+    pump_input(st.feed, st.loop);
+    pump(st.lines, st.loop);  // a TLS write may have waited for a read
+    return;
+  }
+  unwatch(st.loop, st.link.target.get());  // the hang-up is level-triggered: once
+  hang_up(st.link, st.loop, "peer closed the connection");
+}
+
+// The loop's handlers and deadlines, and who hears what.
+bool wire(State& st) {
+  Loop& loop = st.loop;
+  st.init.grace = add_timer(loop, handler<on_grace_deadline>(st.init));
+  st.link.hangup_timer = add_timer(loop, handler<on_hangup_deadline>(st.link));
+  st.lines.flush_timer = add_timer(loop, handler<on_flush_deadline>(st.lines));
+  st.lines.drain_timer = add_timer(loop, handler<on_drain_deadline>(st.lines));
+  st.rot.timer = add_timer(loop, handler<on_rotate_deadline>(st.lines));
+  st.hook.attempt_timer = add_timer(loop, handler<on_hook_deadline>(st.hook));
+  st.hook.exit_timer = add_timer(loop, handler<on_hook_exit_deadline>(st.hook));
+  st.ready.probe_timer = add_timer(loop, handler<on_probe_deadline>(st.ready));
+  st.feed.from_slot = add_handler(loop, handler<on_peer>(st));
+  st.hook.slot = add_handler(loop, handler<hook_progress>(st.hook));
+  st.init.on_event = callback<on_lifecycle, Event>(st);
+  st.init.on_reaped = callback<on_reaped, pid_t, int>(st.rot);
+  st.init.on_winch = callback<on_winch>(st);
+  st.lines.on_peer_lost = st.feed.on_peer_lost = callback<hang_up, const char*>(st.link);
+  st.ready.on_ready = callback<on_running>(st);
+  return watch(loop, loop.timer.get(), add_handler(loop, handler<on_timer>(loop)), EPOLLIN) &&
+         watch(loop, st.init.signals.get(), add_handler(loop, handler<on_signals>(st.init)), EPOLLIN);
+}
+
+// ---- the plan of the child's descriptors ----
+//
+// Without TLS or --tty, the child gets the target itself (and, with a
+// prefix or rotation, pipes for stdout and stderr that dock reads). With
+// TLS, the child gets pipes for all three and dock moves the bytes both
+// ways. With --tty, the child gets a pty's slave as 0, 1 and 2, and dock
+// bridges the master.
+
+// The child's 0, 1, 2 (and terminal), and the descriptors only the child
+// keeps: dock closes its copies once the child has them.
+struct Plan {
+  ChildStdio stdio;
+  std::array<Fd, 4> ends;
+};
+
+// A pipe: {read end, write end}, both close-on-exec.
+bool make_pipe(Fd& rd, Fd& wr) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    say("pipe: %s", std::strerror(errno));
+    return false;
+  }
+  rd = Fd(fds[0]);
+  wr = Fd(fds[1]);
+  return true;
+}
+
+// Whether dock keeps lines whole: for a prefix, or to rotate between lines.
+bool lines_whole(const Config& cfg) { return cfg.prefixing() || cfg.rotating(); }
+
+// The sink for the --io target; a rotated file's sink owns the file and
+// has it rotated.
+bool add_io_sink(State& st) {
+  if (!add_target_sink(st.lines, st.link)) return false;
+  if (!st.cfg.rotating()) return true;
+  Sink& k = st.lines.sinks.back();
+  k.owned = std::move(st.link.target);
+  k.fd = k.owned.get();
+  setup_rotation(st.rot, st.loop, k, st.cfg.io.path);
+  return true;
+}
+
+// The child's stdout and stderr as two pipes into the sinks already set up.
+bool add_output_pipes(State& st, Plan& plan) {
+  const Config& cfg = st.cfg;
+  Fd out_rd, err_rd;
+  if (!make_pipe(out_rd, plan.ends[1]) || !make_pipe(err_rd, plan.ends[2])) return false;
+  const size_t err_sink = st.lines.sinks.size() - 1;
+  if (!add_stream(st.lines, std::move(out_rd), cfg.stdout_prefix, 0, lines_whole(cfg)) ||
+      !add_stream(st.lines, std::move(err_rd), cfg.stderr_prefix.value_or(cfg.stdout_prefix), err_sink,
+                  lines_whole(cfg)))
+    return false;
+  plan.stdio.out = plan.ends[1].get();
+  plan.stdio.err = plan.ends[2].get();
+  return true;
+}
+
+// The connection as the source of the child's input.
+void feed_from_peer(State& st) {
+  Feed& f = st.feed;
+  f.from = st.link.target.get();
+  f.from_peer = true;
+  f.tls = st.link.tls.ssl();
+  f.from_socket = !st.link.tls;
+  f.name = st.cfg.io.url.c_str();
+}
+
+bool plan_tty(State& st, Plan& plan) {
+  const Config& cfg = st.cfg;
+  plan.ends[3] = open_pty(st.term);
+  if (!plan.ends[3]) return false;
+  if (cfg.io.scheme == Scheme::Inherit) add_inherited_sinks(st.lines, false);
+  else if (!add_io_sink(st)) return false;
+  Fd out(::fcntl(st.term.pty.get(), F_DUPFD_CLOEXEC, 3)), in(::fcntl(st.term.pty.get(), F_DUPFD_CLOEXEC, 3));
+  if (!out || !in) {
+    say("dup: %s", std::strerror(errno));
+    return false;
+  }
+  if (!add_stream(st.lines, std::move(out), cfg.stdout_prefix, 0, lines_whole(cfg))) return false;
+  if (cfg.io.is_socket()) feed_from_peer(st);
+  else feed_from_stdin(st.feed, st.term);
+  st.feed.fin_is_hangup = true;
+  if (!start_feed(st.feed, st.loop, std::move(in))) return false;
+  plan.stdio.in = plan.stdio.out = plan.stdio.err = plan.stdio.ctty = plan.ends[3].get();
+  return true;
+}
+
+// TLS: pipes for all three; dock is the TLS end.
+bool plan_tls(State& st, Plan& plan) {
+  Fd in_wr;
+  if (!add_io_sink(st) || !add_output_pipes(st, plan) || !make_pipe(plan.ends[0], in_wr)) return false;
+  feed_from_peer(st);
+  if (!start_feed(st.feed, st.loop, std::move(in_wr))) return false;
+  st.feed.close_at_end = true;
+  plan.stdio.in = plan.ends[0].get();
+  return true;
+}
+
+// Opens the io target and whatever carries the child's stdio to it.
+// false: reported, exit 1.
+bool plan_child_stdio(State& st, Plan& plan) {
+  const Config& cfg = st.cfg;
+  if (cfg.io.scheme != Scheme::Inherit) {
+    Opened target = open_target(cfg.io);
+    if (!target.fd) {
+      say("%s: %s", cfg.io.url.c_str(), target.error.c_str());
+      return false;
+    }
+    st.link.target = std::move(target.fd);
+    st.link.tls = std::move(target.tls);
+    debug("%s: open%s", cfg.io.url.c_str(), st.link.tls ? " (TLS verified)" : "");
+  }
+  st.lines.sinks.reserve(2);    // at most two of each; a sink's open line points
+  st.lines.streams.reserve(2);  // at a stream, so the streams may never move
+  if (cfg.tty) return plan_tty(st, plan);
+  if (st.link.tls) return plan_tls(st, plan);
+  const int target = st.link.target.get();
+  if (target >= 0) {
+    // The child writes the file itself: as its own, blocking (a FIFO).
+    if (cfg.io.scheme == Scheme::File && !lines_whole(cfg)) make_blocking(target);
+    plan.stdio.out = plan.stdio.err = target;
+    // A socket: only the hang-up is dock's, the data is the child's to
+    // read. No event asked: epoll still says when the connection is gone
+    // for good (HUP: reset, or closed both ways; ERR), not at the peer's FIN.
+    if (cfg.io.is_socket()) {
+      plan.stdio.in = target;
+      if (!watch(st.loop, target, st.feed.from_slot, 0)) return false;
+    }
+  }
+  if (!lines_whole(cfg)) return true;
+  if (target < 0) add_inherited_sinks(st.lines, true);
+  else if (!add_io_sink(st)) return false;
+  return add_output_pipes(st, plan);
+}
+
+// ---- run() ----
+//
+// Setup may fail and return an exit status; from the spawn on, dock only
 // warns and goes on until the child and every leftover are reaped.
+
 
 // Every relative path dock was given, made absolute against the directory
 // it was started in; then dock's own working directory becomes /, so dock
@@ -3759,33 +4548,6 @@ Fd leave_working_directory(Config& c) {
   return cwd;
 }
 
-// Whether a stale ready file could be dock's own from an earlier run (a
-// restarted container keeps its files; a killed dock could not remove
-// it): a regular file of dock's user holding one pid line, or nothing.
-bool stale_ready_file(const std::string& path, const struct stat& sb) {
-  if (!S_ISREG(sb.st_mode) || sb.st_uid != ::geteuid() || sb.st_size > 12) return false;
-  if (sb.st_size == 0) return true;  // made, but dock ended before writing it
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  char buf[16];
-  const ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
-  return n >= 2 && buf[n - 1] == '\n' && parse_uint({buf, size_t(n - 1)}, INT_MAX).has_value();
-}
-
-// --ready-file before anything starts: its directory is there and dock
-// can write it; nothing is at the name but, at most, a stale ready file
-// of an earlier run (removed here, or it would say "ready" too soon).
-std::optional<std::string> check_ready_file(const std::string& path) {
-  if (auto err = check_dir_of(path)) return err;
-  const std::string dir = dir_of(path);
-  if (::access(dir.c_str(), W_OK) != 0) return "directory " + dir + ": " + std::strerror(errno);
-  struct stat sb;
-  if (::lstat(path.c_str(), &sb) != 0) return std::nullopt;
-  if (!stale_ready_file(path, sb))
-    return path + " exists and is not a ready file of dock's (it is never overwritten)";
-  if (::unlink(path.c_str()) != 0) return path + ": " + std::strerror(errno);
-  return std::nullopt;
-}
-
 // dock's own lines go through a non-blocking description of stderr (see
 // Logging); held for dock's whole life.
 Fd open_diagnostics() {
@@ -3805,276 +4567,89 @@ void ensure_std_fds() {
     if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) ::open("/dev/null", O_RDWR);
 }
 
-// The controlling terminal, if dock has one and is in its foreground group;
-// a dock started in the background never takes the terminal.
-Fd foreground_tty() {
-  Fd tty(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (tty && ::tcgetpgrp(tty.get()) != ::getpgrp()) tty.reset();
-  return tty;
+
+// --help, --version, or a usage error: what dock says instead of running.
+int answer(const Parsed& p) {
+  switch (p.action) {
+    case Parsed::Action::Fail:
+      say("%s", p.error.c_str());
+      return code(Exit::Usage);
+    case Parsed::Action::Help:
+      return write_all(STDOUT_FILENO, usage()) ? code(Exit::Ok) : code(Exit::Setup);
+    case Parsed::Action::Version:
+      return write_all(STDOUT_FILENO, "dock " + std::string(kVersion) + "\n") ? code(Exit::Ok) : code(Exit::Setup);
+    case Parsed::Action::Run:
+      break;
+  }
+  return code(Exit::Ok);
 }
 
-// ---- io setup ----
-//
-// Without TLS or --tty, the child gets the target itself (and, with a
-// prefix, pipes for stdout and stderr that dock reads). With TLS, the child
-// gets pipes for all three and dock moves the bytes both ways. With --tty,
-// the child gets a pty's slave as 0, 1 and 2, and dock bridges the master.
-
-// The descriptors only the child keeps; dock closes its copies once the
-// child has them.
-using ChildEnds = std::array<Fd, 4>;
-
-// The sink for the target dock opened: its own descriptor for a socket,
-// so that it has an epoll entry of its own (pump() arms a sink when it has
-// to wait for room).
-bool add_target_sink(State& st) {
-  Sink k;
-  k.name = st.cfg.io.url;
-  k.fd = st.target.get();
-  if (st.cfg.io.is_socket()) {
-    k.owned = Fd(::fcntl(st.target.get(), F_DUPFD_CLOEXEC, 3));
-    if (!k.owned) {
-      say("dup: %s", std::strerror(errno));
+// Bad input found before anything starts. false: reported, exit 2.
+bool inputs_ok(const Config& cfg) {
+  if (auto err = check_paths(cfg.io, cfg.rotating())) {
+    say("--io: %s", err->c_str());
+    return false;
+  }
+  if (!cfg.ready_file.empty())
+    if (auto err = check_ready_file(cfg.ready_file)) {
+      say("--ready-file: %s", err->c_str());
       return false;
     }
-    k.fd = k.owned.get();
-    k.socket = k.pollable = k.peer = true;
-    k.tls = st.tls.ssl();
-  } else {  // a file, or a FIFO: written like a pipe (opened non-blocking)
-    struct stat sb;
-    k.pollable = ::fstat(k.fd, &sb) == 0 && !S_ISREG(sb.st_mode);
-    // A file an earlier run left mid-line (the command died mid-line, the
-    // container restarted): that line is ended before the first new one,
-    // so no line holds two prefixes.
-    char last = '\n';
-    if (!k.pollable && sb.st_size > 0)
-      if (Fd rd = reopen_nonblocking(k.fd, O_RDONLY); !rd || ::pread(rd.get(), &last, 1, sb.st_size - 1) != 1)
-        last = '\n';
-    k.line.open = last != '\n';
-  }
-  st.sinks.push_back(std::move(k));
   return true;
 }
 
-// dock's own stdout, and its stderr when the child's stderr has a stream
-// of its own and stderr is not the same file (one sink: no mixed lines).
-void add_inherited_sinks(State& st, bool with_stderr) {
-  st.sinks.push_back(shared_sink(STDOUT_FILENO, "stdout"));
-  struct stat out, err;
-  const bool same = ::fstat(STDOUT_FILENO, &out) == 0 && ::fstat(STDERR_FILENO, &err) == 0 &&
-                    out.st_dev == err.st_dev && out.st_ino == err.st_ino;
-  if (with_stderr && !same) st.sinks.push_back(shared_sink(STDERR_FILENO, "stderr"));
-}
-
-// A stream dock reads from `from` (non-blocking) into sink `sink`.
-bool add_stream(State& st, Fd from, const std::string& prefix, size_t sink) {
-  Stream& s = st.streams.emplace_back();
-  s.lines = st.cfg.prefixing() || st.rot.on;  // rotation happens between lines
-  s.prefix = prefix;
-  s.sink = sink;
-  s.pipe = std::move(from);
-  ::fcntl(s.pipe.get(), F_SETFL, O_NONBLOCK);
-  arm(st, s.pipe.get(), Source::Stream, st.streams.size() - 1, s.armed, EPOLLIN);
-  return s.armed != 0;
-}
-
-// A pipe: {read end, write end}, both close-on-exec.
-bool make_pipe(Fd& rd, Fd& wr) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    say("pipe: %s", std::strerror(errno));
+// The subreaper, the loop and its handlers, the child's stdio, the hook.
+// false: reported, exit 1.
+bool set_up(State& st, const sigset_t& blocked, Fd cwd, Plan& plan) {
+  Init& in = st.init;
+  in.cwd = std::move(cwd);
+  in.pid1 = in.self == 1;
+  if (!in.pid1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    say("subreaper: %s (orphans will not be reaped by dock)", std::strerror(errno));
+  in.signals = Fd(::signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK));
+  Error err = in.signals ? open_loop(st.loop) : Error(std::strerror(errno));
+  if (err) {
+    say("event loop: %s", err->c_str());
     return false;
   }
-  rd = Fd(fds[0]);
-  wr = Fd(fds[1]);
+  if (!wire(st) || !plan_child_stdio(st, plan)) return false;
+  if (st.cfg.web_hook) setup_hook(st.hook, *st.cfg.web_hook);
   return true;
 }
 
-// The child's stdout and stderr as two pipes into the sinks already set up.
-bool add_output_pipes(State& st, ChildStdio& stdio, ChildEnds& ends) {
-  const Config& cfg = st.cfg;
-  Fd out_rd, err_rd;
-  if (!make_pipe(out_rd, ends[1]) || !make_pipe(err_rd, ends[2])) return false;
-  if (!add_stream(st, std::move(out_rd), cfg.stdout_prefix, 0) ||
-      !add_stream(st, std::move(err_rd), cfg.stderr_prefix.value_or(cfg.stdout_prefix), st.sinks.size() - 1))
-    return false;
-  stdio.out = ends[1].get();
-  stdio.err = ends[2].get();
-  return true;
-}
-
-// Arms the feed: reads from f.from (the connection, or dock's stdin),
-// writes to `to`.
-bool start_feed(State& st, Fd to) {
-  Feed& f = st.feed;
-  f.active = true;
-  if (f.from_peer) f.name = st.cfg.io.url.c_str();
-  f.to = std::move(to);
-  ::fcntl(f.to.get(), F_SETFL, O_NONBLOCK);  // armed by pump_input() when it must wait
-  if (!f.pollable || arm(st, f.from, Source::Peer, 0, f.armed, EPOLLIN)) return true;
-  if (errno != EPERM) return false;
-  f.pollable = false;  // /dev/null, say: read whenever there is room
-  return true;
-}
-
-// dock's own stdin as the source of the child's terminal input, read
-// without blocking and without changing the description others share.
-void feed_from_stdin(State& st) {
-  Feed& f = st.feed;
-  struct stat sb;
-  if (::fstat(STDIN_FILENO, &sb) != 0) return;
-  f.from = STDIN_FILENO;
-  if (S_ISSOCK(sb.st_mode)) {
-    f.from_socket = true;
-  } else if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)) {
-    f.own_from = reopen_nonblocking(STDIN_FILENO, O_RDONLY);
-    if (!f.own_from) {
-      say("--tty: stdin: cannot reopen it (%s): the child gets no input", std::strerror(errno));
-      f.eof = true;
-      f.pollable = false;
-      return;
-    }
-    f.from = f.own_from.get();
-  } else {
-    f.pollable = false;  // a regular file: a read never blocks
-  }
-  if (::isatty(STDIN_FILENO)) st.raw.enter(STDIN_FILENO);
-}
-
-bool setup_tty(State& st, ChildStdio& stdio, ChildEnds& ends) {
-  const Config& cfg = st.cfg;
-  st.pty = Fd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-  char name[64];
-  if (!st.pty || ::grantpt(st.pty.get()) != 0 || ::unlockpt(st.pty.get()) != 0 ||
-      ::ptsname_r(st.pty.get(), name, sizeof name) != 0) {
-    say("--tty: cannot open a pseudo-terminal: %s", std::strerror(errno));
+// Spawns the command: "starting", then it runs, or it could not be
+// executed. false: it could not be started (exit 1).
+bool start_command(State& st, Plan& plan) {
+  Init& in = st.init;
+  if (!st.cfg.tty) in.tty = foreground_tty();  // with --tty the child has a terminal of its own
+  const Spawned child = spawn({st.cfg.command, st.cfg.child_env.data(), in.original_mask, plan.stdio,
+                               in.tty.get(), in.pid1, -1, -1, in.cwd.get()});
+  for (auto& end : plan.ends) end.reset();
+  if (child.pid < 0) {
+    say("fork: %s", std::strerror(child.exec_errno));
     return false;
   }
-  ends[3] = Fd(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!ends[3]) {
-    say("--tty: %s: %s", name, std::strerror(errno));
-    return false;
-  }
-  copy_window_size(st);
-  if (cfg.io.scheme == Scheme::Inherit) add_inherited_sinks(st, false);
-  else if (!add_target_sink(st)) return false;
-  Fd out(::fcntl(st.pty.get(), F_DUPFD_CLOEXEC, 3)), in(::fcntl(st.pty.get(), F_DUPFD_CLOEXEC, 3));
-  if (!out || !in) {
-    say("dup: %s", std::strerror(errno));
-    return false;
-  }
-  if (!add_stream(st, std::move(out), cfg.stdout_prefix, 0)) return false;
-  if (cfg.io.is_socket()) {
-    st.feed.from = st.target.get();
-    st.feed.from_peer = true;
-    st.feed.tls = st.tls.ssl();
-    st.feed.from_socket = !st.tls;
-  } else {
-    feed_from_stdin(st);
-  }
-  if (!start_feed(st, std::move(in))) return false;
-  stdio.in = stdio.out = stdio.err = stdio.ctty = ends[3].get();
-  return true;
-}
-
-// Rotation: dock writes the file itself (the child gets pipes), knows its
-// size, and compresses archives when zlib is there.
-void setup_rotation(State& st) {
-  Rotation& r = st.rot;
-  r.on = true;
-  r.path = st.cfg.io.path;
-  r.dir = dir_of(r.path);
-  r.base = r.path.substr(r.path.rfind('/') + 1);  // npos + 1: the whole name
-  struct stat sb;
-  if (::fstat(st.target.get(), &sb) == 0) r.size = sb.st_size;
-  if (auto err = load_zlib())
-    say("%s: archives stay uncompressed: %s", r.path.c_str(), err->c_str());
-  else
-    r.zlib = true;
-  if (st.cfg.log_rotate_ms != 0) set_deadline(st, Deadline::Rotate, st.cfg.log_rotate_ms);
-}
-
-// --web-hook: the addresses and the TLS context, ready before the child
-// starts, so that nothing the loop does for a hook can block (a name is
-// resolved here, once). A hook that cannot be set up is a warning: dock
-// runs the child without it.
-void setup_hook(State& st) {
-  const HookUrl& url = *st.cfg.web_hook;
-  Hook& h = st.hook;
-  h.peer = url.tls;
-  h.peer.scheme = url.https ? Scheme::Tls : Scheme::Tcp;
-  h.peer.url = url.shown;
-  h.peer.host = url.host;
-  h.peer.port = url.port;
-  if (url.https)
-    if (auto err = h.tls.prepare(h.peer)) {
-      say("--web-hook %s: %s (no hook will be sent)", url.shown.c_str(), err->c_str());
-      return;
-    }
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* list = nullptr;
-  if (int rc = ::getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &list); rc != 0) {
-    say("--web-hook %s: %s: %s (no hook will be sent)", url.shown.c_str(), url.host.c_str(), ::gai_strerror(rc));
-    return;
-  }
-  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-    HookAddress a{};
-    if (ai->ai_addrlen > sizeof a.addr) continue;
-    std::memcpy(&a.addr, ai->ai_addr, ai->ai_addrlen);
-    a.len = ai->ai_addrlen;
-    h.addresses.push_back(a);
-  }
-  ::freeaddrinfo(list);
-  h.on = true;
-}
-
-// Opens the io target and whatever carries the child's stdio to it; fills
-// in the child's stdio. false: reported, exit 1.
-bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
-  const Config& cfg = st.cfg;
-  if (cfg.io.scheme != Scheme::Inherit) {
-    Opened target = open_target(cfg.io);
-    if (!target.fd) {
-      say("%s: %s", cfg.io.url.c_str(), target.error.c_str());
-      return false;
-    }
-    st.target = std::move(target.fd);
-    st.tls = std::move(target.tls);
-    debug("%s: open%s", cfg.io.url.c_str(), st.tls ? " (TLS verified)" : "");
-  }
-  st.sinks.reserve(2);    // at most two of each; a sink's open line points
-  st.streams.reserve(2);  // at a stream, so the streams may never move
-  if (cfg.rotating()) setup_rotation(st);
-  if (cfg.tty) return setup_tty(st, stdio, ends);
-  if (st.tls) {  // pipes for all three; dock is the TLS end
-    Fd in_wr;
-    if (!add_target_sink(st) || !add_output_pipes(st, stdio, ends) || !make_pipe(ends[0], in_wr)) return false;
-    st.feed.from = st.target.get();
-    st.feed.tls = st.tls.ssl();
-    st.feed.from_peer = true;
-    if (!start_feed(st, std::move(in_wr))) return false;
-    st.feed.close_at_end = true;
-    stdio.in = ends[0].get();
+  in.child = child.pid;
+  hook_send(st.hook, st.loop, "starting", in.child);
+  if (child.exec_errno == 0) {
+    advance(in, st.loop, Event::Started);
     return true;
   }
-  if (st.target) {
-    // The child writes the file itself: as its own, blocking (a FIFO).
-    if (cfg.io.scheme == Scheme::File && !cfg.prefixing() && !st.rot.on) make_blocking(st.target.get());
-    stdio.out = stdio.err = st.target.get();
-    if (cfg.io.is_socket()) {
-      stdio.in = st.target.get();
-      // Only the hang-up: the data is the child's to read.
-      // No event asked: epoll still says when the connection is gone for
-      // good (HUP: reset, or closed both ways; ERR), not at the peer's FIN.
-      if (!watch(st, st.target.get(), Source::Peer, 0)) return false;
-    }
-  }
-  if (!cfg.prefixing() && !st.rot.on) return true;
-  if (!st.target) add_inherited_sinks(st, true);
-  else if (!add_target_sink(st)) return false;
-  return add_output_pipes(st, stdio, ends);
+  say("%s: %s", st.cfg.command[0], std::strerror(child.exec_errno));
+  take_terminal_back(in);
+  retry([&] { return ::waitpid(child.pid, nullptr, 0); });
+  in.status = W_EXITCODE(code(exec_failure_code(child.exec_errno)), 0);
+  in.ended = true;
+  advance(in, st.loop, Event::ExecFailed);  // the hook still hears "crashed"
+  return true;
+}
+
+void finish(State& st) {
+  if (st.link.tls && !st.lines.sinks.empty() && !st.lines.sinks[0].gone)
+    g_ssl.SSL_shutdown(st.link.tls.ssl());  // close_notify
+  report_losses(st.lines);
+  debug("all processes reaped; exiting with %d", exit_code_of(st.init.status));
+  say_dropped();
 }
 
 [[maybe_unused]] int run(int argc, char** argv, char** envp) {
@@ -4084,130 +4659,33 @@ bool setup_io(State& st, ChildStdio& stdio, ChildEnds& ends) {
   set_signal_mask(SIG_BLOCK, &blocked, &original_mask);
   ensure_std_fds();
   const Fd diagnostics = open_diagnostics();
-
   size_t envc = 0;
   while (envp != nullptr && envp[envc] != nullptr) ++envc;
   Parsed parsed = parse_args({argv, size_t(argc)}, {envp, envc});
-  switch (parsed.action) {
-    case Parsed::Action::Fail:
-      say("%s", parsed.error.c_str());
-      return code(Exit::Usage);
-    case Parsed::Action::Help:
-      return write_all(STDOUT_FILENO, kUsage) ? code(Exit::Ok) : code(Exit::Setup);
-    case Parsed::Action::Version:
-      return write_all(STDOUT_FILENO, "dock " + std::string(kVersion) + "\n") ? code(Exit::Ok)
-                                                                             : code(Exit::Setup);
-    case Parsed::Action::Run:
-      break;
-  }
+  if (parsed.action != Parsed::Action::Run) return answer(parsed);
   g_debug = parsed.config.debug;
   Fd cwd = leave_working_directory(parsed.config);
-  const Config& cfg = parsed.config;
-  if (auto err = check_paths(cfg.io, cfg.rotating())) {
-    say("--io: %s", err->c_str());
-    return code(Exit::Usage);
-  }
-  if (!cfg.ready_file.empty())
-    if (auto err = check_ready_file(cfg.ready_file)) {
-      say("--ready-file: %s", err->c_str());
-      return code(Exit::Usage);
-    }
+  if (!inputs_ok(parsed.config)) return code(Exit::Usage);
 
-  State st(cfg);
-  st.cwd = std::move(cwd);
-  st.original_mask = original_mask;
-  st.pid1 = st.self == 1;
-  if (!st.pid1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
-    say("subreaper: %s (orphans will not be reaped by dock)", std::strerror(errno));
-
-  st.signals = Fd(::signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK));
-  st.timer = Fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  st.epoll = Fd(::epoll_create1(EPOLL_CLOEXEC));
-  if (!st.signals || !st.timer || !st.epoll) {
-    say("event loop: %s", std::strerror(errno));
-    return code(Exit::Setup);
-  }
-  if (!watch(st, st.signals.get(), Source::Signals, EPOLLIN) ||
-      !watch(st, st.timer.get(), Source::Timer, EPOLLIN))
-    return code(Exit::Setup);
-
-  ChildStdio stdio;
-  ChildEnds ends;
-  if (!setup_io(st, stdio, ends)) return code(Exit::Setup);
-  if (cfg.web_hook) setup_hook(st);
-  if (!cfg.tty) st.tty = foreground_tty();  // with --tty the child has a terminal of its own
-
-  const Spawned child = spawn(cfg, original_mask, stdio, st.tty.get(), st.pid1, st.cwd.get());
-  for (auto& end : ends) end.reset();
-  if (child.pid < 0) {
-    say("fork: %s", std::strerror(child.exec_errno));
-    return code(Exit::Setup);
-  }
-  st.child = child.pid;
-  hook_send(st, "starting");
-  if (child.exec_errno != 0) {
-    say("%s: %s", cfg.command[0], std::strerror(child.exec_errno));
-    take_terminal_back(st);
-    retry([&] { return ::waitpid(child.pid, nullptr, 0); });
-    st.child_status = W_EXITCODE(code(exec_failure_code(child.exec_errno)), 0);
-    if (!st.hook.on) return exit_code_of(st.child_status);
-    // The hook still hears of it: the loop runs for "crashed" alone.
-    st.phase = Phase::Killing;
-    st.children_left = false;
-    hook_send(st, "crashed", st.child_status);
-    start_hook_last_wait(st);
-  } else {
-    debug("started %s as %d%s", cfg.command[0], child.pid, st.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
-    if (cfg.bind_port != 0) set_deadline(st, Deadline::Probe, kProbeMs);
-    else announce_running(st);
-  }
-
+  State st(parsed.config);
+  st.init.original_mask = original_mask;
+  Plan plan;
+  if (!set_up(st, blocked, std::move(cwd), plan) || !start_command(st, plan)) return code(Exit::Setup);
   // From here on we may not bail: warn and go on.
-  reap(st);  // a child that exited before the loop started
-  if (st.feed.active) pump_input(st);  // input epoll cannot wait for is read now
-  while (st.phase == Phase::Running || st.children_left || output_pending(st) || hook_pending(st)) {
-    if (!st.children_left && st.phase != Phase::Running && !st.draining) {
-      st.draining = true;  // all reaped; what is still queued gets a bounded wait
-      set_deadline(st, Deadline::Drain, kDrainTimeoutMs);
-    }
-    epoll_event events[4];
-    const int n = ::epoll_wait(st.epoll.get(), events, 4, -1);
-    if (n < 0) {
-      if (errno != EINTR) say("epoll_wait: %s", std::strerror(errno));
-      continue;
-    }
-    for (int i = 0; i < n; ++i) {
-      const uint32_t tag = events[i].data.u32;
-      if (tag >= uint32_t(Source::Sink)) {
-        pump(st);  // a sink can take more: pump writes to it, then refills it
-      } else if (tag >= uint32_t(Source::Stream)) {
-        on_stream_readable(st, tag - uint32_t(Source::Stream));
-      } else if (tag == uint32_t(Source::Signals)) {
-        on_signals(st);
-      } else if (tag == uint32_t(Source::Timer)) {
-        on_timer(st);
-      } else if (tag == uint32_t(Source::Hook)) {
-        hook_progress(st);
-      } else if (st.feed.active) {  // the peer has data, or the child's input has room
-        pump_input(st);
-        if (tag == uint32_t(Source::Peer)) pump(st);  // a TLS write may have waited for a read
-      } else {
-        unwatch(st, st.target.get());  // the hang-up is level-triggered: once
-        hang_up(st);
-      }
-    }
+  reap(st.init, st.loop);                             // a child that exited before the loop started
+  if (st.feed.active) pump_input(st.feed, st.loop);  // input epoll cannot wait for is read now
+  while (st.init.phase != Phase::Done) {
+    if (st.init.phase == Phase::Teardown && settled(st)) advance(st.init, st.loop, Event::Settled);
+    else run_once(st.loop);
   }
-  if (st.tls && !st.sinks.empty() && !st.sinks[0].gone) g_ssl.SSL_shutdown(st.tls.ssl());  // close_notify
-  report_losses(st);
-  debug("all processes reaped; exiting with %d", exit_code_of(st.child_status));
-  say_dropped();
-  return exit_code_of(st.child_status);
+  finish(st);
+  return exit_code_of(st.init.status);
 }
 
 }  // namespace
 }  // namespace dock
 
-// ==== 14. main ====
+// ==== 13. main ====
 
 #ifndef DOCK_NO_MAIN
 int main(int argc, char** argv, char** envp) { return dock::run(argc, argv, envp); }

@@ -16,3 +16,10 @@ inline std::string with_prefixes(std::string_view prefix, std::string_view input
   }
   return out;
 }
+
+// emit() without a size budget: the prefixer as it runs without
+// --log-max-size. Include after dock.cpp.
+inline size_t emit(dock::Stream& s, dock::Ring& out, dock::OpenLine& line) {
+  dock::Budget unlimited;
+  return dock::emit(s, out, line, unlimited);
+}

@@ -16,7 +16,7 @@ namespace {
 HookUrl hook(std::string_view url) {
   HookUrl h;
   auto err = parse_hook_url(url, h);
-  INFO(url << ": " << err.value_or(""));
+  INFO(url << ": " << (err ? *err : ""));
   REQUIRE(!err);
   return h;
 }

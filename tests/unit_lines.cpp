@@ -41,13 +41,12 @@ std::string run_stream(const std::string& prefix, const std::string& input, cons
     auto room = s.space();
     n = std::min(n, room.size());
     std::memcpy(room.data(), input.data() + at, n);
-    s.len += n;
+    s.filled(n);
     at += n;
     emit(s, ring, line);
     drain();
   }
-  s.eof = true;
-  s.flush_partial = true;
+  s.end();
   emit(s, ring, line);
   drain();
   return out;
@@ -117,15 +116,15 @@ TEST_CASE("a partial line waits, then goes out once; its continuation has no pre
   auto feed = [&](std::string_view d) {
     auto room = s.space();
     std::memcpy(room.data(), d.data(), d.size());
-    s.len += d.size();
+    s.filled(d.size());
   };
   feed("abc");
   CHECK(emit(s, ring, line) == 0);  // held: no newline, no flush yet
   CHECK(ring.empty());
-  s.flush_partial = true;             // 100 ms passed
+  s.flush_now();             // 100 ms passed
   CHECK(emit(s, ring, line) == 3);
   CHECK(line.by == &s);                 // the line is open on this sink
-  CHECK_FALSE(s.flush_partial);
+  CHECK_FALSE(s.flushing());
   feed("def\nghi\n");
   emit(s, ring, line);
   CHECK(line.by == nullptr);
@@ -140,7 +139,7 @@ TEST_CASE("a 64 KiB line without newline goes out at once", "[prefix]") {
   OpenLine line;
   auto room = s.space();
   std::memset(room.data(), 'x', kLineMax);
-  s.len = kLineMax;
+  s.filled(kLineMax);
   CHECK(emit(s, ring, line) == kLineMax);
   CHECK(ring.size() == kLineMax + 2);
 }
@@ -153,13 +152,13 @@ TEST_CASE("backpressure: a unit is written whole or not at all", "[prefix]") {
   auto room = s.space();
   std::string data = "12345\n123456789\n";
   std::memcpy(room.data(), data.data(), data.size());
-  s.len = data.size();
+  s.filled(data.size());
   CHECK(emit(s, ring, line) == 6);  // "PREFIX 12345\n" fits (13), the next (17) does not
   CHECK(ring.size() == 13);
-  CHECK(s.len == 10);
+  CHECK(s.size() == 10);
   ring.consume(13);
   CHECK(emit(s, ring, line) == 0);  // 17 bytes never fit in 16: it waits for...
-  s.flush_partial = true;            // ...nothing more: a line longer than the ring
+  s.flush_now();            // ...nothing more: a line longer than the ring
   CHECK(emit(s, ring, line) == 0);  // (the ring is sized far above kLineMax in dock)
   static_assert(kSinkCapacity > kLineMax + 1024);
 }
@@ -173,7 +172,7 @@ TEST_CASE("two streams on one sink: neither waits for the other, no line mixes",
   auto feed = [](Stream& s, std::string_view d) {
     auto room = s.space();
     std::memcpy(room.data(), d.data(), d.size());
-    s.len += d.size();
+    s.filled(d.size());
   };
   auto take = [&] {
     auto r = ring.runs();
@@ -183,7 +182,7 @@ TEST_CASE("two streams on one sink: neither waits for the other, no line mixes",
     return text;
   };
   feed(out, "prompt: ");
-  out.flush_partial = true;
+  out.flush_now();
   emit(out, ring, line);  // out's line is open
   CHECK(line.by == &out);
   feed(err, "warning\n");
@@ -195,7 +194,7 @@ TEST_CASE("two streams on one sink: neither waits for the other, no line mixes",
 
   // Its own continuation never ends a stream's line.
   feed(out, "50%");
-  out.flush_partial = true;
+  out.flush_now();
   emit(out, ring, line);
   feed(out, " 100%\n");
   emit(out, ring, line);
@@ -203,11 +202,11 @@ TEST_CASE("two streams on one sink: neither waits for the other, no line mixes",
 
   // A partial line of the other stream, when it is due, ends the open one too.
   feed(out, "a");
-  out.flush_partial = true;
+  out.flush_now();
   emit(out, ring, line);
   feed(err, "b");
   CHECK(emit(err, ring, line) == 0);  // not due yet: nothing moves
-  err.flush_partial = true;
+  err.flush_now();
   CHECK(emit(err, ring, line) == 1);
   CHECK(line.by == &err);
   feed(err, "c\n");
@@ -219,11 +218,11 @@ TEST_CASE("two streams on one sink: neither waits for the other, no line mixes",
   Ring small(12);
   OpenLine tight;
   feed(out, "12345");
-  out.flush_partial = true;
+  out.flush_now();
   CHECK(emit(out, small, tight) == 5);  // "O 12345" (7 bytes)
   feed(err, "xy\n");
   CHECK(emit(err, small, tight) == 0);  // "\nE xy\n" needs 6, 5 are free
-  CHECK(out.line_open);
+  CHECK(out.line_open());
   feed(out, "6\n");
   CHECK(emit(out, small, tight) == 2);  // the continuation, no prefix
   small.consume(small.size());
@@ -232,9 +231,8 @@ TEST_CASE("two streams on one sink: neither waits for the other, no line mixes",
 
   // A stream that ended mid-line lets the other go on, on a line of its own;
   // nothing is added while nobody writes after it.
-  err.len = 0;
   feed(out, "unterminated");
-  out.eof = out.flush_partial = true;
+  out.end();
   emit(out, ring, line);
   CHECK(line.by == nullptr);
   CHECK(take() == "O unterminated");
@@ -251,14 +249,14 @@ TEST_CASE("without a prefix, bytes pass at once, as far as the ring has room", "
   auto room = s.space();
   const std::string data = "no newline yet, and more";
   std::memcpy(room.data(), data.data(), data.size());
-  s.len = data.size();
+  s.filled(data.size());
   CHECK(emit(s, ring, line) == 8);  // a partial line goes without waiting for 100 ms
   CHECK(line.by == nullptr);           // and it holds no line open
   auto r = ring.runs();
   CHECK(std::string(static_cast<char*>(r[0].iov_base), r[0].iov_len) == "no newli");
   ring.consume(8);
   CHECK(emit(s, ring, line) == 8);
-  CHECK(s.len == data.size() - 16);
+  CHECK(s.size() == data.size() - 16);
 }
 
 TEST_CASE("input feed: bytes move through a fixed buffer; a full child input stops the reading", "[input]") {

@@ -92,7 +92,7 @@ TEST_CASE("the size budget: a line that does not fit waits and marks the file fu
   auto feed = [&](std::string_view d) {
     auto room = s.space();
     std::memcpy(room.data(), d.data(), d.size());
-    s.len += d.size();
+    s.filled(d.size());
   };
   feed("12345\n12345\n12345\n");
   Budget b;
@@ -110,17 +110,17 @@ TEST_CASE("the size budget: a line that does not fit waits and marks the file fu
 
   // The continuation of an open line always goes into the same file.
   feed("partial");
-  s.flush_partial = true;
+  s.flush_now();
   Budget roomy;
   roomy.left = 100;
   CHECK(emit(s, ring, line, roomy) == 7);
-  CHECK(s.line_open);
+  CHECK(s.line_open());
   feed(" and the rest of the line\n");
   Budget none;
   none.left = 0;
   CHECK(emit(s, ring, line, none) == 26);
   CHECK_FALSE(none.full);
-  CHECK_FALSE(s.line_open);
+  CHECK_FALSE(s.line_open());
 }
 
 TEST_CASE("--log-keep: the archives this dock made are the newest, whatever their names say", "[rotate]") {

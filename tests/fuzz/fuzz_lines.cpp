@@ -43,9 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto room = s.space();
     n = std::min({n, room.size(), input.size() - at});
     std::memcpy(room.data(), input.data() + at, n);
-    s.len += n;
+    s.filled(n);
     at += n;
-    if ((step + schedule[2]) % 5 == 0) s.flush_partial = true;  // the partial-line timer fired
+    if ((step + schedule[2]) % 5 == 0) s.flush_now();  // the partial-line timer fired
     emit(s, ring, line);
     drain(false);
     if (n == 0) {  // the stream's buffer is full and the ring would not take it: let the target catch up
@@ -53,9 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       emit(s, ring, line);
     }
   }
-  s.eof = true;
-  s.flush_partial = true;
-  while (s.len > 0) {
+  s.end();
+  while (s.size() > 0) {
     emit(s, ring, line);
     drain(true);
   }

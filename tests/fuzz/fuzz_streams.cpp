@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 
+#include "../prefixed.hpp"
 #include "sink_fuzz.hpp"
 
 using namespace dock;
@@ -64,22 +65,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto room = s[i].space();
     n = std::min({n, room.size(), input[i].size() - at[i]});
     std::memcpy(room.data(), input[i].data() + at[i], n);
-    s[i].len += n;
+    s[i].filled(n);
     at[i] += n;
-    if ((step + schedule[1]) % 3 == 0) s[i].flush_partial = true;  // its partial-line timer fired
+    if ((step + schedule[1]) % 3 == 0) s[i].flush_now();  // its partial-line timer fired
     emit(s[i], ring, line);
     emit(s[1 - i], ring, line);  // the other may have waited for room
     drain(size_t(schedule[1]) * 131 + 1);
     if (n == 0) drain(ring.size());  // a full stream buffer: let the target catch up
   }
-  for (int i : {0, 1}) s[i].eof = s[i].flush_partial = true;
-  for (int round = 0; round < 4 && (s[0].len > 0 || s[1].len > 0); ++round) {
+  for (int i : {0, 1}) s[i].end();
+  for (int round = 0; round < 4 && (s[0].size() > 0 || s[1].size() > 0); ++round) {
     emit(s[0], ring, line);
     emit(s[1], ring, line);
     drain(ring.size());
   }
   drain(ring.size());
-  if (s[0].len > 0 || s[1].len > 0) fail("a stream was left waiting", out);
+  if (s[0].size() > 0 || s[1].size() > 0) fail("a stream was left waiting", out);
 
   // Every line: one prefix, then that stream's bytes only.
   std::string got[2];
