@@ -5,6 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
+
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -533,4 +536,27 @@ TEST_CASE("a bracketed host is an IPv6 literal and nothing else (no NUL to stop 
   CHECK(err->find("is not an IPv6 address") != std::string::npos);
   IoTarget t;
   CHECK(parse_io_url(std::string("tcp://[::1\0x]:80", 16), t));
+}
+
+// The option table is the one list of options: --help is made from it, and
+// README's table must name every row, flag and variable.
+TEST_CASE("every option of the table is in --help and in README's table", "[options]") {
+  const std::string help = usage();
+  const std::string dir = std::string(__FILE__).substr(0, std::string(__FILE__).rfind('/') + 1);
+  std::ifstream file(dir + "../README.md");
+  REQUIRE(file);
+  const std::string readme((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  for (const auto& o : kOptions) {
+    const std::string flag = "--" + std::string(o.name);
+    INFO(flag);
+    const std::string shown = o.short_name != 0 ? std::string("-") + o.short_name + ", " + flag : flag;
+    const std::string row = o.short_name != 0 ? std::string("-") + o.short_name + "`, `" + flag : flag;
+    CHECK(help.find("\n  " + shown) != std::string::npos);
+    CHECK(readme.find("\n| `" + row) != std::string::npos);
+    if (o.takes == Takes::Meta) continue;
+    std::string var = "DOCK_";
+    for (char c : o.name) var += c == '-' ? '_' : ascii_upper(c);
+    CHECK(readme.find("| `" + var + "` |") != std::string::npos);
+    CHECK(env_names(var, o.name));
+  }
 }
