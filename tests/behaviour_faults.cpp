@@ -281,69 +281,63 @@ TEST_CASE("a child that closes its stdout early: no spinning, stderr still flows
 }
 
 TEST_CASE("a child stopped with SIGSTOP when shutdown begins still ends", "[faults][shutdown]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION((pid1 ? "as PID 1" : "as subreaper")) {
-      SECTION("the command is stopped and dock gets SIGTERM: SIGKILL at --kill-timeout") {
-        Proc p = start_dock({"--kill-timeout", "1s", "--", "sh", "-c",
-                             "trap 'echo got TERM' TERM; echo stopping; kill -STOP $$; echo resumed"},
-                            {.pid1 = pid1});
-        REQUIRE(p.wait_out("stopping\n"));
-        // Wait until the shell is really stopped.
-        pid_t sh = -1;
-        const int64_t deadline = now_ms() + kTimeoutMs;
-        while (now_ms() < deadline) {
-          pid_t d = p.dock_pid();
-          auto kids = d > 0 ? children_of(d) : std::vector<pid_t>{};
-          if (!kids.empty() && proc_state(kids.front()) == 'T') { sh = kids.front(); break; }
-          usleep(10000);
-        }
-        REQUIRE(sh > 0);
-        const int64_t sent = now_ms();
-        REQUIRE(signal_pid(p.dock_pid(), SIGTERM));
-        const int code = p.exit_code();
-        const int64_t took = now_ms() - sent;
-        // SIGTERM reached a stopped shell that would catch it: it cannot
-        // run its trap, so the kill clock ends it.
-        CHECK(code == 137);
-        CHECK(took >= 900);
-        CHECK(took < 3000);
-      }
-      SECTION("a stopped leftover that ignores SIGTERM: SIGKILL after the grace, command's status") {
-        Proc p = start_dock({"--kill-timeout", "1s", "--", "sh", "-c",
-                             "sh -c 'trap \"\" TERM; kill -STOP $$; sleep 100' & "
-                             // exit only once the leftover is stopped, its trap set
-                             "while [ \"$(cut -d' ' -f3 /proc/$!/stat)\" != T ]; do sleep 0.01; done; "
-                             "echo started; exit 4"},
-                            {.pid1 = pid1});
-        REQUIRE(p.wait_out("started\n"));
-        const int64_t start = now_ms();
-        CHECK(p.exit_code() == 4);
-        CHECK(now_ms() - start >= 900);  // the grace ran out: it was SIGKILL
-        CHECK(now_ms() - start < 4000);
-        p.drain();
-        CHECK(p.out_buf == "started\n");
-      }
+  const bool pid1 = each_mode();
+  SECTION("the command is stopped and dock gets SIGTERM: SIGKILL at --kill-timeout") {
+    Proc p = start_dock({"--kill-timeout", "1s", "--", "sh", "-c",
+                         "trap 'echo got TERM' TERM; echo stopping; kill -STOP $$; echo resumed"},
+                        {.pid1 = pid1});
+    REQUIRE(p.wait_out("stopping\n"));
+    // Wait until the shell is really stopped.
+    pid_t sh = -1;
+    const int64_t deadline = now_ms() + kTimeoutMs;
+    while (now_ms() < deadline) {
+      pid_t d = p.dock_pid();
+      auto kids = d > 0 ? children_of(d) : std::vector<pid_t>{};
+      if (!kids.empty() && proc_state(kids.front()) == 'T') { sh = kids.front(); break; }
+      usleep(10000);
     }
+    REQUIRE(sh > 0);
+    const int64_t sent = now_ms();
+    REQUIRE(signal_pid(p.dock_pid(), SIGTERM));
+    const int code = p.exit_code();
+    const int64_t took = now_ms() - sent;
+    // SIGTERM reached a stopped shell that would catch it: it cannot
+    // run its trap, so the kill clock ends it.
+    CHECK(code == 137);
+    CHECK(took >= 900);
+    CHECK(took < 3000);
+  }
+  SECTION("a stopped leftover that ignores SIGTERM: SIGKILL after the grace, command's status") {
+    Proc p = start_dock({"--kill-timeout", "1s", "--", "sh", "-c",
+                         "sh -c 'trap \"\" TERM; kill -STOP $$; sleep 100' & "
+                         // exit only once the leftover is stopped, its trap set
+                         "while [ \"$(cut -d' ' -f3 /proc/$!/stat)\" != T ]; do sleep 0.01; done; "
+                         "echo started; exit 4"},
+                        {.pid1 = pid1});
+    REQUIRE(p.wait_out("started\n"));
+    const int64_t start = now_ms();
+    CHECK(p.exit_code() == 4);
+    CHECK(now_ms() - start >= 900);  // the grace ran out: it was SIGKILL
+    CHECK(now_ms() - start < 4000);
+    p.drain();
+    CHECK(p.out_buf == "started\n");
   }
 }
 
 TEST_CASE("100,000 orphans in a row are all reaped", "[faults][reap][slow]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION((pid1 ? "as PID 1" : "as subreaper")) {
-      Proc p = start_dock({"--", helper(), "orphan-burst", "100000"}, {.pid1 = pid1});
-      REQUIRE(p.wait_out("made 100000\n", 120000));
-      // All reaped: dock's only child left is the helper, and no zombie.
-      const pid_t d = p.dock_pid();
-      REQUIRE(d > 0);
-      const int64_t deadline = now_ms() + 20000;
-      size_t kids = 0;
-      while (now_ms() < deadline && (kids = children_of(d).size()) > 1) usleep(20000);
-      CHECK(kids == 1);
-      if (!sanitized()) CHECK(proc_status_field(d, "VmHWM") < 4 * 1024);
-      p.send("exit 6\n");
-      CHECK(p.exit_code() == 6);
-    }
-  }
+  const bool pid1 = each_mode();
+  Proc p = start_dock({"--", helper(), "orphan-burst", "100000"}, {.pid1 = pid1});
+  REQUIRE(p.wait_out("made 100000\n", 120000));
+  // All reaped: dock's only child left is the helper, and no zombie.
+  const pid_t d = p.dock_pid();
+  REQUIRE(d > 0);
+  const int64_t deadline = now_ms() + 20000;
+  size_t kids = 0;
+  while (now_ms() < deadline && (kids = children_of(d).size()) > 1) usleep(20000);
+  CHECK(kids == 1);
+  if (!sanitized()) CHECK(proc_status_field(d, "VmHWM") < 4 * 1024);
+  p.send("exit 6\n");
+  CHECK(p.exit_code() == 6);
 }
 
 TEST_CASE("10,000 signals of mixed kinds while the child writes: none lost that can be counted", "[faults][signals]") {

@@ -403,30 +403,28 @@ TEST_CASE("field 18: file://localhost/ and %-escapes in a file URL", "[field][io
 
 TEST_CASE("field 1: --bind-port sees a service running as nobody, dock without CAP_SYS_PTRACE", "[field][bind-port]") {
   if (!have("setpriv")) return skip("setpriv (util-linux) is needed to drop CAP_SYS_PTRACE");
-  for (bool pid1 : {false, true}) {
-    INFO((pid1 ? "PID 1" : "subreaper"));
-    Dir dir(pid1 ? "bind-nobody-1" : "bind-nobody");
-    REQUIRE(chmod(dir.path.c_str(), 0755) == 0);
-    const std::string ready = dir.path + "/ready";
-    const int port = free_port();
-    // As in Docker: root, but CAP_SYS_PTRACE not in the bounding set, so
-    // /proc/PID/fd of another user's process cannot be read.
-    std::vector<std::string> args;
-    if (pid1) args = pid1_prefix();
-    for (const std::string& a : {std::string("setpriv"), std::string("--bounding-set=-sys_ptrace"), dock_path(),
-                                 std::string("--bind-port"), std::to_string(port), std::string("--ready-file"), ready,
-                                 std::string("--"), std::string("setpriv"), std::string("--reuid=65534"),
-                                 std::string("--regid=65534"), std::string("--clear-groups"), helper(),
-                                 std::string("listen"), std::to_string(port), std::string("200")})
-      args.push_back(a);
-    Proc dock = Proc::start(args);
-    REQUIRE(dock.wait_out("listening"));
-    CHECK(wait_file_contains(ready, "\n", 2000));
-    dock.send("exit 0\n");
-    CHECK(dock.exit_code() == 0);
-    dock.drain();
-    CHECK(dock.err_buf.empty());
-  }
+  const bool pid1 = each_mode();
+  Dir dir(pid1 ? "bind-nobody-1" : "bind-nobody");
+  REQUIRE(chmod(dir.path.c_str(), 0755) == 0);
+  const std::string ready = dir.path + "/ready";
+  const int port = free_port();
+  // As in Docker: root, but CAP_SYS_PTRACE not in the bounding set, so
+  // /proc/PID/fd of another user's process cannot be read.
+  std::vector<std::string> args;
+  if (pid1) args = pid1_prefix();
+  for (const std::string& a : {std::string("setpriv"), std::string("--bounding-set=-sys_ptrace"), dock_path(),
+                               std::string("--bind-port"), std::to_string(port), std::string("--ready-file"), ready,
+                               std::string("--"), std::string("setpriv"), std::string("--reuid=65534"),
+                               std::string("--regid=65534"), std::string("--clear-groups"), helper(),
+                               std::string("listen"), std::to_string(port), std::string("200")})
+    args.push_back(a);
+  Proc dock = Proc::start(args);
+  REQUIRE(dock.wait_out("listening"));
+  CHECK(wait_file_contains(ready, "\n", 2000));
+  dock.send("exit 0\n");
+  CHECK(dock.exit_code() == 0);
+  dock.drain();
+  CHECK(dock.err_buf.empty());
 }
 
 TEST_CASE("field 8: once the command is reaped, its pid is never signalled (another process may have it)", "[field][signals][pid1]") {

@@ -72,55 +72,52 @@ Proc https_front(int port, const HttpServer& server) {
 }  // namespace
 
 TEST_CASE("--web-hook: starting, running, crashed in order, with the documented JSON", "[hook]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION((pid1 ? "as PID 1" : "as a subreaper")) {
-      HttpServer server;
-      Options o;
-      o.pid1 = pid1;
-      Proc dock = start_dock({"--web-hook", server.url("/hooks/dock?job=7"), "--", helper(), "record"}, o);
-      REQUIRE(dock.wait_out("ready child"));
-      REQUIRE(dock.wait_out("\n"));
-      const pid_t child = pid_from(dock.out_buf, "child");
-      REQUIRE(server.wait_requests(2));
-      dock.send("exit 3\n");
-      CHECK(dock.exit_code() == 3);
-      REQUIRE(server.wait_requests(3));
-      auto reqs = server.requests();
-      REQUIRE(reqs.size() == 3);
-      CHECK(statuses(server) == std::vector<std::string>{"starting", "running", "crashed"});
-      for (const auto& r : reqs) {
-        CHECK(r.line == "PUT /hooks/dock?job=7 HTTP/1.1");
-        CHECK(r.header("Host") == "127.0.0.1:" + std::to_string(server.port));
-        CHECK(r.header("Content-Type") == "application/json");
-        CHECK(r.header("User-Agent").rfind("dock/", 0) == 0);
-        CHECK(r.header("Connection") == "close");
-        CHECK(r.header("Authorization").empty());
-        CHECK(std::atol(r.header("Content-Length").c_str()) == long(r.body.size()));
-        Json ps = ps_of(r);
-        REQUIRE(ps.get("pid"));
-        // The pid as dock sees it: in its own namespace when it is PID 1.
-        if (!pid1) CHECK(ps.get("pid")->number == child);
-        else CHECK(ps.get("pid")->number == 2);
-        const Json* nets = ps.get("net_interfaces");
-        REQUIRE(nets);
-        REQUIRE(nets->kind == Json::Array);
-        bool lo = false;
-        for (const auto& n : nets->items) {
-          REQUIRE(n.get("name"));
-          // An address family the interface lacks has no key, never "" (SPEC §7).
-          for (const char* family : {"ipv4", "ipv6"})
-            if (const Json* a = n.get(family)) CHECK_FALSE(a->text.empty());
-          if (n.get("name")->text == "lo") lo = n.get("ipv4") && n.get("ipv4")->text == "127.0.0.1";
-        }
-        CHECK(lo);
-      }
-      Json crashed = ps_of(reqs[2]);
-      REQUIRE(crashed.get("exit_code"));
-      CHECK(crashed.get("exit_code")->number == 3);
-      CHECK_FALSE(crashed.get("signal"));
-      CHECK_FALSE(ps_of(reqs[1]).get("exit_code"));
+  const bool pid1 = each_mode();
+  HttpServer server;
+  Options o;
+  o.pid1 = pid1;
+  Proc dock = start_dock({"--web-hook", server.url("/hooks/dock?job=7"), "--", helper(), "record"}, o);
+  REQUIRE(dock.wait_out("ready child"));
+  REQUIRE(dock.wait_out("\n"));
+  const pid_t child = pid_from(dock.out_buf, "child");
+  REQUIRE(server.wait_requests(2));
+  dock.send("exit 3\n");
+  CHECK(dock.exit_code() == 3);
+  REQUIRE(server.wait_requests(3));
+  auto reqs = server.requests();
+  REQUIRE(reqs.size() == 3);
+  CHECK(statuses(server) == std::vector<std::string>{"starting", "running", "crashed"});
+  for (const auto& r : reqs) {
+    CHECK(r.line == "PUT /hooks/dock?job=7 HTTP/1.1");
+    CHECK(r.header("Host") == "127.0.0.1:" + std::to_string(server.port));
+    CHECK(r.header("Content-Type") == "application/json");
+    CHECK(r.header("User-Agent").rfind("dock/", 0) == 0);
+    CHECK(r.header("Connection") == "close");
+    CHECK(r.header("Authorization").empty());
+    CHECK(std::atol(r.header("Content-Length").c_str()) == long(r.body.size()));
+    Json ps = ps_of(r);
+    REQUIRE(ps.get("pid"));
+    // The pid as dock sees it: in its own namespace when it is PID 1.
+    if (!pid1) CHECK(ps.get("pid")->number == child);
+    else CHECK(ps.get("pid")->number == 2);
+    const Json* nets = ps.get("net_interfaces");
+    REQUIRE(nets);
+    REQUIRE(nets->kind == Json::Array);
+    bool lo = false;
+    for (const auto& n : nets->items) {
+      REQUIRE(n.get("name"));
+      // An address family the interface lacks has no key, never "" (SPEC §7).
+      for (const char* family : {"ipv4", "ipv6"})
+        if (const Json* a = n.get(family)) CHECK_FALSE(a->text.empty());
+      if (n.get("name")->text == "lo") lo = n.get("ipv4") && n.get("ipv4")->text == "127.0.0.1";
     }
+    CHECK(lo);
   }
+  Json crashed = ps_of(reqs[2]);
+  REQUIRE(crashed.get("exit_code"));
+  CHECK(crashed.get("exit_code")->number == 3);
+  CHECK_FALSE(crashed.get("signal"));
+  CHECK_FALSE(ps_of(reqs[1]).get("exit_code"));
 }
 
 TEST_CASE("--web-hook: a child killed by a signal: exit_code 128+N and the signal's name", "[hook]") {
@@ -236,35 +233,32 @@ TEST_CASE("--web-hook https: verified like tls://, SSL_CERT_FILE honoured", "[ho
 }
 
 TEST_CASE("--bind-port: running only after the child listens, within 0.5 s", "[hook][bind-port]") {
-  for (bool grandchild : {false, true}) {
-    for (bool pid1 : {false, true}) {
-      DYNAMIC_SECTION((grandchild ? "a grandchild listens" : "the child listens") << (pid1 ? ", as PID 1" : "")) {
-        HttpServer server;
-        const int port = free_port();
-        const std::string ready = temp_path("ready-" + std::to_string(port));
-        Options o;
-        o.pid1 = pid1;
-        std::vector<std::string> args{"--web-hook", server.url(), "--bind-port", std::to_string(port),
-                                      "--ready-file", ready, "--", helper(), "listen", std::to_string(port), "1000"};
-        if (grandchild) args.push_back("--grandchild");
-        Proc dock = start_dock(args, o);
-        REQUIRE(server.wait_requests(1));
-        CHECK(!exists(ready));
-        REQUIRE(dock.wait_out("\n", 5000));
-        const int64_t listened = listen_time(dock.out_buf);
-        REQUIRE(server.wait_requests(2, 3000));
-        auto reqs = server.requests();
-        CHECK(statuses(server) == std::vector<std::string>{"starting", "running"});
-        CHECK(reqs[1].at_ms >= listened);
-        CHECK(reqs[1].at_ms - listened <= 500);
-        CHECK(exists(ready));
-        dock.send("exit 0\n");
-        CHECK(dock.exit_code() == 0);
-        CHECK(!exists(ready));
-        REQUIRE(server.wait_requests(3));
-      }
-    }
-  }
+  const bool grandchild = GENERATE(false, true);
+  INFO((grandchild ? "a grandchild listens" : "the child listens"));
+  const bool pid1 = each_mode();
+  HttpServer server;
+  const int port = free_port();
+  const std::string ready = temp_path("ready-" + std::to_string(port));
+  Options o;
+  o.pid1 = pid1;
+  std::vector<std::string> args{"--web-hook", server.url(), "--bind-port", std::to_string(port),
+                                "--ready-file", ready, "--", helper(), "listen", std::to_string(port), "1000"};
+  if (grandchild) args.push_back("--grandchild");
+  Proc dock = start_dock(args, o);
+  REQUIRE(server.wait_requests(1));
+  CHECK(!exists(ready));
+  REQUIRE(dock.wait_out("\n", 5000));
+  const int64_t listened = listen_time(dock.out_buf);
+  REQUIRE(server.wait_requests(2, 3000));
+  auto reqs = server.requests();
+  CHECK(statuses(server) == std::vector<std::string>{"starting", "running"});
+  CHECK(reqs[1].at_ms >= listened);
+  CHECK(reqs[1].at_ms - listened <= 500);
+  CHECK(exists(ready));
+  dock.send("exit 0\n");
+  CHECK(dock.exit_code() == 0);
+  CHECK(!exists(ready));
+  REQUIRE(server.wait_requests(3));
 }
 
 TEST_CASE("--bind-port: a port never bound, or bound by someone else, is never running", "[hook][bind-port]") {

@@ -9,7 +9,6 @@ using namespace t;
 
 namespace {
 
-const char* mode(bool pid1) { return pid1 ? "as PID 1" : "as subreaper"; }
 
 // The pid on the line "<prefix><pid>" in out, or -1.
 pid_t pid_after(const std::string& out, const std::string& prefix) {
@@ -27,20 +26,17 @@ int zombie_children(pid_t parent) {
 }  // namespace
 
 TEST_CASE("exit status is the child's, 128+N for a signal", "[exit][pid1]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1)) {
-      for (int code : {0, 1, 3, 255}) {
-        INFO("exit " << code);
-        Proc p = run_dock({"--", "sh", "-c", "exit " + std::to_string(code)}, {.pid1 = pid1});
-        CHECK(p.exit_code() == code);
-        CHECK(p.err_buf.empty());
-      }
-      for (int sig : {SIGTERM, SIGKILL, SIGUSR1, SIGINT}) {
-        INFO("signal " << sig);
-        Proc p = run_dock({"--", "sh", "-c", "kill -" + std::to_string(sig) + " $$"}, {.pid1 = pid1});
-        CHECK(p.exit_code() == 128 + sig);
-      }
-    }
+  const bool pid1 = each_mode();
+  for (int code : {0, 1, 3, 255}) {
+    INFO("exit " << code);
+    Proc p = run_dock({"--", "sh", "-c", "exit " + std::to_string(code)}, {.pid1 = pid1});
+    CHECK(p.exit_code() == code);
+    CHECK(p.err_buf.empty());
+  }
+  for (int sig : {SIGTERM, SIGKILL, SIGUSR1, SIGINT}) {
+    INFO("signal " << sig);
+    Proc p = run_dock({"--", "sh", "-c", "kill -" + std::to_string(sig) + " $$"}, {.pid1 = pid1});
+    CHECK(p.exit_code() == 128 + sig);
   }
 }
 
@@ -48,21 +44,18 @@ TEST_CASE("a command that cannot be executed: 127 not found, 126 not executable"
   const std::string noexec = temp_path("noexec");
   { std::ofstream(noexec) << "#!/bin/sh\necho hi\n"; }
   chmod(noexec.c_str(), 0644);
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1)) {
-      Proc missing = run_dock({"--", "/nonexistent/cmd", "arg"}, {.pid1 = pid1});
-      CHECK(missing.exit_code() == 127);
-      CHECK(missing.err_buf == "dock: /nonexistent/cmd: No such file or directory\n");
-      Proc nopath = run_dock({"no-such-command-anywhere"}, {.pid1 = pid1});
-      CHECK(nopath.exit_code() == 127);
-      CHECK(nopath.err_buf == "dock: no-such-command-anywhere: No such file or directory\n");
-      Proc denied = run_dock({"--", noexec}, {.pid1 = pid1});
-      CHECK(denied.exit_code() == 126);
-      CHECK(denied.err_buf == "dock: " + noexec + ": Permission denied\n");
-      Proc dir = run_dock({"--", "/tmp"}, {.pid1 = pid1});
-      CHECK(dir.exit_code() == 126);
-    }
-  }
+  const bool pid1 = each_mode();
+  Proc missing = run_dock({"--", "/nonexistent/cmd", "arg"}, {.pid1 = pid1});
+  CHECK(missing.exit_code() == 127);
+  CHECK(missing.err_buf == "dock: /nonexistent/cmd: No such file or directory\n");
+  Proc nopath = run_dock({"no-such-command-anywhere"}, {.pid1 = pid1});
+  CHECK(nopath.exit_code() == 127);
+  CHECK(nopath.err_buf == "dock: no-such-command-anywhere: No such file or directory\n");
+  Proc denied = run_dock({"--", noexec}, {.pid1 = pid1});
+  CHECK(denied.exit_code() == 126);
+  CHECK(denied.err_buf == "dock: " + noexec + ": Permission denied\n");
+  Proc dir = run_dock({"--", "/tmp"}, {.pid1 = pid1});
+  CHECK(dir.exit_code() == 126);
   unlink(noexec.c_str());
 }
 
@@ -78,20 +71,17 @@ TEST_CASE("the command is looked up in PATH as a shell does", "[exit][pid1]") {
   chmod(denied.c_str(), 0644);
   chmod(script.c_str(), 0755);
   const std::string path = "PATH=" + dir_a + ":" + dir_b + ":/usr/bin:/bin";
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1)) {
-      Proc found = run_dock({"--", "dock-test-cmd", "x", "y z"}, {.pid1 = pid1, .env = {path}});
-      CHECK(found.exit_code() == 7);
-      CHECK(found.out_buf == "ran " + script + " with 2 args: x y z\n");
-      CHECK(found.err_buf.empty());
-      Proc only_denied = run_dock({"--", "dock-test-cmd"}, {.pid1 = pid1, .env = {"PATH=" + dir_a}});
-      CHECK(only_denied.exit_code() == 126);
-      CHECK(only_denied.err_buf == "dock: dock-test-cmd: Permission denied\n");
-      Proc by_path = run_dock({"--", script, "a"}, {.pid1 = pid1});
-      CHECK(by_path.exit_code() == 7);
-      CHECK(by_path.out_buf == "ran " + script + " with 1 args: a\n");
-    }
-  }
+  const bool pid1 = each_mode();
+  Proc found = run_dock({"--", "dock-test-cmd", "x", "y z"}, {.pid1 = pid1, .env = {path}});
+  CHECK(found.exit_code() == 7);
+  CHECK(found.out_buf == "ran " + script + " with 2 args: x y z\n");
+  CHECK(found.err_buf.empty());
+  Proc only_denied = run_dock({"--", "dock-test-cmd"}, {.pid1 = pid1, .env = {"PATH=" + dir_a}});
+  CHECK(only_denied.exit_code() == 126);
+  CHECK(only_denied.err_buf == "dock: dock-test-cmd: Permission denied\n");
+  Proc by_path = run_dock({"--", script, "a"}, {.pid1 = pid1});
+  CHECK(by_path.exit_code() == 7);
+  CHECK(by_path.out_buf == "ran " + script + " with 1 args: a\n");
   unlink(denied.c_str());
   unlink(script.c_str());
   rmdir(dir_a.c_str());
@@ -163,27 +153,24 @@ TEST_CASE("dock's own DOCK_* variables do not reach the child; others do", "[env
 }
 
 TEST_CASE("orphans are reaped at once and never end dock", "[reap][pid1]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1)) {
-      Proc p = start_dock({"--", helper(), "orphans", "1000"}, {.pid1 = pid1});
-      // Sample dock's zombie children while the orphans are made and die.
-      int worst = 0;
-      pid_t dock = -1;
-      const int64_t deadline = now_ms() + kTimeoutMs;
-      while (p.out_buf.find("made 1000") == std::string::npos && now_ms() < deadline) {
-        if (dock <= 0) dock = p.dock_pid();
-        if (dock > 0) worst = std::max(worst, zombie_children(dock));
-        read_until(p.out, p.out_buf, "made 1000", now_ms() + 5);
-      }
-      REQUIRE(p.out_buf.find("made 1000") != std::string::npos);
-      INFO("most zombies seen at once: " << worst);
-      CHECK(worst < 100);
-      // 1,000 orphans have exited; dock still serves its child.
-      CHECK(alive(dock));
-      p.send("exit 4\n");
-      CHECK(p.exit_code() == 4);
-    }
+  const bool pid1 = each_mode();
+  Proc p = start_dock({"--", helper(), "orphans", "1000"}, {.pid1 = pid1});
+  // Sample dock's zombie children while the orphans are made and die.
+  int worst = 0;
+  pid_t dock = -1;
+  const int64_t deadline = now_ms() + kTimeoutMs;
+  while (p.out_buf.find("made 1000") == std::string::npos && now_ms() < deadline) {
+    if (dock <= 0) dock = p.dock_pid();
+    if (dock > 0) worst = std::max(worst, zombie_children(dock));
+    read_until(p.out, p.out_buf, "made 1000", now_ms() + 5);
   }
+  REQUIRE(p.out_buf.find("made 1000") != std::string::npos);
+  INFO("most zombies seen at once: " << worst);
+  CHECK(worst < 100);
+  // 1,000 orphans have exited; dock still serves its child.
+  CHECK(alive(dock));
+  p.send("exit 4\n");
+  CHECK(p.exit_code() == 4);
 }
 
 TEST_CASE("an orphan is reparented to dock", "[reap]") {
@@ -194,67 +181,61 @@ TEST_CASE("an orphan is reparented to dock", "[reap]") {
 }
 
 TEST_CASE("shutdown: leftovers get SIGTERM, the stubborn one SIGKILL after --kill-timeout", "[shutdown][pid1]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1)) {
-      Proc p = start_dock({"--kill-timeout", "1s", "--", helper(), "leftovers"}, {.pid1 = pid1});
-      for (auto role : {"ready parent", "ready polite", "ready setsid", "ready stubborn"})
-        REQUIRE(p.wait_out(role));
-      // Host pids of the three leftovers: the helper's children.
-      pid_t dock = p.dock_pid();
-      pid_t helper_pid = children_of(dock).at(0);
-      std::vector<pid_t> leftovers = children_of(helper_pid);
-      REQUIRE(leftovers.size() == 3);
+  const bool pid1 = each_mode();
+  Proc p = start_dock({"--kill-timeout", "1s", "--", helper(), "leftovers"}, {.pid1 = pid1});
+  for (auto role : {"ready parent", "ready polite", "ready setsid", "ready stubborn"})
+    REQUIRE(p.wait_out(role));
+  // Host pids of the three leftovers: the helper's children.
+  pid_t dock = p.dock_pid();
+  pid_t helper_pid = children_of(dock).at(0);
+  std::vector<pid_t> leftovers = children_of(helper_pid);
+  REQUIRE(leftovers.size() == 3);
 
-      const int64_t t0 = now_ms();
-      p.send("exit 0\n");
-      p.close_in();
-      REQUIRE(p.wait_exit().has_value());
-      const int64_t took = now_ms() - t0;
-      p.drain();
-      CHECK(p.exit_code() == 0);
-      CHECK(p.out_buf.find("polite got 15") != std::string::npos);
-      CHECK(p.out_buf.find("setsid got 15") != std::string::npos);
-      CHECK(p.out_buf.find("stubborn got 15") != std::string::npos);
-      CHECK(took >= 900);  // the stubborn one had its grace period
-      for (pid_t pid : leftovers) CHECK_FALSE(alive(pid));
-    }
-  }
+  const int64_t t0 = now_ms();
+  p.send("exit 0\n");
+  p.close_in();
+  REQUIRE(p.wait_exit().has_value());
+  const int64_t took = now_ms() - t0;
+  p.drain();
+  CHECK(p.exit_code() == 0);
+  CHECK(p.out_buf.find("polite got 15") != std::string::npos);
+  CHECK(p.out_buf.find("setsid got 15") != std::string::npos);
+  CHECK(p.out_buf.find("stubborn got 15") != std::string::npos);
+  CHECK(took >= 900);  // the stubborn one had its grace period
+  for (pid_t pid : leftovers) CHECK_FALSE(alive(pid));
 }
 
 TEST_CASE("SIGTERM to dock: what is still running after --kill-timeout gets SIGKILL", "[shutdown][pid1]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1)) {
-      // A child that reports SIGTERM but carries on: dock ends it at the timeout.
-      Proc p = start_dock({"--kill-timeout", "1s", "--", "sh", "-c",
-                           "trap 'echo got-term' TERM; echo up; while :; do sleep 100 & wait $!; done"},
-                          {.pid1 = pid1});
-      REQUIRE(p.wait_out("up"));
-      const int64_t t0 = now_ms();
-      REQUIRE(signal_pid(p.dock_pid(), SIGTERM));
-      CHECK(p.wait_out("got-term"));
-      CHECK(p.exit_code() == 128 + SIGKILL);
-      const int64_t took = now_ms() - t0;
-      CHECK(took >= 900);
-      CHECK(took < 5000);
+  const bool pid1 = each_mode();
+  // A child that reports SIGTERM but carries on: dock ends it at the timeout.
+  Proc p = start_dock({"--kill-timeout", "1s", "--", "sh", "-c",
+                       "trap 'echo got-term' TERM; echo up; while :; do sleep 100 & wait $!; done"},
+                      {.pid1 = pid1});
+  REQUIRE(p.wait_out("up"));
+  const int64_t t0 = now_ms();
+  REQUIRE(signal_pid(p.dock_pid(), SIGTERM));
+  CHECK(p.wait_out("got-term"));
+  CHECK(p.exit_code() == 128 + SIGKILL);
+  const int64_t took = now_ms() - t0;
+  CHECK(took >= 900);
+  CHECK(took < 5000);
 
-      // The child ends 1.5 s after SIGTERM, a leftover ignores SIGTERM: the
-      // leftover's grace ends 2 s after the SIGTERM, not 2 s after the child.
-      Proc q = start_dock({"--kill-timeout", "2s", "--", "sh", "-c",
-                           helper() + " leftovers </dev/null & trap 'sleep 1.5; exit 4' TERM; echo up; "
-                           "while :; do sleep 100 & wait $!; done"},
-                          {.pid1 = pid1});
-      REQUIRE(q.wait_out("up"));
-      REQUIRE(q.wait_out("ready stubborn"));
-      const int64_t t1 = now_ms();
-      REQUIRE(signal_pid(q.dock_pid(), SIGTERM));
-      CHECK(q.exit_code() == 4);
-      const int64_t took2 = now_ms() - t1;
-      q.drain();
-      CHECK(q.out_buf.find("stubborn got 15") != std::string::npos);
-      CHECK(took2 >= 1900);
-      CHECK(took2 < 3000);  // 3.5 s if the leftover got a fresh --kill-timeout
-    }
-  }
+  // The child ends 1.5 s after SIGTERM, a leftover ignores SIGTERM: the
+  // leftover's grace ends 2 s after the SIGTERM, not 2 s after the child.
+  Proc q = start_dock({"--kill-timeout", "2s", "--", "sh", "-c",
+                       helper() + " leftovers </dev/null & trap 'sleep 1.5; exit 4' TERM; echo up; "
+                       "while :; do sleep 100 & wait $!; done"},
+                      {.pid1 = pid1});
+  REQUIRE(q.wait_out("up"));
+  REQUIRE(q.wait_out("ready stubborn"));
+  const int64_t t1 = now_ms();
+  REQUIRE(signal_pid(q.dock_pid(), SIGTERM));
+  CHECK(q.exit_code() == 4);
+  const int64_t took2 = now_ms() - t1;
+  q.drain();
+  CHECK(q.out_buf.find("stubborn got 15") != std::string::npos);
+  CHECK(took2 >= 1900);
+  CHECK(took2 < 3000);  // 3.5 s if the leftover got a fresh --kill-timeout
 }
 
 TEST_CASE("a SIGTERM that --rewrite drops starts no kill clock", "[shutdown]") {

@@ -7,7 +7,6 @@ using namespace t;
 
 namespace {
 
-const char* mode(bool pid1) { return pid1 ? "as PID 1" : "as subreaper"; }
 
 std::string got(const std::string& role, int sig) { return role + " got " + std::to_string(sig) + "\n"; }
 
@@ -30,69 +29,62 @@ void finish(Proc& p, int status = 0) {
 }  // namespace
 
 TEST_CASE("every catchable signal reaches the child", "[signals][pid1]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1)) {
-      Proc p = start_recorder({}, pid1);
-      const pid_t dock = p.dock_pid();
-      REQUIRE(dock > 0);
-      std::vector<int> sigs;
-      for (int s = 1; s <= 31; ++s)
-        if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD) sigs.push_back(s);
-      for (int s = SIGRTMIN; s <= SIGRTMAX; ++s) sigs.push_back(s);
-      for (int s : sigs) {
-        INFO("signal " << s);
-        REQUIRE(signal_pid(dock, s));
-        CHECK(p.wait_out(got("child", s)));
-      }
-      finish(p);
-    }
+  const bool pid1 = each_mode();
+  Proc p = start_recorder({}, pid1);
+  const pid_t dock = p.dock_pid();
+  REQUIRE(dock > 0);
+  std::vector<int> sigs;
+  for (int s = 1; s <= 31; ++s)
+    if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD) sigs.push_back(s);
+  for (int s = SIGRTMIN; s <= SIGRTMAX; ++s) sigs.push_back(s);
+  for (int s : sigs) {
+    INFO("signal " << s);
+    REQUIRE(signal_pid(dock, s));
+    CHECK(p.wait_out(got("child", s)));
   }
+  finish(p);
 }
 
 TEST_CASE("the child's whole group gets signals; only the child with --single-child", "[signals][pid1]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1) << " group") {
-      Proc p = start_recorder({"--kill-timeout", "200ms"}, pid1, true);
-      REQUIRE(signal_pid(p.dock_pid(), SIGUSR1));
-      CHECK(p.wait_out(got("child", SIGUSR1)));
-      CHECK(p.wait_out(got("grandchild", SIGUSR1)));
-      finish(p);
-    }
-    DYNAMIC_SECTION(mode(pid1) << " --single-child") {
-      Proc p = start_recorder({"--single-child", "--kill-timeout", "200ms"}, pid1, true);
-      REQUIRE(signal_pid(p.dock_pid(), SIGUSR1));
-      REQUIRE(p.wait_out(got("child", SIGUSR1)));
-      // A higher signal sent to the grandchild directly: had dock's SIGUSR1
-      // reached it, it would be read first (lower numbers come first).
-      pid_t grandchild = -1;  // host pids, also in PID 1 mode
-      for (pid_t kid : children_of(p.dock_pid()))
-        for (pid_t gk : children_of(kid)) grandchild = gk;
-      REQUIRE(grandchild > 0);
-      REQUIRE(signal_pid(grandchild, SIGUSR2));
-      REQUIRE(p.wait_out(got("grandchild", SIGUSR2)));
-      CHECK(count(p.out_buf, got("grandchild", SIGUSR1)) == 0);
-      finish(p);
-    }
+  const bool pid1 = each_mode();
+  SECTION("group") {
+    Proc p = start_recorder({"--kill-timeout", "200ms"}, pid1, true);
+    REQUIRE(signal_pid(p.dock_pid(), SIGUSR1));
+    CHECK(p.wait_out(got("child", SIGUSR1)));
+    CHECK(p.wait_out(got("grandchild", SIGUSR1)));
+    finish(p);
+  }
+  SECTION("--single-child") {
+    Proc p = start_recorder({"--single-child", "--kill-timeout", "200ms"}, pid1, true);
+    REQUIRE(signal_pid(p.dock_pid(), SIGUSR1));
+    REQUIRE(p.wait_out(got("child", SIGUSR1)));
+    // A higher signal sent to the grandchild directly: had dock's SIGUSR1
+    // reached it, it would be read first (lower numbers come first).
+    pid_t grandchild = -1;  // host pids, also in PID 1 mode
+    for (pid_t kid : children_of(p.dock_pid()))
+      for (pid_t gk : children_of(kid)) grandchild = gk;
+    REQUIRE(grandchild > 0);
+    REQUIRE(signal_pid(grandchild, SIGUSR2));
+    REQUIRE(p.wait_out(got("grandchild", SIGUSR2)));
+    CHECK(count(p.out_buf, got("grandchild", SIGUSR1)) == 0);
+    finish(p);
   }
 }
 
 TEST_CASE("--rewrite turns one signal into another and 0 drops it", "[signals][pid1]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1)) {
-      Proc p = start_recorder({"--rewrite", "USR1:USR2", "--rewrite=HUP:0", "--rewrite", "SIGTERM:QUIT"}, pid1);
-      const pid_t dock = p.dock_pid();
-      REQUIRE(signal_pid(dock, SIGHUP));
-      REQUIRE(signal_pid(dock, SIGUSR1));
-      REQUIRE(p.wait_out(got("child", SIGUSR2)));
-      REQUIRE(signal_pid(dock, SIGTERM));
-      REQUIRE(p.wait_out(got("child", SIGQUIT)));
-      // SIGHUP (1) would have been read before anything later: it was dropped.
-      CHECK(count(p.out_buf, got("child", SIGHUP)) == 0);
-      CHECK(count(p.out_buf, got("child", SIGUSR1)) == 0);
-      CHECK(count(p.out_buf, got("child", SIGTERM)) == 0);
-      finish(p);
-    }
-  }
+  const bool pid1 = each_mode();
+  Proc p = start_recorder({"--rewrite", "USR1:USR2", "--rewrite=HUP:0", "--rewrite", "SIGTERM:QUIT"}, pid1);
+  const pid_t dock = p.dock_pid();
+  REQUIRE(signal_pid(dock, SIGHUP));
+  REQUIRE(signal_pid(dock, SIGUSR1));
+  REQUIRE(p.wait_out(got("child", SIGUSR2)));
+  REQUIRE(signal_pid(dock, SIGTERM));
+  REQUIRE(p.wait_out(got("child", SIGQUIT)));
+  // SIGHUP (1) would have been read before anything later: it was dropped.
+  CHECK(count(p.out_buf, got("child", SIGHUP)) == 0);
+  CHECK(count(p.out_buf, got("child", SIGUSR1)) == 0);
+  CHECK(count(p.out_buf, got("child", SIGTERM)) == 0);
+  finish(p);
 }
 
 TEST_CASE("DOCK_REWRITE works and a --rewrite flag beats it", "[signals][env]") {
@@ -118,25 +110,22 @@ TEST_CASE("DOCK_REWRITE works and a --rewrite flag beats it", "[signals][env]") 
 }
 
 TEST_CASE("a burst of 1,000 signals is forwarded and leaves dock working", "[signals][pid1]") {
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1)) {
-      Proc p = start_recorder({}, pid1);
-      const pid_t dock = p.dock_pid();
-      // Real-time signals queue one by one, so each of them must arrive.
-      const int rt = SIGRTMIN + 1;
-      for (int i = 0; i < 1000; ++i) {
-        REQUIRE(signal_pid(dock, rt));
-        if (i % 100 == 0) signal_pid(dock, SIGUSR1);  // standard ones mixed in
-      }
-      // A fence after the burst: the highest real-time signal.
-      REQUIRE(signal_pid(dock, SIGRTMAX));
-      REQUIRE(p.wait_out(got("child", SIGRTMAX)));
-      // RTMIN+1 < RTMAX, so all of them were read before the fence.
-      CHECK(count(p.out_buf, got("child", rt)) == 1000);
-      CHECK(count(p.out_buf, got("child", SIGUSR1)) >= 1);
-      finish(p, 7);
-    }
+  const bool pid1 = each_mode();
+  Proc p = start_recorder({}, pid1);
+  const pid_t dock = p.dock_pid();
+  // Real-time signals queue one by one, so each of them must arrive.
+  const int rt = SIGRTMIN + 1;
+  for (int i = 0; i < 1000; ++i) {
+    REQUIRE(signal_pid(dock, rt));
+    if (i % 100 == 0) signal_pid(dock, SIGUSR1);  // standard ones mixed in
   }
+  // A fence after the burst: the highest real-time signal.
+  REQUIRE(signal_pid(dock, SIGRTMAX));
+  REQUIRE(p.wait_out(got("child", SIGRTMAX)));
+  // RTMIN+1 < RTMAX, so all of them were read before the fence.
+  CHECK(count(p.out_buf, got("child", rt)) == 1000);
+  CHECK(count(p.out_buf, got("child", SIGUSR1)) >= 1);
+  finish(p, 7);
 }
 
 TEST_CASE("a SIGPIPE dock caused itself is not forwarded", "[signals]") {
@@ -166,15 +155,12 @@ TEST_CASE("the child starts with the signal mask and ignored set dock was given"
     size_t at = out.find(name + " ");
     return at == std::string::npos ? ~0ull : std::strtoull(out.c_str() + at + name.size() + 1, nullptr, 16) & ~theirs;
   };
-  for (bool pid1 : {false, true}) {
-    DYNAMIC_SECTION(mode(pid1)) {
-      Proc p = run_dock({"--", helper(), "state"},
-                        {.pid1 = pid1, .ignored = {SIGUSR2, SIGHUP}, .blocked = {SIGWINCH}});
-      INFO(p.out_buf << p.err_buf);
-      CHECK(p.exit_code() == 0);
-      CHECK(p.out_buf.find("own-group yes") != std::string::npos);
-      CHECK(field(p.out_buf, "SigIgn") == (bit(SIGUSR2) | bit(SIGHUP)));
-      CHECK(field(p.out_buf, "SigBlk") == bit(SIGWINCH));
-    }
-  }
+  const bool pid1 = each_mode();
+  Proc p = run_dock({"--", helper(), "state"},
+                    {.pid1 = pid1, .ignored = {SIGUSR2, SIGHUP}, .blocked = {SIGWINCH}});
+  INFO(p.out_buf << p.err_buf);
+  CHECK(p.exit_code() == 0);
+  CHECK(p.out_buf.find("own-group yes") != std::string::npos);
+  CHECK(field(p.out_buf, "SigIgn") == (bit(SIGUSR2) | bit(SIGHUP)));
+  CHECK(field(p.out_buf, "SigBlk") == bit(SIGWINCH));
 }

@@ -82,6 +82,16 @@ inline bool sanitized() { return dock_path().find("sanitize") != std::string::np
 
 inline std::string helper() { return "./tests/helper"; }
 
+// The two ways dock runs, for a case that must hold in both: as a child
+// subreaper (false) and as PID 1 of a new pid namespace (true). Catch2
+// runs the case once for each (GENERATE); the mode is named in its
+// messages. Ask once per case, at its top.
+inline bool each_mode() {
+  const bool pid1 = GENERATE(false, true);
+  UNSCOPED_INFO((pid1 ? "as PID 1" : "as subreaper"));
+  return pid1;
+}
+
 // The command that makes what follows PID 1 of a new pid namespace (with a
 // user namespace too when the tests do not run as root).
 inline std::vector<std::string> pid1_prefix() {
