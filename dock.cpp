@@ -650,6 +650,28 @@ Handler handler(T& obj, size_t index = 0) {
           &obj, index};
 }
 
+// A function with the struct it works on and arguments of its own: how
+// one part tells another of something (the lifecycle's events, a reaped
+// helper, SIGWINCH, a lost peer) without knowing who listens.
+template <class... A>
+struct Callback {
+  void (*fn)(void*, A...) = nullptr;
+  void* ctx = nullptr;
+  void operator()(A... a) const {
+    if (fn != nullptr) fn(ctx, a...);
+  }
+};
+
+template <auto F, class... A, class T>
+Callback<A...> callback(T& obj) {
+  return {[](void* ctx, A... a) {
+            T& o = *static_cast<T*>(ctx);
+            if constexpr (std::is_invocable_v<decltype(F), T&, Loop&, A...>) F(o, *o.loop, a...);
+            else F(o, a...);
+          },
+          &obj};
+}
+
 Error open_loop(Loop& loop) {
   loop.epoll = Fd(::epoll_create1(EPOLL_CLOEXEC));
   loop.timer = Fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -958,27 +980,6 @@ Spawned spawn(SpawnPlan plan) {
 // every remaining process, the kill timer, then SIGKILL to survivors until
 // none is left. Where the run stands is one Phase, changed only by
 // advance().
-
-// A function with the struct it works on, for what the small init tells
-// the features (the lifecycle's events, a reaped helper, SIGWINCH).
-template <class... A>
-struct Callback {
-  void (*fn)(void*, A...) = nullptr;
-  void* ctx = nullptr;
-  void operator()(A... a) const {
-    if (fn != nullptr) fn(ctx, a...);
-  }
-};
-
-template <auto F, class... A, class T>
-Callback<A...> callback(T& obj) {
-  return {[](void* ctx, A... a) {
-            T& o = *static_cast<T*>(ctx);
-            if constexpr (std::is_invocable_v<decltype(F), T&, Loop&, A...>) F(o, *o.loop, a...);
-            else F(o, a...);
-          },
-          &obj};
-}
 
 constexpr int64_t kDefaultKillTimeoutMs = 5000;
 constexpr int64_t kKillLookAgainMs = 100;  // the last phase looks for stragglers this often

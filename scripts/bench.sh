@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh           the full run (under 10 minutes)
 #   scripts/bench.sh --quick   fewer and shorter runs (under a minute)
+#   DOCK_BENCH_BASELINE=/tmp/dock.old scripts/bench.sh   ... with an earlier dock beside
 #
 # Every figure is a median over runs in which the inits take turns
 # (A B C A B C ...), so a slow moment of the machine hits them all alike.
@@ -41,7 +42,15 @@ for peer in tini tini-static dumb-init catatonit; do
     echo "skipped: $peer is not installed (Debian: apt-get install ${peer%-static})"
   fi
 done
+# DOCK_BENCH_BASELINE=PATH: an earlier dock binary measured in the same
+# run as "dock-before", to judge a change side by side.
+if [ -n "${DOCK_BENCH_BASELINE:-}" ]; then
+  how[dock-before]="$DOCK_BENCH_BASELINE --"
+  inits+=(dock-before)
+fi
 have() { [ -n "${how[$1]:-}" ]; }
+docks=(dock dock-static)  # the dock-only tables
+if have dock-before; then docks+=(dock-before); fi
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }  # KEY: its value in a key=value line
@@ -158,7 +167,7 @@ echo
 # (docker logs, say) has stopped and the pipe is full. Forwarding must not
 # wait for it. (The peers log nothing per signal, so dock alone.)
 for ((r = 0; r < sig_rounds; r++)); do
-  for i in dock dock-static; do
+  for i in "${docks[@]}"; do
     collect "$i-debug" "$($B siglat "$sig_n" --pid1 ${how[$i]% --} -d --)" median_us p99_us lost
     collect "$i-stalled" "$($B siglat "$sig_n" --stalled-stderr --pid1 ${how[$i]% --} -d --)" median_us p99_us lost
   done
@@ -167,7 +176,7 @@ echo "## Signal forwarding with dock's stderr stalled (\`-d\`, $sig_n SIGUSR1, a
 echo
 echo "| init | median, stderr read (µs) | median, stderr full and unread (µs) | ratio | lost when stalled |"
 echo "|---|---|---|---|---|"
-for i in dock dock-static; do
+for i in "${docks[@]}"; do
   echo "| $i -d | $(med "$i-debug/median_us") | $(med "$i-stalled/median_us") | $(ratio "$(med "$i-stalled/median_us")" "$(med "$i-debug/median_us")") | $(med "$i-stalled/lost") |"
 done
 echo
@@ -176,7 +185,7 @@ echo
 # $probe_conns loopback connections open on the host; dock waits for a port
 # nobody binds. The cost must not grow with the host's connections.
 for ((r = 0; r < idle_rounds; r++)); do
-  for i in dock dock-static; do
+  for i in "${docks[@]}"; do
     collect "$i" "$($B probecpu "$idle_s" "$probe_conns" "${how[$i]% --}")" cpu_pct
     collect "$i-noconns" "$($B probecpu "$idle_s" 0 "${how[$i]% --}")" cpu_pct
   done
@@ -185,7 +194,7 @@ echo "## \`--bind-port\` while it waits (CPU of one core over ${idle_s} s, media
 echo
 echo "| init | no other connections | $probe_conns loopback connections open |"
 echo "|---|---|---|"
-for i in dock dock-static; do
+for i in "${docks[@]}"; do
   echo "| $i | $(med "$i-noconns/cpu_pct") % | $(med "$i/cpu_pct") % |"
 done
 echo
