@@ -82,6 +82,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <sched.h>
 #include <termios.h>
 #include <time.h>
@@ -284,6 +285,20 @@ constexpr std::optional<int64_t> parse_uint(std::string_view s, int64_t max = IN
     v = v * 10 + (c - '0');
   }
   return v;
+}
+
+// Calls `each` with every non-empty item of `list` between the characters
+// of `separators` (a variable that holds what a flag gives one at a time);
+// stops at the first error.
+template <class F>
+Error each_item(std::string_view list, std::string_view separators, F each) {
+  while (!list.empty()) {
+    const size_t end = list.find_first_of(separators);
+    if (end != 0)
+      if (auto err = each(list.substr(0, end))) return err;
+    list = end == std::string_view::npos ? std::string_view{} : list.substr(end + 1);
+  }
+  return {};
 }
 
 constexpr int hex_digit(char c) {
@@ -829,9 +844,23 @@ struct ChildStdio {
   int ctty = -1;
 };
 
+// Who the child becomes before exec: --user (dock is root and switches
+// ids) and --no-new-privs.
+struct Credentials {
+  bool change = false;  // setgroups, setgid, setuid
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::span<const gid_t> groups;
+  bool no_new_privs = false;
+};
+
+// Where the child stopped when it could not exec.
+enum class Stage : int { Exec, Terminal, Directory, User };
+
 struct Spawned {
   pid_t pid = -1;
   int exec_errno = 0;  // nonzero: the command could not be executed
+  Stage stage = Stage::Exec;
 };
 
 // What the child needs; it reads it in dock's memory.
@@ -845,6 +874,7 @@ struct SpawnPlan {
   pid_t parent;
   int report;  // the pipe's write end: an errno when the child cannot go on
   int cwd;     // the directory dock was started in: the child's (-1: dock's own)
+  const Credentials& creds;
 };
 
 // The child runs on a stack ASan does not know; its noreturn calls would
@@ -852,9 +882,19 @@ struct SpawnPlan {
 // sanitizers, this changes nothing.
 #define DOCK_CHILD_STACK __attribute__((no_sanitize_address))
 
-[[noreturn]] DOCK_CHILD_STACK void child_fails(const SpawnPlan& p, int err, int status) {
-  [[maybe_unused]] ssize_t w = ::write(p.report, &err, sizeof err);
+[[noreturn]] DOCK_CHILD_STACK void child_fails(const SpawnPlan& p, int err, int status, Stage stage) {
+  const int report[2] = {err, int(stage)};
+  [[maybe_unused]] ssize_t w = ::write(p.report, report, sizeof report);
   ::_exit(status);
+}
+
+// --user and --no-new-privs in the child: groups first, then the group,
+// then the user (after setuid nothing else could be changed).
+DOCK_CHILD_STACK int become(const Credentials& c) {
+  if (c.change && (::setgroups(c.groups.size(), c.groups.data()) != 0 || ::setgid(c.gid) != 0 || ::setuid(c.uid) != 0))
+    return errno;
+  if (c.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+  return 0;
 }
 
 // Runs the command as execvpe would, and returns why it could not. A name
@@ -914,7 +954,7 @@ int exec_command(char* const argv[], char* const envp[]) {
 DOCK_CHILD_STACK int start_child(void* arg) {
   const SpawnPlan& p = *static_cast<const SpawnPlan*>(arg);
   if (p.stdio.ctty >= 0) {  // a session of its own, on its own terminal
-    if (::setsid() < 0 || ::ioctl(p.stdio.ctty, TIOCSCTTY, 0) != 0) child_fails(p, errno, code(Exit::Setup));
+    if (::setsid() < 0 || ::ioctl(p.stdio.ctty, TIOCSCTTY, 0) != 0) child_fails(p, errno, code(Exit::Setup), Stage::Terminal);
   } else {
     ::setpgid(0, 0);
     if (p.tty_fd >= 0) ::tcsetpgrp(p.tty_fd, ::getpid());  // SIGTTOU still blocked
@@ -923,14 +963,15 @@ DOCK_CHILD_STACK int start_child(void* arg) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != p.parent) ::_exit(code(Exit::Setup));  // dock already gone
   }
-  if (p.cwd >= 0 && ::fchdir(p.cwd) != 0) child_fails(p, errno, code(Exit::Setup));
+  if (p.cwd >= 0 && ::fchdir(p.cwd) != 0) child_fails(p, errno, code(Exit::Setup), Stage::Directory);
   // dup2 clears close-on-exec on the copies; dock's originals stay closed.
   if (p.stdio.in >= 0) ::dup2(p.stdio.in, STDIN_FILENO);
   if (p.stdio.out >= 0) ::dup2(p.stdio.out, STDOUT_FILENO);
   if (p.stdio.err >= 0) ::dup2(p.stdio.err, STDERR_FILENO);
+  if (const int err = become(p.creds)) child_fails(p, err, code(Exit::Setup), Stage::User);
   set_signal_mask(SIG_SETMASK, &p.original_mask, nullptr);
   const int err = exec_command(p.command, p.env);
-  child_fails(p, err, code(exec_failure_code(err)));
+  child_fails(p, err, code(exec_failure_code(err)), Stage::Exec);
 }
 
 // The child's stack: room for exec_command's path (PATH_MAX) and, for a
@@ -946,11 +987,11 @@ size_t child_stack_size(char* const* command, size_t page) {
 
 Spawned spawn(SpawnPlan plan) {
   int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) return {-1, errno};
+  if (::pipe2(report, O_CLOEXEC) != 0) return {-1, errno, Stage::Exec};
   Fd rd(report[0]), wr(report[1]);
   const size_t page = size_t(::getpagesize()), size = child_stack_size(plan.command, page);
   void* stack = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-  if (stack == MAP_FAILED) return {-1, errno};
+  if (stack == MAP_FAILED) return {-1, errno, Stage::Exec};
   plan.parent = ::getpid();
   plan.report = wr.get();
   pid_t pid = -1;
@@ -959,14 +1000,15 @@ Spawned spawn(SpawnPlan plan) {
     pid = ::clone(start_child, static_cast<char*>(stack) + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
   const int err_start = errno;
   ::munmap(stack, size);
-  if (pid < 0) return {-1, err_start};
+  if (pid < 0) return {-1, err_start, Stage::Exec};
   // Also from the parent (a no-op by now: the child did it before exec).
   if (plan.stdio.ctty < 0) ::setpgid(pid, pid);
   if (plan.tty_fd >= 0) ::tcsetpgrp(plan.tty_fd, pid);
   wr.reset();
-  int err = 0;
-  const ssize_t n = retry([&] { return ::read(rd.get(), &err, sizeof err); });
-  return {pid, n == ssize_t(sizeof err) ? err : 0};
+  int failed[2] = {0, 0};  // errno, Stage
+  const ssize_t n = retry([&] { return ::read(rd.get(), failed, sizeof failed); });
+  if (n != ssize_t(sizeof failed)) return {pid, 0, Stage::Exec};
+  return {pid, failed[0], Stage(failed[1])};
 }
 
 // ==== 5. Signals, reaping and the lifecycle ====
@@ -1028,15 +1070,7 @@ Error add_rewrite(std::string_view spec, InitConfig& c) {
 
 // DOCK_REWRITE holds several rules separated by commas or blanks.
 Error add_rewrites(std::string_view list, InitConfig& c) {
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find_first_of(", \t", start);
-    if (end == std::string_view::npos) end = list.size();
-    if (end > start)
-      if (auto err = add_rewrite(list.substr(start, end - start), c)) return err;
-    start = end + 1;
-  }
-  return {};
+  return each_item(list, ", \t", [&](std::string_view rule) { return add_rewrite(rule, c); });
 }
 
 // ---- the lifecycle ----
@@ -2848,15 +2882,16 @@ bool rename_new(const std::string& from, const std::string& to) {
   return ::rename(from.c_str(), to.c_str()) == 0;
 }
 
-// A name for the compressor's temporary file nobody can guess, so that no
-// symlink can wait there: ARCHIVE.gz. and 12 random letters.
-std::string temporary_name(const std::string& archive) {
+// A name for a temporary file nobody can guess, so that no symlink can
+// wait there: BASE, a dot and 12 random letters (the compressor's
+// ARCHIVE.gz.*, a template's DST.dock.*).
+std::string temporary_name(const std::string& base) {
   unsigned char bytes[12];
   if (::getrandom(bytes, sizeof bytes, GRND_NONBLOCK) != ssize_t(sizeof bytes)) {
     const uint64_t mix = uint64_t(monotonic_ms()) * 0x9e3779b97f4a7c15u ^ uint64_t(::getpid());
     for (size_t i = 0; i < sizeof bytes; ++i) bytes[i] = uint8_t(mix >> (8 * (i % 8))) ^ uint8_t(i * 37);
   }
-  std::string name = archive + ".gz.";
+  std::string name = base + ".";
   for (unsigned char b : bytes) name += "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[b % 62];
   return name;
 }
@@ -3036,7 +3071,7 @@ void start_compressor(Rotation& r) {
   // At shutdown the queue stays uncompressed: dock's exit waits for no backlog.
   if (r.compressor > 0 || r.queue.empty() || r.stopping) return;
   const std::string archive = r.queue.front();
-  const std::string tmp = temporary_name(archive);
+  const std::string tmp = temporary_name(archive + ".gz");
   const pid_t pid = ::fork();
   if (pid < 0) {
     say("%s: cannot compress it: fork: %s (left as it is)", archive.c_str(), std::strerror(errno));
@@ -3991,7 +4026,404 @@ Error check_ready_file(const std::string& path) {
   return {};
 }
 
-// ==== 12. Wiring ====
+// ==== 12. Before the command: --env-file, --file-env, --template, --user ====
+//
+// What images script around an init (env and secret files, envsubst,
+// gosu), done by dock before the io target is opened, in SPEC §10's order:
+// env files, then --file-env, then templates; --user in the child, just
+// before exec. The parsers are pure; each failure is one line naming the
+// file (and line) and exit 1.
+
+// ---- --user: /etc/passwd and /etc/group, read by dock ----
+//
+// No NSS: dock reads the two files itself, so --user works in FROM scratch
+// and in the static build. Only the fields dock needs are kept.
+
+struct PasswdEntry {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string home;
+};
+
+struct GroupEntry {
+  std::string name;
+  gid_t gid = 0;
+  std::vector<std::string> members;
+};
+
+// The `n` colon-separated fields of `line`, or nothing when it has another count.
+template <size_t N>
+std::optional<std::array<std::string_view, N>> colon_fields(std::string_view line) {
+  std::array<std::string_view, N> f;
+  for (size_t i = 0; i < N; ++i) {
+    const size_t colon = line.find(':');
+    if ((colon == std::string_view::npos) != (i == N - 1)) return std::nullopt;
+    f[i] = line.substr(0, colon);
+    line = colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1);
+  }
+  return f;
+}
+
+// An id in a passwd or group file: 0..2^32-2 (the last is "no id").
+std::optional<uint32_t> parse_id(std::string_view s) {
+  auto n = parse_uint(s, UINT32_MAX - 1);
+  return n ? std::optional<uint32_t>(uint32_t(*n)) : std::nullopt;
+}
+
+// "name:x:uid:gid:gecos:home:shell"; nothing for a comment or a malformed line.
+std::optional<PasswdEntry> parse_passwd_line(std::string_view line) {
+  auto f = colon_fields<7>(line);
+  if (!f || (*f)[0].empty()) return std::nullopt;
+  auto uid = parse_id((*f)[2]);
+  auto gid = parse_id((*f)[3]);
+  if (!uid || !gid) return std::nullopt;
+  return PasswdEntry{std::string((*f)[0]), *uid, *gid, std::string((*f)[5])};
+}
+
+// "name:x:gid:member,member"
+std::optional<GroupEntry> parse_group_line(std::string_view line) {
+  auto f = colon_fields<4>(line);
+  if (!f || (*f)[0].empty()) return std::nullopt;
+  auto gid = parse_id((*f)[2]);
+  if (!gid) return std::nullopt;
+  GroupEntry g{std::string((*f)[0]), *gid, {}};
+  for (std::string_view m = (*f)[3]; !m.empty();) {
+    const size_t comma = m.find(',');
+    if (comma != 0) g.members.emplace_back(m.substr(0, comma));
+    m = comma == std::string_view::npos ? std::string_view{} : m.substr(comma + 1);
+  }
+  return g;
+}
+
+// Calls `each` with every line of `text` (no newline, no trailing \r).
+template <class F>
+void for_each_line(std::string_view text, F each) {
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    each(line);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  }
+}
+
+// Who --user makes the command: ids, supplementary groups, HOME.
+struct Identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  std::string home;  // from passwd; empty: none known
+};
+
+// USER[:GROUP] against the texts of /etc/passwd and /etc/group. A number
+// needs no entry; a name must have one. USER alone: its primary group and
+// the groups that list it; USER:GROUP: that group only.
+Error resolve_identity(std::string_view spec, std::string_view passwd, std::string_view group, Identity& out) {
+  const size_t colon = spec.find(':');
+  const std::string_view user = spec.substr(0, colon);
+  const std::optional<std::string_view> grp =
+      colon == std::string_view::npos ? std::nullopt : std::optional<std::string_view>(spec.substr(colon + 1));
+  if (user.empty()) return "no user";
+  if (grp && grp->empty()) return "no group after ':'";
+  std::optional<PasswdEntry> entry;
+  const auto number = parse_id(user);
+  for_each_line(passwd, [&](std::string_view line) {
+    auto e = parse_passwd_line(line);
+    if (e && !entry && (number ? e->uid == *number : e->name == user)) entry = std::move(e);
+  });
+  if (!entry && !number) return "user " + std::string(user) + " is not in /etc/passwd";
+  out = Identity{};
+  out.uid = entry ? entry->uid : *number;
+  out.gid = entry ? entry->gid : *number;
+  if (entry) out.home = entry->home;
+  if (grp) {
+    const auto gnum = parse_id(*grp);
+    std::optional<gid_t> found;
+    for_each_line(group, [&](std::string_view line) {
+      auto g = parse_group_line(line);
+      if (g && !found && (gnum ? g->gid == *gnum : g->name == *grp)) found = g->gid;
+    });
+    if (!found && !gnum) return "group " + std::string(*grp) + " is not in /etc/group";
+    out.gid = found ? *found : *gnum;
+    out.groups = {out.gid};
+    return {};
+  }
+  out.groups = {out.gid};
+  if (entry)
+    for_each_line(group, [&](std::string_view line) {
+      auto g = parse_group_line(line);
+      if (g && std::find(g->members.begin(), g->members.end(), entry->name) != g->members.end() &&
+          std::find(out.groups.begin(), out.groups.end(), g->gid) == out.groups.end())
+        out.groups.push_back(g->gid);
+    });
+  return {};
+}
+
+// ---- --env-file ----
+
+using EnvPairs = std::vector<std::pair<std::string, std::string>>;
+
+constexpr bool env_name_char(char c, bool first) {
+  return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (!first && c >= '0' && c <= '9');
+}
+
+// NAME=VALUE lines: blank lines and # comments skipped, an optional
+// `export `, one pair of matching quotes around VALUE removed; nothing is
+// expanded. A malformed line is an error that says which.
+Error parse_env_file(std::string_view text, EnvPairs& out) {
+  size_t number = 0;
+  Error err;
+  for_each_line(text, [&](std::string_view line) {
+    ++number;
+    if (err) return;
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos || line[start] == '#') return;
+    line.remove_prefix(start);
+    if (line.substr(0, 7) == "export ") line.remove_prefix(std::min(line.size(), line.find_first_not_of(' ', 7)));
+    const size_t eq = line.find('=');
+    const std::string_view name = line.substr(0, eq);
+    bool ok = eq != std::string_view::npos && !name.empty();
+    for (size_t i = 0; ok && i < name.size(); ++i) ok = env_name_char(name[i], i == 0);
+    if (!ok) {
+      err = "line " + std::to_string(number) + ": not NAME=VALUE";
+      return;
+    }
+    std::string_view value = line.substr(eq + 1);
+    if (!value.empty() && (value[0] == '"' || value[0] == '\'')) {
+      if (value.size() < 2 || value.back() != value[0]) {
+        err = "line " + std::to_string(number) + ": " + std::string(name) + ": unmatched quote";
+        return;
+      }
+      value = value.substr(1, value.size() - 2);
+    }
+    out.emplace_back(std::string(name), std::string(value));
+  });
+  return err;
+}
+
+// ---- --template ----
+
+// `src` with every {{NAME}} and {{NAME:-default}} (spaces inside the braces
+// allowed) replaced by `lookup(NAME)`; any other {{...}} is left as it is,
+// and what a value holds is never rendered again. An unset NAME without a
+// default is an error naming the line and NAME.
+template <class Lookup>
+Error render_template(std::string_view src, Lookup lookup, std::string& out) {
+  out.clear();
+  size_t line = 1;
+  for (size_t i = 0; i < src.size();) {
+    const size_t open = src.find("{{", i);
+    const std::string_view before = src.substr(i, open == std::string_view::npos ? std::string_view::npos : open - i);
+    out.append(before);
+    line += size_t(std::count(before.begin(), before.end(), '\n'));
+    if (open == std::string_view::npos) break;
+    const size_t close = src.find("}}", open + 2);
+    std::string_view inside = close == std::string_view::npos ? std::string_view{} : src.substr(open + 2, close - open - 2);
+    const size_t a = inside.find_first_not_of(' '), b = inside.find_last_not_of(' ');
+    const std::string_view body = a == std::string_view::npos ? std::string_view{} : inside.substr(a, b - a + 1);
+    const size_t dash = body.find(":-");
+    std::string_view name = body.substr(0, dash);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    bool is_var = close != std::string_view::npos && !name.empty() && inside.find('\n') == std::string_view::npos;
+    for (size_t k = 0; is_var && k < name.size(); ++k) is_var = env_name_char(name[k], k == 0);
+    if (!is_var) {  // not ours: it stays, and the text after its first brace is looked at again
+      out.append("{");
+      i = open + 1;
+      continue;
+    }
+    if (const std::optional<std::string_view> value = lookup(name)) out.append(*value);
+    else if (dash != std::string_view::npos) out.append(body.substr(dash + 2));
+    else return "line " + std::to_string(line) + ": " + std::string(name) + " is not set";
+    i = close + 2;
+  }
+  return {};
+}
+
+struct TemplateSpec {
+  std::string src, dst;
+};
+
+Error parse_template_spec(std::string_view value, std::vector<TemplateSpec>& out) {
+  const size_t colon = value.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == value.size() || value.back() == '/')
+    return "'" + std::string(value) + "' is not SRC:DST";
+  out.push_back({std::string(value.substr(0, colon)), std::string(value.substr(colon + 1))});
+  return {};
+}
+
+// The options of this section.
+struct StartConfig {
+  std::vector<std::string> env_files;   // --env-file, in order
+  bool file_env = false;                // --file-env
+  std::vector<TemplateSpec> templates;  // --template
+  std::string user;                     // --user USER[:GROUP]; empty: dock's own
+  bool no_new_privs = false;            // --no-new-privs
+};
+
+Error parse_env_file_path(std::string_view value, StartConfig& c) {
+  if (value.empty() || value.back() == '/') return "'" + std::string(value) + "' is not a file name";
+  c.env_files.emplace_back(value);
+  return {};
+}
+
+Error parse_user(std::string_view value, StartConfig& c) {
+  const size_t colon = value.find(':');
+  if (colon == 0 || value.empty() || colon + 1 == value.size())
+    return "'" + std::string(value) + "' is not USER[:GROUP]";
+  c.user = std::string(value);
+  return {};
+}
+
+// ---- reading what the options name ----
+
+constexpr size_t kMaxInputFile = 1 << 20;  // an env file, a secret, a template
+
+// The whole of a regular file of at most kMaxInputFile bytes; never
+// waits on a FIFO or a device.
+Error read_small_file(const std::string& path, std::string& out) {
+  Fd fd(retry([&] { return ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC); }));
+  struct stat sb;
+  if (!fd || ::fstat(fd.get(), &sb) != 0) return std::strerror(errno);
+  if (!S_ISREG(sb.st_mode)) return "not a regular file";
+  if (size_t(sb.st_size) > kMaxInputFile) return "larger than 1 MiB";
+  out.assign(size_t(sb.st_size), '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = retry([&] { return ::read(fd.get(), out.data() + got, out.size() - got); });
+    if (n < 0) return std::strerror(errno);
+    if (n == 0) break;
+    got += size_t(n);
+  }
+  out.resize(got);
+  return {};
+}
+
+// ---- the command's environment ----
+
+// NAME=VALUE strings, in order; what the command, setup programs and
+// templates see.
+struct Environment {
+  std::vector<std::string> vars;
+
+  [[nodiscard]] std::optional<std::string_view> get(std::string_view name) const {
+    for (const auto& v : vars)
+      if (v.size() > name.size() && v.compare(0, name.size(), name) == 0 && v[name.size()] == '=')
+        return std::string_view(v).substr(name.size() + 1);
+    return std::nullopt;
+  }
+  void set(std::string_view name, std::string_view value) {
+    std::string entry = std::string(name) + "=" + std::string(value);
+    for (auto& v : vars)
+      if (v.size() > name.size() && v.compare(0, name.size(), name) == 0 && v[name.size()] == '=') {
+        v = std::move(entry);
+        return;
+      }
+    vars.push_back(std::move(entry));
+  }
+  void unset(std::string_view name) {
+    std::erase_if(vars, [&](const std::string& v) {
+      return v.size() > name.size() && v.compare(0, name.size(), name) == 0 && v[name.size()] == '=';
+    });
+  }
+  // Null-terminated pointers into `vars`, for execve; valid while `vars` is unchanged.
+  [[nodiscard]] std::vector<char*> pointers() {
+    std::vector<char*> out;
+    for (auto& v : vars) out.push_back(v.data());
+    out.push_back(nullptr);
+    return out;
+  }
+};
+
+// --env-file: each file's pairs, later files winning over earlier ones and
+// over the inherited environment. Errors: "FILE: line N: why".
+Error apply_env_files(std::span<const std::string> files, Environment& env) {
+  for (const auto& file : files) {
+    std::string text;
+    EnvPairs pairs;
+    if (auto err = read_small_file(file, text)) return file + ": " + *err;
+    if (auto err = parse_env_file(text, pairs)) return file + ": " + *err;
+    for (const auto& [name, value] : pairs) env.set(name, value);
+  }
+  return {};
+}
+
+// --file-env: NAME_FILE=PATH becomes NAME=(the file's content, one
+// trailing newline removed). The values are never printed.
+Error apply_file_env(Environment& env) {
+  std::vector<std::pair<std::string, std::string>> found;  // NAME, PATH
+  for (const auto& v : env.vars) {
+    const size_t eq = v.find('=');
+    const std::string_view name(v.data(), eq);
+    if (name.size() > 5 && name.substr(name.size() - 5) == "_FILE")
+      found.emplace_back(std::string(name.substr(0, name.size() - 5)), v.substr(eq + 1));
+  }
+  for (const auto& [name, path] : found) {
+    if (env.get(name)) return name + " and " + name + "_FILE are both set";
+    std::string value;
+    if (auto err = read_small_file(path, value)) return name + "_FILE=" + path + ": " + *err;
+    if (value.find('\0') != std::string::npos) return name + "_FILE=" + path + ": holds a NUL byte";
+    if (!value.empty() && value.back() == '\n') value.pop_back();
+    env.unset(name + "_FILE");
+    env.set(name, value);
+    debug("--file-env: %s set from %s", name.c_str(), path.c_str());
+  }
+  return {};
+}
+
+// ---- writing the templates ----
+
+// Writes `text` to DST through a new file in DST's directory renamed over
+// it: a symlink at DST is replaced, never followed. Mode: `mode`; owner:
+// `owner` when given.
+Error write_by_rename(const std::string& dst, std::string_view text, mode_t mode, const Identity* owner) {
+  const std::string tmp = temporary_name(dst + ".dock");
+  Fd fd(retry([&] { return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600); }));
+  if (!fd) return tmp + ": " + std::strerror(errno);
+  Error err;
+  if (!write_all(fd.get(), text) || ::fchmod(fd.get(), mode) != 0 ||
+      (owner != nullptr && ::fchown(fd.get(), owner->uid, owner->gid) != 0) || ::fsync(fd.get()) != 0 ||
+      ::rename(tmp.c_str(), dst.c_str()) != 0)
+    err = std::strerror(errno);
+  if (err) ::unlink(tmp.c_str());
+  return err;
+}
+
+// Every --template, rendered from `env`.
+Error render_templates(std::span<const TemplateSpec> specs, const Environment& env, const Identity* owner) {
+  for (const auto& t : specs) {
+    std::string src, out;
+    if (auto err = read_small_file(t.src, src)) return t.src + ": " + *err;
+    if (auto err = render_template(src, [&](std::string_view name) { return env.get(name); }, out))
+      return t.src + ": " + *err;
+    struct stat sb;
+    if (::stat(t.src.c_str(), &sb) != 0) return t.src + ": " + std::strerror(errno);
+    if (auto err = write_by_rename(t.dst, out, sb.st_mode & 07777, owner)) return t.dst + ": " + *err;
+    debug("--template: %s written from %s", t.dst.c_str(), t.src.c_str());
+  }
+  return {};
+}
+
+// ---- --user ----
+
+// The identity --user names, from /etc/passwd and /etc/group (a missing
+// file is an empty one: numbers need no entry). Not root and not already
+// that user: an error.
+Error find_identity(std::string_view spec, Identity& id) {
+  std::string passwd, group;
+  for (auto [path, text] : {std::pair{"/etc/passwd", &passwd}, std::pair{"/etc/group", &group}}) {
+    struct stat sb;
+    if (::lstat(path, &sb) != 0 && errno == ENOENT) continue;
+    if (auto err = read_small_file(path, *text)) return std::string(path) + ": " + *err;
+  }
+  if (auto err = resolve_identity(spec, passwd, group, id)) return err;
+  if (::geteuid() != 0 && (::geteuid() != id.uid || ::getegid() != id.gid))
+    return "dock runs as uid " + std::to_string(::geteuid()) + ", not root: it cannot switch to uid " +
+           std::to_string(id.uid) + " (run dock as root, or drop --user)";
+  return {};
+}
+
+// ==== 13. Wiring ====
 //
 // The option table, the State made of the features' structs, the plan of
 // the child's descriptors, what each lifecycle event means to the
@@ -4007,7 +4439,7 @@ Error check_ready_file(const std::string& path) {
 // flag set, and every DOCK_* variable dock knows is removed from the
 // child's environment whether or not it was used.
 
-struct Config : InitConfig, IoConfig, LinesConfig, RotationConfig, HookConfig, ReadyConfig {};
+struct Config : InitConfig, IoConfig, LinesConfig, RotationConfig, HookConfig, ReadyConfig, StartConfig {};
 
 enum class Takes {
   Value,  // --name VALUE, --name=VALUE, DOCK_NAME=VALUE
@@ -4031,7 +4463,7 @@ Error set_flag(Config& c, std::string_view value) {
   return {};
 }
 
-constexpr std::array<OptionSpec, 16> kOptions{{
+constexpr std::array<OptionSpec, 21> kOptions{{
     {"io", 0, Takes::Value, "URL",
      "where the child's stdio goes: file:///abs/path,\n"
      "file://rel/path or a bare path (output appended),\n"
@@ -4068,6 +4500,28 @@ constexpr std::array<OptionSpec, 16> kOptions{{
      "create PATH when running, remove it at exit\n"
      "(for HEALTHCHECK and exec probes)",
      [](Config& c, std::string_view v) { return parse_ready_file(v, c); }},
+    {"env-file", 0, Takes::Value, "FILE",
+     "NAME=VALUE lines for the command's environment;\n"
+     "repeatable, later files win (DOCK_ENV_FILE: FILE,FILE)",
+     [](Config& c, std::string_view v) { return parse_env_file_path(v, c); },
+     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view f) { return parse_env_file_path(f, c); }); }},
+    {"file-env", 0, Takes::Flag, "",
+     "NAME_FILE=PATH becomes NAME=(the file's content),\n"
+     "as Docker and Kubernetes mount secrets",
+     set_flag<&Config::file_env>},
+    {"template", 0, Takes::Value, "SRC:DST",
+     "write DST: SRC with {{NAME}} and {{NAME:-default}}\n"
+     "filled from the environment; repeatable",
+     [](Config& c, std::string_view v) { return parse_template_spec(v, c.templates); },
+     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view t) { return parse_template_spec(t, c.templates); }); }},
+    {"user", 0, Takes::Value, "USER[:GROUP]",
+     "run the command as USER (a name in /etc/passwd,\n"
+     "or a number); dock itself stays root",
+     [](Config& c, std::string_view v) { return parse_user(v, c); }},
+    {"no-new-privs", 0, Takes::Flag, "",
+     "the command and its children gain no privileges\n"
+     "(setuid files, file capabilities)",
+     set_flag<&Config::no_new_privs>},
     {"kill-timeout", 0, Takes::Value, "DURATION",
      "grace between SIGTERM and SIGKILL at shutdown\n"
      "(default 5s; 500ms, 10s, 2m, 1h, 1d)",
@@ -4542,6 +4996,11 @@ Fd leave_working_directory(Config& c) {
     if (t != nullptr)
       for (std::string* f : {&t->ca, &t->cert, &t->key}) absolute(*f);
   absolute(c.ready_file);
+  for (auto& f : c.env_files) absolute(f);
+  for (auto& t : c.templates) {
+    absolute(t.src);
+    absolute(t.dst);
+  }
   if (::chdir("/") != 0) {
     debug("chdir /: %s", std::strerror(errno));
     return Fd();
@@ -4585,6 +5044,41 @@ int answer(const Parsed& p) {
   return code(Exit::Ok);
 }
 
+// What the command gets besides its arguments: its environment (env
+// files, --file-env, HOME for --user) and who it runs as; the templates
+// rendered from that environment.
+struct Prepared {
+  Environment env;
+  std::optional<Identity> user;
+  Credentials creds;
+};
+
+// SPEC §10's steps before the io target, in order. false: reported, exit 1.
+bool prepare(Config& c, Prepared& p) {
+  for (char* const* e = c.child_env.data(); *e != nullptr; ++e) p.env.vars.emplace_back(*e);
+  Error err;
+  const char* what = "";
+  Identity id;
+  if (!c.user.empty() && (err = find_identity(c.user, id))) what = "--user";
+  else if (!c.user.empty()) p.user = id;
+  if (!err && (err = apply_env_files(c.env_files, p.env))) what = "--env-file";
+  if (!err && c.file_env && (err = apply_file_env(p.env))) what = "--file-env";
+  if (!err && (err = render_templates(c.templates, p.env, p.user ? &*p.user : nullptr))) what = "--template";
+  if (err) {
+    say("%s: %s", what, err->c_str());
+    return false;
+  }
+  if (p.user) {
+    if (!p.env.get("HOME")) p.env.set("HOME", p.user->home.empty() ? "/" : p.user->home);
+    p.creds = {::geteuid() == 0, p.user->uid, p.user->gid, p.user->groups, false};
+    debug("--user %s: uid %u, gid %u, %zu groups", c.user.c_str(), unsigned(p.user->uid), unsigned(p.user->gid),
+          p.user->groups.size());
+  }
+  p.creds.no_new_privs = c.no_new_privs;
+  c.child_env = p.env.pointers();
+  return true;
+}
+
 // Bad input found before anything starts. false: reported, exit 2.
 bool inputs_ok(const Config& cfg) {
   if (auto err = check_paths(cfg.io, cfg.rotating())) {
@@ -4620,11 +5114,11 @@ bool set_up(State& st, const sigset_t& blocked, Fd cwd, Plan& plan) {
 
 // Spawns the command: "starting", then it runs, or it could not be
 // executed. false: it could not be started (exit 1).
-bool start_command(State& st, Plan& plan) {
+bool start_command(State& st, Plan& plan, const Credentials& creds) {
   Init& in = st.init;
   if (!st.cfg.tty) in.tty = foreground_tty();  // with --tty the child has a terminal of its own
   const Spawned child = spawn({st.cfg.command, st.cfg.child_env.data(), in.original_mask, plan.stdio,
-                               in.tty.get(), in.pid1, -1, -1, in.cwd.get()});
+                               in.tty.get(), in.pid1, -1, -1, in.cwd.get(), creds});
   for (auto& end : plan.ends) end.reset();
   if (child.pid < 0) {
     say("fork: %s", std::strerror(child.exec_errno));
@@ -4636,10 +5130,15 @@ bool start_command(State& st, Plan& plan) {
     advance(in, st.loop, Event::Started);
     return true;
   }
-  say("%s: %s", st.cfg.command[0], std::strerror(child.exec_errno));
+  const bool exec = child.stage == Stage::Exec;
+  const std::string what = child.stage == Stage::User        ? "--user " + st.cfg.user
+                           : child.stage == Stage::Terminal  ? std::string("--tty: the terminal")
+                           : child.stage == Stage::Directory ? std::string("the working directory")
+                                                             : std::string(st.cfg.command[0]);
+  say("%s: %s", what.c_str(), std::strerror(child.exec_errno));
   take_terminal_back(in);
   retry([&] { return ::waitpid(child.pid, nullptr, 0); });
-  in.status = W_EXITCODE(code(exec_failure_code(child.exec_errno)), 0);
+  in.status = W_EXITCODE(exec ? code(exec_failure_code(child.exec_errno)) : code(Exit::Setup), 0);
   in.ended = true;
   advance(in, st.loop, Event::ExecFailed);  // the hook still hears "crashed"
   return true;
@@ -4667,11 +5166,13 @@ void finish(State& st) {
   g_debug = parsed.config.debug;
   Fd cwd = leave_working_directory(parsed.config);
   if (!inputs_ok(parsed.config)) return code(Exit::Usage);
+  Prepared prep;
+  if (!prepare(parsed.config, prep)) return code(Exit::Setup);
 
   State st(parsed.config);
   st.init.original_mask = original_mask;
   Plan plan;
-  if (!set_up(st, blocked, std::move(cwd), plan) || !start_command(st, plan)) return code(Exit::Setup);
+  if (!set_up(st, blocked, std::move(cwd), plan) || !start_command(st, plan, prep.creds)) return code(Exit::Setup);
   // From here on we may not bail: warn and go on.
   reap(st.init, st.loop);                             // a child that exited before the loop started
   if (st.feed.active) pump_input(st.feed, st.loop);  // input epoll cannot wait for is read now
@@ -4686,7 +5187,7 @@ void finish(State& st) {
 }  // namespace
 }  // namespace dock
 
-// ==== 13. main ====
+// ==== 14. main ====
 
 #ifndef DOCK_NO_MAIN
 int main(int argc, char** argv, char** envp) { return dock::run(argc, argv, envp); }

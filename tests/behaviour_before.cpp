@@ -1,0 +1,187 @@
+// Behaviour tests of what dock does before the command (SPEC §10): env
+// files, --file-env, templates, --user and --no-new-privs, seen from
+// outside, as PID 1 and as a subreaper; every error is one line, exit 1,
+// and nothing after it runs.
+#include "harness.hpp"
+
+#include <sys/stat.h>
+
+using namespace t;
+
+namespace {
+
+// The tests' own environment may hold *_FILE variables (a CI's, say) that
+// --file-env would read: they are not the tests'.
+void forget_file_vars() {
+  std::vector<std::string> names;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view v = *e;
+    std::string_view name = v.substr(0, v.find('='));
+    if (name.size() > 5 && name.substr(name.size() - 5) == "_FILE") names.emplace_back(name);
+  }
+  for (const auto& n : names) unsetenv(n.c_str());
+}
+
+void write(const std::string& path, const std::string& text, mode_t mode = 0644) {
+  std::ofstream(path) << text;
+  REQUIRE(chmod(path.c_str(), mode) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("env files, a secret and a template reach the command, which runs as --user", "[before][user][pid1]") {
+  forget_file_vars();
+  const bool pid1 = each_mode();
+  Dir dir(pid1 ? "before-1" : "before");
+  REQUIRE(chmod(dir.path.c_str(), 0755) == 0);
+  const std::string d = dir.path + "/";
+  write(d + "one.env", "# the first\nA=1\nexport B=\"two words\"\nC='$HOME'\n");
+  write(d + "two.env", "\nA=2\n");
+  write(d + "secret", "s3cret\n", 0600);
+  write(d + "app.conf.in", "a={{A}} b={{ B }} s={{S}}\nd={{D:-dflt}} {{ .Go }} $host ${A}\n", 0640);
+  Proc p = run_dock({"-d", "--env-file", d + "one.env", "--env-file=" + d + "two.env", "--file-env", "--template",
+                     d + "app.conf.in:" + d + "app.conf", "--user", "nobody", "--", "sh", "-c",
+                     "id -u; id -g; echo \"$A|$B|$C|$S|${S_FILE-unset}\"; cat " + d + "app.conf"},
+                    {.pid1 = pid1, .env = {"S_FILE=" + d + "secret", "B=inherited"}});
+  CHECK(p.exit_code() == 0);
+  CHECK(p.out_buf == "65534\n65534\n2|two words|$HOME|s3cret|unset\n"
+                     "a=2 b=two words s=s3cret\nd=dflt {{ .Go }} $host ${A}\n");
+  struct stat sb {};
+  REQUIRE(stat((d + "app.conf").c_str(), &sb) == 0);
+  CHECK(sb.st_uid == 65534);
+  CHECK((sb.st_mode & 07777) == 0640);
+  CHECK(p.err_buf.find("s3cret") == std::string::npos);  // never printed, not even with -d
+  CHECK(p.err_buf.find("S set from") != std::string::npos);
+}
+
+TEST_CASE("--user: HOME from /etc/passwd unless the environment has one; groups from /etc/group", "[before][user]") {
+  std::vector<std::string> args{"env", "-u", "HOME"};
+  for (const auto& a : dock_command()) args.push_back(a);
+  for (const std::string a : {"--user", "root:daemon", "--", "sh", "-c", "echo $HOME; id -G"}) args.push_back(a);
+  Proc p = Proc::start(args);
+  p.close_in();
+  p.drain();
+  CHECK(p.exit_code() == 0);
+  CHECK(p.out_buf == "/root\n1\n");  // USER:GROUP: that group only
+  Proc kept = run_dock({"--user", "nobody", "--", "sh", "-c", "echo $HOME"}, {.env = {"HOME=/srv"}});
+  CHECK(kept.out_buf == "/srv\n");
+  Proc number = run_dock({"--user", "4242:4343", "--", "sh", "-c", "id -u; id -G"});
+  CHECK(number.exit_code() == 0);
+  CHECK(number.out_buf == "4242\n4343\n");  // a number needs no entry
+}
+
+TEST_CASE("before the command: each failure is one line naming the file, exit 1, nothing run", "[before][errors]") {
+  forget_file_vars();
+  Dir dir("before-errors");
+  const std::string d = dir.path + "/";
+  const std::string marker = d + "ran";
+  write(d + "bad.env", "A=1\nnot a pair\n");
+  write(d + "quote.env", "Q=\"open\n");
+  write(d + "secret", "x\n");
+  write(d + "t.in", "fine\n{{NOPE}}\n");
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string line;
+  };
+  const std::vector<Case> cases{
+      {{"--env-file", d + "bad.env"}, {}, "dock: --env-file: " + d + "bad.env: line 2: not NAME=VALUE\n"},
+      {{"--env-file", d + "quote.env"}, {}, "dock: --env-file: " + d + "quote.env: line 1: Q: unmatched quote\n"},
+      {{"--env-file", d + "missing.env"}, {}, "dock: --env-file: " + d + "missing.env: No such file or directory\n"},
+      {{"--env-file", dir.path}, {}, "dock: --env-file: " + dir.path + ": not a regular file\n"},
+      {{"--file-env"}, {"S=1", "S_FILE=" + d + "secret"}, "dock: --file-env: S and S_FILE are both set\n"},
+      {{"--file-env"}, {"S_FILE=" + d + "nope"}, "dock: --file-env: S_FILE=" + d + "nope: No such file or directory\n"},
+      {{"--template", d + "t.in:" + d + "t.out"}, {}, "dock: --template: " + d + "t.in: line 2: NOPE is not set\n"},
+      {{"--user", "no-such-user"}, {}, "dock: --user: user no-such-user is not in /etc/passwd\n"},
+      {{"--user", "nobody:no-such-group"}, {}, "dock: --user: group no-such-group is not in /etc/group\n"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = c.args;
+    for (const std::string a : {"--", "touch", marker.c_str()}) args.push_back(a);
+    Proc p = run_dock(args, {.env = c.env});
+    INFO(c.line);
+    CHECK(p.exit_code() == 1);
+    CHECK(p.err_buf == c.line);
+    CHECK(access(marker.c_str(), F_OK) != 0);
+    CHECK(access((d + "t.out").c_str(), F_OK) != 0);
+  }
+  // Bad usage is found first: exit 2.
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--template", "no-colon"},
+                                              std::vector<std::string>{"--user", ":x"},
+                                              std::vector<std::string>{"--user", "x:"}}) {
+    std::vector<std::string> args = bad;
+    for (const std::string a : {"--", "touch", marker.c_str()}) args.push_back(a);
+    Proc p = run_dock(args);
+    CHECK(p.exit_code() == 2);
+    CHECK(access(marker.c_str(), F_OK) != 0);
+  }
+}
+
+TEST_CASE("--user: a dock that is not root cannot switch, and says so", "[before][user]") {
+  if (!have("setpriv")) return skip("setpriv (util-linux) is needed to run dock as nobody");
+  Dir dir("before-notroot");
+  const std::string marker = dir.path + "/ran";
+  REQUIRE(chmod(dir.path.c_str(), 0777) == 0);
+  auto as_nobody = [&](const std::string& user) {
+    std::vector<std::string> args{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", dock_path(),
+                                  "--user", user, "--", "touch", marker};
+    Proc p = Proc::start(args);
+    p.close_in();
+    p.drain();
+    p.wait_exit();
+    return p;
+  };
+  Proc root = as_nobody("root");
+  CHECK(root.exit_code() == 1);
+  CHECK(root.err_buf == "dock: --user: dock runs as uid 65534, not root: it cannot switch to uid 0 "
+                        "(run dock as root, or drop --user)\n");
+  CHECK(access(marker.c_str(), F_OK) != 0);
+  Proc same = as_nobody("nobody");  // already that user: nothing to switch
+  CHECK(same.exit_code() == 0);
+  CHECK(access(marker.c_str(), F_OK) == 0);
+}
+
+TEST_CASE("--template replaces a symlink at DST and never writes through it", "[before][template][field]") {
+  Dir dir("before-symlink");
+  REQUIRE(chmod(dir.path.c_str(), 01777) == 0);  // a directory others can write
+  const std::string d = dir.path + "/";
+  write(d + "victim", "keep\n", 0644);
+  write(d + "t.in", "rendered {{X}}\n");
+  REQUIRE(symlink((d + "victim").c_str(), (d + "t.out").c_str()) == 0);
+  Proc p = run_dock({"--template", d + "t.in:" + d + "t.out", "--", "true"}, {.env = {"X=yes"}});
+  CHECK(p.exit_code() == 0);
+  CHECK(read_file(d + "victim") == "keep\n");
+  struct stat sb {};
+  REQUIRE(lstat((d + "t.out").c_str(), &sb) == 0);
+  CHECK(S_ISREG(sb.st_mode));
+  CHECK(read_file(d + "t.out") == "rendered yes\n");
+  // Nothing of dock's is left in the directory but what it wrote.
+  Proc ls = Proc::start({"sh", "-c", "ls -A " + d + " | wc -l"});
+  ls.close_in();
+  ls.drain();
+  CHECK(ls.out_buf == "3\n");
+}
+
+TEST_CASE("--no-new-privs: the command and its children gain no privileges", "[before][user]") {
+  Proc p = run_dock({"--no-new-privs", "--user", "nobody", "--", "grep", "NoNewPrivs", "/proc/self/status"});
+  CHECK(p.exit_code() == 0);
+  CHECK(p.out_buf.find("NoNewPrivs:\t1") != std::string::npos);
+  Proc without = run_dock({"--", "grep", "NoNewPrivs", "/proc/self/status"});
+  CHECK(without.out_buf.find("NoNewPrivs:\t0") != std::string::npos);
+}
+
+TEST_CASE("--user nobody with --bind-port and --ready-file", "[before][user][bind-port][pid1]") {
+  const bool pid1 = each_mode();
+  Dir dir(pid1 ? "before-bind-1" : "before-bind");
+  const std::string ready = dir.path + "/ready";
+  const int port = free_port();
+  Proc dock = start_dock({"--user", "nobody", "--bind-port", std::to_string(port), "--ready-file", ready, "--",
+                          helper(), "listen", std::to_string(port), "200"},
+                         {.pid1 = pid1});
+  REQUIRE(dock.wait_out("listening"));
+  CHECK(wait_file_contains(ready, "\n", 3000));
+  dock.send("exit 0\n");
+  CHECK(dock.exit_code() == 0);
+  dock.drain();
+  CHECK(dock.err_buf.empty());
+}
