@@ -1076,23 +1076,26 @@ Error add_rewrites(std::string_view list, InitConfig& c) {
 // ---- the lifecycle ----
 
 enum class Phase {
-  Starting,     // before the command runs
+  Starting,     // before the command runs (--setup programs)
   Running,      // the command runs
   Stopping,     // SIGTERM came: the command has --kill-timeout to end
   Terminating,  // the command ended; the leftovers got SIGTERM
   Killing,      // time is up: SIGKILL to whatever is left, until nothing is
-  Teardown,     // everything is reaped; output and the web hook drain
+  Teardown,     // everything is reaped; --teardown programs run
+  Draining,     // output and the web hook drain
   Done,         // dock exits with the command's status
 };
 
 enum class Event {
-  Started,     // the command runs
-  ExecFailed,  // it could not be executed (reaped already)
-  StopAsked,   // SIGTERM from outside
-  ChildEnded,  // the command was reaped
-  GraceOver,   // the kill timeout ran out (in the last phase: look again)
-  AllReaped,   // no process is left
-  Settled,     // nothing is left to write or to send
+  Started,       // the command runs
+  StartFailed,   // it could not be started or executed (the status is set)
+  SetupFailed,   // a --setup program failed: nothing else runs
+  StopAsked,     // SIGTERM from outside
+  ChildEnded,    // the command was reaped
+  GraceOver,     // the kill timeout ran out (in the last phase: look again)
+  AllReaped,     // no process is left
+  TeardownDone,  // the --teardown programs ran
+  Settled,       // nothing is left to write or to send
 };
 
 // The small init's state: the child, where the run stands, and what it
@@ -1107,6 +1110,8 @@ struct Init {
   Fd cwd;  // the directory dock was started in, for the child (dock's own is /)
   Fd tty;  // dock's controlling terminal, held only while dock is its foreground
   pid_t child = -1;
+  pid_t program = -1;  // a --setup or --teardown program while it runs (its own group)
+  int program_status = 0;  // its wait status, once it ended
   int status = 0;      // the child's wait status, once `ended`
   bool ended = false;  // the child was reaped
   Phase phase = Phase::Starting;
@@ -1114,6 +1119,7 @@ struct Init {
   TimerId grace = 0;       // the kill timeout; in the last phase, the next look
   Callback<Event> on_event;        // after each event: the features react
   Callback<pid_t, int> on_reaped;  // a process other than the child ended
+  Callback<> on_program_end;       // the --setup or --teardown program ended
   Callback<> on_winch;             // SIGWINCH came
 
   explicit Init(const InitConfig& c) : cfg(c) {}
@@ -1125,6 +1131,10 @@ void advance(Init& in, Loop& loop, Event e);
 // group is signalled then (the kernel reuses no pid while a group of that
 // number has members), and with --single-child nothing is.
 void deliver(const Init& in, int sig) {
+  if (in.program > 0) {  // a setup or teardown program runs: it gets the signals
+    if (::kill(-in.program, sig) != 0 && errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), in.program, std::strerror(errno));
+    return;
+  }
   if (in.child <= 0) return;
   if (in.ended && in.cfg.single_child) return;
   if (!in.cfg.single_child) {
@@ -1275,6 +1285,14 @@ void on_child_ended(Init& in, Loop& loop) {
 // process may have forked just before it was killed and its child comes to
 // dock without a SIGCHLD.
 void on_grace_over(Init& in, Loop& loop) {
+  if (in.phase == Phase::Teardown) {  // a teardown program took its whole --kill-timeout
+    if (in.program > 0) {
+      say("--teardown: still running after %lld ms: SIGKILL", (long long)in.cfg.kill_timeout_ms);
+      ::kill(-in.program, SIGKILL);
+      ::kill(in.program, SIGKILL);
+    }
+    return;
+  }
   if (in.phase == Phase::Stopping) {
     debug("still running %lld ms after SIGTERM: SIGKILL to everything", (long long)in.cfg.kill_timeout_ms);
     in.phase = Phase::Killing;
@@ -1297,10 +1315,14 @@ void advance(Init& in, Loop& loop, Event e) {
       if (p != Phase::Starting) return;
       in.phase = Phase::Running;
       break;
-    case Event::ExecFailed:
+    case Event::StartFailed:
       if (p != Phase::Starting) return;
       in.stop_began = monotonic_ms();
       in.phase = Phase::Teardown;
+      break;
+    case Event::SetupFailed:
+      if (p != Phase::Starting) return;
+      in.phase = Phase::Done;
       break;
     case Event::StopAsked:  // a second SIGTERM does not extend the grace
       if (p != Phase::Running) return;
@@ -1313,7 +1335,7 @@ void advance(Init& in, Loop& loop, Event e) {
       on_child_ended(in, loop);
       break;
     case Event::GraceOver:
-      if (p != Phase::Stopping && p != Phase::Terminating && p != Phase::Killing) return;
+      if (p != Phase::Stopping && p != Phase::Terminating && p != Phase::Killing && p != Phase::Teardown) return;
       on_grace_over(in, loop);
       break;
     case Event::AllReaped:
@@ -1321,8 +1343,13 @@ void advance(Init& in, Loop& loop, Event e) {
       clear_deadline(loop, in.grace);
       in.phase = Phase::Teardown;
       break;
-    case Event::Settled:
+    case Event::TeardownDone:
       if (p != Phase::Teardown) return;
+      clear_deadline(loop, in.grace);
+      in.phase = Phase::Draining;
+      break;
+    case Event::Settled:
+      if (p != Phase::Draining) return;
       in.phase = Phase::Done;
       break;
   }
@@ -1338,6 +1365,12 @@ void reap(Init& in, Loop& loop) {
       if (errno == EINTR) continue;
       if (errno == ECHILD && in.ended) advance(in, loop, Event::AllReaped);
       return;
+    }
+    if (pid == in.program && !WIFSTOPPED(status)) {
+      in.program = -1;
+      in.program_status = status;
+      in.on_program_end();
+      continue;
     }
     if (pid != in.child || in.ended) {
       if (!WIFSTOPPED(status)) debug("reaped %d", pid);
@@ -4259,7 +4292,16 @@ struct StartConfig {
   std::vector<TemplateSpec> templates;  // --template
   std::string user;                     // --user USER[:GROUP]; empty: dock's own
   bool no_new_privs = false;            // --no-new-privs
+  std::vector<std::string> setup;       // --setup PATH, in order
+  std::vector<std::string> teardown;    // --teardown PATH, in order
 };
+
+// --setup, --teardown: a program or a directory of them.
+Error parse_program_path(std::string_view value, std::vector<std::string>& out) {
+  if (value.empty()) return "'' is not a path";
+  out.emplace_back(value);
+  return {};
+}
 
 Error parse_env_file_path(std::string_view value, StartConfig& c) {
   if (value.empty() || value.back() == '/') return "'" + std::string(value) + "' is not a file name";
@@ -4404,6 +4446,56 @@ Error render_templates(std::span<const TemplateSpec> specs, const Environment& e
   return {};
 }
 
+// ---- --setup and --teardown programs ----
+
+// PATH as the programs it names: itself, or the executable regular files
+// of a directory, in the byte order of their names (as run-parts; nothing
+// else in the directory runs).
+Error expand_programs(const std::string& path, std::vector<std::string>& out) {
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) return path + ": " + std::strerror(errno);
+  if (!S_ISDIR(sb.st_mode)) {
+    out.push_back(path);
+    return {};
+  }
+  DIR* d = ::opendir(path.c_str());
+  if (d == nullptr) return path + ": " + std::strerror(errno);
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.' && ::fstatat(::dirfd(d), e->d_name, &sb, 0) == 0 && S_ISREG(sb.st_mode) &&
+        ::faccessat(::dirfd(d), e->d_name, X_OK, 0) == 0)
+      names.emplace_back(e->d_name);
+  ::closedir(d);
+  std::sort(names.begin(), names.end());  // std::string compares bytes
+  for (const auto& n : names) out.push_back(path + (path.back() == '/' ? "" : "/") + n);
+  return {};
+}
+
+// "exited with 3", "killed by SIGTERM".
+std::string describe_status(int status) {
+  if (WIFSIGNALED(status)) return std::string("killed by SIG") + signal_name(WTERMSIG(status)).c_str();
+  return "exited with " + std::to_string(exit_code_of(status));
+}
+
+// Starts `path` as a setup or teardown program: a child in a group of its
+// own, with dock's stdio and the environment `env`, reaped like any other.
+// false: it could not be started; in.program_status says how it ended.
+bool start_program(Init& in, const std::string& path, char* const* env) {
+  char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
+  const ChildStdio own;
+  const Credentials same;
+  const Spawned s = spawn({argv, env, in.original_mask, own, -1, in.pid1, -1, -1, in.cwd.get(), same});
+  if (s.pid < 0 || s.exec_errno != 0) {
+    say("%s: %s", path.c_str(), std::strerror(s.exec_errno));
+    if (s.pid > 0) retry([&] { return ::waitpid(s.pid, nullptr, 0); });
+    in.program_status = W_EXITCODE(code(s.pid < 0 ? Exit::Setup : exec_failure_code(s.exec_errno)), 0);
+    return false;
+  }
+  in.program = s.pid;
+  debug("%s: started as %d", path.c_str(), s.pid);
+  return true;
+}
+
 // ---- --user ----
 
 // The identity --user names, from /etc/passwd and /etc/group (a missing
@@ -4463,7 +4555,7 @@ Error set_flag(Config& c, std::string_view value) {
   return {};
 }
 
-constexpr std::array<OptionSpec, 21> kOptions{{
+constexpr std::array<OptionSpec, 23> kOptions{{
     {"io", 0, Takes::Value, "URL",
      "where the child's stdio goes: file:///abs/path,\n"
      "file://rel/path or a bare path (output appended),\n"
@@ -4518,6 +4610,16 @@ constexpr std::array<OptionSpec, 21> kOptions{{
      "run the command as USER (a name in /etc/passwd,\n"
      "or a number); dock itself stays root",
      [](Config& c, std::string_view v) { return parse_user(v, c); }},
+    {"setup", 0, Takes::Value, "PATH",
+     "run PATH (or each program in the directory PATH)\n"
+     "before the command; a failure ends dock; repeatable",
+     [](Config& c, std::string_view v) { return parse_program_path(v, c.setup); },
+     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_program_path(x, c.setup); }); }},
+    {"teardown", 0, Takes::Value, "PATH",
+     "run PATH after the command and its leftovers are\n"
+     "gone, with DOCK_EXIT_STATUS; repeatable",
+     [](Config& c, std::string_view v) { return parse_program_path(v, c.teardown); },
+     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_program_path(x, c.teardown); }); }},
     {"no-new-privs", 0, Takes::Flag, "",
      "the command and its children gain no privileges\n"
      "(setuid files, file capabilities)",
@@ -4739,6 +4841,16 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
 
 // ---- the state ----
 
+// What SPEC §10's steps made before anything runs: the command's
+// environment (env files, --file-env, HOME for --user), who it runs as,
+// and the setup and teardown programs.
+struct Prepared {
+  Environment env;
+  std::optional<Identity> user;
+  Credentials creds;
+  std::vector<std::string> setup, teardown;
+};
+
 struct State {
   const Config& cfg;
   Loop loop;
@@ -4750,6 +4862,10 @@ struct State {
   Rotation rot;     // --log-rotate, --log-max-size
   Hook hook;        // --web-hook
   Readiness ready;  // --bind-port, --ready-file
+  const Prepared* prep = nullptr;  // --env-file, --user, --setup, --teardown, ...
+  Environment teardown_env;        // the command's, with DOCK_EXIT_STATUS
+  std::vector<char*> teardown_envp;
+  size_t teardown_next = 0;        // the next --teardown program
 
   explicit State(const Config& c) : cfg(c), init(c) {
     init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = ready.loop = &loop;
@@ -4771,6 +4887,38 @@ void on_running(State& st) {
   hook_send(st.hook, st.loop, "running", st.init.child);
 }
 
+// The next --teardown program, or the end of the teardown.
+void next_teardown(State& st) {
+  Init& in = st.init;
+  while (st.teardown_next < st.prep->teardown.size()) {
+    const std::string& path = st.prep->teardown[st.teardown_next++];
+    if (start_program(in, path, st.teardown_envp.data())) {
+      set_deadline(st.loop, in.grace, in.cfg.kill_timeout_ms);  // bounded by --kill-timeout
+      return;
+    }
+    say("--teardown %s: %s", path.c_str(), describe_status(in.program_status).c_str());
+  }
+  advance(in, st.loop, Event::TeardownDone);
+}
+
+// Everything is reaped (or the command never started): the teardown
+// programs see dock's exit status.
+void start_teardown(State& st) {
+  st.teardown_env = st.prep->env;
+  st.teardown_env.set("DOCK_EXIT_STATUS", std::to_string(exit_code_of(st.init.status)));
+  st.teardown_envp = st.teardown_env.pointers();
+  st.teardown_next = 0;
+  next_teardown(st);
+}
+
+// A setup or teardown program ended (setup is waited for by run_setup).
+void on_program_end(State& st) {
+  if (st.init.phase != Phase::Teardown) return;
+  const int status = st.init.program_status;
+  if (status != 0) say("--teardown %s: %s", st.prep->teardown[st.teardown_next - 1].c_str(), describe_status(status).c_str());
+  next_teardown(st);
+}
+
 void on_lifecycle(State& st, Event e) {
   Init& in = st.init;
   switch (e) {
@@ -4778,21 +4926,26 @@ void on_lifecycle(State& st, Event e) {
       debug("started %s as %d%s", st.cfg.command[0], in.child, in.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
       start_readiness(st.ready, st.loop);
       break;
-    case Event::ExecFailed:
+    case Event::StartFailed:
     case Event::ChildEnded:
       stop_readiness(st.ready, st.loop);  // a child that ended was never "running"
       clear_deadline(st.loop, st.link.hangup_timer);
       st.rot.stopping = true;
-      hook_send(st.hook, st.loop, "crashed", in.child, in.status);
+      if (in.child > 0) hook_send(st.hook, st.loop, "crashed", in.child, in.status);
       start_hook_last_wait(st.hook, st.loop, in.stop_began);
+      if (e == Event::StartFailed) start_teardown(st);
       break;
+    case Event::AllReaped:
+      start_teardown(st);
+      break;
+    case Event::SetupFailed:
     case Event::StopAsked:
     case Event::GraceOver:
-    case Event::AllReaped:
+    case Event::TeardownDone:
     case Event::Settled:
       break;
   }
-  if (in.phase == Phase::Teardown && !st.lines.draining) start_drain(st.lines, st.loop);
+  if (in.phase == Phase::Draining && !st.lines.draining) start_drain(st.lines, st.loop);
 }
 
 // Teardown ends when nothing is left to write or to send.
@@ -4830,6 +4983,7 @@ bool wire(State& st) {
   st.init.on_event = callback<on_lifecycle, Event>(st);
   st.init.on_reaped = callback<on_reaped, pid_t, int>(st.rot);
   st.init.on_winch = callback<on_winch>(st);
+  st.init.on_program_end = callback<on_program_end>(st);
   st.lines.on_peer_lost = st.feed.on_peer_lost = callback<hang_up, const char*>(st.link);
   st.ready.on_ready = callback<on_running>(st);
   return watch(loop, loop.timer.get(), add_handler(loop, handler<on_timer>(loop)), EPOLLIN) &&
@@ -4997,6 +5151,8 @@ Fd leave_working_directory(Config& c) {
       for (std::string* f : {&t->ca, &t->cert, &t->key}) absolute(*f);
   absolute(c.ready_file);
   for (auto& f : c.env_files) absolute(f);
+  for (auto* list : {&c.setup, &c.teardown})
+    for (auto& f : *list) absolute(f);
   for (auto& t : c.templates) {
     absolute(t.src);
     absolute(t.dst);
@@ -5044,14 +5200,6 @@ int answer(const Parsed& p) {
   return code(Exit::Ok);
 }
 
-// What the command gets besides its arguments: its environment (env
-// files, --file-env, HOME for --user) and who it runs as; the templates
-// rendered from that environment.
-struct Prepared {
-  Environment env;
-  std::optional<Identity> user;
-  Credentials creds;
-};
 
 // SPEC §10's steps before the io target, in order. false: reported, exit 1.
 bool prepare(Config& c, Prepared& p) {
@@ -5064,6 +5212,10 @@ bool prepare(Config& c, Prepared& p) {
   if (!err && (err = apply_env_files(c.env_files, p.env))) what = "--env-file";
   if (!err && c.file_env && (err = apply_file_env(p.env))) what = "--file-env";
   if (!err && (err = render_templates(c.templates, p.env, p.user ? &*p.user : nullptr))) what = "--template";
+  for (const auto& path : c.setup)
+    if (!err && (err = expand_programs(path, p.setup))) what = "--setup";
+  for (const auto& path : c.teardown)
+    if (!err && (err = expand_programs(path, p.teardown))) what = "--teardown";
   if (err) {
     say("%s: %s", what, err->c_str());
     return false;
@@ -5093,9 +5245,8 @@ bool inputs_ok(const Config& cfg) {
   return true;
 }
 
-// The subreaper, the loop and its handlers, the child's stdio, the hook.
-// false: reported, exit 1.
-bool set_up(State& st, const sigset_t& blocked, Fd cwd, Plan& plan) {
+// The subreaper, the loop and its handlers. false: reported, exit 1.
+bool set_up(State& st, const sigset_t& blocked, Fd cwd) {
   Init& in = st.init;
   in.cwd = std::move(cwd);
   in.pid1 = in.self == 1;
@@ -5107,29 +5258,51 @@ bool set_up(State& st, const sigset_t& blocked, Fd cwd, Plan& plan) {
     say("event loop: %s", err->c_str());
     return false;
   }
-  if (!wire(st) || !plan_child_stdio(st, plan)) return false;
-  if (st.cfg.web_hook) setup_hook(st.hook, *st.cfg.web_hook);
+  return wire(st);
+}
+
+// The --setup programs, one after another, in the loop: signals go to the
+// one that runs, orphans are reaped. false: one failed, and its status is
+// dock's; nothing else runs.
+bool run_setup(State& st) {
+  Init& in = st.init;
+  for (const auto& path : st.prep->setup) {
+    if (start_program(in, path, st.cfg.child_env.data()))
+      while (in.program > 0) run_once(st.loop);
+    if (in.program_status == 0) continue;
+    say("--setup %s: %s", path.c_str(), describe_status(in.program_status).c_str());
+    in.status = in.program_status;
+    advance(in, st.loop, Event::SetupFailed);
+    return false;
+  }
   return true;
 }
 
 // Spawns the command: "starting", then it runs, or it could not be
 // executed. false: it could not be started (exit 1).
-bool start_command(State& st, Plan& plan, const Credentials& creds) {
+// The io target, the hook, the command. What fails is reported and is a
+// start-up failure (status 1; the teardown programs still run).
+void start_command(State& st) {
   Init& in = st.init;
+  Plan plan;
+  auto failed = [&] {
+    in.status = W_EXITCODE(code(Exit::Setup), 0);
+    in.ended = true;
+    advance(in, st.loop, Event::StartFailed);
+  };
+  if (!plan_child_stdio(st, plan)) return failed();
+  if (st.cfg.web_hook) setup_hook(st.hook, *st.cfg.web_hook);
   if (!st.cfg.tty) in.tty = foreground_tty();  // with --tty the child has a terminal of its own
   const Spawned child = spawn({st.cfg.command, st.cfg.child_env.data(), in.original_mask, plan.stdio,
-                               in.tty.get(), in.pid1, -1, -1, in.cwd.get(), creds});
+                               in.tty.get(), in.pid1, -1, -1, in.cwd.get(), st.prep->creds});
   for (auto& end : plan.ends) end.reset();
   if (child.pid < 0) {
     say("fork: %s", std::strerror(child.exec_errno));
-    return false;
+    return failed();
   }
   in.child = child.pid;
   hook_send(st.hook, st.loop, "starting", in.child);
-  if (child.exec_errno == 0) {
-    advance(in, st.loop, Event::Started);
-    return true;
-  }
+  if (child.exec_errno == 0) return advance(in, st.loop, Event::Started);
   const bool exec = child.stage == Stage::Exec;
   const std::string what = child.stage == Stage::User        ? "--user " + st.cfg.user
                            : child.stage == Stage::Terminal  ? std::string("--tty: the terminal")
@@ -5140,8 +5313,7 @@ bool start_command(State& st, Plan& plan, const Credentials& creds) {
   retry([&] { return ::waitpid(child.pid, nullptr, 0); });
   in.status = W_EXITCODE(exec ? code(exec_failure_code(child.exec_errno)) : code(Exit::Setup), 0);
   in.ended = true;
-  advance(in, st.loop, Event::ExecFailed);  // the hook still hears "crashed"
-  return true;
+  advance(in, st.loop, Event::StartFailed);  // the hook still hears "crashed"
 }
 
 void finish(State& st) {
@@ -5171,13 +5343,15 @@ void finish(State& st) {
 
   State st(parsed.config);
   st.init.original_mask = original_mask;
-  Plan plan;
-  if (!set_up(st, blocked, std::move(cwd), plan) || !start_command(st, plan, prep.creds)) return code(Exit::Setup);
+  st.prep = &prep;
+  if (!set_up(st, blocked, std::move(cwd))) return code(Exit::Setup);
   // From here on we may not bail: warn and go on.
+  if (!run_setup(st)) return exit_code_of(st.init.status);
+  start_command(st);
   reap(st.init, st.loop);                             // a child that exited before the loop started
   if (st.feed.active) pump_input(st.feed, st.loop);  // input epoll cannot wait for is read now
   while (st.init.phase != Phase::Done) {
-    if (st.init.phase == Phase::Teardown && settled(st)) advance(st.init, st.loop, Event::Settled);
+    if (st.init.phase == Phase::Draining && settled(st)) advance(st.init, st.loop, Event::Settled);
     else run_once(st.loop);
   }
   finish(st);

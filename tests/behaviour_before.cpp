@@ -185,3 +185,106 @@ TEST_CASE("--user nobody with --bind-port and --ready-file", "[before][user][bin
   dock.drain();
   CHECK(dock.err_buf.empty());
 }
+
+namespace {
+
+// An executable shell script at `path`.
+void script(const std::string& path, const std::string& body) { write(path, "#!/bin/sh\n" + body, 0755); }
+
+}  // namespace
+
+TEST_CASE("--setup and --teardown: the order seen from outside", "[before][setup][teardown][pid1]") {
+  forget_file_vars();
+  const bool pid1 = each_mode();
+  Dir dir(pid1 ? "order-1" : "order");
+  const std::string d = dir.path + "/", log = d + "log";
+  write(d + "app.env", "A=from-env-file\n");
+  write(d + "secret", "s3cret\n", 0600);
+  write(d + "t.in", "rendered {{A}}\n");
+  script(d + "setup", "echo \"setup A=$A S=$S $(cat " + d + "t.out)\" >> " + log + "\n");
+  script(d + "teardown", "echo \"teardown status=$DOCK_EXIT_STATUS A=$A\" >> " + log + "\n");
+  Proc p = run_dock({"--env-file", d + "app.env", "--file-env", "--template", d + "t.in:" + d + "t.out", "--setup",
+                     d + "setup", "--teardown", d + "teardown", "--kill-timeout", "5s", "--", "sh", "-c",
+                     "echo \"command A=$A S=$S\" >> " + log +
+                         "; (trap '' TERM; : > " + d + "trapped; sleep 1; echo leftover-gone >> " + log + ") & "
+                         // exit only once the leftover ignores SIGTERM
+                         "while [ ! -e " + d + "trapped ]; do sleep 0.01; done; exit 7"},
+                    {.pid1 = pid1, .env = {"S_FILE=" + d + "secret"}});
+  CHECK(p.exit_code() == 7);
+  CHECK(read_file(log) ==
+        "setup A=from-env-file S=s3cret rendered from-env-file\n"
+        "command A=from-env-file S=s3cret\n"
+        "leftover-gone\n"
+        "teardown status=7 A=from-env-file\n");
+  CHECK(p.err_buf.empty());
+}
+
+TEST_CASE("--setup DIR runs its executable files in byte order, nothing else", "[before][setup]") {
+  Dir dir("setup-dir");
+  const std::string d = dir.path + "/", parts = d + "parts/", log = d + "log";
+  REQUIRE(mkdir(parts.c_str(), 0755) == 0);
+  REQUIRE(mkdir((parts + "sub").c_str(), 0755) == 0);
+  script(parts + "10-b", "echo 10-b >> " + log + "\n");
+  script(parts + "02-a", "echo 02-a >> " + log + "\n");
+  script(parts + "B-upper", "echo B-upper >> " + log + "\n");
+  script(parts + ".hidden", "echo hidden >> " + log + "\n");
+  write(parts + "05-not-executable", "#!/bin/sh\necho no >> " + log + "\n", 0644);
+  Proc p = run_dock({"--setup", parts, "--", "sh", "-c", "echo command >> " + log});
+  CHECK(p.exit_code() == 0);
+  CHECK(read_file(log) == "02-a\n10-b\nB-upper\ncommand\n");
+}
+
+TEST_CASE("a failing --setup is dock's status: nothing else runs, no teardown", "[before][setup]") {
+  Dir dir("setup-fails");
+  const std::string d = dir.path + "/", log = d + "log";
+  script(d + "fails", "echo fails >> " + log + "; exit 3\n");
+  script(d + "killed", "kill -TERM $$\n");
+  script(d + "teardown", "echo teardown >> " + log + "\n");
+  Proc p = run_dock({"--setup", d + "fails", "--setup", d + "never", "--teardown", d + "teardown", "--", "sh", "-c",
+                     "echo command >> " + log});
+  // --setup never does not exist: found before anything runs.
+  CHECK(p.exit_code() == 1);
+  CHECK(p.err_buf == "dock: --setup: " + d + "never: No such file or directory\n");
+  CHECK(access(log.c_str(), F_OK) != 0);
+  Proc q = run_dock({"--setup", d + "fails", "--teardown", d + "teardown", "--", "sh", "-c", "echo command >> " + log});
+  CHECK(q.exit_code() == 3);
+  CHECK(q.err_buf == "dock: --setup " + d + "fails: exited with 3\n");
+  CHECK(read_file(log) == "fails\n");
+  Proc r = run_dock({"--setup", d + "killed", "--", "true"});
+  CHECK(r.exit_code() == 143);
+  CHECK(r.err_buf == "dock: --setup " + d + "killed: killed by SIGTERM\n");
+}
+
+TEST_CASE("a signal to dock while --setup runs goes to the setup program", "[before][setup][signals][pid1]") {
+  const bool pid1 = each_mode();
+  Dir dir(pid1 ? "setup-signal-1" : "setup-signal");
+  const std::string d = dir.path + "/", log = d + "log";
+  script(d + "setup", "trap 'echo got-TERM >> " + log + "; exit 9' TERM\necho ready\nwhile :; do sleep 0.05; done\n");
+  Proc p = start_dock({"--setup", d + "setup", "--", "sh", "-c", "echo command >> " + log}, {.pid1 = pid1});
+  REQUIRE(p.wait_out("ready\n"));
+  REQUIRE(signal_pid(p.dock_pid(), SIGTERM));
+  CHECK(p.exit_code() == 9);
+  CHECK(read_file(log) == "got-TERM\n");
+}
+
+TEST_CASE("--teardown runs after a start-up failure, sees the status, and is bounded by --kill-timeout", "[before][teardown]") {
+  Dir dir("teardown-more");
+  const std::string d = dir.path + "/", log = d + "log";
+  script(d + "teardown", "echo \"teardown $DOCK_EXIT_STATUS\" >> " + log + "\n");
+  script(d + "slow", "echo slow >> " + log + "; exec sleep 100\n");
+  Proc missing = run_dock({"--teardown", d + "teardown", "--", "no-such-command-anywhere"});
+  CHECK(missing.exit_code() == 127);
+  int port = 0;
+  const int closed = loopback_listener(1, port);
+  close(closed);  // nothing listens there now: the io target fails
+  Proc refused = run_dock({"--teardown", d + "teardown", "--io", "tcp://127.0.0.1:" + std::to_string(port), "--", "true"});
+  CHECK(refused.exit_code() == 1);
+  const int64_t start = now_ms();
+  Proc slow = run_dock({"--teardown", d + "slow", "--teardown", d + "teardown", "--kill-timeout", "500ms", "--", "sh",
+                        "-c", "exit 4"});
+  CHECK(slow.exit_code() == 4);  // a teardown's failure does not change the status
+  CHECK(now_ms() - start < 4000);
+  CHECK(slow.err_buf.find("dock: --teardown: still running after 500 ms: SIGKILL\n") != std::string::npos);
+  CHECK(slow.err_buf.find("dock: --teardown " + d + "slow: killed by SIGKILL\n") != std::string::npos);
+  CHECK(read_file(log) == "teardown 127\nteardown 1\nslow\nteardown 4\n");
+}
