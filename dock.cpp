@@ -1090,6 +1090,7 @@ enum class Event {
   Started,       // the command runs
   StartFailed,   // it could not be started or executed (the status is set)
   SetupFailed,   // a --setup program failed: nothing else runs
+  Interrupted,   // SIGTERM, SIGINT, SIGQUIT or SIGHUP while nothing runs yet
   StopAsked,     // SIGTERM from outside
   ChildEnded,    // the command was reaped
   GraceOver,     // the kill timeout ran out (in the last phase: look again)
@@ -1162,6 +1163,14 @@ void forward(Init& in, Loop& loop, const signalfd_siginfo& info) {
   if (to == 0) {
     debug("dropping SIG%s (--rewrite)", signal_name(sig).c_str());
     return;
+  }
+  // Before the command, while nothing runs (--wait-for): a stop request
+  // ends dock at once, 128+N.
+  if (in.phase == Phase::Starting && in.program <= 0 &&
+      (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGHUP)) {
+    debug("SIG%s before the command: stopping", signal_name(sig).c_str());
+    in.status = sig;  // a wait status: killed by `sig`
+    return advance(in, loop, Event::Interrupted);
   }
   if (to == SIGCONT && in.tty && !in.ended && ::tcgetpgrp(in.tty.get()) == ::getpgrp())
     ::tcsetpgrp(in.tty.get(), in.child);
@@ -1321,6 +1330,7 @@ void advance(Init& in, Loop& loop, Event e) {
       in.phase = Phase::Teardown;
       break;
     case Event::SetupFailed:
+    case Event::Interrupted:
       if (p != Phase::Starting) return;
       in.phase = Phase::Done;
       break;
@@ -4292,9 +4302,30 @@ struct StartConfig {
   std::vector<TemplateSpec> templates;  // --template
   std::string user;                     // --user USER[:GROUP]; empty: dock's own
   bool no_new_privs = false;            // --no-new-privs
+  std::vector<IoTarget> wait_for;       // --wait-for URL, in order
+  int64_t wait_timeout_ms = 60'000;     // --wait-timeout, for all of them together
   std::vector<std::string> setup;       // --setup PATH, in order
   std::vector<std::string> teardown;    // --teardown PATH, in order
 };
+
+// --wait-for URL: tcp://, tcp4://, tcp6://, unix:// or file:///PATH.
+Error parse_wait_for(std::string_view value, StartConfig& c) {
+  IoTarget t;
+  if (auto err = parse_io_url(value, t)) return "'" + std::string(value) + "': " + *err;
+  const bool scheme = value.find("://") != std::string_view::npos;
+  if (!scheme || t.scheme == Scheme::Tls)
+    return "'" + std::string(value) + "': not tcp://HOST:PORT, unix:///PATH or file:///PATH";
+  c.wait_for.push_back(std::move(t));
+  return {};
+}
+
+Error parse_wait_timeout(std::string_view value, StartConfig& c) {
+  auto ms = parse_duration(value);
+  if (!ms && parse_uint(value)) return std::string(value) + " needs a unit, e.g. " + std::string(value) + "s";
+  if (!ms || *ms == 0) return "'" + std::string(value) + "' is not a duration above zero (e.g. 30s, 2m)";
+  c.wait_timeout_ms = *ms;
+  return {};
+}
 
 // --setup, --teardown: a program or a directory of them.
 Error parse_program_path(std::string_view value, std::vector<std::string>& out) {
@@ -4446,6 +4477,129 @@ Error render_templates(std::span<const TemplateSpec> specs, const Environment& e
   return {};
 }
 
+// ---- --wait-for ----
+//
+// Each target in turn until it answers: a file exists, or a socket
+// accepts a connection (its name resolved again on every try). Between
+// tries dock sleeps on its timer, 100 ms doubling to 2 s; a connection in
+// flight is given up at --wait-timeout, which is for all targets together.
+
+constexpr int64_t kWaitFirstMs = 100, kWaitMaxMs = 2000;
+
+struct Waiter {
+  Loop* loop = nullptr;
+  const StartConfig* cfg = nullptr;
+  size_t current = 0;              // the target being waited for
+  int64_t give_up_at = 0;
+  int64_t pause = kWaitFirstMs;    // before the next try
+  std::vector<Address> addresses;  // the current target's, this try
+  size_t address = 0;
+  Fd fd;                           // a connection in flight
+  Slot slot = 0;
+  uint32_t armed = 0;
+  TimerId timer = 0;               // the next try, or the end of the wait
+  std::string why;                 // why the last try failed
+  bool done = false, failed = false;
+};
+
+void wait_try(Waiter& w, Loop& loop);
+
+// The try failed: again after the pause, unless the wait is over.
+void wait_later(Waiter& w, Loop& loop) {
+  w.fd.reset();
+  w.armed = 0;
+  const int64_t now = monotonic_ms();
+  if (now >= w.give_up_at) {
+    w.failed = true;
+    return;
+  }
+  debug("--wait-for %s: %s; again in %lld ms", w.cfg->wait_for[w.current].url.c_str(), w.why.c_str(), (long long)w.pause);
+  set_deadline_at(loop, w.timer, std::min(now + w.pause, w.give_up_at));
+  w.pause = std::min(w.pause * 2, kWaitMaxMs);
+}
+
+// The current target answered: on to the next one.
+void wait_next(Waiter& w, Loop& loop) {
+  if (w.fd) arm(loop, w.fd.get(), w.slot, w.armed, 0);
+  w.fd.reset();
+  debug("--wait-for %s: there", w.cfg->wait_for[w.current].url.c_str());
+  w.pause = kWaitFirstMs;
+  if (++w.current == w.cfg->wait_for.size()) {
+    w.done = true;
+    clear_deadline(loop, w.timer);
+    return;
+  }
+  wait_try(w, loop);
+}
+
+// Starts connecting to the next address of this try.
+void wait_connect(Waiter& w, Loop& loop) {
+  for (; w.address < w.addresses.size(); ++w.address) {
+    int err = 0;
+    w.fd = start_connect(w.addresses[w.address], err);
+    if (!w.fd) {
+      w.why = std::strerror(err);
+      continue;
+    }
+    w.armed = 0;
+    if (arm(loop, w.fd.get(), w.slot, w.armed, EPOLLOUT)) {
+      set_deadline_at(loop, w.timer, w.give_up_at);  // a connection in flight ends with the wait
+      return;
+    }
+  }
+  wait_later(w, loop);
+}
+
+void wait_try(Waiter& w, Loop& loop) {
+  const IoTarget& t = w.cfg->wait_for[w.current];
+  struct stat sb;
+  if (t.scheme == Scheme::File) {
+    if (::stat(t.path.c_str(), &sb) == 0) return wait_next(w, loop);
+    w.why = std::strerror(errno);
+    return wait_later(w, loop);
+  }
+  w.addresses.clear();
+  w.address = 0;
+  if (auto err = target_addresses(t, w.addresses)) {
+    w.why = *err;
+    return wait_later(w, loop);
+  }
+  wait_connect(w, loop);
+}
+
+// The connection in flight settled.
+void on_wait_ready(Waiter& w, Loop& loop) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(w.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err == 0) return wait_next(w, loop);
+  arm(loop, w.fd.get(), w.slot, w.armed, 0);
+  w.fd.reset();
+  w.why = std::strerror(err);
+  ++w.address;
+  wait_connect(w, loop);
+}
+
+// The pause is over, or the whole wait.
+void on_wait_deadline(Waiter& w, Loop& loop) {
+  if (w.done || w.failed) return;
+  if (monotonic_ms() >= w.give_up_at) {
+    if (w.fd) {
+      arm(loop, w.fd.get(), w.slot, w.armed, 0);
+      w.why = std::strerror(ETIMEDOUT);
+    }
+    w.fd.reset();
+    w.failed = true;
+    return;
+  }
+  wait_try(w, loop);
+}
+
+// "60s", "1500ms": a duration as the user would write it.
+std::string duration_text(int64_t ms) {
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
 // ---- --setup and --teardown programs ----
 
 // PATH as the programs it names: itself, or the executable regular files
@@ -4555,7 +4709,7 @@ Error set_flag(Config& c, std::string_view value) {
   return {};
 }
 
-constexpr std::array<OptionSpec, 23> kOptions{{
+constexpr std::array<OptionSpec, 25> kOptions{{
     {"io", 0, Takes::Value, "URL",
      "where the child's stdio goes: file:///abs/path,\n"
      "file://rel/path or a bare path (output appended),\n"
@@ -4610,6 +4764,13 @@ constexpr std::array<OptionSpec, 23> kOptions{{
      "run the command as USER (a name in /etc/passwd,\n"
      "or a number); dock itself stays root",
      [](Config& c, std::string_view v) { return parse_user(v, c); }},
+    {"wait-for", 0, Takes::Value, "URL",
+     "start only once URL answers: tcp://HOST:PORT,\n"
+     "unix:///PATH, file:///PATH; repeatable",
+     [](Config& c, std::string_view v) { return parse_wait_for(v, c); },
+     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_wait_for(x, c); }); }},
+    {"wait-timeout", 0, Takes::Value, "DURATION", "how long --wait-for waits in all (default 60s)",
+     [](Config& c, std::string_view v) { return parse_wait_timeout(v, c); }},
     {"setup", 0, Takes::Value, "PATH",
      "run PATH (or each program in the directory PATH)\n"
      "before the command; a failure ends dock; repeatable",
@@ -4862,13 +5023,15 @@ struct State {
   Rotation rot;     // --log-rotate, --log-max-size
   Hook hook;        // --web-hook
   Readiness ready;  // --bind-port, --ready-file
+  Waiter wait;      // --wait-for
   const Prepared* prep = nullptr;  // --env-file, --user, --setup, --teardown, ...
   Environment teardown_env;        // the command's, with DOCK_EXIT_STATUS
   std::vector<char*> teardown_envp;
   size_t teardown_next = 0;        // the next --teardown program
 
   explicit State(const Config& c) : cfg(c), init(c) {
-    init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = ready.loop = &loop;
+    init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = ready.loop = wait.loop = &loop;
+    wait.cfg = &c;
     link.init = &init;
     link.io = &c.io;
     rot.cfg = &c;
@@ -4939,6 +5102,7 @@ void on_lifecycle(State& st, Event e) {
       start_teardown(st);
       break;
     case Event::SetupFailed:
+    case Event::Interrupted:
     case Event::StopAsked:
     case Event::GraceOver:
     case Event::TeardownDone:
@@ -4978,6 +5142,8 @@ bool wire(State& st) {
   st.hook.attempt_timer = add_timer(loop, handler<on_hook_deadline>(st.hook));
   st.hook.exit_timer = add_timer(loop, handler<on_hook_exit_deadline>(st.hook));
   st.ready.probe_timer = add_timer(loop, handler<on_probe_deadline>(st.ready));
+  st.wait.timer = add_timer(loop, handler<on_wait_deadline>(st.wait));
+  st.wait.slot = add_handler(loop, handler<on_wait_ready>(st.wait));
   st.feed.from_slot = add_handler(loop, handler<on_peer>(st));
   st.hook.slot = add_handler(loop, handler<hook_progress>(st.hook));
   st.init.on_event = callback<on_lifecycle, Event>(st);
@@ -5261,6 +5427,23 @@ bool set_up(State& st, const sigset_t& blocked, Fd cwd) {
   return wire(st);
 }
 
+// --wait-for, in the loop: signals are read meanwhile (a stop request ends
+// dock). false: the wait ended dock (reported; its status is set).
+bool run_wait(State& st) {
+  Waiter& w = st.wait;
+  Init& in = st.init;
+  if (st.cfg.wait_for.empty()) return true;
+  w.give_up_at = monotonic_ms() + st.cfg.wait_timeout_ms;
+  wait_try(w, st.loop);
+  while (!w.done && !w.failed && in.phase != Phase::Done) run_once(st.loop);
+  if (in.phase == Phase::Done) return false;
+  if (w.done) return true;
+  say("waited %s for %s: %s", duration_text(st.cfg.wait_timeout_ms).c_str(), st.cfg.wait_for[w.current].url.c_str(),
+      w.why.c_str());
+  in.status = W_EXITCODE(code(Exit::Setup), 0);
+  return false;
+}
+
 // The --setup programs, one after another, in the loop: signals go to the
 // one that runs, orphans are reaped. false: one failed, and its status is
 // dock's; nothing else runs.
@@ -5346,7 +5529,7 @@ void finish(State& st) {
   st.prep = &prep;
   if (!set_up(st, blocked, std::move(cwd))) return code(Exit::Setup);
   // From here on we may not bail: warn and go on.
-  if (!run_setup(st)) return exit_code_of(st.init.status);
+  if (!run_wait(st) || !run_setup(st)) return exit_code_of(st.init.status);
   start_command(st);
   reap(st.init, st.loop);                             // a child that exited before the loop started
   if (st.feed.active) pump_input(st.feed, st.loop);  // input epoll cannot wait for is read now

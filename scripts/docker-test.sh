@@ -66,8 +66,11 @@ run_healthchecked() {  # NAME IMAGE COMMAND...
 busybox=$(command -v busybox) || { echo "busybox-static is needed"; exit 1; }
 mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/tmp" "$ctx/rootfs/run" "$ctx/rootfs/etc"
 # A user for services that drop root (test 10).
-printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$ctx/rootfs/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$ctx/rootfs/etc/group"
+# A named user with a supplementary group, and a config template (test 11).
+printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n' \
+  >"$ctx/rootfs/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\napp:x:1000:\naudio:x:29:app\n' >"$ctx/rootfs/etc/group"
+printf 'greeting={{GREETING}} port={{PORT:-8080}} secret={{DB_PASSWORD}} $host\n' >"$ctx/rootfs/etc/app.conf.in"
 cp ./dock-static "$ctx/rootfs/dock"
 cp "$busybox" "$ctx/rootfs/bin/busybox"
 for applet in $("$busybox" --list); do
@@ -300,6 +303,20 @@ docker build -q -t dock-test-env:latest "$ctx/env-image" >/dev/null 2>&1
 out=$(docker run --rm -e DOCK_IO= -e DOCK_LOG_MAX_SIZE= dock-test-env:latest echo "to docker logs" 2>&1)
 check "-e DOCK_IO= over an image's DOCK_IO: output goes to docker logs (got: $out)" test "$out" = "to docker logs"
 docker rmi dock-test-env:latest >/dev/null 2>&1
+
+# --- 11. FROM scratch: a named user, a Docker-style secret, a template -----
+# No NSS in the image: dock-static reads the image's own /etc/passwd and
+# /etc/group for --user app; the secret is mounted as Docker mounts one.
+printf 'pw-%s\n' "$$" >"$ctx/db_password"
+chmod 644 "$ctx/db_password"
+out=$(docker run --rm -v "$ctx/db_password:/run/secrets/db_password:ro" -e DB_PASSWORD_FILE=/run/secrets/db_password \
+  -e GREETING=hello -e DOCK_USER=app -e DOCK_FILE_ENV=1 -e DOCK_TEMPLATE=/etc/app.conf.in:/tmp/app.conf "$image" \
+  sh -c 'echo "uid=$(id -u) groups=$(id -G) home=$HOME pw=$DB_PASSWORD file=${DB_PASSWORD_FILE-unset}"; cat /tmp/app.conf; stat -c %u /tmp/app.conf' 2>&1)
+want="uid=1000 groups=1000 29 home=/ pw=pw-$$ file=unset
+greeting=hello port=8080 secret=pw-$$ \$host
+1000"
+check "FROM scratch: --user app from the image's /etc/passwd, the secret, the template" test "$out" = "$want"
+[ "$out" = "$want" ] || sed 's/^/     got: /' <<<"$out"
 
 echo "docker: $passed passed, $failed failed"
 [ "$failed" = 0 ]

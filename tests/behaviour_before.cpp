@@ -288,3 +288,77 @@ TEST_CASE("--teardown runs after a start-up failure, sees the status, and is bou
   CHECK(slow.err_buf.find("dock: --teardown " + d + "slow: killed by SIGKILL\n") != std::string::npos);
   CHECK(read_file(log) == "teardown 127\nteardown 1\nslow\nteardown 4\n");
 }
+
+TEST_CASE("--wait-for: the command starts once the port listens, not before", "[before][wait-for][pid1]") {
+  const bool pid1 = each_mode();
+  const int port = free_port();
+  Proc dock = start_dock({"-d", "--wait-for", "tcp://127.0.0.1:" + std::to_string(port), "--", "echo", "started"},
+                         {.pid1 = pid1});
+  REQUIRE(dock.wait_err("again in"));  // it tried, and waits
+  CHECK(dock.out_buf.empty());
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // free_port() said it was free
+  const int one = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(uint16_t(port));
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(listener, 4) == 0);
+  CHECK(dock.exit_code() == 0);
+  dock.drain();
+  CHECK(dock.out_buf == "started\n");
+  close(listener);
+}
+
+TEST_CASE("--wait-for: file:// and unix://, in order", "[before][wait-for]") {
+  Dir dir("wait-for");
+  const std::string file = dir.path + "/ready", sock = dir.path + "/s.sock";
+  Proc dock = start_dock({"-d", "--wait-for", "file://" + file, "--wait-for", "unix://" + sock, "--", "echo", "started"});
+  REQUIRE(dock.wait_err("--wait-for file://" + file + ": No such file or directory"));
+  std::ofstream(file) << "x";
+  REQUIRE(dock.wait_err("--wait-for unix://" + sock + ":"));  // the file is there: on to the socket
+  Proc server = Proc::start({"socat", "UNIX-LISTEN:" + sock + ",fork", "EXEC:cat"});
+  CHECK(dock.exit_code() == 0);
+  dock.drain();
+  CHECK(dock.out_buf == "started\n");
+}
+
+TEST_CASE("--wait-for gives up after --wait-timeout: one line, exit 1, nothing started", "[before][wait-for]") {
+  Dir dir("wait-timeout");
+  const std::string marker = dir.path + "/ran";
+  int port = 0;
+  close(loopback_listener(1, port));  // nothing listens there now
+  const std::string url = "tcp://127.0.0.1:" + std::to_string(port);
+  const int64_t start = now_ms();
+  Proc p = run_dock({"--setup", "/bin/true", "--wait-for", url, "--wait-timeout", "700ms", "--", "touch", marker});
+  const int64_t took = now_ms() - start;
+  CHECK(p.exit_code() == 1);
+  CHECK(p.err_buf == "dock: waited 700ms for " + url + ": Connection refused\n");
+  CHECK(took >= 650);
+  CHECK(took < 3000);
+  CHECK(access(marker.c_str(), F_OK) != 0);
+  Proc bad = run_dock({"--wait-for", "http://example.invalid/", "--", "true"});
+  CHECK(bad.exit_code() == 2);
+}
+
+TEST_CASE("a stop request while --wait-for waits ends dock at once, 128+N, nothing started", "[before][wait-for][signals][pid1]") {
+  const bool pid1 = each_mode();
+  Dir dir(pid1 ? "wait-stop-1" : "wait-stop");
+  const std::string marker = dir.path + "/ran";
+  int port = 0;
+  close(loopback_listener(1, port));
+  for (int sig : {SIGTERM, SIGINT}) {
+    Proc dock = start_dock({"-d", "--wait-for", "tcp://127.0.0.1:" + std::to_string(port), "--teardown",
+                            "/bin/false", "--", "touch", marker},
+                           {.pid1 = pid1});
+    REQUIRE(dock.wait_err("again in"));
+    const int64_t sent = now_ms();
+    REQUIRE(signal_pid(dock.dock_pid(), sig));
+    CHECK(dock.exit_code() == 128 + sig);
+    CHECK(now_ms() - sent < 1000);
+    CHECK(access(marker.c_str(), F_OK) != 0);
+    dock.drain();
+    CHECK(dock.err_buf.find("--teardown") == std::string::npos);  // no teardown after a signal ended the wait
+  }
+}
