@@ -4069,13 +4069,15 @@ Error check_ready_file(const std::string& path) {
   return {};
 }
 
-// ==== 12. Before the command: --env-file, --file-env, --template, --user ====
+// ==== 12. Before and after the command: --env-file, --file-env, --template,
+//      --wait-for, --setup, --teardown, --user, --no-new-privs ====
 //
 // What images script around an init (env and secret files, envsubst,
-// gosu), done by dock before the io target is opened, in SPEC §10's order:
-// env files, then --file-env, then templates; --user in the child, just
-// before exec. The parsers are pure; each failure is one line naming the
-// file (and line) and exit 1.
+// wait-for-it, docker-entrypoint.d, gosu), done by dock before the io
+// target is opened, in SPEC §10's order: env files, --file-env, templates,
+// --wait-for, --setup; --user in the child, just before exec; --teardown
+// after the leftovers. The parsers are pure; each failure is one line
+// naming the file (and line) or target, and exit 1.
 
 // ---- --user: /etc/passwd and /etc/group, read by dock ----
 //

@@ -118,6 +118,39 @@ done
 echo "| (/bin/true alone) | $(med none/start-plain) | | $(med none/start-pid1) | |"
 echo
 
+# --- 2b. start-up with the chores before the command (dock only) --------------
+# --user (reads /etc/passwd and /etc/group, switches in the child) and an
+# --env-file of 100 variables, against plain dock: the goal is within 10 %.
+for n in $(seq 100); do echo "VAR_$n=value number $n"; done >"$dir/100.env"
+for ((r = 0; r < rounds; r++)); do
+  for c in plain user env-file; do
+    case $c in
+      plain) w="./dock --" ;;
+      user) w="./dock --user nobody --" ;;
+      env-file) w="./dock --env-file $dir/100.env --" ;;
+    esac
+    got[chores/$c]+="$($B spawn "$spawns" $w /bin/true | field median_us) "
+  done
+done
+echo "## Start-up with the chores before the command (dock; median of $rounds runs x $spawns starts, /bin/true included)"
+echo
+echo "| dock | start-up (µs) | ratio to plain dock |"
+echo "|---|---|---|"
+for c in plain user env-file; do
+  label=$c
+  [ "$c" = user ] && label="--user nobody"
+  [ "$c" = env-file ] && label="--env-file (100 variables)"
+  echo "| $label | $(med chores/$c) | $(ratio "$(med chores/$c)" "$(med chores/plain)") |"
+done
+echo
+# --wait-for a port that never opens: what the wait costs.
+if [ -x /usr/bin/time ]; then
+  cpu=$(/usr/bin/time -f '%U %S' ./dock --wait-for tcp://127.0.0.1:1 --wait-timeout "${idle_s}s" -- true 2>&1 >/dev/null |
+        tail -n 1 | awk -v s="$idle_s" '{ printf "%.3f", ($1 + $2) * 100 / s }')
+  echo "## \`--wait-for\` a port that never opens (${idle_s} s): ${cpu} % of one CPU"
+  echo
+fi
+
 # --- 3 and 4. memory and idle cost -------------------------------------------
 # The memory figures move by up to 100 KiB from one start to the next: the
 # kernel maps a shared library's pages in 64 KiB windows around each fault,

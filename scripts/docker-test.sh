@@ -77,7 +77,7 @@ for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -s busybox "$ctx/rootfs/bin/$applet"
 done
 # Debian's runit (test 7), with the libraries ldd lists for it.
-for tool in runsvdir runsv sv; do
+for tool in runsvdir runsv sv chpst; do
   bin=$(command -v "$tool") || { echo "runit is needed"; exit 1; }
   cp "$bin" "$ctx/rootfs/bin/$tool"
   for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
@@ -95,6 +95,22 @@ echo "$svc: up"
 while :; do sleep 1000 & wait; done
 RUN
   chmod +x "$ctx/rootfs/etc/service/$svc/run"
+done
+# The seed's multi-service case by composition (test 12): a setup program,
+# and two services that drop to users of their own with runit's chpst.
+mkdir -p "$ctx/rootfs/etc/setup.d"
+printf '#!/bin/sh\necho prepared >/tmp/setup-done\n' >"$ctx/rootfs/etc/setup.d/10-prepare"
+chmod +x "$ctx/rootfs/etc/setup.d/10-prepare"
+for svc in gamma:app delta:nobody; do
+  name=${svc%%:*} user=${svc#*:}
+  mkdir -p "$ctx/rootfs/etc/service-users/$name"
+  cat >"$ctx/rootfs/etc/service-users/$name/run" <<RUN
+#!/bin/sh
+exec chpst -u $user /bin/sh -c 'trap "echo $name: got TERM as \\\$(id -u); exit 0" TERM
+echo "$name: up as \$(id -u) after \$(cat /tmp/setup-done)"
+while :; do sleep 1000 & wait; done'
+RUN
+  chmod +x "$ctx/rootfs/etc/service-users/$name/run"
 done
 cp Dockerfile.test "$ctx/Dockerfile"
 if ! docker build -q -t "$image" "$ctx" >/dev/null 2>"$ctx/build.log"; then
@@ -317,6 +333,19 @@ greeting=hello port=8080 secret=pw-$$ \$host
 1000"
 check "FROM scratch: --user app from the image's /etc/passwd, the secret, the template" test "$out" = "$want"
 [ "$out" = "$want" ] || sed 's/^/     got: /' <<<"$out"
+
+# --- 12. the seed's multi-service kit by composition ----------------------
+# runsvdir under dock with a setup program; each service under its own
+# user (chpst); docker stop ends them all with SIGTERM.
+c=$(run_d -e DOCK_DEBUG=1 -e DOCK_SETUP=/etc/setup.d "$image" runsvdir /etc/service-users)
+check "composition: the setup ran before the services; gamma runs as app" log_has "$c" 'gamma: up as 1000 after prepared'
+check "... delta runs as nobody" log_has "$c" 'delta: up as 65534 after prepared'
+start=$(ms); docker stop -t 10 "$c" >/dev/null; kit_ms=$(( $(ms) - start ))
+kit_log=$(docker logs "$c" 2>&1)
+check "composition: docker stop returns within 2 s (${kit_ms} ms), each service got SIGTERM as its user" \
+  bash -c '[ "$2" -lt 2000 ] && grep -q "^gamma: got TERM as 1000" <<<"$1" && grep -q "^delta: got TERM as 65534" <<<"$1" &&
+           grep -q "all processes reaped" <<<"$1"' _ "$kit_log" "$kit_ms"
+[ "$kit_ms" -lt 2000 ] || sed 's/^/     log: /' <<<"$kit_log"
 
 echo "docker: $passed passed, $failed failed"
 [ "$failed" = 0 ]
