@@ -3481,16 +3481,199 @@ int parse_http_status(std::string_view r) {
   }
 }
 
+// ---- one HTTP exchange ----
+//
+// Connect to each resolved address in turn, shake hands (https), write the
+// request, read up to the status line: non-blocking, driven by the loop.
+// The web hook delivers its events through it; --wait-for asks with a GET.
+// Only the status matters, so the rest of the answer is never read.
+
+enum class ExchangeStep { Idle, Connecting, Handshaking, Sending, Receiving };
+
+struct Exchange {
+  Loop* loop = nullptr;
+  IoTarget peer;                   // host, port, scheme (Tls: https) and TLS files; url for messages
+  std::vector<Address> addresses;  // resolved by the user of the exchange
+  Tls tls;                         // https: the context (prepared once), and a session
+  std::string request;             // the whole HTTP request
+  ExchangeStep step = ExchangeStep::Idle;
+  Fd fd;
+  Slot slot = 0;
+  uint32_t armed = 0;
+  size_t address = 0;              // the address being tried
+  std::string why;                 // why the last address could not be reached
+  size_t sent = 0;                 // bytes of the request written
+  std::array<char, 1024> reply{};  // the answer's first bytes, for its status line
+  size_t reply_len = 0;
+  // The end: the HTTP status (0: none), why not, and whether trying again may help.
+  Callback<int, const std::string&, bool> on_end;
+};
+
+void exchange_close(Exchange& x, Loop& loop) {
+  if (x.fd) arm(loop, x.fd.get(), x.slot, x.armed, 0);
+  x.tls.end_session();
+  x.fd.reset();
+  x.step = ExchangeStep::Idle;
+}
+
+// Ends the exchange; the caller returns at once (on_end may start another).
+void exchange_end(Exchange& x, Loop& loop, int status, const std::string& why, bool again) {
+  exchange_close(x, loop);
+  x.on_end(status, why, again);
+}
+
+// Connects to x.addresses[x.address], or the next one that takes a connect().
+void exchange_connect(Exchange& x, Loop& loop) {
+  for (; x.address < x.addresses.size(); ++x.address) {
+    int err = 0;
+    Fd fd = start_connect(x.addresses[x.address], err);
+    if (!fd) {
+      x.why = std::strerror(err);
+      continue;
+    }
+    x.fd = std::move(fd);
+    x.step = ExchangeStep::Connecting;
+    if (!arm(loop, x.fd.get(), x.slot, x.armed, EPOLLOUT)) return exchange_end(x, loop, 0, "epoll", false);
+    return;  // connected or not, the socket is writable when it is settled
+  }
+  exchange_end(x, loop, 0, x.why, true);
+}
+
+void exchange_start(Exchange& x, Loop& loop) {
+  x.address = 0;
+  x.why = "no address";
+  x.sent = 0;
+  x.reply_len = 0;
+  exchange_connect(x, loop);
+}
+
+// A read or a write on the connection, TLS or not, as read(2) and
+// write(2) give theirs; -1 with errno EAGAIN means wait for `wait`.
+ssize_t exchange_io(Exchange& x, bool writing, char* buf, size_t len, uint32_t& wait, std::string& why) {
+  wait = writing ? EPOLLOUT : EPOLLIN;
+  if (x.tls) return tls_io(x.tls.ssl(), writing, buf, len, wait, why);
+  const ssize_t n = writing ? ::send(x.fd.get(), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+                            : ::recv(x.fd.get(), buf, len, MSG_DONTWAIT);
+  if (n < 0 && errno == EWOULDBLOCK) errno = EAGAIN;
+  if (n < 0) why = std::strerror(errno);
+  return n;
+}
+
+// The connection settled: on to the handshake (https) or the request;
+// refused, the next address.
+bool exchange_connected(Exchange& x, Loop& loop) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(x.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err != 0) {
+    x.why = std::strerror(err);
+    exchange_close(x, loop);
+    ++x.address;
+    exchange_connect(x, loop);
+    return false;
+  }
+  if (x.peer.scheme != Scheme::Tls) {
+    x.step = ExchangeStep::Sending;
+    return true;
+  }
+  if (auto e = x.tls.attach(x.peer, x.fd.get())) {
+    exchange_end(x, loop, 0, *e, false);
+    return false;
+  }
+  x.step = ExchangeStep::Handshaking;
+  return true;
+}
+
+bool exchange_handshake(Exchange& x, Loop& loop) {
+  short want = 0;
+  if (auto e = x.tls.connect_step(want)) {
+    exchange_end(x, loop, 0, *e, !x.tls.verify_failed());
+    return false;
+  }
+  if (want != 0) {
+    arm(loop, x.fd.get(), x.slot, x.armed, want == POLLIN ? EPOLLIN : EPOLLOUT);
+    return false;
+  }
+  x.step = ExchangeStep::Sending;
+  return true;
+}
+
+bool exchange_write(Exchange& x, Loop& loop) {
+  uint32_t wait = 0;
+  std::string why;
+  while (x.sent < x.request.size()) {
+    const ssize_t n = exchange_io(x, true, x.request.data() + x.sent, x.request.size() - x.sent, wait, why);
+    if (n > 0) {
+      x.sent += size_t(n);
+    } else if (n < 0 && errno == EAGAIN) {
+      arm(loop, x.fd.get(), x.slot, x.armed, wait);
+      return false;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      exchange_end(x, loop, 0, n == 0 ? "the server closed the connection" : why, true);
+      return false;
+    }
+  }
+  x.step = ExchangeStep::Receiving;
+  return true;
+}
+
+// Reads the answer up to its status line.
+void exchange_read_status(Exchange& x, Loop& loop) {
+  uint32_t wait = 0;
+  std::string why;
+  for (;;) {
+    if (x.reply_len == x.reply.size()) return exchange_end(x, loop, 0, "the answer is not HTTP", false);
+    const ssize_t n = exchange_io(x, false, x.reply.data() + x.reply_len, x.reply.size() - x.reply_len, wait, why);
+    if (n < 0 && errno == EAGAIN) {
+      arm(loop, x.fd.get(), x.slot, x.armed, wait);
+      return;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return exchange_end(x, loop, 0, why, true);
+    if (n == 0) return exchange_end(x, loop, 0, "the server closed the connection without an answer", true);
+    x.reply_len += size_t(n);
+    const int status = parse_http_status({x.reply.data(), x.reply_len});
+    if (status == 0) continue;
+    if (status < 0) return exchange_end(x, loop, 0, "the answer is not HTTP", false);
+    return exchange_end(x, loop, status, "", false);
+  }
+}
+
+// The connection can move on: the exchange goes as far as it can without
+// waiting.
+void exchange_progress(Exchange& x, Loop& loop) {
+  bool going = true;
+  while (going) {
+    switch (x.step) {
+      case ExchangeStep::Idle: return;
+      case ExchangeStep::Connecting: going = exchange_connected(x, loop); break;
+      case ExchangeStep::Handshaking: going = exchange_handshake(x, loop); break;
+      case ExchangeStep::Sending: going = exchange_write(x, loop); break;
+      case ExchangeStep::Receiving: return exchange_read_status(x, loop);
+    }
+  }
+}
+
+// The exchange's peer for an http:// or https:// URL: its host and port,
+// dock's TLS parameters, the name shown in messages.
+void exchange_peer(Exchange& x, const HookUrl& url) {
+  x.peer = url.tls;
+  x.peer.scheme = url.https ? Scheme::Tls : Scheme::Tcp;
+  x.peer.url = url.shown;
+  x.peer.host = url.host;
+  x.peer.port = url.port;
+}
+
 // ---- delivering ----
 //
 // Each event becomes a whole HTTP request when it happens (the interfaces
 // as they are then) and waits its turn: events are delivered in order. An
-// attempt connects to each resolved address in turn, shakes hands (https),
-// writes the request and reads up to the status line, all within 5 s; a
-// failed connection, a timeout or a 5xx is tried again after 0.5 s and
-// 1.5 s; anything else, or a third failure, is one warning and the next
-// event goes. Everything is non-blocking and driven by the loop: a slow or
-// dead hook server delays nothing but the next hook.
+// attempt is one exchange within 5 s; a failed connection, a timeout or a
+// 5xx is tried again after 0.5 s and 1.5 s; anything else, or a third
+// failure, is one warning and the next event goes. A slow or dead hook
+// server delays nothing but the next hook.
 
 constexpr int64_t kHookAttemptMs = 5000;   // connect, handshake, request, status line
 // The hook's last wait runs alongside the kill timeout: it ends 5 s after
@@ -3499,8 +3682,6 @@ constexpr int64_t kHookAttemptMs = 5000;   // connect, handshake, request, statu
 constexpr int64_t kHookExitWaitMs = 5000;
 constexpr int64_t kHookLastEventMs = 1000;
 constexpr std::array<int64_t, 2> kHookBackoffMs{500, 1500};  // before the 2nd and the 3rd attempt
-
-enum class HookStep { Idle, Connecting, Handshaking, Sending, Receiving, Pausing };
 
 struct HookEvent {
   std::string status;   // for messages
@@ -3511,49 +3692,31 @@ struct Hook {
   Loop* loop = nullptr;
   bool on = false;
   const HookUrl* url = nullptr;
-  IoTarget peer;                   // the URL's host and port, as Tls takes them
-  std::vector<Address> addresses;  // resolved before the child starts
-  Tls tls;                         // https: the context, and an attempt's session
-  std::vector<HookEvent> queue;    // queue[0] is being delivered
-  HookStep step = HookStep::Idle;
-  Fd fd;
-  Slot slot = 0;
-  uint32_t armed = 0;
-  TimerId attempt_timer = 0;  // an attempt's 5 s, or its pause
-  TimerId exit_timer = 0;     // dock is done but for the hook
-  int attempt = 0;            // of queue[0], from 1
-  size_t address = 0;         // the address being tried
-  std::string why;            // why the last address could not be reached
-  size_t sent = 0;            // bytes of the request written
-  std::array<char, 1024> reply{};  // the answer's first bytes, for its status line
-  size_t reply_len = 0;
-  bool abandoned = false;  // the exit wait is over
+  Exchange x;                    // the attempt in flight; its addresses resolved before the child starts
+  std::vector<HookEvent> queue;  // queue[0] is being delivered
+  bool pausing = false;          // between two attempts
+  TimerId attempt_timer = 0;     // an attempt's 5 s, or its pause
+  TimerId exit_timer = 0;        // dock is done but for the hook
+  int attempt = 0;               // of queue[0], from 1
+  bool abandoned = false;        // the exit wait is over
 };
 
 bool hook_pending(const Hook& h) { return h.on && !h.queue.empty() && !h.abandoned; }
 
 void hook_next(Hook& h, Loop& loop);
-void hook_connect(Hook& h, Loop& loop);
-
-void hook_close(Hook& h, Loop& loop) {
-  if (h.fd) arm(loop, h.fd.get(), h.slot, h.armed, 0);
-  h.tls.end_session();
-  h.fd.reset();
-  h.step = HookStep::Idle;
-}
 
 // The attempt failed. `again`: a connection failure, a timeout or a 5xx,
 // which may pass, so it is tried again after a pause (twice at most).
 void hook_failed(Hook& h, Loop& loop, const std::string& why, bool again) {
-  hook_close(h, loop);
+  exchange_close(h.x, loop);
   if (again && size_t(h.attempt) <= kHookBackoffMs.size()) {
-    debug("--web-hook %s: %s: %s; trying again in %lld ms", h.peer.url.c_str(), h.queue[0].status.c_str(),
+    debug("--web-hook %s: %s: %s; trying again in %lld ms", h.x.peer.url.c_str(), h.queue[0].status.c_str(),
           why.c_str(), (long long)kHookBackoffMs[size_t(h.attempt) - 1]);
-    h.step = HookStep::Pausing;
+    h.pausing = true;
     set_deadline(loop, h.attempt_timer, kHookBackoffMs[size_t(h.attempt) - 1]);
     return;
   }
-  say("--web-hook %s: \"%s\" not delivered: %s%s", h.peer.url.c_str(), h.queue[0].status.c_str(), why.c_str(),
+  say("--web-hook %s: \"%s\" not delivered: %s%s", h.x.peer.url.c_str(), h.queue[0].status.c_str(), why.c_str(),
       h.attempt > 1 ? (" (" + std::to_string(h.attempt) + " attempts)").c_str() : "");
   h.queue.erase(h.queue.begin());
   hook_next(h, loop);
@@ -3561,170 +3724,44 @@ void hook_failed(Hook& h, Loop& loop, const std::string& why, bool again) {
 
 void hook_start_attempt(Hook& h, Loop& loop) {
   ++h.attempt;
-  h.address = 0;
-  h.why = "no address";
-  h.sent = 0;
-  h.reply_len = 0;
+  h.pausing = false;
+  h.x.request = h.queue[0].request;
   set_deadline(loop, h.attempt_timer, kHookAttemptMs);
-  hook_connect(h, loop);
+  exchange_start(h.x, loop);
 }
 
 // Starts on the oldest event, if any.
 void hook_next(Hook& h, Loop& loop) {
   h.attempt = 0;
+  h.pausing = false;
   if (h.queue.empty() || h.abandoned) {
-    h.step = HookStep::Idle;
     clear_deadline(loop, h.attempt_timer);
     return;
   }
   hook_start_attempt(h, loop);
 }
 
-// Connects to h.addresses[h.address], or the next one that takes a connect().
-void hook_connect(Hook& h, Loop& loop) {
-  for (; h.address < h.addresses.size(); ++h.address) {
-    int err = 0;
-    Fd fd = start_connect(h.addresses[h.address], err);
-    if (!fd) {
-      h.why = std::strerror(err);
-      continue;
-    }
-    h.fd = std::move(fd);
-    h.step = HookStep::Connecting;
-    if (!arm(loop, h.fd.get(), h.slot, h.armed, EPOLLOUT)) hook_failed(h, loop, "epoll", false);
-    return;  // connected or not, the socket is writable when it is settled
-  }
-  hook_failed(h, loop, h.why, true);
-}
-
-// A read or a write on the attempt's connection, TLS or not, as read(2)
-// and write(2) give theirs; -1 with errno EAGAIN means wait for `wait`.
-// `why` says what went wrong.
-ssize_t hook_io(Hook& h, bool writing, char* buf, size_t len, uint32_t& wait, std::string& why) {
-  wait = writing ? EPOLLOUT : EPOLLIN;
-  if (h.tls) return tls_io(h.tls.ssl(), writing, buf, len, wait, why);
-  const ssize_t n = writing ? ::send(h.fd.get(), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
-                            : ::recv(h.fd.get(), buf, len, MSG_DONTWAIT);
-  if (n < 0 && errno == EWOULDBLOCK) errno = EAGAIN;
-  if (n < 0) why = std::strerror(errno);
-  return n;
-}
-
-// The connection settled: on to the handshake (https) or the request;
-// refused, the next address.
-bool hook_connected(Hook& h, Loop& loop) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(h.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err != 0) {
-    h.why = std::strerror(err);
-    hook_close(h, loop);
-    ++h.address;
-    hook_connect(h, loop);
-    return false;
-  }
-  if (h.peer.scheme != Scheme::Tls) {
-    h.step = HookStep::Sending;
-    return true;
-  }
-  if (auto e = h.tls.attach(h.peer, h.fd.get())) {
-    hook_failed(h, loop, *e, false);
-    return false;
-  }
-  h.step = HookStep::Handshaking;
-  return true;
-}
-
-bool hook_handshake(Hook& h, Loop& loop) {
-  short want = 0;
-  if (auto e = h.tls.connect_step(want)) {
-    hook_failed(h, loop, *e, !h.tls.verify_failed());
-    return false;
-  }
-  if (want != 0) {
-    arm(loop, h.fd.get(), h.slot, h.armed, want == POLLIN ? EPOLLIN : EPOLLOUT);
-    return false;
-  }
-  h.step = HookStep::Sending;
-  return true;
-}
-
-bool hook_write_request(Hook& h, Loop& loop) {
-  std::string& request = h.queue[0].request;
-  uint32_t wait = 0;
-  std::string why;
-  while (h.sent < request.size()) {
-    const ssize_t n = hook_io(h, true, request.data() + h.sent, request.size() - h.sent, wait, why);
-    if (n > 0) {
-      h.sent += size_t(n);
-    } else if (n < 0 && errno == EAGAIN) {
-      arm(loop, h.fd.get(), h.slot, h.armed, wait);
-      return false;
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else {
-      hook_failed(h, loop, n == 0 ? "the server closed the connection" : why, true);
-      return false;
-    }
-  }
-  h.step = HookStep::Receiving;
-  return true;
-}
-
-// Reads the answer up to its status line: delivered, or failed.
-void hook_read_status(Hook& h, Loop& loop) {
-  uint32_t wait = 0;
-  std::string why;
-  for (;;) {
-    if (h.reply_len == h.reply.size()) return hook_failed(h, loop, "the answer is not HTTP", false);
-    const ssize_t n = hook_io(h, false, h.reply.data() + h.reply_len, h.reply.size() - h.reply_len, wait, why);
-    if (n < 0 && errno == EAGAIN) {
-      arm(loop, h.fd.get(), h.slot, h.armed, wait);
-      return;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return hook_failed(h, loop, why, true);
-    if (n == 0) return hook_failed(h, loop, "the server closed the connection without an answer", true);
-    h.reply_len += size_t(n);
-    const int status = parse_http_status({h.reply.data(), h.reply_len});
-    if (status == 0) continue;
-    if (status < 0) return hook_failed(h, loop, "the answer is not HTTP", false);
-    if (status >= 300) return hook_failed(h, loop, "HTTP status " + std::to_string(status), status >= 500);
-    debug("--web-hook %s: \"%s\" delivered (HTTP %d)", h.peer.url.c_str(), h.queue[0].status.c_str(), status);
-    hook_close(h, loop);
-    h.queue.erase(h.queue.begin());
-    return hook_next(h, loop);
-  }
-}
-
-// The connection can move on: the attempt goes as far as it can without
-// waiting.
-void hook_progress(Hook& h, Loop& loop) {
-  bool going = true;
-  while (going) {
-    switch (h.step) {
-      case HookStep::Idle:
-      case HookStep::Pausing: return;
-      case HookStep::Connecting: going = hook_connected(h, loop); break;
-      case HookStep::Handshaking: going = hook_handshake(h, loop); break;
-      case HookStep::Sending: going = hook_write_request(h, loop); break;
-      case HookStep::Receiving: return hook_read_status(h, loop);
-    }
-  }
+// The exchange ended: delivered (2xx), or failed.
+void on_hook_answer(Hook& h, Loop& loop, int status, const std::string& why, bool again) {
+  if (status == 0) return hook_failed(h, loop, why, again);
+  if (status >= 300) return hook_failed(h, loop, "HTTP status " + std::to_string(status), status >= 500);
+  debug("--web-hook %s: \"%s\" delivered (HTTP %d)", h.x.peer.url.c_str(), h.queue[0].status.c_str(), status);
+  h.queue.erase(h.queue.begin());
+  hook_next(h, loop);
 }
 
 // A pause is over, or an attempt took its whole 5 s.
 void on_hook_deadline(Hook& h, Loop& loop) {
-  if (h.step == HookStep::Pausing) hook_start_attempt(h, loop);
-  else if (h.step != HookStep::Idle) hook_failed(h, loop, "no answer within 5 s", true);
+  if (h.pausing) hook_start_attempt(h, loop);
+  else if (h.x.step != ExchangeStep::Idle) hook_failed(h, loop, "no answer within 5 s", true);
 }
 
 // Dock is done but for the hook; it waits no longer.
 void on_hook_exit_deadline(Hook& h, Loop& loop) {
   if (!hook_pending(h)) return;
-  say("--web-hook %s: \"%s\" not delivered by the end of the stop: giving up", h.peer.url.c_str(),
+  say("--web-hook %s: \"%s\" not delivered by the end of the stop: giving up", h.x.peer.url.c_str(),
       h.queue[0].status.c_str());
-  hook_close(h, loop);
+  exchange_close(h.x, loop);
   h.abandoned = true;
   clear_deadline(loop, h.attempt_timer);
 }
@@ -3737,9 +3774,9 @@ void hook_send(Hook& h, Loop& loop, std::string_view status, pid_t pid, std::opt
   if (::getifaddrs(&list) != 0) debug("getifaddrs: %s", std::strerror(errno));
   const std::string body = hook_body(status, pid, ended, gather_interfaces(list));
   if (list != nullptr) ::freeifaddrs(list);
-  debug("--web-hook %s: queued %s", h.peer.url.c_str(), body.c_str());
+  debug("--web-hook %s: queued %s", h.x.peer.url.c_str(), body.c_str());
   h.queue.push_back({std::string(status), hook_request(*h.url, body)});
-  if (h.step == HookStep::Idle) hook_next(h, loop);
+  if (h.x.step == ExchangeStep::Idle && !h.pausing) hook_next(h, loop);
 }
 
 // The child ended: the hook's last wait starts, alongside the kill
@@ -3756,17 +3793,13 @@ void start_hook_last_wait(Hook& h, Loop& loop, int64_t stop_began) {
 // child without it.
 void setup_hook(Hook& h, const HookUrl& url) {
   h.url = &url;
-  h.peer = url.tls;
-  h.peer.scheme = url.https ? Scheme::Tls : Scheme::Tcp;
-  h.peer.url = url.shown;
-  h.peer.host = url.host;
-  h.peer.port = url.port;
+  exchange_peer(h.x, url);
   if (url.https)
-    if (auto err = h.tls.prepare(h.peer)) {
+    if (auto err = h.x.tls.prepare(h.x.peer)) {
       say("--web-hook %s: %s (no hook will be sent)", url.shown.c_str(), err->c_str());
       return;
     }
-  if (auto err = resolve(url.host, url.port, AF_UNSPEC, h.addresses)) {
+  if (auto err = resolve(url.host, url.port, AF_UNSPEC, h.x.addresses)) {
     say("--web-hook %s: %s (no hook will be sent)", url.shown.c_str(), err->c_str());
     return;
   }
@@ -4297,6 +4330,13 @@ Error parse_template_spec(std::string_view value, std::vector<TemplateSpec>& out
   return {};
 }
 
+// One --wait-for URL.
+struct WaitTarget {
+  IoTarget io;                  // tcp://, unix://, file:///
+  std::optional<HookUrl> http;  // http://, https://: a GET answered with 2xx
+  [[nodiscard]] const std::string& shown() const { return http ? http->shown : io.url; }
+};
+
 // The options of this section.
 struct StartConfig {
   std::vector<std::string> env_files;   // --env-file, in order
@@ -4304,20 +4344,27 @@ struct StartConfig {
   std::vector<TemplateSpec> templates;  // --template
   std::string user;                     // --user USER[:GROUP]; empty: dock's own
   bool no_new_privs = false;            // --no-new-privs
-  std::vector<IoTarget> wait_for;       // --wait-for URL, in order
+  std::vector<WaitTarget> wait_for;     // --wait-for URL, in order
   int64_t wait_timeout_ms = 60'000;     // --wait-timeout, for all of them together
   std::vector<std::string> setup;       // --setup PATH, in order
   std::vector<std::string> teardown;    // --teardown PATH, in order
 };
 
-// --wait-for URL: tcp://, tcp4://, tcp6://, unix:// or file:///PATH.
+// --wait-for URL: tcp://, tcp4://, tcp6://, unix://, file:///PATH,
+// http:// or https://.
 Error parse_wait_for(std::string_view value, StartConfig& c) {
-  IoTarget t;
-  if (auto err = parse_io_url(value, t)) return "'" + std::string(value) + "': " + *err;
-  const bool scheme = value.find("://") != std::string_view::npos;
-  if (!scheme || t.scheme == Scheme::Tls)
-    return "'" + std::string(value) + "': not tcp://HOST:PORT, unix:///PATH or file:///PATH";
-  c.wait_for.push_back(std::move(t));
+  WaitTarget w;
+  const std::string_view scheme = value.substr(0, value.find("://"));
+  if (iequals(scheme, "http") || iequals(scheme, "https")) {
+    HookUrl h;
+    if (auto err = parse_hook_url(value, h)) return "'" + std::string(value) + "': " + *err;
+    w.http = std::move(h);
+  } else if (auto err = parse_io_url(value, w.io)) {
+    return "'" + std::string(value) + "': " + *err;
+  } else if (scheme.size() == value.size() || w.io.scheme == Scheme::Tls) {
+    return "'" + std::string(value) + "': not tcp://HOST:PORT, unix:///PATH, file:///PATH, http:// or https://";
+  }
+  c.wait_for.push_back(std::move(w));
   return {};
 }
 
@@ -4490,6 +4537,8 @@ constexpr int64_t kWaitFirstMs = 100, kWaitMaxMs = 2000;
 
 struct Waiter {
   Loop* loop = nullptr;
+  Exchange x;                      // http://, https://: the GET in flight
+  size_t prepared = SIZE_MAX;      // the target x.tls was prepared for
   const StartConfig* cfg = nullptr;
   size_t current = 0;              // the target being waited for
   int64_t give_up_at = 0;
@@ -4515,7 +4564,8 @@ void wait_later(Waiter& w, Loop& loop) {
     w.failed = true;
     return;
   }
-  debug("--wait-for %s: %s; again in %lld ms", w.cfg->wait_for[w.current].url.c_str(), w.why.c_str(), (long long)w.pause);
+  debug("--wait-for %s: %s; again in %lld ms", w.cfg->wait_for[w.current].shown().c_str(), w.why.c_str(),
+        (long long)w.pause);
   set_deadline_at(loop, w.timer, std::min(now + w.pause, w.give_up_at));
   w.pause = std::min(w.pause * 2, kWaitMaxMs);
 }
@@ -4524,7 +4574,7 @@ void wait_later(Waiter& w, Loop& loop) {
 void wait_next(Waiter& w, Loop& loop) {
   if (w.fd) arm(loop, w.fd.get(), w.slot, w.armed, 0);
   w.fd.reset();
-  debug("--wait-for %s: there", w.cfg->wait_for[w.current].url.c_str());
+  debug("--wait-for %s: there", w.cfg->wait_for[w.current].shown().c_str());
   w.pause = kWaitFirstMs;
   if (++w.current == w.cfg->wait_for.size()) {
     w.done = true;
@@ -4552,8 +4602,41 @@ void wait_connect(Waiter& w, Loop& loop) {
   wait_later(w, loop);
 }
 
+// A GET to an http:// or https:// target, within 5 s (and the wait).
+void wait_ask(Waiter& w, Loop& loop, const HookUrl& url) {
+  Exchange& x = w.x;
+  if (w.prepared != w.current) {
+    x.tls = Tls();
+    exchange_peer(x, url);
+    if (auto err = url.https ? x.tls.prepare(x.peer) : Error()) {
+      w.why = *err;
+      return wait_later(w, loop);
+    }
+    w.prepared = w.current;
+  }
+  x.addresses.clear();
+  if (auto err = resolve(url.host, url.port, AF_UNSPEC, x.addresses)) {
+    w.why = *err;
+    return wait_later(w, loop);
+  }
+  x.request = "GET " + url.target + " HTTP/1.1\r\nHost: " + url.authority + "\r\nUser-Agent: dock/" +
+              std::string(kVersion) + "\r\n" + (url.auth.empty() ? "" : "Authorization: " + url.auth + "\r\n") +
+              "Connection: close\r\n\r\n";
+  set_deadline_at(loop, w.timer, std::min(monotonic_ms() + kHookAttemptMs, w.give_up_at));
+  exchange_start(x, loop);
+}
+
+// The GET ended: 2xx is an answer; anything else is tried again.
+void on_wait_answer(Waiter& w, Loop& loop, int status, const std::string& why, bool) {
+  if (status >= 200 && status < 300) return wait_next(w, loop);
+  w.why = status != 0 ? "HTTP status " + std::to_string(status) : why;
+  wait_later(w, loop);
+}
+
 void wait_try(Waiter& w, Loop& loop) {
-  const IoTarget& t = w.cfg->wait_for[w.current];
+  const WaitTarget& target = w.cfg->wait_for[w.current];
+  if (target.http) return wait_ask(w, loop, *target.http);
+  const IoTarget& t = target.io;
   struct stat sb;
   if (t.scheme == Scheme::File) {
     if (::stat(t.path.c_str(), &sb) == 0) return wait_next(w, loop);
@@ -4582,15 +4665,16 @@ void on_wait_ready(Waiter& w, Loop& loop) {
   wait_connect(w, loop);
 }
 
-// The pause is over, or the whole wait.
+// The pause is over, a try took too long, or the whole wait is over.
 void on_wait_deadline(Waiter& w, Loop& loop) {
   if (w.done || w.failed) return;
+  if (w.fd || w.x.step != ExchangeStep::Idle) {  // a try in flight: it failed
+    if (w.fd) arm(loop, w.fd.get(), w.slot, w.armed, 0);
+    w.why = w.fd ? std::strerror(ETIMEDOUT) : "no answer within 5 s";
+    exchange_close(w.x, loop);
+    return wait_later(w, loop);
+  }
   if (monotonic_ms() >= w.give_up_at) {
-    if (w.fd) {
-      arm(loop, w.fd.get(), w.slot, w.armed, 0);
-      w.why = std::strerror(ETIMEDOUT);
-    }
-    w.fd.reset();
     w.failed = true;
     return;
   }
@@ -4768,7 +4852,7 @@ constexpr std::array<OptionSpec, 25> kOptions{{
      [](Config& c, std::string_view v) { return parse_user(v, c); }},
     {"wait-for", 0, Takes::Value, "URL",
      "start only once URL answers: tcp://HOST:PORT,\n"
-     "unix:///PATH, file:///PATH; repeatable",
+     "unix:///PATH, file:///PATH, http(s):// (2xx)",
      [](Config& c, std::string_view v) { return parse_wait_for(v, c); },
      [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_wait_for(x, c); }); }},
     {"wait-timeout", 0, Takes::Value, "DURATION", "how long --wait-for waits in all (default 60s)",
@@ -5032,7 +5116,7 @@ struct State {
   size_t teardown_next = 0;        // the next --teardown program
 
   explicit State(const Config& c) : cfg(c), init(c) {
-    init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = ready.loop = wait.loop = &loop;
+    init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = hook.x.loop = ready.loop = wait.loop = wait.x.loop = &loop;
     wait.cfg = &c;
     link.init = &init;
     link.io = &c.io;
@@ -5146,8 +5230,11 @@ bool wire(State& st) {
   st.ready.probe_timer = add_timer(loop, handler<on_probe_deadline>(st.ready));
   st.wait.timer = add_timer(loop, handler<on_wait_deadline>(st.wait));
   st.wait.slot = add_handler(loop, handler<on_wait_ready>(st.wait));
+  st.wait.x.slot = add_handler(loop, handler<exchange_progress>(st.wait.x));
+  st.wait.x.on_end = callback<on_wait_answer, int, const std::string&, bool>(st.wait);
   st.feed.from_slot = add_handler(loop, handler<on_peer>(st));
-  st.hook.slot = add_handler(loop, handler<hook_progress>(st.hook));
+  st.hook.x.slot = add_handler(loop, handler<exchange_progress>(st.hook.x));
+  st.hook.x.on_end = callback<on_hook_answer, int, const std::string&, bool>(st.hook);
   st.init.on_event = callback<on_lifecycle, Event>(st);
   st.init.on_reaped = callback<on_reaped, pid_t, int>(st.rot);
   st.init.on_winch = callback<on_winch>(st);
@@ -5440,7 +5527,7 @@ bool run_wait(State& st) {
   while (!w.done && !w.failed && in.phase != Phase::Done) run_once(st.loop);
   if (in.phase == Phase::Done) return false;
   if (w.done) return true;
-  say("waited %s for %s: %s", duration_text(st.cfg.wait_timeout_ms).c_str(), st.cfg.wait_for[w.current].url.c_str(),
+  say("waited %s for %s: %s", duration_text(st.cfg.wait_timeout_ms).c_str(), st.cfg.wait_for[w.current].shown().c_str(),
       w.why.c_str());
   in.status = W_EXITCODE(code(Exit::Setup), 0);
   return false;

@@ -3,6 +3,7 @@
 // outside, as PID 1 and as a subreaper; every error is one line, exit 1,
 // and nothing after it runs.
 #include "harness.hpp"
+#include "http_server.hpp"
 
 #include <sys/stat.h>
 
@@ -338,7 +339,7 @@ TEST_CASE("--wait-for gives up after --wait-timeout: one line, exit 1, nothing s
   CHECK(took >= 650);
   CHECK(took < 3000);
   CHECK(access(marker.c_str(), F_OK) != 0);
-  Proc bad = run_dock({"--wait-for", "http://example.invalid/", "--", "true"});
+  Proc bad = run_dock({"--wait-for", "tls://127.0.0.1:1", "--", "true"});
   CHECK(bad.exit_code() == 2);
 }
 
@@ -361,4 +362,23 @@ TEST_CASE("a stop request while --wait-for waits ends dock at once, 128+N, nothi
     dock.drain();
     CHECK(dock.err_buf.find("--teardown") == std::string::npos);  // no teardown after a signal ended the wait
   }
+}
+
+TEST_CASE("--wait-for http://: a GET until it is answered with 2xx", "[before][wait-for][hook]") {
+  HttpServer server({{503, 0}, {404, 0}});  // then 200
+  Proc dock = run_dock({"--wait-for", server.url("/health?ready=1", "user:pw@"), "--", "echo", "started"});
+  CHECK(dock.exit_code() == 0);
+  CHECK(dock.out_buf == "started\n");
+  const auto reqs = server.requests();
+  REQUIRE(reqs.size() == 3);
+  for (const auto& r : reqs) {
+    CHECK(r.line == "GET /health?ready=1 HTTP/1.1");
+    CHECK(r.header("Host") == "127.0.0.1:" + std::to_string(server.port));
+    CHECK(r.header("Authorization") == "Basic dXNlcjpwdw==");
+  }
+  HttpServer never({{500, 0}, {500, 0}, {500, 0}, {500, 0}, {500, 0}, {500, 0}, {500, 0}, {500, 0}});
+  Proc gave_up = run_dock({"--wait-for", never.url("/h"), "--wait-timeout", "600ms", "--", "echo", "started"});
+  CHECK(gave_up.exit_code() == 1);
+  CHECK(gave_up.err_buf == "dock: waited 600ms for " + never.url("/h") + ": HTTP status 500\n");
+  CHECK(gave_up.out_buf.empty());
 }
