@@ -4402,9 +4402,18 @@ Error parse_user(std::string_view value, StartConfig& c) {
 constexpr size_t kMaxInputFile = 1 << 20;  // an env file, a secret, a template
 
 // The whole of a regular file of at most kMaxInputFile bytes; never
-// waits on a FIFO or a device.
+// waits on a FIFO or a device. dock reads as root what the command (or a
+// template's reader) then gets, so a symlink is followed only in a
+// directory only dock's user can write, as for the --io file: nobody else
+// can point it at /etc/shadow (Kubernetes' secret symlinks live in such
+// a directory).
 Error read_small_file(const std::string& path, std::string& out) {
-  Fd fd(retry([&] { return ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC); }));
+  constexpr int kFlags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  Fd fd(retry([&] { return ::open(path.c_str(), kFlags | O_NOFOLLOW); }));
+  if (!fd && errno == ELOOP) {
+    if (!only_we_write(dir_of(path))) return "a symlink in a directory others can write: not followed";
+    fd = Fd(retry([&] { return ::open(path.c_str(), kFlags); }));
+  }
   struct stat sb;
   if (!fd || ::fstat(fd.get(), &sb) != 0) return std::strerror(errno);
   if (!S_ISREG(sb.st_mode)) return "not a regular file";

@@ -333,6 +333,19 @@ greeting=hello port=8080 secret=pw-$$ \$host
 1000"
 check "FROM scratch: --user app from the image's /etc/passwd, the secret, the template" test "$out" = "$want"
 [ "$out" = "$want" ] || sed 's/^/     got: /' <<<"$out"
+# ... and it waits for a peer container's port: started first, it cannot
+# even resolve the peer's name; once the peer listens it goes on.
+net=dock-test-wait-$$
+docker network create "$net" >/dev/null
+app=$(run_d --network "$net" -e DOCK_DEBUG=1 -e DOCK_USER=app -e DOCK_WAIT_FOR="tcp://dock-test-db-$$:5432" \
+  "$image" sh -c 'echo "app: started as $(id -u)"')
+check "--wait-for: the app waits while the peer's name does not resolve" log_has "$app" 'again in'
+check "... and has not started" bash -c '! docker logs "$1" 2>&1 | grep -q "app: started"' _ "$app"
+db=$(run_d --network "$net" --name "dock-test-db-$$" "$image" sh -c 'nc -l -p 5432 </dev/null; sleep 1000')
+check "--wait-for: the app starts once the peer container listens" log_has "$app" 'app: started as 1000'
+docker rm -f "$app" "$db" >/dev/null 2>&1
+docker network rm "$net" >/dev/null
+net=
 
 # --- 12. the seed's multi-service kit by composition ----------------------
 # runsvdir under dock with a setup program; each service under its own

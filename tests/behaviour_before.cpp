@@ -71,9 +71,10 @@ TEST_CASE("--user: HOME from /etc/passwd unless the environment has one; groups 
   CHECK(number.out_buf == "4242\n4343\n");  // a number needs no entry
 }
 
-TEST_CASE("before the command: each failure is one line naming the file, exit 1, nothing run", "[before][errors]") {
+TEST_CASE("before the command: each failure is one line naming the file, exit 1, nothing run", "[before][errors][pid1]") {
   forget_file_vars();
-  Dir dir("before-errors");
+  const bool pid1 = each_mode();
+  Dir dir(pid1 ? "before-errors-1" : "before-errors");
   const std::string d = dir.path + "/";
   const std::string marker = d + "ran";
   write(d + "bad.env", "A=1\nnot a pair\n");
@@ -99,7 +100,7 @@ TEST_CASE("before the command: each failure is one line naming the file, exit 1,
   for (const auto& c : cases) {
     std::vector<std::string> args = c.args;
     for (const std::string a : {"--", "touch", marker.c_str()}) args.push_back(a);
-    Proc p = run_dock(args, {.env = c.env});
+    Proc p = run_dock(args, {.pid1 = pid1, .env = c.env});
     INFO(c.line);
     CHECK(p.exit_code() == 1);
     CHECK(p.err_buf == c.line);
@@ -112,7 +113,7 @@ TEST_CASE("before the command: each failure is one line naming the file, exit 1,
                                               std::vector<std::string>{"--user", "x:"}}) {
     std::vector<std::string> args = bad;
     for (const std::string a : {"--", "touch", marker.c_str()}) args.push_back(a);
-    Proc p = run_dock(args);
+    Proc p = run_dock(args, {.pid1 = pid1});
     CHECK(p.exit_code() == 2);
     CHECK(access(marker.c_str(), F_OK) != 0);
   }
@@ -381,4 +382,33 @@ TEST_CASE("--wait-for http://: a GET until it is answered with 2xx", "[before][w
   CHECK(gave_up.exit_code() == 1);
   CHECK(gave_up.err_buf == "dock: waited 600ms for " + never.url("/h") + ": HTTP status 500\n");
   CHECK(gave_up.out_buf.empty());
+}
+
+TEST_CASE("env files, secrets and templates are not read through a symlink others could plant", "[before][field]") {
+  forget_file_vars();
+  Dir shared("before-planted");
+  REQUIRE(chmod(shared.path.c_str(), 01777) == 0);  // like /tmp: anyone may put a symlink here
+  Dir own("before-own");
+  REQUIRE(chmod(own.path.c_str(), 0755) == 0);      // only root writes here
+  const std::string secret = own.path + "/root-only";
+  write(secret, "TOP=secret-of-root\n", 0600);
+  const std::string planted = shared.path + "/link";
+  REQUIRE(symlink(secret.c_str(), planted.c_str()) == 0);
+  const std::string ok_link = own.path + "/link";
+  REQUIRE(symlink(secret.c_str(), ok_link.c_str()) == 0);
+  const std::string refusal = ": a symlink in a directory others can write: not followed\n";
+  Proc env = run_dock({"--env-file", planted, "--user", "nobody", "--", "sh", "-c", "echo $TOP"});
+  CHECK(env.exit_code() == 1);
+  CHECK(env.err_buf == "dock: --env-file: " + planted + refusal);
+  CHECK(env.out_buf.empty());
+  Proc file_env = run_dock({"--file-env", "--", "sh", "-c", "echo $S"}, {.env = {"S_FILE=" + planted}});
+  CHECK(file_env.exit_code() == 1);
+  CHECK(file_env.err_buf == "dock: --file-env: S_FILE=" + planted + refusal);
+  Proc tpl = run_dock({"--template", planted + ":" + shared.path + "/out", "--", "true"});
+  CHECK(tpl.exit_code() == 1);
+  CHECK(access((shared.path + "/out").c_str(), F_OK) != 0);
+  // In a directory only root writes (Kubernetes' ..data links), a symlink is followed.
+  Proc followed = run_dock({"--env-file", ok_link, "--", "sh", "-c", "echo $TOP"});
+  CHECK(followed.exit_code() == 0);
+  CHECK(followed.out_buf == "secret-of-root\n");
 }

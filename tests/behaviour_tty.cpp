@@ -15,15 +15,20 @@ namespace {
 // in the foreground.
 const std::string kForegroundJob = "sh -c 'echo st\"\"arted; exec sleep 100'\n";
 
-void interactive_shell_under_dock(bool pid1) {
+void interactive_shell_under_dock(bool pid1, const std::vector<std::string>& options = {}) {
   std::vector<std::string> argv;
   if (pid1) argv = pid1_prefix();
-  for (auto a : {dock_path(), std::string("-d"), std::string("--"), std::string("sh"), std::string("-i")})
-    argv.push_back(a);
+  argv.push_back(dock_path());
+  argv.push_back("-d");
+  argv.insert(argv.end(), options.begin(), options.end());
+  for (auto a : {std::string("--"), std::string("sh"), std::string("-i")}) argv.push_back(a);
   Pty term = Pty::start(argv, {"PS1=PROMPT$ ", "ENV="});
   REQUIRE(term.expect("PROMPT$ "));
   term.type("tty\n");
   CHECK(term.expect("/dev/pts/"));
+  REQUIRE(term.expect("PROMPT$ "));
+  term.type("echo uid-$(id -u)\n");
+  CHECK(term.expect(options.empty() ? "uid-0" : "uid-65534"));
   REQUIRE(term.expect("PROMPT$ "));
 
   // Ctrl-C ends the shell's foreground job, not the shell, and it comes
@@ -55,6 +60,10 @@ TEST_CASE("a shell under dock gets the terminal and job control", "[tty]") {
 
 TEST_CASE("as PID 1 with a terminal, Ctrl-C reaches the foreground job directly", "[tty][pid1]") {
   interactive_shell_under_dock(true);
+}
+
+TEST_CASE("a shell under --user nobody keeps the terminal and job control", "[tty][user][pid1]") {
+  interactive_shell_under_dock(each_mode(), {"--user", "nobody"});
 }
 
 TEST_CASE("from an interactive bash: Ctrl-Z stops, fg resumes, Ctrl-C ends with 130", "[tty]") {
