@@ -285,6 +285,11 @@ TEST_CASE("an idle dock makes no wake-ups", "[idle]") {
     return proc_status_field(p.pid, "voluntary_ctxt_switches") +
            proc_status_field(p.pid, "nonvoluntary_ctxt_switches");
   };
+  // The child can be ready before dock has gone to sleep: sample once dock
+  // waits in epoll_wait (where the kernel's wchan says it is).
+  const std::string wchan = "/proc/" + std::to_string(p.pid) + "/wchan";
+  for (const int64_t deadline = now_ms() + 2000; now_ms() < deadline && read_proc(wchan).find("epoll") == std::string::npos;)
+    usleep(1000);
   const long before = switches();
   // An observation window, not a synchronisation: nothing should happen.
   usleep(1'500'000);
