@@ -5467,7 +5467,12 @@ int answer(const Parsed& p) {
 
 // SPEC §10's steps before the io target, in order. false: reported, exit 1.
 bool prepare(Config& c, Prepared& p) {
-  for (char* const* e = c.child_env.data(); *e != nullptr; ++e) p.env.vars.emplace_back(*e);
+  // Without these the command gets the environment as dock got it (less
+  // dock's variables), with nothing copied at start.
+  const bool own_env = !c.env_files.empty() || c.file_env || !c.templates.empty() || !c.user.empty() ||
+                       !c.teardown.empty();
+  if (own_env)
+    for (char* const* e = c.child_env.data(); *e != nullptr; ++e) p.env.vars.emplace_back(*e);
   Error err;
   const char* what = "";
   Identity id;
@@ -5491,7 +5496,7 @@ bool prepare(Config& c, Prepared& p) {
           p.user->groups.size());
   }
   p.creds.no_new_privs = c.no_new_privs;
-  c.child_env = p.env.pointers();
+  if (own_env) c.child_env = p.env.pointers();
   return true;
 }
 
