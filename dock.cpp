@@ -361,6 +361,16 @@ std::optional<int64_t> parse_duration(std::string_view s, bool bare_hours = fals
   return ms;
 }
 
+// A DURATION option's value into `ms`; a bare integer is told which unit
+// it lacks, anything else is "not `what`".
+Error parse_duration_option(std::string_view value, int64_t& ms, std::string_view what) {
+  auto d = parse_duration(value);
+  if (!d && parse_uint(value)) return std::string(value) + " needs a unit, e.g. " + std::string(value) + "s";
+  if (!d) return "'" + std::string(value) + "' is not " + std::string(what);
+  ms = *d;
+  return {};
+}
+
 // SIZE: bytes, or a number with k, m or g (KiB, MiB, GiB; also written
 // kb, KiB, ...; any case).
 std::optional<int64_t> parse_size(std::string_view s) {
@@ -1044,11 +1054,7 @@ struct InitConfig {
 
 // --kill-timeout DURATION
 Error parse_kill_timeout(std::string_view value, InitConfig& c) {
-  auto ms = parse_duration(value);
-  if (!ms && parse_uint(value)) return std::string(value) + " needs a unit, e.g. " + std::string(value) + "s";
-  if (!ms) return "'" + std::string(value) + "' is not a duration (e.g. 500ms, 10s, 2m)";
-  c.kill_timeout_ms = *ms;
-  return {};
+  return parse_duration_option(value, c.kill_timeout_ms, "a duration (e.g. 500ms, 10s, 2m)");
 }
 
 // --rewrite FROM:TO: one rule into the table.
@@ -4369,10 +4375,11 @@ Error parse_wait_for(std::string_view value, StartConfig& c) {
 }
 
 Error parse_wait_timeout(std::string_view value, StartConfig& c) {
-  auto ms = parse_duration(value);
-  if (!ms && parse_uint(value)) return std::string(value) + " needs a unit, e.g. " + std::string(value) + "s";
-  if (!ms || *ms == 0) return "'" + std::string(value) + "' is not a duration above zero (e.g. 30s, 2m)";
-  c.wait_timeout_ms = *ms;
+  constexpr std::string_view kWhat = "a duration above zero (e.g. 30s, 2m)";
+  int64_t ms = 0;
+  if (auto err = parse_duration_option(value, ms, kWhat)) return err;
+  if (ms == 0) return "'" + std::string(value) + "' is not " + std::string(kWhat);
+  c.wait_timeout_ms = ms;
   return {};
 }
 
@@ -4437,25 +4444,26 @@ Error read_small_file(const std::string& path, std::string& out) {
 struct Environment {
   std::vector<std::string> vars;
 
+  // Whether the entry `v` ("NAME=VALUE") is the variable `name`.
+  static bool is(std::string_view v, std::string_view name) {
+    return v.size() > name.size() && v.substr(0, name.size()) == name && v[name.size()] == '=';
+  }
   [[nodiscard]] std::optional<std::string_view> get(std::string_view name) const {
     for (const auto& v : vars)
-      if (v.size() > name.size() && v.compare(0, name.size(), name) == 0 && v[name.size()] == '=')
-        return std::string_view(v).substr(name.size() + 1);
+      if (is(v, name)) return std::string_view(v).substr(name.size() + 1);
     return std::nullopt;
   }
   void set(std::string_view name, std::string_view value) {
     std::string entry = std::string(name) + "=" + std::string(value);
     for (auto& v : vars)
-      if (v.size() > name.size() && v.compare(0, name.size(), name) == 0 && v[name.size()] == '=') {
+      if (is(v, name)) {
         v = std::move(entry);
         return;
       }
     vars.push_back(std::move(entry));
   }
   void unset(std::string_view name) {
-    std::erase_if(vars, [&](const std::string& v) {
-      return v.size() > name.size() && v.compare(0, name.size(), name) == 0 && v[name.size()] == '=';
-    });
+    std::erase_if(vars, [&](const std::string& v) { return is(v, name); });
   }
   // Null-terminated pointers into `vars`, for execve; valid while `vars` is unchanged.
   [[nodiscard]] std::vector<char*> pointers() {
