@@ -1036,25 +1036,59 @@ Spawned spawn(SpawnPlan plan) {
 constexpr int64_t kDefaultKillTimeoutMs = 5000;
 constexpr int64_t kKillLookAgainMs = 100;  // the last phase looks for stragglers this often
 
-// The small init's options: --kill-timeout, --rewrite, --single-child,
-// --debug, and the command itself.
+// The small init's options: --kill-timeout, --stop-delay, --rewrite,
+// --exit-map, --single-child, --pdeath-signal, --debug, and the command.
 struct InitConfig {
   int64_t kill_timeout_ms = kDefaultKillTimeoutMs;
+  int64_t stop_delay_ms = 0;  // the first SIGTERM is held back this long
   // rewrite[from] is the signal delivered when `from` arrives; 0 drops it.
   std::array<int, kMaxSignal + 1> rewrite{};
+  // exit_map[status] is what dock exits with when the command's status is
+  // `status`; -1: itself.
+  std::array<int16_t, 256> exit_map{};
   bool single_child = false;
   bool debug = false;
+  int pdeath_signal = 0;           // dock's own parent-death signal; 0: none
   char* const* command = nullptr;  // null-terminated, points into argv
   std::vector<char*> child_env;    // null-terminated, points into envp
 
   InitConfig() {
     for (int s = 0; s <= kMaxSignal; ++s) rewrite[size_t(s)] = s;
+    exit_map.fill(-1);
   }
 };
 
 // --kill-timeout DURATION
 Error parse_kill_timeout(std::string_view value, InitConfig& c) {
   return parse_duration_option(value, c.kill_timeout_ms, "a duration (e.g. 500ms, 10s, 2m)");
+}
+
+// --stop-delay DURATION
+Error parse_stop_delay(std::string_view value, InitConfig& c) {
+  return parse_duration_option(value, c.stop_delay_ms, "a duration (e.g. 5s, 500ms; 0 for none)");
+}
+
+// --exit-map FROM:TO: the command's status FROM becomes dock's TO.
+Error add_exit_map(std::string_view spec, InitConfig& c) {
+  const size_t colon = spec.find(':');
+  if (colon == std::string_view::npos) return "'" + std::string(spec) + "' is not FROM:TO (e.g. 143:0)";
+  auto from = parse_uint(spec.substr(0, colon), 255), to = parse_uint(spec.substr(colon + 1), 255);
+  if (!from || !to) return "'" + std::string(spec) + "' is not FROM:TO with two statuses from 0 to 255 (e.g. 143:0)";
+  c.exit_map[size_t(*from)] = int16_t(*to);
+  return {};
+}
+
+// DOCK_EXIT_MAP holds several, separated by commas or blanks.
+Error add_exit_maps(std::string_view list, InitConfig& c) {
+  return each_item(list, ", \t", [&](std::string_view rule) { return add_exit_map(rule, c); });
+}
+
+// --pdeath-signal SIG
+Error parse_pdeath_signal(std::string_view value, InitConfig& c) {
+  auto sig = signal_from_name(value);
+  if (!sig) return "'" + std::string(value) + "' is not a signal (e.g. TERM, KILL, 15)";
+  c.pdeath_signal = *sig;
+  return {};
 }
 
 // --rewrite FROM:TO: one rule into the table.
@@ -1084,7 +1118,8 @@ Error add_rewrites(std::string_view list, InitConfig& c) {
 enum class Phase {
   Starting,     // before the command runs (--setup programs)
   Running,      // the command runs
-  Stopping,     // SIGTERM came: the command has --kill-timeout to end
+  Delaying,     // SIGTERM came: dock is no longer ready; --stop-delay holds it back
+  Stopping,     // SIGTERM went to the command: it has --kill-timeout to end
   Terminating,  // the command ended; the leftovers got SIGTERM
   Killing,      // time is up: SIGKILL to whatever is left, until nothing is
   Teardown,     // everything is reaped; --teardown programs run
@@ -1097,7 +1132,8 @@ enum class Event {
   StartFailed,   // it could not be started or executed (the status is set)
   SetupFailed,   // a --setup program failed: nothing else runs
   Interrupted,   // SIGTERM, SIGINT, SIGQUIT or SIGHUP while nothing runs yet
-  StopAsked,     // SIGTERM from outside
+  StopAsked,     // the first SIGTERM from outside
+  DelayOver,     // the --stop-delay ran out, or a second SIGTERM came
   ChildEnded,    // the command was reaped
   GraceOver,     // the kill timeout ran out (in the last phase: look again)
   AllReaped,     // no process is left
@@ -1119,11 +1155,13 @@ struct Init {
   pid_t child = -1;
   pid_t program = -1;  // a --setup or --teardown program while it runs (its own group)
   int program_status = 0;  // its wait status, once it ended
-  int status = 0;      // the child's wait status, once `ended`
+  int status = 0;      // the child's wait status, once `ended` (or dock's own)
   bool ended = false;  // the child was reaped
+  bool command_status = false;  // `status` is the command's, from its reaping (--exit-map)
   Phase phase = Phase::Starting;
-  int64_t stop_began = 0;  // monotonic ms of the SIGTERM, or of the child's end
+  int64_t stop_began = 0;  // monotonic ms of the SIGTERM forwarded, or of the child's end
   TimerId grace = 0;       // the kill timeout; in the last phase, the next look
+  TimerId delay = 0;       // the --stop-delay
   Callback<Event> on_event;        // after each event: the features react
   Callback<pid_t, int> on_reaped;  // a process other than the child ended
   Callback<> on_program_end;       // the --setup or --teardown program ended
@@ -1181,7 +1219,12 @@ void forward(Init& in, Loop& loop, const signalfd_siginfo& info) {
   if (to == SIGCONT && in.tty && !in.ended && ::tcgetpgrp(in.tty.get()) == ::getpgrp())
     ::tcsetpgrp(in.tty.get(), in.child);
   if (to == SIGWINCH) in.on_winch();
-  if (sig == SIGTERM) advance(in, loop, Event::StopAsked);
+  if (sig == SIGTERM) {
+    // A second SIGTERM while the first is held back: forward it now.
+    if (in.phase == Phase::Delaying) return advance(in, loop, Event::DelayOver);
+    advance(in, loop, Event::StopAsked);
+    if (in.phase == Phase::Delaying) return;  // held back by --stop-delay
+  }
   if (g_debug)  // the names are built only when they are printed
     debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
           to != sig ? signal_name(to).c_str() : "", in.cfg.single_child ? "child" : "group", in.child);
@@ -1283,6 +1326,7 @@ void reap(Init& in, Loop& loop);
 void on_child_ended(Init& in, Loop& loop) {
   debug("child %d exited with status %d", in.child, exit_code_of(in.status));
   take_terminal_back(in);
+  clear_deadline(loop, in.delay);  // it ended during --stop-delay: nothing is forwarded
   if (in.stop_began == 0) in.stop_began = monotonic_ms();
   if (in.cfg.kill_timeout_ms == 0 || in.phase == Phase::Killing) {
     in.phase = Phase::Killing;
@@ -1323,6 +1367,14 @@ void on_grace_over(Init& in, Loop& loop) {
 
 // The one transition function: every change of phase happens here, and the
 // features hear of every event after it (Init::on_event).
+// SIGTERM reaches the command: it has --kill-timeout from now.
+void start_grace(Init& in, Loop& loop) {
+  debug("SIGTERM: everything gets SIGKILL in %lld ms if still running", (long long)in.cfg.kill_timeout_ms);
+  set_deadline(loop, in.grace, in.cfg.kill_timeout_ms);
+  in.stop_began = monotonic_ms();
+  in.phase = Phase::Stopping;
+}
+
 void advance(Init& in, Loop& loop, Event e) {
   const Phase p = in.phase;
   switch (e) {
@@ -1342,10 +1394,22 @@ void advance(Init& in, Loop& loop, Event e) {
       break;
     case Event::StopAsked:  // a second SIGTERM does not extend the grace
       if (p != Phase::Running) return;
-      debug("SIGTERM: everything gets SIGKILL in %lld ms if still running", (long long)in.cfg.kill_timeout_ms);
-      set_deadline(loop, in.grace, in.cfg.kill_timeout_ms);
-      in.stop_began = monotonic_ms();
-      in.phase = Phase::Stopping;
+      if (in.cfg.stop_delay_ms > 0) {
+        debug("SIGTERM: not ready; forwarding it in %lld ms (--stop-delay)", (long long)in.cfg.stop_delay_ms);
+        set_deadline(loop, in.delay, in.cfg.stop_delay_ms);
+        in.phase = Phase::Delaying;
+      } else {
+        start_grace(in, loop);
+      }
+      break;
+    case Event::DelayOver:  // the held SIGTERM goes now, through --rewrite
+      if (p != Phase::Delaying) return;
+      clear_deadline(loop, in.delay);
+      start_grace(in, loop);
+      if (const int to = in.cfg.rewrite[SIGTERM]; to != 0) {
+        debug("forwarding the held SIGTERM%s%s", to != SIGTERM ? " as SIG" : "", to != SIGTERM ? signal_name(to).c_str() : "");
+        deliver(in, to);
+      }
       break;
     case Event::ChildEnded:
       on_child_ended(in, loop);
@@ -1399,6 +1463,7 @@ void reap(Init& in, Loop& loop) {
     }
     in.status = status;
     in.ended = true;
+    in.command_status = true;
     advance(in, loop, Event::ChildEnded);
   }
 }
@@ -1427,6 +1492,17 @@ void on_signals(Init& in, Loop& loop) {
 
 // The grace deadline.
 void on_grace_deadline(Init& in, Loop& loop) { advance(in, loop, Event::GraceOver); }
+
+// The --stop-delay deadline.
+void on_delay_deadline(Init& in, Loop& loop) { advance(in, loop, Event::DelayOver); }
+
+// What dock exits with: the command's status through --exit-map, or
+// dock's own (1, 2, 126, 127, a setup's status, 128+N before the command).
+int exit_status(const Init& in) {
+  const int s = exit_code_of(in.status);
+  if (!in.command_status || s < 0 || s > 255 || in.cfg.exit_map[size_t(s)] < 0) return s;
+  return in.cfg.exit_map[size_t(s)];
+}
 
 // ==== 6. Io targets and TLS ====
 //
@@ -3772,7 +3848,7 @@ void on_hook_exit_deadline(Hook& h, Loop& loop) {
   clear_deadline(loop, h.attempt_timer);
 }
 
-// Queues the event `status` ("starting", "running", "crashed") of the
+// Queues the event `status` ("starting", "running", "stopping", "crashed") of the
 // child `pid`; `ended`: its wait status, for "crashed".
 void hook_send(Hook& h, Loop& loop, std::string_view status, pid_t pid, std::optional<int> ended = std::nullopt) {
   if (!h.on) return;
@@ -3812,15 +3888,45 @@ void setup_hook(Hook& h, const HookUrl& url) {
   h.on = true;
 }
 
-// ==== 11. Readiness: --bind-port, --ready-file ====
+// ==== 11. Readiness: --bind-port, --ready-file, --notify, dock --check ====
 //
-// "running" is said at once, or once the command listens on --bind-port;
-// then --ready-file is made (and removed when the command ends).
+// Dock is ready once every condition asked for holds: the command listens
+// on --bind-port, and it said READY=1 on the --notify socket. Ready, the
+// ready file exists, holding the command's pid; the first time, the hook
+// hears "running". The command's RELOADING=1 makes dock not ready until
+// its next READY=1, and the first SIGTERM makes it not ready for good.
+// Upward, to the NOTIFY_SOCKET dock itself was given (systemd, Podman),
+// dock says READY=1 when it becomes ready and STOPPING=1 when it stops.
+
+enum class NotifyMode {
+  Off,   // no socket for the command; dock's own NOTIFY_SOCKET is not passed on
+  Own,   // --notify: the command gets dock's socket
+  Pass,  // --notify=pass: the command gets dock's NOTIFY_SOCKET; dock says nothing
+};
 
 struct ReadyConfig {
   uint16_t bind_port = 0;  // 0: running at once
   std::string ready_file;  // empty: none
+  NotifyMode notify = NotifyMode::Off;
+  bool notify_all = false;  // --notify-access all: any descendant may say READY=1
+  std::string notify_up;    // NOTIFY_SOCKET as dock got it; empty: none
 };
+
+// --notify, --notify=pass (DOCK_NOTIFY: a boolean, or pass)
+Error parse_notify(std::string_view value, ReadyConfig& c) {
+  if (value == "1") c.notify = NotifyMode::Own;
+  else if (value == "0") c.notify = NotifyMode::Off;
+  else if (value == "pass") c.notify = NotifyMode::Pass;
+  else return "'" + std::string(value) + "' is not pass (--notify alone makes dock's own socket)";
+  return {};
+}
+
+// --notify-access main|all
+Error parse_notify_access(std::string_view value, ReadyConfig& c) {
+  if (value != "main" && value != "all") return "'" + std::string(value) + "' is not main or all";
+  c.notify_all = value == "all";
+  return {};
+}
 
 Error parse_bind_port(std::string_view value, ReadyConfig& c) {
   auto n = parse_uint(value, 65535);
@@ -3997,21 +4103,34 @@ struct Readiness {
   const ReadyConfig* cfg = nullptr;
   Loop* loop = nullptr;
   pid_t root = -1;                 // dock: the command and its descendants are below it
+  pid_t child = -1;                // the command, once it runs
+  bool pid1 = false;               // every process of the namespace descends from dock
   TimerId probe_timer = 0;         // look for the port again
+  bool port_seen = false;          // --bind-port listens (or none was asked)
+  bool notified = false;           // the command's READY=1, not taken back (or no --notify)
+  bool ready = false;              // all of it holds: the ready file exists
   bool announced = false;          // "running" was said
-  bool stopped = false;            // the command ended: it was never "running"
+  bool stopping = false;           // the first SIGTERM came: never ready again
+  bool stopped = false;            // the command ended
   bool unsure = false;             // "cannot tell whose" was said
   std::vector<uint64_t> judged;    // the listening sockets last judged (not the command's)
   int64_t checked_at = 0;          // ... when
   Fd probe_socket;                 // the socket diagnostics' netlink socket
   bool file_made = false;          // --ready-file exists, made by dock
   struct stat file_id {};          // ... this one (device and inode)
-  Callback<> on_ready;             // the port is seen
+  Fd notify;                       // --notify: the command's socket
+  Fd up;                           // NOTIFY_SOCKET dock was given: where dock says READY=1
+  sockaddr_un up_addr{};
+  socklen_t up_len = 0;
+  uint64_t ignored = 0;            // datagrams on --notify ignored (malformed, oversized, not allowed)
+  Callback<> on_ready;             // ready for the first time: "running"
 };
+
+void update_readiness(Readiness& r, Loop& loop);
 
 // Looks for the port; looks again later if it is not there.
 void on_probe_deadline(Readiness& r, Loop& loop) {
-  if (r.announced || r.stopped) return;
+  if (r.port_seen || r.stopped) return;
   const unsigned port = r.cfg->bind_port;
   const Listeners l = listeners_on(r.probe_socket, r.cfg->bind_port);
   if (l.err != 0) {  // it will not get better: say so, stop looking
@@ -4030,7 +4149,9 @@ void on_probe_deadline(Readiness& r, Loop& loop) {
     r.judged = inodes;
     switch (port_owner("/proc", r.root, l.found)) {
       case Owner::Ours:
-        return r.on_ready();
+        debug("port %u is listening", port);
+        r.port_seen = true;
+        return update_readiness(r, loop);
       case Owner::NotOurs:
         break;
       case Owner::Unknown:
@@ -4044,41 +4165,282 @@ void on_probe_deadline(Readiness& r, Loop& loop) {
   set_deadline(loop, r.probe_timer, kProbeMs);
 }
 
-// The command runs: "running" now, or once --bind-port listens.
-void start_readiness(Readiness& r, Loop& loop) {
-  if (r.cfg->bind_port != 0) set_deadline(loop, r.probe_timer, kProbeMs);
-  else r.on_ready();
+// The command runs: ready now, or once --bind-port listens and it says READY=1.
+void start_readiness(Readiness& r, Loop& loop, pid_t child) {
+  r.child = child;
+  r.port_seen = r.cfg->bind_port == 0;
+  r.notified = r.cfg->notify != NotifyMode::Own;
+  if (!r.port_seen) set_deadline(loop, r.probe_timer, kProbeMs);
+  update_readiness(r, loop);
 }
 
-// "running": the ready file is made, holding the command's pid.
-void announce_running(Readiness& r, Loop& loop, pid_t child) {
-  r.announced = true;
-  clear_deadline(loop, r.probe_timer);
-  debug("running%s", r.cfg->bind_port != 0 ? (": port " + std::to_string(r.cfg->bind_port) + " is listening").c_str() : "");
+// The ready file, holding the command's pid: a new file (O_EXCL), so
+// nothing someone put at the name is written through.
+void make_ready_file(Readiness& r) {
   const std::string& path = r.cfg->ready_file;
   if (path.empty()) return;
-  // A new file (O_EXCL): nothing someone put at the name is written through.
   constexpr int kNew = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
   Fd fd(retry([&] { return ::open(path.c_str(), kNew, 0644); }));
   if (fd && ::fstat(fd.get(), &r.file_id) == 0) {
     r.file_made = true;
-    if (!write_all(fd.get(), std::to_string(child) + "\n")) say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
+    if (!write_all(fd.get(), std::to_string(r.child) + "\n")) say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
   } else {
     say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
   }
+}
+
+// Only the file dock made goes, not what replaced it.
+void remove_ready_file(Readiness& r) {
+  if (!r.file_made) return;
+  r.file_made = false;
+  const std::string& path = r.cfg->ready_file;
+  struct stat there;
+  if (::lstat(path.c_str(), &there) != 0 || there.st_dev != r.file_id.st_dev || there.st_ino != r.file_id.st_ino)
+    return;
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
+}
+
+// One datagram to the NOTIFY_SOCKET dock was given; never waits.
+void notify_up(Readiness& r, std::string_view message) {
+  if (!r.up) return;
+  debug("NOTIFY_SOCKET %s: %.*s", r.cfg->notify_up.c_str(), int(message.size() - 1), message.data());
+  if (::sendto(r.up.get(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
+               reinterpret_cast<const sockaddr*>(&r.up_addr), r.up_len) < 0)
+    say("NOTIFY_SOCKET %s: %s", r.cfg->notify_up.c_str(), std::strerror(errno));
+}
+
+// Ready when every condition holds; the ready file follows.
+void update_readiness(Readiness& r, Loop& loop) {
+  const bool now = r.port_seen && r.notified && !r.stopping && !r.stopped;
+  if (now == r.ready) return;
+  r.ready = now;
+  if (!now) {
+    debug("not ready");
+    return remove_ready_file(r);
+  }
+  clear_deadline(loop, r.probe_timer);
+  debug("ready");
+  make_ready_file(r);
+  notify_up(r, "READY=1\n");
+  if (!r.announced) {
+    r.announced = true;
+    r.on_ready();
+  }
+}
+
+// The first SIGTERM: not ready from now on.
+void stop_being_ready(Readiness& r, Loop& loop) {
+  r.stopping = true;
+  update_readiness(r, loop);
+  notify_up(r, "STOPPING=1\n");
 }
 
 // The command ended: no more looking; the ready file goes.
 void stop_readiness(Readiness& r, Loop& loop) {
   r.stopped = true;
   clear_deadline(loop, r.probe_timer);
-  if (!r.file_made) return;
-  r.file_made = false;
-  const std::string& path = r.cfg->ready_file;
-  struct stat there;  // only the file dock made, not what replaced it
-  if (::lstat(path.c_str(), &there) != 0 || there.st_dev != r.file_id.st_dev || there.st_ino != r.file_id.st_ino)
+  update_readiness(r, loop);
+}
+
+// ---- --notify: the command's READY=1 ----
+//
+// An abstract unix datagram socket (no file, so no directory to write and
+// nothing to plant; a command under --user reaches it as well), named by
+// the kernel (autobind), with SO_PASSCRED: each datagram carries its
+// sender's pid, which the kernel vouches for. The messages are systemd's:
+// newline-separated VAR=VALUE. Only the command's count, or with
+// --notify-access all any descendant's (as PID 1: any process's).
+
+constexpr size_t kNotifyMax = 4096;   // a bigger datagram is ignored
+constexpr int kNotifyPerWakeup = 64;  // a flood cannot starve the rest of the loop
+
+// dock's own NOTIFY_SOCKET's address: a path, or @name for an abstract one.
+bool notify_address(std::string_view name, sockaddr_un& a, socklen_t& len) {
+  a = {};
+  a.sun_family = AF_UNIX;
+  if (name.empty() || name.size() >= sizeof a.sun_path || (name[0] != '/' && name[0] != '@')) return false;
+  std::memcpy(a.sun_path, name.data(), name.size());
+  if (name[0] == '@') a.sun_path[0] = '\0';
+  len = socklen_t(offsetof(sockaddr_un, sun_path) + name.size() + (name[0] == '/' ? 1 : 0));
+  return true;
+}
+
+// The socket for dock's own NOTIFY_SOCKET, unless --notify=pass. A value
+// that is no socket address is a warning: dock runs without saying READY.
+void open_notify_up(Readiness& r) {
+  const std::string& name = r.cfg->notify_up;
+  if (name.empty() || r.cfg->notify == NotifyMode::Pass) return;
+  if (!notify_address(name, r.up_addr, r.up_len)) {
+    say("NOTIFY_SOCKET %s: not a socket path or @name (READY=1 will not be sent)", escape_controls(name).c_str());
     return;
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
+  }
+  r.up = Fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!r.up) say("NOTIFY_SOCKET %s: %s", name.c_str(), std::strerror(errno));
+}
+
+// --notify's socket; `name` is its NOTIFY_SOCKET value for the command.
+Error open_notify_socket(Fd& fd, std::string& name) {
+  fd = Fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  const int on = 1;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  socklen_t len = sizeof(sa_family_t);  // autobind: the kernel picks a free abstract name
+  if (!fd || ::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0 ||
+      ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&a), len) != 0)
+    return std::string("socket: ") + std::strerror(errno);
+  len = sizeof a;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0 || len <= offsetof(sockaddr_un, sun_path) + 1)
+    return std::string("socket name: ") + std::strerror(errno);
+  name = "@" + std::string(a.sun_path + 1, len - offsetof(sockaddr_un, sun_path) - 1);
+  return {};
+}
+
+// Whether `pid` descends from `root`, by its parents in /proc.
+bool descends_from(pid_t pid, pid_t root) {
+  for (int hops = 0; hops < 4096 && pid > 1; ++hops) {
+    char path[32], buf[512];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
+    Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+    const ssize_t n = fd ? retry([&] { return ::read(fd.get(), buf, sizeof buf); }) : -1;
+    if (n <= 0) return false;
+    const pid_t ppid = ppid_from_stat({buf, size_t(n)}).value_or(0);
+    if (ppid == root) return true;
+    pid = ppid;
+  }
+  return false;
+}
+
+// What the notify messages say, as they change readiness.
+struct NotifyMessage {
+  bool ready = false, reloading = false, stopping = false;
+  std::string_view status;
+  bool has_status = false;
+};
+
+// systemd's format: VAR=VALUE lines, no NUL; anything else: nullopt.
+std::optional<NotifyMessage> parse_notify_message(std::string_view text) {
+  NotifyMessage m;
+  if (text.empty() || text.find('\0') != std::string_view::npos) return std::nullopt;
+  bool any = false;
+  for (size_t at = 0; at < text.size();) {
+    size_t nl = text.find('\n', at);
+    if (nl == std::string_view::npos) nl = text.size();
+    const std::string_view line = text.substr(at, nl - at);
+    at = nl + 1;
+    if (line.empty()) continue;
+    const size_t eq = line.find('=');
+    if (eq == 0 || eq == std::string_view::npos) return std::nullopt;
+    for (char ch : line.substr(0, eq))
+      if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_')) return std::nullopt;
+    any = true;
+    const std::string_view var = line.substr(0, eq), value = line.substr(eq + 1);
+    if (var == "READY") m.ready = value == "1";
+    else if (var == "RELOADING") m.reloading = value == "1";
+    else if (var == "STOPPING") m.stopping = value == "1";
+    else if (var == "STATUS") m.status = value, m.has_status = true;
+  }
+  if (!any) return std::nullopt;
+  return m;
+}
+
+void notify_ignored(Readiness& r, const char* why, pid_t pid) {
+  ++r.ignored;
+  debug("--notify: ignored a datagram from pid %d: %s (%llu ignored)", int(pid), why, (unsigned long long)r.ignored);
+}
+
+// One datagram: who sent it, and what it says.
+void on_notify_datagram(Readiness& r, Loop& loop, std::string_view text, pid_t sender) {
+  if (r.child <= 0 || r.stopped) return notify_ignored(r, "the command does not run", sender);
+  const bool allowed = sender == r.child || (r.cfg->notify_all && (r.pid1 || descends_from(sender, r.root)));
+  if (!allowed)
+    return notify_ignored(r, r.cfg->notify_all ? "not a descendant" : "not the command (--notify-access all takes descendants)", sender);
+  auto m = parse_notify_message(text);
+  if (!m) return notify_ignored(r, "not VAR=VALUE lines", sender);
+  if (m->has_status) debug("--notify: STATUS=%s", escape_controls(m->status).c_str());
+  if (m->stopping) debug("--notify: the command says it is stopping");
+  if (m->reloading) r.notified = false;
+  if (m->ready) r.notified = true;
+  update_readiness(r, loop);
+}
+
+// The datagrams waiting, a bounded number per wake-up.
+void on_notify_readable(Readiness& r, Loop& loop) {
+  for (int i = 0; i < kNotifyPerWakeup; ++i) {
+    char buf[kNotifyMax + 1];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(4 * sizeof(int))];
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(r.notify.get(), &msg, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) say("--notify: %s", std::strerror(errno));
+      return;
+    }
+    pid_t sender = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET) continue;
+      if (c->cmsg_type == SCM_CREDENTIALS) {
+        ucred cred;
+        std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        sender = cred.pid;
+      } else if (c->cmsg_type == SCM_RIGHTS) {  // descriptors are not for dock: closed
+        const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t k = 0; k < count; ++k) {
+          int fd;
+          std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+          ::close(fd);
+        }
+      }
+    }
+    if (size_t(n) > kNotifyMax || (msg.msg_flags & MSG_TRUNC) != 0) notify_ignored(r, "larger than 4 KiB", sender);
+    else on_notify_datagram(r, loop, {buf, size_t(n)}, sender);
+  }
+}
+
+// ---- dock --check ----
+//
+// A health probe for an image with no shell: the ready file holds the pid
+// of a live process. It runs as a command of its own, in the container's
+// pid namespace, so the pid means what it meant to dock.
+
+// Whether `pid` runs (a zombie does not).
+bool process_runs(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
+  char path[32], buf[512];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
+  Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  const ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
+  if (n <= 0) return true;  // no /proc: kill's answer stands
+  const std::string_view stat(buf, size_t(n));
+  const size_t close = stat.rfind(')');
+  return close == std::string_view::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
+}
+
+// Exit status 0 when PATH names a live process; else one line why, 1.
+int check_ready(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  char buf[32];
+  const ssize_t n = fd ? retry([&] { return ::read(fd.get(), buf, sizeof buf); }) : -1;
+  if (n < 0) {
+    say("not ready: %s: %s", path.c_str(), std::strerror(errno));
+    return code(Exit::Setup);
+  }
+  const std::string_view text(buf, size_t(n));
+  const auto pid = text.size() >= 2 && text.back() == '\n' ? parse_uint(text.substr(0, text.size() - 1), INT_MAX) : std::nullopt;
+  if (!pid || *pid < 1) {
+    say("not ready: %s: not a ready file (one pid)", path.c_str());
+    return code(Exit::Setup);
+  }
+  if (!process_runs(pid_t(*pid))) {
+    say("not ready: %s: pid %lld does not run", path.c_str(), (long long)*pid);
+    return code(Exit::Setup);
+  }
+  const std::string ok = "ready: " + path + ": pid " + std::to_string(*pid) + " runs\n";
+  return write_all(STDOUT_FILENO, ok) ? code(Exit::Ok) : code(Exit::Setup);
 }
 
 // Whether a stale ready file could be dock's own from an earlier run (a
@@ -4791,9 +5153,10 @@ Error find_identity(std::string_view spec, Identity& id) {
 struct Config : InitConfig, IoConfig, LinesConfig, RotationConfig, HookConfig, ReadyConfig, StartConfig {};
 
 enum class Takes {
-  Value,  // --name VALUE, --name=VALUE, DOCK_NAME=VALUE
-  Flag,   // --name, DOCK_NAME=BOOL
-  Meta,   // --help, --version: no variable, parsing ends there
+  Value,     // --name VALUE, --name=VALUE, DOCK_NAME=VALUE
+  Flag,      // --name, DOCK_NAME=BOOL
+  Optional,  // --name or --name=VALUE; DOCK_NAME=BOOL or VALUE
+  Meta,      // --help, --version, --check: no variable, parsing ends there
 };
 
 struct OptionSpec {
@@ -4802,7 +5165,7 @@ struct OptionSpec {
   Takes takes;
   std::string_view arg;   // the value's name in --help
   std::string_view help;  // lines for --help
-  Error (*apply)(Config&, std::string_view value);  // Value: the value; Flag: "1" or "0"
+  Error (*apply)(Config&, std::string_view value);  // Value: the value; Flag: "1" or "0"; Optional: either
   Error (*apply_env)(Config&, std::string_view value) = nullptr;  // where a variable reads otherwise
 };
 
@@ -4812,7 +5175,7 @@ Error set_flag(Config& c, std::string_view value) {
   return {};
 }
 
-constexpr std::array<OptionSpec, 25> kOptions{{
+constexpr std::array<OptionSpec, 31> kOptions{{
     {"io", 0, Takes::Value, "URL",
      "where the child's stdio goes: file:///abs/path,\n"
      "file://rel/path or a bare path (output appended),\n"
@@ -4841,14 +5204,23 @@ constexpr std::array<OptionSpec, 25> kOptions{{
      [](Config& c, std::string_view v) { return parse_log_keep(v, c); }},
     {"web-hook", 0, Takes::Value, "URL",
      "PUT each state change (starting, running,\n"
-     "crashed) as JSON to an http:// or https:// URL",
+     "stopping, crashed) as JSON to an http:// or https:// URL",
      [](Config& c, std::string_view v) { return parse_web_hook(v, c); }},
     {"bind-port", 0, Takes::Value, "PORT", "\"running\" only once the child listens on PORT",
      [](Config& c, std::string_view v) { return parse_bind_port(v, c); }},
     {"ready-file", 0, Takes::Value, "PATH",
-     "create PATH when running, remove it at exit\n"
-     "(for HEALTHCHECK and exec probes)",
+     "create PATH when ready, remove it when not\n"
+     "(for HEALTHCHECK and exec probes: dock --check)",
      [](Config& c, std::string_view v) { return parse_ready_file(v, c); }},
+    {"notify", 0, Takes::Optional, "[=pass]",
+     "ready once the command sends READY=1 to its\n"
+     "NOTIFY_SOCKET (systemd's sd_notify); =pass: give it\n"
+     "dock's own NOTIFY_SOCKET instead",
+     [](Config& c, std::string_view v) { return parse_notify(v, c); }},
+    {"notify-access", 0, Takes::Value, "main|all",
+     "whose READY=1 counts: the command's (main), or\n"
+     "any descendant's (all)",
+     [](Config& c, std::string_view v) { return parse_notify_access(v, c); }},
     {"env-file", 0, Takes::Value, "FILE",
      "NAME=VALUE lines for the command's environment;\n"
      "repeatable, later files win (DOCK_ENV_FILE: FILE,FILE)",
@@ -4888,10 +5260,19 @@ constexpr std::array<OptionSpec, 25> kOptions{{
      "the command and its children gain no privileges\n"
      "(setuid files, file capabilities)",
      set_flag<&Config::no_new_privs>},
+    {"stop-delay", 0, Takes::Value, "DURATION",
+     "on SIGTERM, stop being ready at once but forward\n"
+     "it only DURATION later (a second SIGTERM: now)",
+     [](Config& c, std::string_view v) { return parse_stop_delay(v, c); }},
     {"kill-timeout", 0, Takes::Value, "DURATION",
      "grace between SIGTERM and SIGKILL at shutdown\n"
      "(default 5s; 500ms, 10s, 2m, 1h, 1d)",
      [](Config& c, std::string_view v) { return parse_kill_timeout(v, c); }},
+    {"exit-map", 0, Takes::Value, "FROM:TO",
+     "exit TO when the command's status is FROM;\n"
+     "repeatable (e.g. 143:0: a SIGTERM stop is success)",
+     [](Config& c, std::string_view v) { return add_exit_map(v, c); },
+     [](Config& c, std::string_view v) { return add_exit_maps(v, c); }},
     {"rewrite", 0, Takes::Value, "FROM:TO",
      "deliver signal TO when FROM arrives; TO 0 drops\n"
      "it; repeatable (e.g. --rewrite TERM:QUIT)",
@@ -4899,13 +5280,20 @@ constexpr std::array<OptionSpec, 25> kOptions{{
      [](Config& c, std::string_view v) { return add_rewrites(v, c); }},
     {"single-child", 0, Takes::Flag, "", "signal only the child, not its process group",
      set_flag<&Config::single_child>},
+    {"pdeath-signal", 0, Takes::Value, "SIG", "dock gets SIG when its parent dies (tini -p)",
+     [](Config& c, std::string_view v) { return parse_pdeath_signal(v, c); }},
     {"debug", 'd', Takes::Flag, "", "log lifecycle and decisions on stderr", set_flag<&Config::debug>},
     {"help", 'h', Takes::Meta, "", "show this help", nullptr},
     {"version", 'V', Takes::Meta, "", "show the version", nullptr},
+    {"check", 0, Takes::Meta, "[PATH]",
+     "health probe: exit 0 if the ready file PATH\n"
+     "(default: $DOCK_READY_FILE) names a live process",
+     nullptr},
 }};
 
 constexpr std::string_view kUsageHead =
     "usage: dock [OPTIONS] [--] COMMAND [ARG...]\n"
+    "       dock --check [PATH]\n"
     "\n"
     "Runs COMMAND as the one child of an init: forwards every signal to its\n"
     "process group, reaps every zombie, and when COMMAND exits terminates\n"
@@ -4926,7 +5314,7 @@ std::string usage() {
     std::string left = "  ";
     if (o.short_name != 0) left += std::string("-") + o.short_name + ", ";
     left += "--" + std::string(o.name);
-    if (!o.arg.empty()) left += " " + std::string(o.arg);
+    if (!o.arg.empty()) left += (o.takes == Takes::Optional ? "" : " ") + std::string(o.arg);
     left.resize(std::max(left.size() + 2, kHelpColumn), ' ');
     std::string_view help = o.help;
     for (bool first = true; !help.empty(); first = false) {
@@ -4942,9 +5330,10 @@ std::string usage() {
 }
 
 struct Parsed {
-  enum class Action { Run, Help, Version, Fail } action = Action::Fail;
+  enum class Action { Run, Help, Version, Check, Fail } action = Action::Fail;
   Config config;
-  std::string error;  // "<what>: <why>" when action is Fail
+  std::string error;       // "<what>: <why>" when action is Fail
+  std::string check_path;  // --check's ready file
 };
 
 // Does `var` ("DOCK_KILL_TIMEOUT") name the option `name` ("kill-timeout")?
@@ -4994,6 +5383,18 @@ const OptionSpec* long_option(std::string_view name) {
   return nullptr;
 }
 
+// --check [PATH], --check=PATH: nothing may follow. PATH may also come
+// from DOCK_READY_FILE (read by parse_args).
+bool take_check(ArgParser& ap, std::span<char* const> argv, size_t i, std::string_view body, size_t eq) {
+  ap.p.action = Parsed::Action::Check;
+  size_t next = i + 1;
+  if (eq != std::string_view::npos) ap.p.check_path = std::string(body.substr(eq + 1));
+  else if (next < argv.size() && argv[next] != nullptr) ap.p.check_path = argv[next++];
+  if (next < argv.size() && argv[next] != nullptr)
+    return ap.fail("--check", "takes one PATH, not a command (dock --check [PATH])");
+  return true;
+}
+
 // "--name", "--name=value" or "--name value" at argv[i]; `i` moves past
 // what it took. true: parsing ends here.
 bool take_long(ArgParser& ap, std::span<char* const> argv, size_t& i) {
@@ -5005,9 +5406,12 @@ bool take_long(ArgParser& ap, std::span<char* const> argv, size_t& i) {
   if (!spec) return ap.fail(what, "unknown option (see dock --help)");
   const bool takes_value = spec->takes == Takes::Value;
   std::string_view value;
+  if (spec->takes == Takes::Meta && spec->name == "check") return take_check(ap, argv, i, body, eq);
   if (eq != std::string_view::npos) {
-    if (!takes_value) return ap.fail(what, "takes no value");
+    if (!takes_value && spec->takes != Takes::Optional) return ap.fail(what, "takes no value");
     value = body.substr(eq + 1);
+  } else if (spec->takes == Takes::Optional) {
+    value = "1";
   } else if (takes_value) {
     if (i + 1 >= argv.size() || argv[i + 1] == nullptr) return ap.fail(what, "needs a value");
     if (std::string_view(argv[i + 1]).substr(0, 2) == "--")
@@ -5052,10 +5456,11 @@ bool take_env(ArgParser& ap, std::span<char* const> env) {
     std::string& by = ap.set_by[size_t(spec - kOptions.data())];
     if (!by.empty() || value.empty()) continue;
     Error err;
-    if (spec->takes == Takes::Flag) {
+    if (spec->takes == Takes::Flag || spec->takes == Takes::Optional) {
       const auto b = parse_bool(value);
-      err = b ? spec->apply(c, *b ? "1" : "0")
-              : Error("'" + std::string(value) + "' is not a boolean (1/0, true/false, yes/no, on/off)");
+      err = b                                  ? spec->apply(c, *b ? "1" : "0")
+            : spec->takes == Takes::Optional ? spec->apply(c, value)
+                                             : Error("'" + std::string(value) + "' is not a boolean (1/0, true/false, yes/no, on/off)");
     } else {
       err = (spec->apply_env != nullptr ? spec->apply_env : spec->apply)(c, value);
     }
@@ -5080,6 +5485,28 @@ bool check_together(ArgParser& ap) {
   return false;
 }
 
+// --check without PATH: the image's DOCK_READY_FILE.
+Parsed check_args(ArgParser& ap, std::span<char* const> env) {
+  for (char* entry : env) {
+    if (entry == nullptr || !ap.p.check_path.empty()) break;
+    const std::string_view var = entry;
+    if (var.substr(0, 16) == "DOCK_READY_FILE=") ap.p.check_path = std::string(var.substr(16));
+  }
+  if (ap.p.check_path.empty()) ap.fail("--check", "no PATH, and DOCK_READY_FILE is not set");
+  return std::move(ap.p);
+}
+
+// NOTIFY_SOCKET is dock's own: the command gets it only with --notify=pass
+// (with --notify, prepare gives it dock's socket instead).
+void keep_notify_socket(Config& c) {
+  constexpr std::string_view kVar = "NOTIFY_SOCKET=";
+  std::erase_if(c.child_env, [&](char* e) {
+    if (e == nullptr || std::string_view(e).substr(0, kVar.size()) != kVar) return false;
+    c.notify_up = e + kVar.size();
+    return c.notify != NotifyMode::Pass;
+  });
+}
+
 Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
   ArgParser ap;
   size_t i = 1;
@@ -5090,9 +5517,11 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
       break;
     }
     if (arg.size() < 2 || arg[0] != '-') break;  // the command starts here
-    if (arg[1] == '-' ? take_long(ap, argv, i) : take_short(ap, arg)) return std::move(ap.p);
+    if (arg[1] == '-' ? take_long(ap, argv, i) : take_short(ap, arg))
+      return ap.p.action == Parsed::Action::Check ? check_args(ap, env) : std::move(ap.p);
   }
   if (take_env(ap, env)) return std::move(ap.p);
+  keep_notify_socket(ap.p.config);
   if (i >= argv.size() || argv[i] == nullptr) {
     ap.fail("usage", "missing command (dock [OPTIONS] [--] COMMAND [ARG...]; see dock --help)");
     return std::move(ap.p);
@@ -5110,6 +5539,7 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
 // and the setup and teardown programs.
 struct Prepared {
   Environment env;
+  Fd notify;  // --notify's socket
   std::optional<Identity> user;
   Credentials creds;
   std::vector<std::string> setup, teardown;
@@ -5147,11 +5577,8 @@ struct State {
 
 // ---- what the lifecycle means to the features ----
 
-// "running": at once, or when --bind-port listens.
-void on_running(State& st) {
-  announce_running(st.ready, st.loop, st.init.child);
-  hook_send(st.hook, st.loop, "running", st.init.child);
-}
+// Ready for the first time.
+void on_running(State& st) { hook_send(st.hook, st.loop, "running", st.init.child); }
 
 // The next --teardown program, or the end of the teardown.
 void next_teardown(State& st) {
@@ -5171,7 +5598,7 @@ void next_teardown(State& st) {
 // programs see dock's exit status.
 void start_teardown(State& st) {
   st.teardown_env = st.prep->env;
-  st.teardown_env.set("DOCK_EXIT_STATUS", std::to_string(exit_code_of(st.init.status)));
+  st.teardown_env.set("DOCK_EXIT_STATUS", std::to_string(exit_status(st.init)));
   st.teardown_envp = st.teardown_env.pointers();
   st.teardown_next = 0;
   next_teardown(st);
@@ -5190,7 +5617,11 @@ void on_lifecycle(State& st, Event e) {
   switch (e) {
     case Event::Started:
       debug("started %s as %d%s", st.cfg.command[0], in.child, in.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
-      start_readiness(st.ready, st.loop);
+      start_readiness(st.ready, st.loop, in.child);
+      break;
+    case Event::StopAsked:
+      stop_being_ready(st.ready, st.loop);
+      hook_send(st.hook, st.loop, "stopping", in.child);
       break;
     case Event::StartFailed:
     case Event::ChildEnded:
@@ -5206,7 +5637,7 @@ void on_lifecycle(State& st, Event e) {
       break;
     case Event::SetupFailed:
     case Event::Interrupted:
-    case Event::StopAsked:
+    case Event::DelayOver:
     case Event::GraceOver:
     case Event::TeardownDone:
     case Event::Settled:
@@ -5238,6 +5669,7 @@ void on_peer(State& st) {
 bool wire(State& st) {
   Loop& loop = st.loop;
   st.init.grace = add_timer(loop, handler<on_grace_deadline>(st.init));
+  st.init.delay = add_timer(loop, handler<on_delay_deadline>(st.init));
   st.link.hangup_timer = add_timer(loop, handler<on_hangup_deadline>(st.link));
   st.lines.flush_timer = add_timer(loop, handler<on_flush_deadline>(st.lines));
   st.lines.drain_timer = add_timer(loop, handler<on_drain_deadline>(st.lines));
@@ -5258,6 +5690,8 @@ bool wire(State& st) {
   st.init.on_program_end = callback<on_program_end>(st);
   st.lines.on_peer_lost = st.feed.on_peer_lost = callback<hang_up, const char*>(st.link);
   st.ready.on_ready = callback<on_running>(st);
+  if (st.ready.notify && !watch(loop, st.ready.notify.get(), add_handler(loop, handler<on_notify_readable>(st.ready)), EPOLLIN))
+    return false;
   return watch(loop, loop.timer.get(), add_handler(loop, handler<on_timer>(loop)), EPOLLIN) &&
          watch(loop, st.init.signals.get(), add_handler(loop, handler<on_signals>(st.init)), EPOLLIN);
 }
@@ -5456,7 +5890,25 @@ void ensure_std_fds() {
 }
 
 
-// --help, --version, or a usage error: what dock says instead of running.
+// The first line is what `docker info` reads of an init ("NAME version
+// X.Y.Z"); the build follows on the next.
+std::string version_text() {
+#if defined(__x86_64__)
+  constexpr std::string_view arch = "x86_64";
+#elif defined(__aarch64__)
+  constexpr std::string_view arch = "aarch64";
+#else
+  constexpr std::string_view arch = "unknown";
+#endif
+#ifdef DOCK_STATIC_LIBS
+  constexpr std::string_view build = "static, OpenSSL and zlib linked in";
+#else
+  constexpr std::string_view build = "dynamic, libssl.so.3 and libz.so.1 loaded when used";
+#endif
+  return "dock version " + std::string(kVersion) + "\nbuild: " + std::string(arch) + ", " + std::string(build) + "\n";
+}
+
+// --help, --version, --check, or a usage error: what dock says instead of running.
 int answer(const Parsed& p) {
   switch (p.action) {
     case Parsed::Action::Fail:
@@ -5465,7 +5917,9 @@ int answer(const Parsed& p) {
     case Parsed::Action::Help:
       return write_all(STDOUT_FILENO, usage()) ? code(Exit::Ok) : code(Exit::Setup);
     case Parsed::Action::Version:
-      return write_all(STDOUT_FILENO, "dock " + std::string(kVersion) + "\n") ? code(Exit::Ok) : code(Exit::Setup);
+      return write_all(STDOUT_FILENO, version_text()) ? code(Exit::Ok) : code(Exit::Setup);
+    case Parsed::Action::Check:
+      return check_ready(p.check_path);
     case Parsed::Action::Run:
       break;
   }
@@ -5478,7 +5932,7 @@ bool prepare(Config& c, Prepared& p) {
   // Without these the command gets the environment as dock got it (less
   // dock's variables), with nothing copied at start.
   const bool own_env = !c.env_files.empty() || c.file_env || !c.templates.empty() || !c.user.empty() ||
-                       !c.teardown.empty();
+                       !c.teardown.empty() || c.notify == NotifyMode::Own;
   if (own_env)
     for (char* const* e = c.child_env.data(); *e != nullptr; ++e) p.env.vars.emplace_back(*e);
   Error err;
@@ -5493,6 +5947,8 @@ bool prepare(Config& c, Prepared& p) {
     if (!err && (err = expand_programs(path, p.setup))) what = "--setup";
   for (const auto& path : c.teardown)
     if (!err && (err = expand_programs(path, p.teardown))) what = "--teardown";
+  std::string notify_name;
+  if (!err && c.notify == NotifyMode::Own && (err = open_notify_socket(p.notify, notify_name))) what = "--notify";
   if (err) {
     say("%s: %s", what, err->c_str());
     return false;
@@ -5504,8 +5960,30 @@ bool prepare(Config& c, Prepared& p) {
           p.user->groups.size());
   }
   p.creds.no_new_privs = c.no_new_privs;
+  if (!notify_name.empty()) {
+    p.env.set("NOTIFY_SOCKET", notify_name);
+    debug("--notify: NOTIFY_SOCKET=%s", notify_name.c_str());
+  }
   if (own_env) c.child_env = p.env.pointers();
   return true;
+}
+
+// --pdeath-signal: when the parent that started dock dies, dock gets
+// `sig` (forwarded like any other). A parent gone already: at once.
+void set_pdeath_signal(int sig, pid_t parent) {
+  if (sig == 0) return;
+  if (::prctl(PR_SET_PDEATHSIG, sig) != 0) say("--pdeath-signal: %s", std::strerror(errno));
+  else if (::getppid() != parent) ::kill(::getpid(), sig);
+}
+
+// The longest a stop can take from the SIGTERM, for the orchestrator's
+// grace period: the delay, the kill timeout, each teardown program's kill
+// timeout; the hook's last wait runs alongside (see kHookExitWaitMs).
+int64_t worst_stop_ms(const Config& c, size_t teardown_programs) {
+  const int64_t k = c.kill_timeout_ms;
+  int64_t after = k + int64_t(teardown_programs) * k;
+  if (c.web_hook) after = std::max(after, std::max(kHookExitWaitMs, k + kHookLastEventMs));
+  return c.stop_delay_ms + after;
 }
 
 // Bad input found before anything starts. false: reported, exit 2.
@@ -5526,7 +6004,8 @@ bool inputs_ok(const Config& cfg) {
 bool set_up(State& st, const sigset_t& blocked, Fd cwd) {
   Init& in = st.init;
   in.cwd = std::move(cwd);
-  in.pid1 = in.self == 1;
+  in.pid1 = st.ready.pid1 = in.self == 1;
+  open_notify_up(st.ready);
   if (!in.pid1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     say("subreaper: %s (orphans will not be reaped by dock)", std::strerror(errno));
   in.signals = Fd(::signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK));
@@ -5614,7 +6093,7 @@ void finish(State& st) {
   if (st.link.tls && !st.lines.sinks.empty() && !st.lines.sinks[0].gone)
     g_ssl.SSL_shutdown(st.link.tls.ssl());  // close_notify
   report_losses(st.lines);
-  debug("all processes reaped; exiting with %d", exit_code_of(st.init.status));
+  debug("all processes reaped; exiting with %d", exit_status(st.init));
   say_dropped();
 }
 
@@ -5627,16 +6106,21 @@ void finish(State& st) {
   const Fd diagnostics = open_diagnostics();
   size_t envc = 0;
   while (envp != nullptr && envp[envc] != nullptr) ++envc;
+  const pid_t parent = ::getppid();
   Parsed parsed = parse_args({argv, size_t(argc)}, {envp, envc});
   if (parsed.action != Parsed::Action::Run) return answer(parsed);
   g_debug = parsed.config.debug;
+  set_pdeath_signal(parsed.config.pdeath_signal, parent);
   Fd cwd = leave_working_directory(parsed.config);
   if (!inputs_ok(parsed.config)) return code(Exit::Usage);
   Prepared prep;
   if (!prepare(parsed.config, prep)) return code(Exit::Setup);
+  debug("a stop takes at most %s after SIGTERM (--stop-delay, --kill-timeout, each --teardown program's "
+        "--kill-timeout, the hook's last wait)", duration_text(worst_stop_ms(parsed.config, prep.teardown.size())).c_str());
 
   State st(parsed.config);
   st.init.original_mask = original_mask;
+  st.ready.notify = std::move(prep.notify);
   st.prep = &prep;
   if (!set_up(st, blocked, std::move(cwd))) return code(Exit::Setup);
   // From here on we may not bail: warn and go on.
@@ -5649,7 +6133,7 @@ void finish(State& st) {
     else run_once(st.loop);
   }
   finish(st);
-  return exit_code_of(st.init.status);
+  return exit_status(st.init);
 }
 
 }  // namespace

@@ -29,11 +29,19 @@
 //                                  exits; each child dies with it by parent-death
 //                                  signal, so the init reaps it), print "made N",
 //                                  wait for "exit N" on stdin
+//   helper notify                  print "ready notify <pid> NOTIFY_SOCKET=<value or unset>",
+//                                  then per stdin line: "send TEXT" sends TEXT (\n for a
+//                                  newline) to $NOTIFY_SOCKET, "child-send TEXT" from a
+//                                  child it forks (which stays until the helper ends), "big N" N bytes, "flood N MS" N STATUS=
+//                                  datagrams spread over MS ms; each prints "sent";
+//                                  "listen PORT" listens on [::]:PORT ("listening");
+//                                  "exit N" ends it (SIGTERM: "notify got 15", exit 143)
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -47,6 +55,7 @@
 #include <sys/prctl.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -396,8 +405,107 @@ int mode_pid_reuse() {
   return 0;
 }
 
+// One datagram to $NOTIFY_SOCKET (a path or @abstract).
+bool notify_send(const std::string& text) {
+  const char* name = std::getenv("NOTIFY_SOCKET");
+  if (name == nullptr || *name == '\0') return false;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  const size_t len = std::min(std::strlen(name), sizeof a.sun_path - 1);
+  std::memcpy(a.sun_path, name, len);
+  if (a.sun_path[0] == '@') a.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const ssize_t n = sendto(fd, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&a),
+                           socklen_t(offsetof(sockaddr_un, sun_path) + len));
+  close(fd);
+  return n == ssize_t(text.size());
+}
+
+std::string unescape(const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '\\' && i + 1 < in.size() && in[i + 1] == 'n') {
+      out += '\n';
+      ++i;
+    } else if (in[i] == '\\' && i + 1 < in.size() && in[i + 1] == '0') {
+      out += '\0';
+      ++i;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+int mode_notify() {
+  const char* name = std::getenv("NOTIFY_SOCKET");
+  int sfd = signalfd(-1, [] { static sigset_t s; sigemptyset(&s); sigaddset(&s, SIGTERM); sigprocmask(SIG_BLOCK, &s, nullptr); return &s; }(), SFD_CLOEXEC);
+  line("ready notify " + std::to_string(getpid()) + " NOTIFY_SOCKET=" + (name ? name : "unset"));
+  std::string pending;
+  int listener = -1;
+  for (;;) {
+    pollfd fds[2] = {{sfd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) continue;
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info;
+      if (read(sfd, &info, sizeof info) == sizeof info) line("notify got " + std::to_string(info.ssi_signo));
+      return 143;
+    }
+    if (!(fds[1].revents & (POLLIN | POLLHUP))) continue;
+    char buf[256];
+    const ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+    if (n <= 0) return 0;
+    pending.append(buf, size_t(n));
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+      const std::string cmd = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      bool ok = true;
+      if (cmd.rfind("exit ", 0) == 0) return std::atoi(cmd.c_str() + 5);
+      if (cmd.rfind("send ", 0) == 0) ok = notify_send(unescape(cmd.substr(5)));
+      else if (cmd.rfind("big ", 0) == 0) ok = notify_send("READY=1\n" + std::string(size_t(std::atol(cmd.c_str() + 4)), 'A'));
+      else if (cmd.rfind("child-send ", 0) == 0) {
+        // The child stays until the helper ends, so that who sent it can
+        // still be looked up (as a worker of a real service would be).
+        int done[2];
+        ok = pipe2(done, O_CLOEXEC) == 0;
+        pid_t kid = fork();
+        if (kid == 0) {
+          prctl(PR_SET_PDEATHSIG, SIGKILL);
+          const char r = notify_send(unescape(cmd.substr(11))) ? 'y' : 'n';
+          ssize_t w = write(done[1], &r, 1);
+          (void)w;
+          for (;;) pause();
+        }
+        close(done[1]);
+        char r = 'n';
+        ok = ok && read(done[0], &r, 1) == 1 && r == 'y';
+        close(done[0]);
+      } else if (cmd.rfind("flood ", 0) == 0) {
+        long count = std::atol(cmd.c_str() + 6);
+        const long ms = std::atol(cmd.c_str() + cmd.rfind(' ') + 1);
+        for (long k = 0; k < count && ok; ++k) {
+          ok = notify_send("STATUS=working on item " + std::to_string(k) + "\n");
+          if (ms > 0) usleep(useconds_t(ms * 1000 / count));
+        }
+      } else if (cmd.rfind("listen ", 0) == 0) {
+        listener = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int on = 1;
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        sockaddr_in6 a{};
+        a.sin6_family = AF_INET6;
+        a.sin6_port = htons(uint16_t(std::atoi(cmd.c_str() + 7)));
+        ok = bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(listener, 8) == 0;
+        line(ok ? "listening" : "listen failed");
+        continue;
+      }
+      line(ok ? "sent" : "send failed");
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "notify") return mode_notify();
   if (mode == "record") {
     bool grandchild = false, use_stdin = true;
     for (int i = 2; i < argc; ++i) {
