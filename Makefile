@@ -63,6 +63,10 @@ tests/behaviour: $(BEHAVIOUR_OBJS) tests/catch_main.o
 tests/helper: tests/helper.cpp
 	$(CXX) $(CXXSTD) -Wall -Wextra -Werror -O1 -o $@ $<
 
+# The same, static, for the container images of the Docker and Podman tests.
+tests/helper-static: tests/helper.cpp
+	$(CXX) $(CXXSTD) -Wall -Wextra -Werror -O1 -static -o $@ $<
+
 tests/benchkit: tests/benchkit.cpp
 	$(CXX) $(CXXSTD) -Wall -Wextra -Werror -O2 -o $@ $<
 
@@ -106,7 +110,7 @@ fuzz: deps
 # Installs what the tests need (when missing), builds, runs every suite and
 # ends with one line: N passed, N failed[, N skipped].
 test: deps
-	$(MAKE) -j$$(nproc) dock dock-static tests/unit tests/behaviour tests/helper
+	$(MAKE) -j$$(nproc) dock dock-static tests/unit tests/behaviour tests/helper tests/helper-static
 	scripts/run-tests.sh
 
 # --- install ---------------------------------------------------------------

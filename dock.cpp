@@ -6115,8 +6115,8 @@ void finish(State& st) {
   if (!inputs_ok(parsed.config)) return code(Exit::Usage);
   Prepared prep;
   if (!prepare(parsed.config, prep)) return code(Exit::Setup);
-  debug("a stop takes at most %s after SIGTERM (--stop-delay, --kill-timeout, each --teardown program's "
-        "--kill-timeout, the hook's last wait)", duration_text(worst_stop_ms(parsed.config, prep.teardown.size())).c_str());
+  debug("a stop takes at most %s after SIGTERM (the stop delay, the kill timeout, each teardown program's "
+        "kill timeout, the hook's last wait)", duration_text(worst_stop_ms(parsed.config, prep.teardown.size())).c_str());
 
   State st(parsed.config);
   st.init.original_mask = original_mask;

@@ -25,6 +25,7 @@ gzip                 # zcat reads the rotated archives back in the tests
 clang                # libFuzzer targets (make fuzz)
 libclang-rt-14-dev   # ... and their runtimes: libFuzzer, ASan, UBSan for clang 14
 valgrind             # memcheck of the core scenarios (scripts/valgrind-check.sh)
+podman               # podman run --init and --sdnotify=container with dock (scripts/podman-test.sh)
 "
 
 if [ "${1:-}" = bench ]; then

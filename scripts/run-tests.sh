@@ -42,4 +42,20 @@ else
   rm -f "$log"
 fi
 
+# The Podman suite (scripts/podman-test.sh) counts its own checks, or says
+# in one line why Podman cannot run containers here.
+echo "== podman tests"
+log=$(mktemp)
+scripts/podman-test.sh >"$log" 2>&1
+cat "$log"
+last=$(tail -n 1 "$log")
+if [[ $last =~ ^podman:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+  passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
+elif [[ $last =~ ^podman:\ skipped:\ (.*) ]]; then
+  echo "podman tests: ${BASH_REMATCH[1]}" >>"$skips"
+else
+  failed=$((failed + 1))  # it stopped without its summary
+fi
+rm -f "$log"
+
 print_summary

@@ -36,6 +36,9 @@
 //                                  datagrams spread over MS ms; each prints "sent";
 //                                  "listen PORT" listens on [::]:PORT ("listening");
 //                                  "exit N" ends it (SIGTERM: "notify got 15", exit 143)
+//   helper notify-listen PATH      bind a datagram socket at PATH (a supervisor's
+//                                  NOTIFY_SOCKET), print "listening", then each
+//                                  datagram as one line (its newlines as '|')
 
 #include <algorithm>
 #include <cerrno>
@@ -503,9 +506,28 @@ int mode_notify() {
   }
 }
 
+int mode_notify_listen(const char* path) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+  unlink(path);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return 1;
+  line("listening");
+  for (;;) {
+    char buf[4096];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) continue;
+    std::string text(buf, size_t(n));
+    std::replace(text.begin(), text.end(), '\n', '|');
+    line(text);
+  }
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "notify") return mode_notify();
+  if (mode == "notify-listen" && argc > 2) return mode_notify_listen(argv[2]);
   if (mode == "record") {
     bool grandchild = false, use_stdin = true;
     for (int i = 2; i < argc; ++i) {
