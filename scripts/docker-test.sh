@@ -13,10 +13,20 @@ ctx=$(mktemp -d)
 # subshell, so a shell variable would not reach cleanup.
 cleanup() {
   [ -s "$ctx/containers" ] && xargs docker rm -f <"$ctx/containers" >/dev/null 2>&1
+  [ -n "${second:-}" ] && { docker -H "unix://$second_dir/sock" rm -f $(docker -H "unix://$second_dir/sock" ps -aq) >/dev/null 2>&1
+                            kill "$second"; wait "$second"; }
+  [ -n "${bridge:-}" ] && ip link del "$bridge" 2>/dev/null
+  [ -n "${second_dir:-}" ] && rm -rf "$second_dir"
   [ -n "${net:-}" ] && docker network rm "$net" >/dev/null 2>&1
   rm -rf "$ctx"
 }
 trap cleanup EXIT
+
+# A check that cannot run on this machine: one line why, for the summary.
+skip() {
+  echo "skip $*"
+  [ -n "${DOCK_TEST_SKIPS:-}" ] && echo "docker tests: $*" >>"$DOCK_TEST_SKIPS"
+}
 
 check() {  # NAME CONDITION...
   local name=$1; shift
@@ -63,6 +73,7 @@ run_healthchecked() {  # NAME IMAGE COMMAND...
 
 # --- the image ---------------------------------------------------------
 [ -x ./dock-static ] || make dock-static >/dev/null
+[ -x ./tests/helper-static ] || make tests/helper-static >/dev/null
 busybox=$(command -v busybox) || { echo "busybox-static is needed"; exit 1; }
 mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/tmp" "$ctx/rootfs/run" "$ctx/rootfs/etc"
 # A user for services that drop root (test 10).
@@ -359,6 +370,90 @@ check "composition: docker stop returns within 2 s (${kit_ms} ms), each service 
   bash -c '[ "$2" -lt 2000 ] && grep -q "^gamma: got TERM as 1000" <<<"$1" && grep -q "^delta: got TERM as 65534" <<<"$1" &&
            grep -q "all processes reaped" <<<"$1"' _ "$kit_log" "$kit_ms"
 [ "$kit_ms" -lt 2000 ] || sed 's/^/     log: /' <<<"$kit_log"
+
+# --- 13. FROM scratch, no shell: HEALTHCHECK by dock --check, --notify ------
+# The command says READY=1 (healthy), then RELOADING=1 (unhealthy again).
+mkdir -p "$ctx/scratch/bin"
+cp ./dock-static "$ctx/scratch/dock"
+cp ./tests/helper-static "$ctx/scratch/bin/helper"
+cat >"$ctx/scratch/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY dock /dock
+COPY bin/helper /bin/helper
+ENV DOCK_READY_FILE=/dock.ready DOCK_NOTIFY=1
+HEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD ["/dock", "--check"]
+ENTRYPOINT ["/dock", "--"]
+CMD ["/bin/helper", "notify"]
+DOCKERFILE
+docker build -q -t dock-test-scratch:latest "$ctx/scratch" >/dev/null 2>"$ctx/scratch.log" || cat "$ctx/scratch.log"
+label="dock-test-check=$$" events="$ctx/check-events"
+timeout 60 docker events --filter "label=$label" --filter event=health_status --format '{{.Action}}' >"$events" 2>/dev/null &
+events_pid=$!
+mkfifo "$ctx/check-in"
+docker run --rm -i --label "$label" --name "dock-test-check-$$" dock-test-scratch:latest <"$ctx/check-in" >"$ctx/check-out" 2>&1 &
+exec 4>"$ctx/check-in"
+health() { timeout 30 tail -c +1 -f "$events" 2>/dev/null | grep -q -m"$1" "health_status: $2"; }
+check "--check: the image has no shell to run a test in" \
+  bash -c '! docker run --rm --entrypoint /bin/sh dock-test-scratch:latest -c true >/dev/null 2>&1'
+check "--check: unhealthy while the command has not said READY=1" health 1 unhealthy
+echo "send READY=1" >&4
+check "--check: healthy once it has" health 1 healthy
+echo "send RELOADING=1" >&4
+check "--check: unhealthy again after RELOADING=1" health 2 unhealthy
+check "--check: its line in docker inspect" \
+  bash -c 'docker inspect -f "{{range .State.Health.Log}}{{.Output}}{{end}}" "$1" | grep -q "dock: not ready: /dock.ready: No such file"' _ "dock-test-check-$$"
+echo "exit 0" >&4; exec 4>&-
+kill "$events_pid" 2>/dev/null; wait "$events_pid" 2>/dev/null
+
+# --- 14. docker stop with --stop-delay 2s ---------------------------------
+c=$(run_d -e DOCK_STOP_DELAY=2s -e DOCK_READY_FILE=/run/dock.ready "$image" sh -c "$(cat <<'SH'
+trap 'echo got TERM; exit 0' TERM; echo up; while :; do sleep 1000 & wait; done
+SH
+)")
+log_has "$c" '^up'
+start=$(ms); docker stop -t 10 "$c" >/dev/null; delayed=$(( $(ms) - start ))
+check "docker stop with --stop-delay 2s returns after the delay and the command's own exit (${delayed} ms)" \
+  test "$delayed" -ge 1900 -a "$delayed" -lt 3500
+check "... the command got SIGTERM and its status is docker's" \
+  bash -c 'docker logs "$1" 2>&1 | grep -q "got TERM" && [ "$(docker inspect -f "{{.State.ExitCode}}" "$1")" = 0 ]' _ "$c"
+
+# --- 15. docker run --init with dock as the daemon's init ------------------
+# A second dockerd of the test's own (data root, socket, no iptables) with
+# --init-path pointing at dock-static. It gets a bridge of its own: one
+# started with --bridge=none deletes docker0, the first daemon's.
+second_dir=$(mktemp -d)  # not in $ctx: that is the build context
+echo '{}' >"$second_dir/daemon.json"
+bridge=dockt$$
+ip link add "$bridge" type bridge && ip addr add 10.254.77.1/24 dev "$bridge" && ip link set "$bridge" up
+dockerd --config-file "$second_dir/daemon.json" --data-root "$second_dir/data" --exec-root "$second_dir/exec" \
+  --pidfile "$second_dir/pid" -H "unix://$second_dir/sock" --iptables=false --ip6tables=false --ip-forward=false \
+  --ip-masq=false --bridge "$bridge" --storage-driver vfs --init-path "$PWD/dock-static" >"$second_dir/log" 2>&1 &
+second=$!
+d2=(docker -H "unix://$second_dir/sock")
+for _ in $(seq 150); do  # its socket answers within seconds, or the daemon ended
+  kill -0 "$second" 2>/dev/null || break
+  "${d2[@]}" version >/dev/null 2>&1 && break
+  sleep 0.2
+done
+if ! "${d2[@]}" version >/dev/null 2>&1; then
+  skip "a second dockerd with --init-path could not be started: $(tail -n 1 "$second_dir/log")"
+  second=
+elif ! "${d2[@]}" build -q -t dock-test:latest "$ctx" >/dev/null 2>"$second_dir/build.log"; then
+  skip "the second dockerd cannot build the image: $(tail -n 1 "$second_dir/build.log")"
+else
+  out=$("${d2[@]}" run --rm --init --network none --entrypoint /bin/sh dock-test:latest \
+    -c 'tr "\0" " " </proc/1/cmdline; echo; /sbin/docker-init --version | head -n 1')
+  check "docker run --init: PID 1 is the daemon's init, called as INIT -- COMMAND" grep -q '^/sbin/docker-init -- /bin/sh -c ' <<<"$out"
+  check "docker run --init: that init is dock" grep -q '^dock version ' <<<"$out"
+  c=$("${d2[@]}" run -d --init --network none --entrypoint /bin/sh dock-test:latest -c "$(cat <<'SH'
+trap 'echo got TERM; exit 5' TERM; echo up; while :; do sleep 1000 & wait; done
+SH
+)")
+  timeout 20 bash -c 'until "$@" logs "'"$c"'" 2>&1 | grep -q "^up"; do sleep 0.05; done' _ "${d2[@]}"
+  start=$(ms); "${d2[@]}" stop -t 10 "$c" >/dev/null; took=$(( $(ms) - start ))
+  check "docker run --init: docker stop's SIGTERM reaches the command at once (${took} ms), its status 5" \
+    bash -c '[ "$2" -lt 2000 ] && [ "$("${@:3}" inspect -f "{{.State.ExitCode}}" "$1")" = 5 ]' _ "$c" "$took" "${d2[@]}"
+fi
 
 echo "docker: $passed passed, $failed failed"
 [ "$failed" = 0 ]
