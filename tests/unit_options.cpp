@@ -560,3 +560,133 @@ TEST_CASE("every option of the table is in --help and in README's table", "[opti
     CHECK(env_names(var, o.name));
   }
 }
+
+// ---- issue 18: orchestrators ----
+
+TEST_CASE("--stop-delay, --exit-map and --pdeath-signal", "[options][stop]") {
+  auto p = Args{"--stop-delay", "2s", "--exit-map", "143:0", "--exit-map=1:3", "--pdeath-signal", "KILL", "true"}.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.stop_delay_ms == 2000);
+  CHECK(p.config.exit_map[143] == 0);
+  CHECK(p.config.exit_map[1] == 3);
+  CHECK(p.config.exit_map[0] == -1);
+  CHECK(p.config.pdeath_signal == SIGKILL);
+  p = Args({"true"}, {"DOCK_EXIT_MAP=143:0 130:0,2:7", "DOCK_STOP_DELAY=500ms", "DOCK_PDEATH_SIGNAL=TERM"}).parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.exit_map[143] == 0);
+  CHECK(p.config.exit_map[130] == 0);
+  CHECK(p.config.exit_map[2] == 7);
+  CHECK(p.config.stop_delay_ms == 500);
+  CHECK(p.config.pdeath_signal == SIGTERM);
+  for (auto bad : {"143", ":0", "143:", "256:0", "0:256", "x:0", "1:2:3"}) {
+    INFO(bad);
+    auto b = Args{"--exit-map", bad, "true"}.parse();
+    CHECK(b.action == Parsed::Action::Fail);
+    CHECK(b.error.rfind("--exit-map: ", 0) == 0);
+  }
+  CHECK(Args{"--stop-delay", "3", "true"}.parse().action == Parsed::Action::Fail);
+  CHECK(Args{"--pdeath-signal", "SIGNOPE", "true"}.parse().action == Parsed::Action::Fail);
+}
+
+TEST_CASE("the exit status: the command's through --exit-map, dock's own never", "[exit][stop]") {
+  InitConfig c;
+  REQUIRE_FALSE(add_exit_map("143:0", c));
+  REQUIRE_FALSE(add_exit_map("1:9", c));
+  Init in(c);
+  in.status = W_EXITCODE(0, SIGTERM);  // killed by SIGTERM: 143
+  in.command_status = true;
+  CHECK(exit_status(in) == 0);
+  in.status = W_EXITCODE(1, 0);
+  CHECK(exit_status(in) == 9);
+  in.status = W_EXITCODE(2, 0);
+  CHECK(exit_status(in) == 2);
+  in.command_status = false;  // dock's own 1 (a setup failure)
+  in.status = W_EXITCODE(1, 0);
+  CHECK(exit_status(in) == 1);
+}
+
+TEST_CASE("--notify, --notify-access and NOTIFY_SOCKET", "[options][notify]") {
+  Args own({"--notify", "true"}, {"NOTIFY_SOCKET=/run/systemd/notify", "A=1"});
+  auto p = own.parse();
+  REQUIRE(p.action == Parsed::Action::Run);
+  CHECK(p.config.notify == NotifyMode::Own);
+  CHECK(p.config.notify_up == "/run/systemd/notify");
+  CHECK(env_of(p) == std::vector<std::string>{"A=1"});
+  Args pass({"--notify=pass", "true"}, {"NOTIFY_SOCKET=@x"});
+  p = pass.parse();
+  CHECK(p.config.notify == NotifyMode::Pass);
+  CHECK(env_of(p) == std::vector<std::string>{"NOTIFY_SOCKET=@x"});
+  Args pass_env({"true"}, {"NOTIFY_SOCKET=@x", "DOCK_NOTIFY=pass"});
+  p = pass_env.parse();
+  CHECK(p.config.notify == NotifyMode::Pass);
+  CHECK(env_of(p) == std::vector<std::string>{"NOTIFY_SOCKET=@x"});
+  p = Args({"true"}, {"DOCK_NOTIFY=yes", "DOCK_NOTIFY_ACCESS=all"}).parse();
+  CHECK(p.config.notify == NotifyMode::Own);
+  CHECK(p.config.notify_all);
+  Args off({"true"}, {"NOTIFY_SOCKET=@x"});
+  p = off.parse();  // no --notify: not passed on, still dock's
+  CHECK(p.config.notify == NotifyMode::Off);
+  CHECK(p.config.notify_up == "@x");
+  CHECK(env_of(p).empty());
+  CHECK(Args{"--notify=", "true"}.parse().action == Parsed::Action::Fail);
+  CHECK(Args{"--notify=all", "true"}.parse().action == Parsed::Action::Fail);
+  CHECK(Args{"--notify-access", "exec", "true"}.parse().action == Parsed::Action::Fail);
+  CHECK(Args({"true"}, {"DOCK_NOTIFY=maybe"}).parse().action == Parsed::Action::Fail);
+  sockaddr_un a;
+  socklen_t len = 0;
+  CHECK(notify_address("/run/notify.sock", a, len));
+  CHECK(len == offsetof(sockaddr_un, sun_path) + 17);
+  CHECK(notify_address("@abc", a, len));
+  CHECK(a.sun_path[0] == '\0');
+  CHECK(len == offsetof(sockaddr_un, sun_path) + 4);
+  CHECK_FALSE(notify_address("relative", a, len));
+  CHECK_FALSE(notify_address(std::string(200, '/'), a, len));
+}
+
+TEST_CASE("notify messages: systemd's VAR=VALUE lines, anything else ignored whole", "[notify]") {
+  auto m = parse_notify_message("READY=1\nSTATUS=serving 3 clients\n");
+  REQUIRE(m);
+  CHECK(m->ready);
+  CHECK(m->status == "serving 3 clients");
+  m = parse_notify_message("RELOADING=1\nMONOTONIC_USEC=123");
+  REQUIRE(m);
+  CHECK(m->reloading);
+  CHECK_FALSE(m->ready);
+  m = parse_notify_message("READY=0\nSTOPPING=1\nX_CUSTOM=whatever");
+  REQUIRE(m);
+  CHECK_FALSE(m->ready);
+  CHECK(m->stopping);
+  const std::vector<std::string_view> bad_ones{"", "\n\n", "READY", "=1", "ready=1", "READY=1\nnonsense",
+                                               std::string_view("READY=1\0", 8), "READY =1"};
+  for (std::string_view bad : bad_ones) {
+    INFO(bad);
+    CHECK_FALSE(parse_notify_message(bad));
+  }
+}
+
+TEST_CASE("dock --check [PATH]", "[options][check]") {
+  auto p = Args{"--check", "/run/dock.ready"}.parse();
+  CHECK(p.action == Parsed::Action::Check);
+  CHECK(p.check_path == "/run/dock.ready");
+  p = Args{"--check=/a"}.parse();
+  CHECK(p.check_path == "/a");
+  p = Args({"--check"}, {"DOCK_READY_FILE=/b"}).parse();
+  CHECK(p.action == Parsed::Action::Check);
+  CHECK(p.check_path == "/b");
+  p = Args({"--check", "/c"}, {"DOCK_READY_FILE=/b"}).parse();
+  CHECK(p.check_path == "/c");
+  CHECK(Args{"--check"}.parse().action == Parsed::Action::Fail);
+  CHECK(Args{"--check", "/a", "extra"}.parse().action == Parsed::Action::Fail);
+  CHECK(version_text().rfind("dock version " + std::string(kVersion) + "\n", 0) == 0);
+}
+
+TEST_CASE("the worst-case stop: delay, kill timeout per program, the hook alongside", "[stop]") {
+  Config c;
+  c.kill_timeout_ms = 3000;
+  c.stop_delay_ms = 2000;
+  CHECK(worst_stop_ms(c, 0) == 5000);
+  CHECK(worst_stop_ms(c, 2) == 11000);
+  REQUIRE_FALSE(parse_web_hook("http://127.0.0.1:1/h", c));
+  c.kill_timeout_ms = 1000;
+  CHECK(worst_stop_ms(c, 0) == 2000 + 5000);  // the hook's last wait ends 5 s after the forward
+}
