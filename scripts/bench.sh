@@ -232,6 +232,34 @@ for i in "${docks[@]}"; do
 done
 echo
 
+# --- 5d. readiness: --notify's READY=1, --bind-port's listen -----------------
+# From the command's READY=1 (or its listen()) to the ready file appearing.
+for ((r = 0; r < rounds; r++)); do
+  for i in "${docks[@]}"; do
+    collect "$i-notify" "$($B readylat 10 notify "${how[$i]% --}")" median_us p90_us
+    collect "$i-port" "$($B readylat 10 bind-port "${how[$i]% --}")" median_us p90_us
+  done
+done
+echo "## Readiness: from the command's word to the ready file (µs, median of $rounds × 10 runs)"
+echo
+echo "| init | \`--notify\`: READY=1 → file (median / p90) | \`--bind-port\`: listen() → file (median / p90) |"
+echo "|---|---|---|"
+for i in "${docks[@]}"; do
+  echo "| $i | $(med "$i-notify/median_us") / $(med "$i-notify/p90_us") | $(med "$i-port/median_us") / $(med "$i-port/p90_us") |"
+done
+echo
+for ((r = 0; r < idle_rounds; r++)); do
+  for i in "${docks[@]}"; do
+    collect "$i-flood" "$($B notifyflood "$idle_s" 1000 "${how[$i]% --}")" cpu_pct
+  done
+done
+echo "## \`--notify\` under a chatty command: 1,000 STATUS= datagrams a second (CPU of one core over ${idle_s} s, median of $idle_rounds)"
+echo
+echo "| init | CPU |"
+echo "|---|---|"
+for i in "${docks[@]}"; do echo "| $i | $(med "$i-flood/cpu_pct") % |"; done
+echo
+
 # --- 6. orphan storm ---------------------------------------------------------
 for ((r = 0; r < storm_rounds; r++)); do
   for i in "${inits[@]}"; do

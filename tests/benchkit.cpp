@@ -27,11 +27,21 @@
 //   benchkit probecpu SECONDS CONNS DOCK
 //        CONNS loopback TCP connections held open on the host; DOCK runs
 //        with --bind-port on a port nobody binds: its CPU over SECONDS
-// Child modes: sigrecv FIFO, orphans SECONDS, sleeper polite|stubborn.
+//   benchkit readylat N notify|bind-port DOCK
+//        DOCK runs "benchkit announcer notify|bind-port" with --notify (or
+//        --bind-port) and --ready-file; the announcer says READY=1 (or
+//        listens) and reports when; the time until the ready file appears
+//        (seen by inotify), median and p90 over N runs, in µs
+//   benchkit notifyflood SECONDS RATE DOCK
+//        DOCK --notify runs "benchkit flooder RATE": RATE STATUS= datagrams
+//        a second; dock's CPU over SECONDS
+// Child modes: sigrecv FIFO, orphans SECONDS, sleeper polite|stubborn,
+// announcer notify|bind-port, flooder RATE.
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -47,7 +57,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -368,7 +380,135 @@ int mode_probecpu(long seconds, long conns, const std::string& dock) {
   return 0;
 }
 
+// One ready-file latency: DOCK announces through `how`; the announcer
+// writes the CLOCK_MONOTONIC ns of its READY=1 (or listen) to stdout.
+int64_t ready_latency(const std::string& dock, const std::string& how) {
+  const std::string dir = "/tmp/benchkit-ready-" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0755);
+  const std::string file = dir + "/ready";
+  unlink(file.c_str());
+  int in = inotify_init1(IN_CLOEXEC);
+  inotify_add_watch(in, dir.c_str(), IN_CREATE);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) die("pipe");
+  std::vector<std::string> argv{dock, "--ready-file", file};
+  int port = 0;
+  if (how == "notify") {
+    argv.push_back("--notify");
+  } else {
+    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // a free port
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    close(probe);
+    argv.insert(argv.end(), {"--bind-port", std::to_string(port)});
+  }
+  argv.insert(argv.end(), {"--", self_path, "announcer", how, std::to_string(port)});
+  pid_t pid = spawn(false, argv, out[1]);
+  close(out[1]);
+  int64_t said = 0, seen = -1;
+  pollfd p{in, POLLIN, 0};
+  if (read(out[0], &said, sizeof said) == sizeof said && poll(&p, 1, 5000) == 1) {
+    seen = now_ns();
+    char events[4096];
+    (void)!read(in, events, sizeof events);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  close(out[0]);
+  close(in);
+  unlink(file.c_str());
+  rmdir(dir.c_str());
+  return seen < 0 ? -1 : seen - said;
+}
+
+int mode_readylat(long n, const std::string& how, const std::string& dock) {
+  std::vector<int64_t> us;
+  long lost = 0;
+  for (long i = 0; i < n; ++i) {
+    const int64_t ns = ready_latency(dock, how);
+    if (ns < 0) ++lost;
+    else us.push_back(ns / 1000);
+  }
+  std::printf("median_us=%lld p90_us=%lld lost=%ld\n", (long long)percentile(us, 0.5), (long long)percentile(us, 0.9), lost);
+  return 0;
+}
+
+int mode_notifyflood(long seconds, long rate, const std::string& dock) {
+  pid_t pid = spawn(false, {dock, "--notify", "--", self_path, "flooder", std::to_string(rate)});
+  usleep(200000);
+  const int64_t c0 = cpu_ns(pid), t0 = now_ns();
+  sleep(unsigned(seconds));
+  const int64_t c1 = cpu_ns(pid), t1 = now_ns();
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  std::printf("cpu_pct=%.3f rate=%ld\n", 100.0 * double(c1 - c0) / double(t1 - t0), rate);
+  return 0;
+}
+
 // --- child modes ------------------------------------------------------------
+
+int notify_socket() {
+  return socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
+
+socklen_t notify_address(sockaddr_un& a) {
+  const char* name = std::getenv("NOTIFY_SOCKET");
+  a = {};
+  a.sun_family = AF_UNIX;
+  if (name == nullptr) return 0;
+  const size_t len = std::min(std::strlen(name), sizeof a.sun_path - 1);
+  std::memcpy(a.sun_path, name, len);
+  if (a.sun_path[0] == '@') a.sun_path[0] = '\0';
+  return socklen_t(offsetof(sockaddr_un, sun_path) + len);
+}
+
+// Says READY=1 (or listens on PORT) once dock has surely reached its loop,
+// and writes when it did to stdout.
+int mode_announcer(const std::string& how, int port) {
+  usleep(50000);
+  int64_t t = 0;
+  if (how == "notify") {
+    sockaddr_un a;
+    const socklen_t len = notify_address(a);
+    int fd = notify_socket();
+    t = now_ns();
+    sendto(fd, "READY=1", 7, 0, reinterpret_cast<sockaddr*>(&a), len);
+  } else {
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(uint16_t(port));
+    bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    t = now_ns();
+    listen(l, 8);
+  }
+  if (write(STDOUT_FILENO, &t, sizeof t) != sizeof t) return 1;
+  pause();
+  return 0;
+}
+
+// RATE STATUS= datagrams a second, paced on an absolute clock.
+int mode_flooder(long rate) {
+  sockaddr_un a;
+  const socklen_t len = notify_address(a);
+  int fd = notify_socket();
+  const int64_t step = 1000000000 / std::max(rate, 1L);
+  timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  for (long i = 0;; ++i) {
+    const std::string text = "STATUS=working on item " + std::to_string(i);
+    sendto(fd, text.data(), text.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&a), len);
+    next.tv_nsec += step;
+    while (next.tv_nsec >= 1000000000) { next.tv_nsec -= 1000000000; ++next.tv_sec; }
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+  }
+}
 
 int mode_sigrecv(const char* path) {
   sigset_t set;
@@ -431,6 +571,10 @@ int main(int argc, char** argv) {
     if (pid1) ++at;
   }
   if (mode == "siglat") return mode_siglat(n, pid1, args_from(argv, at, argc));
+  if (mode == "readylat" && argc > 4) return mode_readylat(n, argv[3], argv[4]);
+  if (mode == "notifyflood" && argc > 4) return mode_notifyflood(n, std::atol(argv[3]), argv[4]);
+  if (mode == "announcer" && argc > 3) return mode_announcer(argv[2], std::atoi(argv[3]));
+  if (mode == "flooder" && argc > 2) return mode_flooder(std::atol(argv[2]));
   if (mode == "probecpu" && argc > 4) return mode_probecpu(n, std::atol(argv[3]), argv[4]);
   if (mode == "storm") return mode_storm(n, args_from(argv, 3, argc));
   if (mode == "idle") return mode_idle(n, args_from(argv, 3, argc));
