@@ -4228,18 +4228,20 @@ void update_readiness(Readiness& r, Loop& loop) {
   }
 }
 
-// The first SIGTERM: not ready from now on.
+// The first SIGTERM: not ready from now on; a supervisor hears that dock
+// is stopping (once).
 void stop_being_ready(Readiness& r, Loop& loop) {
+  if (!r.stopping) notify_up(r, "STOPPING=1\n");
   r.stopping = true;
   update_readiness(r, loop);
-  notify_up(r, "STOPPING=1\n");
 }
 
-// The command ended: no more looking; the ready file goes.
+// The command ended (or never started): no more looking; the ready file
+// goes; dock is stopping too.
 void stop_readiness(Readiness& r, Loop& loop) {
   r.stopped = true;
   clear_deadline(loop, r.probe_timer);
-  update_readiness(r, loop);
+  stop_being_ready(r, loop);
 }
 
 // ---- --notify: the command's READY=1 ----

@@ -279,6 +279,17 @@ TEST_CASE("--notify: READY=1 makes dock ready (ready file, hook running); RELOAD
   CHECK(statuses(server) == std::vector<std::string>{"starting", "running", "crashed"});  // "running" once
 }
 
+TEST_CASE("--notify: a command under --user reaches dock's socket", "[notify][user][pid1]") {
+  const bool pid1 = each_mode();
+  const std::string ready = temp_path(pid1 ? "notify-user-1" : "notify-user");
+  Proc p = start_dock({"--user", "nobody", "--notify", "--ready-file", ready, "--", helper(), "notify"}, {.pid1 = pid1});
+  notify_pid(p);
+  tell(p, "send READY=1");
+  CHECK(wait_file(ready, true));
+  p.send("exit 0\n");
+  CHECK(p.exit_code() == 0);
+}
+
 TEST_CASE("--notify with --bind-port: both must hold", "[notify][bind-port]") {
   const std::string ready = temp_path("notify-port");
   const int port = free_port();
@@ -359,6 +370,13 @@ TEST_CASE("NOTIFY_SOCKET: dock says READY=1 and STOPPING=1 upward and keeps it f
   CHECK(up.next(kTimeoutMs) == "STOPPING=1\n");
   CHECK(p.exit_code() == 143);
   CHECK(up.next(200).empty());  // nothing else, no MAINPID
+  // The command ending on its own: dock is stopping too.
+  Proc ends = start_dock({"--", helper(), "notify"}, {.pid1 = pid1, .env = {"NOTIFY_SOCKET=" + up.name}});
+  CHECK(up.next(kTimeoutMs) == "READY=1\n");
+  ends.send("exit 3\n");
+  CHECK(up.next(kTimeoutMs) == "STOPPING=1\n");
+  CHECK(ends.exit_code() == 3);
+  CHECK(up.next(200).empty());
 
   // --notify=pass: the command gets dock's NOTIFY_SOCKET and answers itself.
   Proc pass = start_dock({"--notify=pass", "--", helper(), "notify"}, {.pid1 = pid1, .env = {"NOTIFY_SOCKET=" + up.name}});
