@@ -16,27 +16,6 @@ bool exists(const std::string& path) {
   return lstat(path.c_str(), &sb) == 0;
 }
 
-// Waits on inotify until `path` exists (present) or is gone (!present).
-bool wait_file(const std::string& path, bool present, int timeout_ms = kTimeoutMs) {
-  const std::string dir = path.substr(0, path.rfind('/'));
-  int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (in < 0) return false;
-  inotify_add_watch(in, dir.c_str(), IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
-  const int64_t deadline = now_ms() + timeout_ms;
-  bool reached = false;
-  for (;;) {
-    if (exists(path) == present) { reached = true; break; }
-    const int64_t left = deadline - now_ms();
-    if (left <= 0) break;
-    pollfd p{in, POLLIN, 0};
-    if (poll(&p, 1, int(left)) <= 0) continue;
-    char events[4096];
-    while (read(in, events, sizeof events) > 0) {}
-  }
-  close(in);
-  return reached;
-}
-
 std::vector<std::string> statuses(HttpServer& server) {
   std::vector<std::string> out;
   for (const auto& r : server.requests()) {

@@ -359,6 +359,18 @@ int64_t cpu_ns(pid_t pid) {
   return ns;
 }
 
+// The CPU `pid` uses over `seconds` (percent of one core), once it has
+// settled for 0.2 s; then it is killed and reaped.
+double cpu_pct_until_killed(pid_t pid, long seconds) {
+  usleep(200000);
+  const int64_t c0 = cpu_ns(pid), t0 = now_ns();
+  sleep(unsigned(seconds));
+  const int64_t c1 = cpu_ns(pid), t1 = now_ns();
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return 100.0 * double(c1 - c0) / double(t1 - t0);
+}
+
 int mode_probecpu(long seconds, long conns, const std::string& dock) {
   hold_connections(conns);
   int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // a port nobody listens on
@@ -370,13 +382,7 @@ int mode_probecpu(long seconds, long conns, const std::string& dock) {
   getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
   const std::string port = std::to_string(ntohs(a.sin_port));
   pid_t pid = spawn(false, {dock, "--bind-port", port, "--", "sleep", "1000"});
-  usleep(200000);
-  const int64_t c0 = cpu_ns(pid), t0 = now_ns();
-  sleep(unsigned(seconds));
-  const int64_t c1 = cpu_ns(pid), t1 = now_ns();
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  std::printf("cpu_pct=%.3f conns=%ld\n", 100.0 * double(c1 - c0) / double(t1 - t0), conns);
+  std::printf("cpu_pct=%.3f conns=%ld\n", cpu_pct_until_killed(pid, seconds), conns);
   return 0;
 }
 
@@ -440,13 +446,7 @@ int mode_readylat(long n, const std::string& how, const std::string& dock) {
 
 int mode_notifyflood(long seconds, long rate, const std::string& dock) {
   pid_t pid = spawn(false, {dock, "--notify", "--", self_path, "flooder", std::to_string(rate)});
-  usleep(200000);
-  const int64_t c0 = cpu_ns(pid), t0 = now_ns();
-  sleep(unsigned(seconds));
-  const int64_t c1 = cpu_ns(pid), t1 = now_ns();
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  std::printf("cpu_pct=%.3f rate=%ld\n", 100.0 * double(c1 - c0) / double(t1 - t0), rate);
+  std::printf("cpu_pct=%.3f rate=%ld\n", cpu_pct_until_killed(pid, seconds), rate);
   return 0;
 }
 

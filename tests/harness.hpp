@@ -300,17 +300,18 @@ inline long proc_status_field(pid_t pid, const std::string& name) {
   return -1;
 }
 
-// Waits, on inotify events of the file's directory, until the file at
-// `path` contains `needle`. No sleeping: every wake-up is a change.
-inline bool wait_file_contains(const std::string& path, std::string_view needle, int timeout_ms = kTimeoutMs) {
+// Waits, on inotify events (`mask`) of the directory of `path`, until
+// `done()` holds. No sleeping: every wake-up is a change.
+template <typename Done>
+inline bool wait_in_dir(const std::string& path, uint32_t mask, Done done, int timeout_ms) {
   const std::string dir = path.substr(0, path.rfind('/'));
   int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   if (in < 0) return false;
-  inotify_add_watch(in, dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
+  inotify_add_watch(in, dir.c_str(), mask);
   const int64_t deadline = now_ms() + timeout_ms;
-  bool found = false;
+  bool reached = false;
   for (;;) {
-    if (read_file(path).find(needle) != std::string::npos) { found = true; break; }
+    if (done()) { reached = true; break; }
     const int64_t left = deadline - now_ms();
     if (left <= 0) break;
     pollfd p{in, POLLIN, 0};
@@ -319,7 +320,21 @@ inline bool wait_file_contains(const std::string& path, std::string_view needle,
     while (read(in, events, sizeof events) > 0) {}
   }
   close(in);
-  return found;
+  return reached;
+}
+
+// Until the file at `path` contains `needle`.
+inline bool wait_file_contains(const std::string& path, std::string_view needle, int timeout_ms = kTimeoutMs) {
+  return wait_in_dir(path, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE,
+                     [&] { return read_file(path).find(needle) != std::string::npos; }, timeout_ms);
+}
+
+// Until something is at `path` (present), or nothing is (!present).
+inline bool wait_file(const std::string& path, bool present, int timeout_ms = kTimeoutMs) {
+  return wait_in_dir(path, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM, [&] {
+    struct stat sb;
+    return (lstat(path.c_str(), &sb) == 0) == present;
+  }, timeout_ms);
 }
 
 // CPU time (user + system) a process has used, in clock ticks.
