@@ -15,7 +15,10 @@ OPT       = -Os -ffunction-sections -fdata-sections
 # markers; the dynamic binary is position independent with its relocations
 # done and made read-only at start (PIE, full RELRO). tests/behaviour_build
 # checks these with readelf.
-HARDEN    = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection -fcf-protection
+# Control-flow protection is each target's own: CET on x86_64, branch
+# target identification and return-address signing on aarch64.
+HARDEN    = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection
+cfi_for   = $(if $(filter aarch64%,$(shell $(1) -dumpmachine)),-mbranch-protection=standard,-fcf-protection)
 PRODFLAGS = $(CXXSTD) $(WARN) $(OPT) $(HARDEN) -fno-exceptions -fno-rtti -fno-asynchronous-unwind-tables
 LINKFLAGS = -static-libstdc++ -static-libgcc -Wl,--gc-sections -Wl,--as-needed -Wl,-z,relro,-z,now -s
 PIEFLAGS  = -fPIE -pie
@@ -23,19 +26,54 @@ PIEFLAGS  = -fPIE -pie
 # Tests: exceptions on (Catch2 needs them), sanitizers on.
 TESTFLAGS = $(CXXSTD) -Wall -Wextra -Wno-missing-field-initializers -Werror -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 
-.PHONY: all static test unit behaviour deps install clean help check-sanitize fuzz
+.PHONY: all static test unit behaviour deps install clean help check-sanitize fuzz dist clang-check
 
 all: dock
 
+# $(call build_dynamic,COMPILER,OUTPUT), $(call build_static,COMPILER,OUTPUT)
+build_dynamic = $(1) $(PRODFLAGS) $(call cfi_for,$(1)) $(PIEFLAGS) -o $(2) dock.cpp $(LINKFLAGS)
+# OpenSSL and zlib linked in, so tls:// and compressed log archives need
+# nothing from the image.
+build_static  = $(1) $(PRODFLAGS) $(call cfi_for,$(1)) -DDOCK_STATIC_LIBS -static -o $(2) dock.cpp $(LINKFLAGS) -lssl -lcrypto -lz -pthread
+
 dock: dock.cpp Makefile
-	$(CXX) $(PRODFLAGS) $(PIEFLAGS) -o $@ dock.cpp $(LINKFLAGS)
+	$(call build_dynamic,$(CXX),$@)
 
 static: dock-static
 
-# OpenSSL and zlib linked in, so tls:// and compressed log archives need
-# nothing from the image.
 dock-static: dock.cpp Makefile
-	$(CXX) $(PRODFLAGS) -DDOCK_STATIC_LIBS -static -o $@ dock.cpp $(LINKFLAGS) -lssl -lcrypto -lz -pthread
+	$(call build_static,$(CXX),$@)
+
+# --- release artefacts: make dist --------------------------------------------
+#
+# dist/dock-VERSION-ARCH and dist/dock-static-VERSION-ARCH for x86_64 and
+# aarch64 (Debian's cross compiler; OpenSSL and zlib for the static one
+# from the :arm64 packages), and SHA256SUMS. scripts/install-deps.sh dist
+# installs what the cross builds need.
+VERSION   := $(shell sed -n 's/^constexpr std::string_view kVersion = "\(.*\)";/\1/p' dock.cpp)
+CXX_x86_64  ?= x86_64-linux-gnu-g++
+CXX_aarch64 ?= aarch64-linux-gnu-g++
+DIST_ARCHES  = x86_64 aarch64
+DIST_FILES   = $(foreach a,$(DIST_ARCHES),dist/dock-$(VERSION)-$(a) dist/dock-static-$(VERSION)-$(a))
+
+dist: dist/SHA256SUMS
+
+dist/SHA256SUMS: $(DIST_FILES)
+	cd dist && sha256sum $(notdir $(DIST_FILES)) >SHA256SUMS
+
+dist/dock-$(VERSION)-%: dock.cpp Makefile
+	@mkdir -p dist
+	$(call build_dynamic,$(CXX_$*),$@)
+
+dist/dock-static-$(VERSION)-%: dock.cpp Makefile
+	@mkdir -p dist
+	$(call build_static,$(CXX_$*),$@)
+
+# A second compiler checks the code: Debian's clang builds both variants
+# warning-free under the same -Werror (objects only, thrown away).
+clang-check:
+	clang++ $(PRODFLAGS) $(call cfi_for,clang++) -fPIE -c -o /dev/null dock.cpp
+	clang++ $(PRODFLAGS) $(call cfi_for,clang++) -DDOCK_STATIC_LIBS -c -o /dev/null dock.cpp
 
 # --- tests -----------------------------------------------------------------
 
@@ -119,8 +157,8 @@ install: dock
 	install -D -m 0755 dock $(DESTDIR)$(PREFIX)/bin/dock
 
 clean:
-	rm -f dock dock-static dock-sanitize dock-debug tests/unit tests/behaviour tests/helper tests/benchkit tests/*.o $(FUZZ_BINS)
-	rm -rf .fuzz
+	rm -f dock dock-static dock-sanitize dock-debug tests/unit tests/behaviour tests/helper tests/helper-static tests/benchkit tests/*.o $(FUZZ_BINS)
+	rm -rf .fuzz dist
 
 help:
 	@echo "make            build ./dock (dynamic libc only)"
@@ -128,5 +166,7 @@ help:
 	@echo "make test       install test dependencies, build, run all tests"
 	@echo "make check-sanitize  the tests against dock built with ASan and UBSan"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_TIME seconds (60)"
+	@echo "make dist       dist/dock[-static]-VERSION-{x86_64,aarch64} and SHA256SUMS"
+	@echo "make clang-check  compile with clang++ too, warning-free"
 	@echo "make install    install to \$$(DESTDIR)\$$(PREFIX)/bin (PREFIX=$(PREFIX))"
 	@echo "make clean      remove what make built"

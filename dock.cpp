@@ -104,13 +104,17 @@ namespace dock_rt {
   std::abort();
 }
 }  // namespace dock_rt
+// libstdc++ declares these __attribute__((__noreturn__)); the definitions
+// say it the same way (clang refuses [[noreturn]] after such a declaration).
+#define DOCK_NORETURN __attribute__((__noreturn__))
 namespace std {
-[[noreturn]] void __throw_bad_alloc() { dock_rt::die("out of memory"); }
-[[noreturn]] void __throw_bad_array_new_length() { dock_rt::die("bad array length"); }
-[[noreturn]] void __throw_logic_error(const char* w) { dock_rt::die(w); }
-[[noreturn]] void __throw_length_error(const char* w) { dock_rt::die(w); }
-[[noreturn]] void __throw_out_of_range_fmt(const char* w, ...) { dock_rt::die(w); }
+DOCK_NORETURN void __throw_bad_alloc() { dock_rt::die("out of memory"); }
+DOCK_NORETURN void __throw_bad_array_new_length() { dock_rt::die("bad array length"); }
+DOCK_NORETURN void __throw_logic_error(const char* w) { dock_rt::die(w); }
+DOCK_NORETURN void __throw_length_error(const char* w) { dock_rt::die(w); }
+DOCK_NORETURN void __throw_out_of_range_fmt(const char* w, ...) { dock_rt::die(w); }
 }  // namespace std
+#undef DOCK_NORETURN
 void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   dock_rt::die("out of memory");
@@ -257,7 +261,7 @@ class [[nodiscard]] Error {
   explicit operator bool() const { return !why_.empty(); }
   const std::string& operator*() const { return why_; }
   const std::string* operator->() const { return &why_; }
-  friend bool operator==(const Error& e, std::string_view why) { return e.why_ == why; }
+  [[maybe_unused]] friend bool operator==(const Error& e, std::string_view why) { return e.why_ == why; }
 
  private:
   std::string why_;
@@ -613,7 +617,7 @@ struct SignalText {
   char text[16];
   [[nodiscard]] const char* c_str() const { return text; }
   operator std::string_view() const { return text; }
-  friend bool operator==(const SignalText& a, std::string_view b) { return std::string_view(a) == b; }
+  [[maybe_unused]] friend bool operator==(const SignalText& a, std::string_view b) { return std::string_view(a) == b; }
 };
 
 SignalText signal_name(int sig) {

@@ -26,6 +26,10 @@ clang                # libFuzzer targets (make fuzz)
 libclang-rt-14-dev   # ... and their runtimes: libFuzzer, ASan, UBSan for clang 14
 valgrind             # memcheck of the core scenarios (scripts/valgrind-check.sh)
 podman               # podman run --init and --sdnotify=container with dock (scripts/podman-test.sh)
+g++-aarch64-linux-gnu  # the aarch64 builds of make dist
+libssl-dev:arm64     # ... OpenSSL and zlib for the static aarch64 build (Debian multiarch)
+zlib1g-dev:arm64
+qemu-user-static     # runs the aarch64 builds in the tests (qemu-aarch64-static)
 "
 
 if [ "${1:-}" = bench ]; then
@@ -49,6 +53,10 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# The :arm64 packages need the architecture known to dpkg first.
+case $missing in *:arm64*)
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 ;;
+esac
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1 ||
   apt-get install -y --no-install-recommends $missing

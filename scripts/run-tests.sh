@@ -42,6 +42,23 @@ else
   rm -f "$log"
 fi
 
+# The release artefacts (scripts/dist-test.sh): make dist for x86_64 and
+# aarch64, their checksums and build lines, the aarch64 builds under qemu,
+# and clang++.
+echo "== dist tests"
+log=$(mktemp)
+scripts/dist-test.sh >"$log" 2>&1
+cat "$log"
+last=$(tail -n 1 "$log")
+if [[ $last =~ ^dist:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+  passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
+elif [[ $last =~ ^dist:\ skipped:\ (.*) ]]; then
+  echo "dist tests: ${BASH_REMATCH[1]}" >>"$skips"
+else
+  failed=$((failed + 1))  # it stopped without its summary
+fi
+rm -f "$log"
+
 # The Podman suite (scripts/podman-test.sh) counts its own checks, or says
 # in one line why Podman cannot run containers here.
 echo "== podman tests"
