@@ -153,11 +153,19 @@ test: deps
 
 # --- install ---------------------------------------------------------------
 
-install: dock
+# The manual page, from the option table --help is made of.
+tools/mkman: tools/mkman.cpp dock.cpp
+	$(CXX) $(CXXSTD) -Wall -Wextra -Werror -O0 -o $@ $<
+
+dock.1: tools/mkman
+	tools/mkman >$@
+
+install: dock dock.1
 	install -D -m 0755 dock $(DESTDIR)$(PREFIX)/bin/dock
+	install -D -m 0644 dock.1 $(DESTDIR)$(PREFIX)/share/man/man1/dock.1
 
 clean:
-	rm -f dock dock-static dock-sanitize dock-debug tests/unit tests/behaviour tests/helper tests/helper-static tests/benchkit tests/*.o $(FUZZ_BINS)
+	rm -f dock dock-static dock-sanitize dock-debug tests/unit tests/behaviour tests/helper tests/helper-static tests/benchkit tests/*.o $(FUZZ_BINS) tools/mkman dock.1
 	rm -rf .fuzz dist
 
 help:
@@ -168,5 +176,5 @@ help:
 	@echo "make fuzz       run each libFuzzer target for FUZZ_TIME seconds (60)"
 	@echo "make dist       dist/dock[-static]-VERSION-{x86_64,aarch64} and SHA256SUMS"
 	@echo "make clang-check  compile with clang++ too, warning-free"
-	@echo "make install    install to \$$(DESTDIR)\$$(PREFIX)/bin (PREFIX=$(PREFIX))"
+	@echo "make install    install dock and dock.1 under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make clean      remove what make built"

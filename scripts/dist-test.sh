@@ -4,7 +4,8 @@
 # architecture and linkage, and `--version` must say the same. The aarch64
 # builds then run a smoke test under qemu-aarch64-static (exit status,
 # death by a signal, a forwarded SIGTERM, --notify's READY=1, as PID 1),
-# and clang++ compiles the source warning-free.
+# make install puts the manual page made from the option table beside
+# dock, and clang++ compiles the source warning-free.
 # Prints one "ok"/"FAIL" line per check and ends with
 # "dist: N passed, N failed", or "dist: skipped: WHY".
 set -u
@@ -82,6 +83,25 @@ for arch in x86_64 aarch64; do
     rm -f "$out"
   done
 done
+
+# make install: the binary and the manual page, made from the option
+# table; man renders it without a warning and it names every option of --help.
+dest=$(mktemp -d)
+if make -s install DESTDIR="$dest" PREFIX=/usr >/dev/null 2>&1; then
+  check "make install: bin/dock and share/man/man1/dock.1" test -x "$dest/usr/bin/dock" -a -f "$dest/usr/share/man/man1/dock.1"
+  if command -v man >/dev/null 2>&1; then
+    page=$(MANWIDTH=100 man --warnings -l "$dest/usr/share/man/man1/dock.1" 2>"$dest/man.err")
+    check "dock.1 renders without a warning" test ! -s "$dest/man.err"
+    missing=$(./dock --help | grep -o -- '--[a-z][a-z-]*' | sort -u | while read -r flag; do
+      grep -qE -- "$flag([^a-z-]|\$)" <<<"$page" || echo "$flag"; done)
+    check "dock.1 names every option of --help${missing:+ (missing: $missing)}" test -z "$missing"
+  else
+    echo "skip dock.1 rendering: no man"
+  fi
+else
+  check "make install DESTDIR=..." false
+fi
+rm -rf "$dest"
 
 # A second compiler: Debian's clang, the same warnings, -Werror.
 if command -v clang++ >/dev/null 2>&1; then
