@@ -1379,6 +1379,14 @@ void start_grace(Init& in, Loop& loop) {
   in.phase = Phase::Stopping;
 }
 
+// The first SIGTERM: forwarded now, or held back by --stop-delay.
+void begin_stop(Init& in, Loop& loop) {
+  if (in.cfg.stop_delay_ms == 0) return start_grace(in, loop);
+  debug("SIGTERM: not ready; forwarding it in %lld ms (--stop-delay)", (long long)in.cfg.stop_delay_ms);
+  set_deadline(loop, in.delay, in.cfg.stop_delay_ms);
+  in.phase = Phase::Delaying;
+}
+
 void advance(Init& in, Loop& loop, Event e) {
   const Phase p = in.phase;
   switch (e) {
@@ -1398,13 +1406,7 @@ void advance(Init& in, Loop& loop, Event e) {
       break;
     case Event::StopAsked:  // a second SIGTERM does not extend the grace
       if (p != Phase::Running) return;
-      if (in.cfg.stop_delay_ms > 0) {
-        debug("SIGTERM: not ready; forwarding it in %lld ms (--stop-delay)", (long long)in.cfg.stop_delay_ms);
-        set_deadline(loop, in.delay, in.cfg.stop_delay_ms);
-        in.phase = Phase::Delaying;
-      } else {
-        start_grace(in, loop);
-      }
+      begin_stop(in, loop);
       break;
     case Event::DelayOver:  // the held SIGTERM goes now, through --rewrite
       if (p != Phase::Delaying) return;

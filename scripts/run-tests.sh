@@ -24,55 +24,38 @@ fi
 # Catch2 counts a test case that skipped itself as passed.
 passed=$((passed - $(grep -c . "$skips" || true)))
 
-# The Docker suite (scripts/docker-test.sh) counts its own checks.
-echo "== docker tests"
+# The script suites count their own checks: the last line of each is
+# "NAME: N passed, N failed", or "NAME: skipped: WHY" when it cannot run
+# here; a check that cannot run writes its line to $DOCK_TEST_SKIPS.
+run_counted() {  # NAME SCRIPT
+  local name=$1 log last
+  echo "== $name tests"
+  log=$(mktemp)
+  DOCK_TEST_SKIPS=$skips "$2" >"$log" 2>&1
+  cat "$log"
+  last=$(tail -n 1 "$log")
+  if [[ $last =~ ^$name:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+    passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
+  elif [[ $last =~ ^$name:\ skipped:\ (.*) ]]; then
+    echo "$name tests: ${BASH_REMATCH[1]}" >>"$skips"
+  else
+    failed=$((failed + 1))  # it stopped without its summary
+  fi
+  rm -f "$log"
+}
+
+# Docker: dock as a container's ENTRYPOINT, and as the daemon's --init.
 if ! command -v docker >/dev/null 2>&1; then
   echo "docker tests: no docker command" >>"$skips"
 elif ! docker info >/dev/null 2>&1; then
   echo "docker tests: no Docker engine answers (docker info failed)" >>"$skips"
 else
-  log=$(mktemp)
-  DOCK_TEST_SKIPS=$skips scripts/docker-test.sh >"$log" 2>&1
-  cat "$log"
-  if [[ $(tail -n 1 "$log") =~ ^docker:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-    passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
-  else
-    failed=$((failed + 1))  # it stopped without its summary
-  fi
-  rm -f "$log"
+  run_counted docker scripts/docker-test.sh
 fi
-
-# The release artefacts (scripts/dist-test.sh): make dist for x86_64 and
-# aarch64, their checksums and build lines, the aarch64 builds under qemu,
-# and clang++.
-echo "== dist tests"
-log=$(mktemp)
-scripts/dist-test.sh >"$log" 2>&1
-cat "$log"
-last=$(tail -n 1 "$log")
-if [[ $last =~ ^dist:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-  passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
-elif [[ $last =~ ^dist:\ skipped:\ (.*) ]]; then
-  echo "dist tests: ${BASH_REMATCH[1]}" >>"$skips"
-else
-  failed=$((failed + 1))  # it stopped without its summary
-fi
-rm -f "$log"
-
-# The Podman suite (scripts/podman-test.sh) counts its own checks, or says
-# in one line why Podman cannot run containers here.
-echo "== podman tests"
-log=$(mktemp)
-scripts/podman-test.sh >"$log" 2>&1
-cat "$log"
-last=$(tail -n 1 "$log")
-if [[ $last =~ ^podman:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-  passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
-elif [[ $last =~ ^podman:\ skipped:\ (.*) ]]; then
-  echo "podman tests: ${BASH_REMATCH[1]}" >>"$skips"
-else
-  failed=$((failed + 1))  # it stopped without its summary
-fi
-rm -f "$log"
+# The release artefacts: make dist for x86_64 and aarch64, the aarch64
+# builds under qemu, make install with the manual page, clang++.
+run_counted dist scripts/dist-test.sh
+# Podman: --init and --sdnotify=container.
+run_counted podman scripts/podman-test.sh
 
 print_summary

@@ -371,16 +371,22 @@ double cpu_pct_until_killed(pid_t pid, long seconds) {
   return 100.0 * double(c1 - c0) / double(t1 - t0);
 }
 
-int mode_probecpu(long seconds, long conns, const std::string& dock) {
-  hold_connections(conns);
-  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // a port nobody listens on
+// A TCP port on 127.0.0.1 the kernel chose, bound to `fd` (not listening).
+int bound_loopback_port(int& fd) {
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
-  const std::string port = std::to_string(ntohs(a.sin_port));
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+int mode_probecpu(long seconds, long conns, const std::string& dock) {
+  hold_connections(conns);
+  int held = -1;  // bound, never listening: a port nobody listens on
+  const std::string port = std::to_string(bound_loopback_port(held));
   pid_t pid = spawn(false, {dock, "--bind-port", port, "--", "sleep", "1000"});
   std::printf("cpu_pct=%.3f conns=%ld\n", cpu_pct_until_killed(pid, seconds), conns);
   return 0;
@@ -402,14 +408,8 @@ int64_t ready_latency(const std::string& dock, const std::string& how) {
   if (how == "notify") {
     argv.push_back("--notify");
   } else {
-    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // a free port
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
+    int probe = -1;  // a free port, let go for the announcer to take
+    port = bound_loopback_port(probe);
     close(probe);
     argv.insert(argv.end(), {"--bind-port", std::to_string(port)});
   }
