@@ -1280,6 +1280,16 @@ std::vector<pid_t> descendants_in(std::span<const ProcLink> links, pid_t root) {
   return found;
 }
 
+// The start of /proc/PID/stat (the fields dock reads are in its first
+// 512 bytes) in `buf`; empty when the process is gone or /proc is not there.
+std::string_view read_stat(pid_t pid, std::array<char, 512>& buf) {
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
+  Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  const ssize_t n = fd ? retry([&] { return ::read(fd.get(), buf.data(), buf.size()); }) : -1;
+  return n > 0 ? std::string_view(buf.data(), size_t(n)) : std::string_view();
+}
+
 // Every process's parent, from PROC/PID/stat; nullopt if PROC cannot be read.
 std::optional<std::vector<ProcLink>> read_process_table(const std::string& proc) {
   std::vector<ProcLink> links;
@@ -4305,13 +4315,11 @@ Error open_notify_socket(Fd& fd, std::string& name) {
 
 // Whether `pid` descends from `root`, by its parents in /proc.
 bool descends_from(pid_t pid, pid_t root) {
+  std::array<char, 512> buf;
   for (int hops = 0; hops < 4096 && pid > 1; ++hops) {
-    char path[32], buf[512];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
-    Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
-    const ssize_t n = fd ? retry([&] { return ::read(fd.get(), buf, sizeof buf); }) : -1;
-    if (n <= 0) return false;
-    const pid_t ppid = ppid_from_stat({buf, size_t(n)}).value_or(0);
+    const std::string_view stat = read_stat(pid, buf);
+    if (stat.empty()) return false;
+    const pid_t ppid = ppid_from_stat(stat).value_or(0);
     if (ppid == root) return true;
     pid = ppid;
   }
@@ -4418,12 +4426,9 @@ void on_notify_readable(Readiness& r, Loop& loop) {
 // Whether `pid` runs (a zombie does not).
 bool process_runs(pid_t pid) {
   if (::kill(pid, 0) != 0 && errno != EPERM) return false;
-  char path[32], buf[512];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
-  Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
-  const ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
-  if (n <= 0) return true;  // no /proc: kill's answer stands
-  const std::string_view stat(buf, size_t(n));
+  std::array<char, 512> buf;
+  const std::string_view stat = read_stat(pid, buf);
+  if (stat.empty()) return true;  // no /proc: kill's answer stands
   const size_t close = stat.rfind(')');
   return close == std::string_view::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
 }
