@@ -330,7 +330,11 @@ TEST_CASE("field 12: a peer that half-closes gets its answer; a reset is one han
   CHECK(read_file(received) == "pong ping\n<end>");
 
   // The connection reset while the command writes: one line, SIGHUP.
-  LoopbackServer resetting([](int conn, int) {
+  // It resets only once the command's first line has arrived: a reset before
+  // dock has the connection is a failed connect (exit 1), not this case.
+  LoopbackServer resetting([](int conn, int stop) {
+    pollfd p[2] = {{conn, POLLIN, 0}, {stop, POLLIN, 0}};
+    if (poll(p, 2, kTimeoutMs) <= 0 || !(p[0].revents & POLLIN)) return;
     linger l{1, 0};
     setsockopt(conn, SOL_SOCKET, SO_LINGER, &l, sizeof l);  // close() sends RST
   });
