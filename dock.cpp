@@ -4367,7 +4367,10 @@ void notify_ignored(Readiness& r, const char* why, pid_t pid) {
 // One datagram: who sent it, and what it says.
 void on_notify_datagram(Readiness& r, Loop& loop, std::string_view text, pid_t sender) {
   if (r.child <= 0 || r.stopped) return notify_ignored(r, "the command does not run", sender);
-  const bool allowed = sender == r.child || (r.cfg->notify_all && (r.pid1 || descends_from(sender, r.root)));
+  // As PID 1 every process of the namespace descends from dock; one outside
+  // it (on the same network namespace) is pid 0 to dock, and never counts.
+  const bool descendant = r.pid1 ? sender > 1 : descends_from(sender, r.root);
+  const bool allowed = sender == r.child || (r.cfg->notify_all && descendant);
   if (!allowed)
     return notify_ignored(r, r.cfg->notify_all ? "not a descendant" : "not the command (--notify-access all takes descendants)", sender);
   auto m = parse_notify_message(text);

@@ -322,8 +322,10 @@ TEST_CASE("--notify: a descendant's READY=1 counts only with --notify-access all
   all.send("exit 0\n");
   CHECK(all.exit_code() == 0);
 
-  // A process that is not dock's descendant cannot make it ready.
-  Proc outsider = start_dock({"--notify", "--notify-access", "all", "--ready-file", ready, "--", helper(), "notify"});
+  // A process that is not dock's descendant cannot make it ready; as PID 1,
+  // one outside dock's pid namespace (the kernel gives dock its pid as 0).
+  Proc outsider = start_dock({"--notify", "--notify-access", "all", "--ready-file", ready, "--", helper(), "notify"},
+                             {.pid1 = pid1});
   const std::string name = notify_socket_seen(outsider);
   Proc stranger = Proc::start({helper(), "notify"}, {.env = {"NOTIFY_SOCKET=" + name}});
   notify_pid(stranger);
@@ -420,15 +422,17 @@ TEST_CASE("dock --check as a probe inside the pid namespace (an exec probe)", "[
   // dock as PID 1 with a ready file; the probe runs in the same namespace.
   const std::string ready = temp_path("check-ns");
   Proc p = start_dock({"--ready-file", ready, "--", "sh", "-c",
-                       "echo up; read x; " + dock_path() + " --check " + ready + "; echo probe=$?; read y"},
+                       "echo up $$; read x; " + dock_path() + " --check " + ready + "; echo probe=$?; read y"},
                       {.pid1 = true});
-  REQUIRE(p.wait_out("up"));
+  REQUIRE(p.wait_out("up "));
+  REQUIRE(p.wait_out("\n"));
+  const std::string command = std::to_string(std::atol(p.out_buf.c_str() + p.out_buf.find("up ") + 3));
   REQUIRE(wait_file_contains(ready, "\n"));
-  CHECK(read_file(ready) == "2\n");
+  CHECK(read_file(ready) == command + "\n");
   p.send("go\n");
   REQUIRE(p.wait_out("probe="));
   REQUIRE(p.wait_out("\n"));
-  CHECK(p.out_buf.find("ready: " + ready + ": pid 2 runs\nprobe=0") != std::string::npos);
+  CHECK(p.out_buf.find("ready: " + ready + ": pid " + command + " runs\nprobe=0") != std::string::npos);
   p.send("done\n");
   CHECK(p.exit_code() == 0);
 }
