@@ -89,6 +89,22 @@ if g++ -std=c++20 -Os -ffunction-sections -fdata-sections -fno-exceptions -fno-r
 fi
 echo
 
+# --- 1b. the release artefacts (make dist) -----------------------------------
+version=$(sed -n 's/^constexpr std::string_view kVersion = "\(.*\)";/\1/p' dock.cpp)
+[ -e "dist/dock-static-$version-aarch64" ] || make dist >/dev/null 2>&1
+echo "## Release artefacts (make dist)"
+echo
+echo "| artefact | bytes | ratio to tini | file says |"
+echo "|---|---|---|---|"
+for a in dock dock-static; do
+  for arch in x86_64 aarch64; do
+    f=dist/$a-$version-$arch
+    [ -e "$f" ] || { echo "| $a-$version-$arch | (not built: make dist failed) | | |"; continue; }
+    echo "| $a-$version-$arch | $(stat -c %s "$f") | $(ratio "$(stat -c %s "$f")" "$tini_size") | $(file -b "$f" | grep -oE 'x86-64|ARM aarch64'), $(file -b "$f" | grep -oE '(static-pie|statically|dynamically) linked') |"
+  done
+done
+echo
+
 # --- 2. start-up ---------------------------------------------------------
 # INIT -- /bin/true, $spawns times per run; the figure is the median wall
 # time of one start minus that of /bin/true alone, plain and as PID 1 of a
@@ -116,6 +132,28 @@ for i in "${inits[@]}"; do
   echo "| $i | ${over[$i/plain]} | $(ratio "${over[$i/plain]}" "${over[tini/plain]:--}") | ${over[$i/pid1]} | $(ratio "${over[$i/pid1]}" "${over[tini/pid1]:--}") |"
 done
 echo "| (/bin/true alone) | $(med none/start-plain) | | $(med none/start-pid1) | |"
+echo
+
+# --- 2a. the aarch64 static build under emulation (a sanity figure) ----------
+# dist/dock-static-VERSION-aarch64 run by qemu-user through binfmt_misc
+# (scripts/binfmt.sh), beside the native static build: emulation is slow,
+# so this only shows that the arm64 build starts and how far qemu is from
+# native, not what it costs on an arm64 machine.
+if why=$(scripts/binfmt.sh) && [ -e "dist/dock-static-$version-aarch64" ]; then
+  for ((r = 0; r < rounds; r++)); do
+    for arch in x86_64 aarch64; do
+      got[emu/$arch]+="$($B spawn "$spawns" "dist/dock-static-$version-$arch" -- /bin/true | field median_us) "
+    done
+  done
+  echo "## Start-up of the static builds, native and aarch64 under qemu-user (median of $rounds runs x $spawns starts, /bin/true included)"
+  echo
+  echo "| build | start-up (µs) | ratio to native |"
+  echo "|---|---|---|"
+  echo "| dock-static-$version-x86_64 (native) | $(med emu/x86_64) | 1.00 |"
+  echo "| dock-static-$version-aarch64 (qemu-aarch64-static) | $(med emu/aarch64) | $(ratio "$(med emu/aarch64)" "$(med emu/x86_64)") |"
+else
+  echo "## Start-up of the aarch64 build under emulation: skipped (${why:-dist/dock-static-$version-aarch64 missing})"
+fi
 echo
 
 # --- 2b. start-up with the chores before the command (dock only) --------------

@@ -455,5 +455,37 @@ SH
     bash -c '[ "$2" -lt 2000 ] && [ "$("${@:3}" inspect -f "{{.State.ExitCode}}" "$1")" = 5 ]' _ "$c" "$took" "${d2[@]}"
 fi
 
+# --- 16. arm64: a FROM scratch image of dock-static for aarch64 -------------
+# Run by qemu-user through binfmt_misc (scripts/binfmt.sh), as Docker Desktop
+# runs foreign images. The command is the test helper built for aarch64.
+arm=dist/dock-static-$(sed -n 's/^constexpr std::string_view kVersion = "\(.*\)";/\1/p' dock.cpp)-aarch64
+if ! why=$(scripts/binfmt.sh); then
+  skip "arm64 image: aarch64 programs cannot run here: $why"
+elif ! command -v aarch64-linux-gnu-g++ >/dev/null; then
+  skip "arm64 image: no aarch64 cross compiler (g++-aarch64-linux-gnu) for the helper"
+else
+  { [ -x "$arm" ] || make dist >/dev/null 2>&1; } && mkdir -p "$ctx/arm64/bin" &&
+    cp "$arm" "$ctx/arm64/dock" &&
+    aarch64-linux-gnu-g++ -std=c++20 -O1 -static -o "$ctx/arm64/bin/helper" tests/helper.cpp &&
+    printf 'FROM scratch\nCOPY dock /dock\nCOPY bin/helper /bin/helper\nENTRYPOINT ["/dock", "--"]\n' >"$ctx/arm64/Dockerfile" &&
+    docker build -q --platform linux/arm64 -t dock-test-arm64:latest "$ctx/arm64" >/dev/null 2>"$ctx/arm64.log" ||
+    { cat "$ctx/arm64.log"; echo "FAIL arm64 image build"; failed=$((failed + 1)); }
+  arm_run=(docker run --rm --platform linux/arm64 --network none)
+  check "arm64: the image is linux/arm64" \
+    test "$(docker image inspect -f '{{.Os}}/{{.Architecture}}' dock-test-arm64:latest)" = linux/arm64
+  check "arm64: --version names the aarch64 static build" \
+    bash -c '"$@" /dock --version | grep -q "^build: aarch64, static"' _ "${arm_run[@]}" dock-test-arm64:latest
+  out=$(printf 'exit 7\n' | "${arm_run[@]}" -i dock-test-arm64:latest /bin/helper orphans 100 2>&1); status=$?
+  check "arm64: the command's orphans, then its status 7 through docker run" \
+    bash -c '[ "$1" = 7 ] && grep -q "^made 100" <<<"$2"' _ "$status" "$out"
+  c=$(run_d --platform linux/arm64 --network none -e DOCK_KILL_TIMEOUT=1s dock-test-arm64:latest /bin/helper record --no-stdin)
+  log_has "$c" "ready child"
+  docker kill -s USR1 "$c" >/dev/null
+  check "arm64: docker kill -s USR1 reaches the command" log_has "$c" "child got 10"
+  start=$(ms); docker stop -t 20 "$c" >/dev/null; took=$(( $(ms) - start ))
+  check "arm64: docker stop's SIGTERM reaches it; dock SIGKILLs it after 1 s (${took} ms), status 137" \
+    bash -c 'grep -q "child got 15" <<<"$(docker logs "$1" 2>&1)" && [ "$2" -lt 10000 ] && [ "$(docker inspect -f "{{.State.ExitCode}}" "$1")" = 137 ]' _ "$c" "$took"
+fi
+
 echo "docker: $passed passed, $failed failed"
 [ "$failed" = 0 ]

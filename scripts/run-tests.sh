@@ -24,6 +24,31 @@ fi
 # Catch2 counts a test case that skipped itself as passed.
 passed=$((passed - $(grep -c . "$skips" || true)))
 
+# The aarch64 static build run by qemu-user through binfmt_misc, as on an
+# arm64 machine: the behaviour suite as PID 1 (harness.hpp: DOCK_EMULATED),
+# without the cases tests/emulated-omissions.txt names, each a skip line
+# with its reason (what qemu-user cannot do, not what dock does).
+version=$(sed -n 's/^constexpr std::string_view kVersion = "\(.*\)";/\1/p' dock.cpp)
+arm=dist/dock-static-$version-aarch64
+if ! why=$(scripts/binfmt.sh); then
+  echo "behaviour tests (aarch64 under qemu-user): $why" >>"$skips"
+elif ! { [ -x "$arm" ] || make dist >/dev/null 2>&1; }; then
+  echo "== behaviour tests ($arm under qemu-user): make dist failed"; failed=$((failed + 1))
+else
+  omitted=$(mktemp) selected=$(mktemp)
+  grep -v '^#' tests/emulated-omissions.txt | grep . >"$omitted"
+  # Catch2 reads the file's lines as test specs: a comma would split one.
+  ./tests/behaviour --list-test-names-only "~[build]" | grep . |
+    grep -vxF -f <(cut -f1 "$omitted") | sed 's/[\\,]/\\&/g' >"$selected"
+  before=$(grep -c . "$skips")
+  run_suite "behaviour tests ($arm under qemu-user)" env DOCK_EMULATED=1 DOCK_BIN="$arm" ./tests/behaviour -f "$selected"
+  passed=$((passed - ($(grep -c . "$skips") - before)))  # as above
+  while IFS=$'\t' read -r name reason; do
+    echo "behaviour tests (aarch64 under qemu-user): $name: $reason" >>"$skips"
+  done <"$omitted"
+  rm -f "$omitted" "$selected"
+fi
+
 # The script suites count their own checks: the last line of each is
 # "NAME: N passed, N failed", or "NAME: skipped: WHY" when it cannot run
 # here; a check that cannot run writes its line to $DOCK_TEST_SKIPS.
@@ -55,6 +80,8 @@ fi
 # The release artefacts: make dist for x86_64 and aarch64, the aarch64
 # builds under qemu, make install with the manual page, clang++.
 run_counted dist scripts/dist-test.sh
+# README's examples: the runnable ones run, the options of all of them exist.
+run_counted readme scripts/readme-test.sh
 # Podman: --init and --sdnotify=container.
 run_counted podman scripts/podman-test.sh
 

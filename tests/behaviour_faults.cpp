@@ -109,7 +109,7 @@ TEST_CASE("disk full under --io FILE with a prefix: nothing stops, one line coun
   }
   p.send(big + "\nlost\n");
   REQUIRE(p.wait_err("No space left on device"));
-  CHECK(alive(p.pid));
+  CHECK(alive(p.dock_pid()));
   disk.free();  // space returns
   p.send("after\n");
   REQUIRE(wait_file_contains(log, "app| after\n"));
@@ -254,14 +254,14 @@ TEST_CASE("a web hook server that never answers, floods, or talks nonsense: the 
       Proc dock = start_dock({"--web-hook", "http://127.0.0.1:" + std::to_string(server.port) + "/", "--",
                               helper(), "record"});
       REQUIRE(dock.wait_out("ready child"));
-      const long hwm_before = proc_status_field(dock.pid, "VmHWM");
+      const long hwm_before = proc_status_field(dock.dock_pid(), "VmHWM");
       const int64_t sent = now_ms();
-      REQUIRE(signal_pid(dock.pid, SIGUSR1));
+      REQUIRE(signal_pid(dock.dock_pid(), SIGUSR1));
       REQUIRE(dock.wait_out("child got 10\n", 2000));
       CHECK(now_ms() - sent < 1000);
       REQUIRE(dock.wait_err(k.said, 25000));  // after the last of 3 attempts
       // Bounded memory: the answer is read into 1 KiB at most.
-      CHECK(proc_status_field(dock.pid, "VmHWM") - hwm_before < 1024);
+      CHECK(proc_status_field(dock.dock_pid(), "VmHWM") - hwm_before < 1024);
       dock.send("exit 3\n");
       CHECK(dock.exit_code(15000) == 3);
     }
@@ -273,9 +273,9 @@ TEST_CASE("a child that closes its stdout early: no spinning, stderr still flows
                        "echo before; exec 1>&-; echo after-close >&2; read x; exit 5"});
   REQUIRE(p.wait_out("o| before\n"));
   REQUIRE(p.wait_err("e| after-close\n"));
-  const long t0 = cpu_ticks(p.pid);
+  const long t0 = cpu_ticks(p.dock_pid());
   CHECK_FALSE(p.wait_out("never", 1000));  // a second of nothing to do
-  CHECK(cpu_ticks(p.pid) - t0 <= 2);
+  CHECK(cpu_ticks(p.dock_pid()) - t0 <= 2);
   p.send("go\n");
   CHECK(p.exit_code() == 5);
 }
@@ -335,7 +335,7 @@ TEST_CASE("100,000 orphans in a row are all reaped", "[faults][reap][slow]") {
   size_t kids = 0;
   while (now_ms() < deadline && (kids = children_of(d).size()) > 1) usleep(20000);
   CHECK(kids == 1);
-  if (!sanitized()) CHECK(proc_status_field(d, "VmHWM") < 4 * 1024);
+  if (memory_is_docks()) CHECK(proc_status_field(d, "VmHWM") < 4 * 1024);
   p.send("exit 6\n");
   CHECK(p.exit_code() == 6);
 }

@@ -195,15 +195,15 @@ TEST_CASE("field 6: a stalled stderr reader delays no signal; a FIFO without rea
     Proc dock = start_dock({"-d", "--", helper(), "record"});
     REQUIRE(dock.wait_out("ready child"));
     // The reader of dock's stderr stops reading: its pipe fills up.
-    const int fill = open(("/proc/" + std::to_string(dock.pid) + "/fd/2").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    const int fill = open(("/proc/" + std::to_string(dock.dock_pid()) + "/fd/2").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     REQUIRE(fill >= 0);
     const std::string block(4096, '.');
     while (write(fill, block.data(), block.size()) > 0) {}
     close(fill);
     const int64_t t0 = now_ms();
-    REQUIRE(signal_pid(dock.pid, SIGUSR1));  // logged with -d: that write cannot go
+    REQUIRE(signal_pid(dock.dock_pid(), SIGUSR1));  // logged with -d: that write cannot go
     CHECK(dock.wait_out("child got 10", 2000));
-    REQUIRE(signal_pid(dock.pid, SIGTERM));
+    REQUIRE(signal_pid(dock.dock_pid(), SIGTERM));
     CHECK(dock.wait_out("child got 15", 2000));
     CHECK(now_ms() - t0 < 2000);
     dock.send("exit 0\n");
@@ -351,7 +351,7 @@ TEST_CASE("field 13: signals 32 and 33 do not kill dock", "[field][signals]") {
   Proc dock = start_dock({"--ready-file", ready, "--", "sh", "-c", "echo up; exec sleep 100"});
   REQUIRE(dock.wait_out("up"));
   REQUIRE(wait_file_contains(ready, "\n"));
-  REQUIRE(signal_pid(dock.pid, 33));
+  REQUIRE(signal_pid(dock.dock_pid(), 33));
   auto st = dock.wait_exit();
   REQUIRE(st);
   CHECK(WIFEXITED(*st));  // dock ended by itself: the signal was forwarded

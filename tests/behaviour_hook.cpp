@@ -97,9 +97,9 @@ TEST_CASE("--web-hook: starting, running, crashed in order, with the documented 
     CHECK(std::atol(r.header("Content-Length").c_str()) == long(r.body.size()));
     Json ps = ps_of(r);
     REQUIRE(ps.get("pid"));
-    // The pid as dock sees it: in its own namespace when it is PID 1.
-    if (!pid1) CHECK(ps.get("pid")->number == child);
-    else CHECK(ps.get("pid")->number == 2);
+    // The pid as dock sees it: in its own namespace when it is PID 1, as
+    // the child, in the same namespace, reports its own.
+    CHECK(ps.get("pid")->number == child);
     const Json* nets = ps.get("net_interfaces");
     REQUIRE(nets);
     REQUIRE(nets->kind == Json::Array);
@@ -197,7 +197,7 @@ TEST_CASE("--web-hook: a slow hook server delays no signal", "[hook]") {
   REQUIRE(dock.wait_out("ready child"));
   REQUIRE(server.wait_requests(1));
   const int64_t sent = now_ms();
-  REQUIRE(signal_pid(dock.pid, SIGUSR1));
+  REQUIRE(signal_pid(dock.dock_pid(), SIGUSR1));
   REQUIRE(dock.wait_out("child got 10\n", 2000));
   CHECK(now_ms() - sent < 500);            // forwarded at once,
   CHECK(server.requests().size() == 1);    // while the hook still waits for its answer
@@ -283,7 +283,7 @@ TEST_CASE("--ready-file: made when running, removed at exit, also when dock is s
   REQUIRE(wait_file_contains(ready, "\n"));
   REQUIRE(dock.wait_out("\n"));
   CHECK(read_file(ready) == std::to_string(pid_from(dock.out_buf, "child")) + "\n");
-  REQUIRE(signal_pid(dock.pid, SIGTERM));  // forwarded: sleep dies of it
+  REQUIRE(signal_pid(dock.dock_pid(), SIGTERM));  // forwarded: sleep dies of it
   CHECK(dock.exit_code() == 128 + SIGTERM);
   CHECK(!exists(ready));
 
@@ -327,7 +327,7 @@ TEST_CASE("field 15: a silent hook waits alongside the kill timeout, not after i
                           "trap '' TERM; echo up; while :; do sleep 0.1; done"});
   REQUIRE(dock.wait_out("up"));
   const int64_t t0 = now_ms();
-  REQUIRE(signal_pid(dock.pid, SIGTERM));
+  REQUIRE(signal_pid(dock.dock_pid(), SIGTERM));
   CHECK(dock.exit_code(15000) == 128 + SIGKILL);
   // The hook's 5 s count from the SIGTERM, as the kill timeout's 2 s do:
   // dock is done 5 s after the stop began, not 2 + 5.

@@ -221,9 +221,9 @@ TEST_CASE("--io tcp: a reset connection costs no wake-ups while the child is qui
   close(lfd);
   // An observation window, not a synchronisation: dock waits for the kill
   // timeout with nothing to do, and must not spin meanwhile.
-  const long before = cpu_ticks(dock.pid);
+  const long before = cpu_ticks(dock.dock_pid());
   usleep(1'000'000);
-  const long after = cpu_ticks(dock.pid);
+  const long after = cpu_ticks(dock.dock_pid());
   CHECK(before >= 0);
   CHECK(after - before <= 5);  // ticks of 10 ms; a spinning loop uses about 100
   CHECK(dock.exit_code() == 128 + SIGKILL);

@@ -217,7 +217,7 @@ TEST_CASE("a full disk: dock and the child go on, the failure is reported, writi
   disk.fill();
   p.send(std::string(9000, 'x') + "\nlost\n");
   REQUIRE(p.wait_err("No space left on device"));
-  CHECK(alive(p.pid));
+  CHECK(alive(p.dock_pid()));
   disk.free();  // space returns
   p.send("after\n");
   CHECK(wait_file_contains(log, "after\n"));

@@ -92,18 +92,18 @@ TEST_CASE("DOCK_REWRITE works and a --rewrite flag beats it", "[signals][env]") 
                       {.env = {"DOCK_REWRITE=USR1:0,USR2:HUP"}});
   REQUIRE(p.wait_out("ready child"));
   // The flag is given, so the whole variable is ignored: USR1 passes as is.
-  REQUIRE(signal_pid(p.pid, SIGUSR1));
+  REQUIRE(signal_pid(p.dock_pid(), SIGUSR1));
   REQUIRE(p.wait_out(got("child", SIGUSR1)));
-  REQUIRE(signal_pid(p.pid, SIGUSR2));
+  REQUIRE(signal_pid(p.dock_pid(), SIGUSR2));
   REQUIRE(p.wait_out(got("child", SIGWINCH)));
   finish(p);
 
   Proc q = start_dock({"--", helper(), "record"}, {.env = {"DOCK_REWRITE=USR1:0 USR2:HUP"}});
   REQUIRE(q.wait_out("ready child"));
-  REQUIRE(signal_pid(q.pid, SIGUSR1));
-  REQUIRE(signal_pid(q.pid, SIGUSR2));
+  REQUIRE(signal_pid(q.dock_pid(), SIGUSR1));
+  REQUIRE(signal_pid(q.dock_pid(), SIGUSR2));
   REQUIRE(q.wait_out(got("child", SIGHUP)));
-  REQUIRE(signal_pid(q.pid, SIGWINCH));  // a later, higher signal as a fence
+  REQUIRE(signal_pid(q.dock_pid(), SIGWINCH));  // a later, higher signal as a fence
   REQUIRE(q.wait_out(got("child", SIGWINCH)));
   CHECK(count(q.out_buf, got("child", SIGUSR1)) == 0);
   finish(q);
@@ -135,13 +135,13 @@ TEST_CASE("a SIGPIPE dock caused itself is not forwarded", "[signals]") {
   // dock itself, which must not reach the child.
   close(p.err);
   p.err = -1;
-  REQUIRE(signal_pid(p.pid, SIGUSR1));
+  REQUIRE(signal_pid(p.dock_pid(), SIGUSR1));
   REQUIRE(p.wait_out(got("child", SIGUSR1)));
-  REQUIRE(signal_pid(p.pid, SIGWINCH));  // 28 > 13: a forwarded SIGPIPE would come first
+  REQUIRE(signal_pid(p.dock_pid(), SIGWINCH));  // 28 > 13: a forwarded SIGPIPE would come first
   REQUIRE(p.wait_out(got("child", SIGWINCH)));
   CHECK(count(p.out_buf, got("child", SIGPIPE)) == 0);
   // Yet a SIGPIPE sent from outside is forwarded.
-  REQUIRE(signal_pid(p.pid, SIGPIPE));
+  REQUIRE(signal_pid(p.dock_pid(), SIGPIPE));
   CHECK(p.wait_out(got("child", SIGPIPE)));
   finish(p);
 }

@@ -180,13 +180,8 @@ int mode_orphan_burst(long total) {
   return read_exit_command();
 }
 
-int mode_listen(int port, long delay_ms, bool grandchild) {
-  if (grandchild) {
-    pid_t pid = fork();
-    if (pid > 0) return read_exit_command();  // the child waits; its child listens
-  }
-  timespec d{delay_ms / 1000, (delay_ms % 1000) * 1000000L};
-  nanosleep(&d, nullptr);  // the scenario: a server that takes a while to start
+// A listener on every address at `port`, left open; false (said) if not.
+bool listen_on(int port) {
   int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -196,8 +191,19 @@ int mode_listen(int port, long delay_ms, bool grandchild) {
   a.sin6_addr = in6addr_any;
   if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 4) != 0) {
     line(std::string("listen failed: ") + strerror(errno));
-    return 1;
+    return false;
   }
+  return true;
+}
+
+int mode_listen(int port, long delay_ms, bool grandchild) {
+  if (grandchild) {
+    pid_t pid = fork();
+    if (pid > 0) return read_exit_command();  // the child waits; its child listens
+  }
+  timespec d{delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+  nanosleep(&d, nullptr);  // the scenario: a server that takes a while to start
+  if (!listen_on(port)) return 1;
   timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   line("listening " + std::to_string(int64_t(now.tv_sec) * 1000 + now.tv_nsec / 1000000));
@@ -545,6 +551,10 @@ int main(int argc, char** argv) {
   if (mode == "listen")
     return mode_listen(argc > 2 ? std::atoi(argv[2]) : 0, argc > 3 ? std::atol(argv[3]) : 0,
                        argc > 4 && std::string(argv[4]) == "--grandchild");
+  if (mode == "--port" && argc > 2) {  // README's `my-server --port N`: serves until a signal ends it
+    if (!listen_on(std::atoi(argv[2]))) return 1;
+    for (;;) pause();
+  }
   if (mode == "winch") return mode_winch();
   if (mode == "count") return mode_count(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "write") return mode_write(argc > 2 ? std::atoll(argv[2]) : 1 << 20, argc > 3 ? argv[3] : "blocks");
