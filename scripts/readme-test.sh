@@ -3,7 +3,8 @@
 # line per check and ends with "readme: N passed, N failed".
 #
 # - A block fenced as ```sh runnable runs with `sh` in an empty directory
-#   of its own, with ./dock first in PATH as `dock`; it passes when it
+#   of its own, with ./dock first in PATH as `dock` and no other variable
+#   than PATH, HOME and LANG; it passes when it
 #   exits 0 and, if an ```output block follows it, prints exactly that
 #   (stdout and stderr together).
 # - A block fenced as ```dockerfile runnable is built (when a Docker engine
@@ -56,7 +57,8 @@ for f in "$work"/blocks/*.sh-runnable; do
   [ -e "$f" ] || continue
   n=$(basename "$f" .sh-runnable)
   dir="$work/run-$n"; mkdir "$dir"
-  got=$(cd "$dir" && PATH="$work/bin:$PATH" timeout 60 sh "$f" 2>&1); status=$?
+  # A clean environment, as a reader's shell would not have this runner's.
+  got=$(cd "$dir" && env -i PATH="$work/bin:$PATH" HOME="$dir" LANG=C.UTF-8 timeout 60 sh "$f" 2>&1); status=$?
   want=$(next_block "$n")
   name="README line $(line_of "$n"): $(head -n 1 "$f" | cut -c1-70)"
   if [ -n "$want" ]; then
