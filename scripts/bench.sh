@@ -100,7 +100,7 @@ for a in dock dock-static; do
   for arch in x86_64 aarch64; do
     f=dist/$a-$version-$arch
     [ -e "$f" ] || { echo "| $a-$version-$arch | (not built: make dist failed) | | |"; continue; }
-    echo "| $a-$version-$arch | $(stat -c %s "$f") | $(ratio "$(stat -c %s "$f")" "$tini_size") | $(file -b "$f" | grep -oE 'x86-64|ARM aarch64'), $(file -b "$f" | grep -oE '(static-pie|statically|dynamically) linked') |"
+    echo "| $a-$version-$arch | $(stat -c %s "$f") | $(ratio "$(stat -c %s "$f")" "$tini_size") | $(file -b "$f" | grep -oE 'x86-64|ARM aarch64' | head -n 1), $(file -b "$f" | grep -oE '(static-pie|statically|dynamically) linked') |"
   done
 done
 echo
