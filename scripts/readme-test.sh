@@ -88,17 +88,18 @@ else
       cat "$ctx/build.log"; check "$name builds" false; continue
     fi
     check "$name builds" true
+    # Docker's health events, from before the start (30 s at most: Docker
+    # probes at the image's interval).
+    timeout 30 docker events --filter "container=$image" --filter event=health_status \
+      --format '{{.Action}}' >"$ctx/events" 2>/dev/null &
+    events=$!
     docker run -d --name "$image" --network none "$image" >/dev/null
     if grep -q '^HEALTHCHECK' "$f"; then
-      health=
-      for _ in $(seq 60); do  # Docker probes at the image's interval: 30 s at most
-        health=$(docker inspect -f '{{.State.Health.Status}}' "$image" 2>/dev/null)
-        [ "$health" = healthy ] && break
-        [ "$(docker inspect -f '{{.State.Running}}' "$image")" = true ] || break
-        sleep 0.5
-      done
+      timeout 30 tail -f "$ctx/events" 2>/dev/null | grep -q -m1 'health_status: healthy'
+      health=$(docker inspect -f '{{.State.Health.Status}}' "$image" 2>/dev/null)
       check "$name: the container turns healthy ($health)" test "$health" = healthy
     fi
+    kill "$events" 2>/dev/null; wait "$events" 2>/dev/null
     docker stop -t 20 "$image" >/dev/null
     code=$(docker inspect -f '{{.State.ExitCode}}' "$image")
     check "$name: docker stop ends it with its command's status ($code)" test "$code" = 143
