@@ -76,7 +76,7 @@ inline std::vector<std::string> dock_command() {
   return {setpriv, kDockerCapabilities, "--inh-caps=-all", dock_path()};
 }
 
-// Emulation (DOCK_EMULATED=1, set by scripts/emulated-test.sh): dock is a
+// Emulation (DOCK_EMULATED=1, set by scripts/run-tests.sh): dock is a
 // binary for another architecture run by qemu-user through binfmt_misc.
 // qemu-user refuses PR_SET_CHILD_SUBREAPER (EINVAL), so dock cannot be a
 // subreaper there: every dock these tests start is PID 1 of a new pid
@@ -534,12 +534,13 @@ class Proc {
   int pidfd_ = -1;
 };
 
-// Runs dock to the end with stdin closed; returns it, exited (or killed).
+// The options dock starts with: as given, and PID 1 under emulation.
 inline Options dock_options(Options o) {
   o.pid1 |= emulated();
   return o;
 }
 
+// Runs dock to the end with stdin closed; returns it, exited (or killed).
 inline Proc run_dock(const std::vector<std::string>& args, const Options& o = {}) {
   std::vector<std::string> full = dock_command();
   full.insert(full.end(), args.begin(), args.end());
