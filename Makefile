@@ -26,7 +26,7 @@ PIEFLAGS  = -fPIE -pie
 # Tests: exceptions on (Catch2 needs them), sanitizers on.
 TESTFLAGS = $(CXXSTD) -Wall -Wextra -Wno-missing-field-initializers -Werror -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 
-.PHONY: all static test unit behaviour deps install clean help check-sanitize fuzz dist clang-check
+.PHONY: all static test unit behaviour deps install clean help check-sanitize fuzz dist clang-check version
 
 all: dock
 
@@ -55,6 +55,10 @@ CXX_x86_64  ?= x86_64-linux-gnu-g++
 CXX_aarch64 ?= aarch64-linux-gnu-g++
 DIST_ARCHES  = x86_64 aarch64
 DIST_FILES   = $(foreach a,$(DIST_ARCHES),dist/dock-$(VERSION)-$(a) dist/dock-static-$(VERSION)-$(a))
+
+# The version, for the scripts that name the artefacts (make -s --no-print-directory version).
+version:
+	@echo $(VERSION)
 
 dist: dist/SHA256SUMS
 

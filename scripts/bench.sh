@@ -90,7 +90,7 @@ fi
 echo
 
 # --- 1b. the release artefacts (make dist) -----------------------------------
-version=$(sed -n 's/^constexpr std::string_view kVersion = "\(.*\)";/\1/p' dock.cpp)
+version=$(make -s --no-print-directory version)
 [ -e "dist/dock-static-$version-aarch64" ] || make dist >/dev/null 2>&1
 echo "## Release artefacts (make dist)"
 echo

@@ -26,7 +26,7 @@ if ! make -s dist >"$log" 2>&1; then
   grep -v 'statically linked applications' "$log" | tail -n 5
   echo "FAIL make dist"; echo "dist: 0 passed, 1 failed"; exit 1
 fi
-version=$(sed -n 's/^constexpr std::string_view kVersion = "\(.*\)";/\1/p' dock.cpp)
+version=$(make -s --no-print-directory version)
 
 check "SHA256SUMS matches the four artefacts" bash -c 'cd dist && sha256sum --quiet -c SHA256SUMS && [ "$(wc -l <SHA256SUMS)" = 4 ]'
 # What `file` says, and the architecture and linkage --version must name.

@@ -458,7 +458,7 @@ fi
 # --- 16. arm64: a FROM scratch image of dock-static for aarch64 -------------
 # Run by qemu-user through binfmt_misc (scripts/binfmt.sh), as Docker Desktop
 # runs foreign images. The command is the test helper built for aarch64.
-arm=dist/dock-static-$(sed -n 's/^constexpr std::string_view kVersion = "\(.*\)";/\1/p' dock.cpp)-aarch64
+arm=dist/dock-static-$(make -s --no-print-directory version)-aarch64
 if ! why=$(scripts/binfmt.sh); then
   skip "arm64 image: aarch64 programs cannot run here: $why"
 elif ! command -v aarch64-linux-gnu-g++ >/dev/null; then

@@ -28,7 +28,7 @@ passed=$((passed - $(grep -c . "$skips" || true)))
 # arm64 machine: the behaviour suite as PID 1 (harness.hpp: DOCK_EMULATED),
 # without the cases tests/emulated-omissions.txt names, each a skip line
 # with its reason (what qemu-user cannot do, not what dock does).
-version=$(sed -n 's/^constexpr std::string_view kVersion = "\(.*\)";/\1/p' dock.cpp)
+version=$(make -s --no-print-directory version)
 arm=dist/dock-static-$version-aarch64
 if ! why=$(scripts/binfmt.sh); then
   echo "behaviour tests (aarch64 under qemu-user): $why" >>"$skips"
