@@ -1280,12 +1280,13 @@ std::vector<pid_t> descendants_in(std::span<const ProcLink> links, pid_t root) {
   return found;
 }
 
-// The start of /proc/PID/stat (the fields dock reads are in its first
-// 512 bytes) in `buf`; empty when the process is gone or /proc is not there.
-std::string_view read_stat(pid_t pid, std::array<char, 512>& buf) {
+// The start of PID/stat under /proc, or under the directory `proc` is open
+// on (the fields dock reads are in its first 512 bytes), in `buf`; empty
+// when the process is gone or /proc is not there.
+std::string_view read_stat(pid_t pid, std::array<char, 512>& buf, int proc = AT_FDCWD) {
   char path[32];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
-  Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  std::snprintf(path, sizeof path, "%s%d/stat", proc == AT_FDCWD ? "/proc/" : "", int(pid));
+  Fd fd(retry([&] { return ::openat(proc, path, O_RDONLY | O_CLOEXEC); }));
   const ssize_t n = fd ? retry([&] { return ::read(fd.get(), buf.data(), buf.size()); }) : -1;
   return n > 0 ? std::string_view(buf.data(), size_t(n)) : std::string_view();
 }
@@ -1295,16 +1296,13 @@ std::optional<std::vector<ProcLink>> read_process_table(const std::string& proc)
   std::vector<ProcLink> links;
   DIR* dir = ::opendir(proc.c_str());
   if (dir == nullptr) return std::nullopt;
+  std::array<char, 512> buf;
   while (dirent* e = ::readdir(dir)) {
     auto pid = parse_uint(e->d_name, INT_MAX);
     if (!pid) continue;
-    char path[32], buf[512];
-    std::snprintf(path, sizeof path, "%d/stat", int(*pid));
-    Fd fd(retry([&] { return ::openat(::dirfd(dir), path, O_RDONLY | O_CLOEXEC); }));
-    if (!fd) continue;  // it exited meanwhile
-    ssize_t n = retry([&] { return ::read(fd.get(), buf, sizeof buf); });
-    if (n <= 0) continue;
-    if (auto ppid = ppid_from_stat({buf, size_t(n)})) links.push_back({pid_t(*pid), *ppid});
+    const std::string_view stat = read_stat(pid_t(*pid), buf, ::dirfd(dir));
+    if (stat.empty()) continue;  // it exited meanwhile
+    if (auto ppid = ppid_from_stat(stat)) links.push_back({pid_t(*pid), *ppid});
   }
   ::closedir(dir);
   return links;

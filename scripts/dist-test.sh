@@ -11,12 +11,7 @@
 set -u
 cd "$(dirname "$0")/.."
 
-passed=0 failed=0
-check() {  # NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; passed=$((passed + 1))
-  else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
+. scripts/checks.sh
 skip() { echo "dist: skipped: $*"; exit 0; }
 
 command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || skip "no aarch64-linux-gnu-g++ (scripts/install-deps.sh installs it)"

@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")/.."
 
 image=dock-test:latest
-passed=0 failed=0
+. scripts/checks.sh
 ctx=$(mktemp -d)
 # The ids of the containers started, one a line: run_d runs in $(...), a
 # subshell, so a shell variable would not reach cleanup.
@@ -28,11 +28,6 @@ skip() {
   [ -n "${DOCK_TEST_SKIPS:-}" ] && echo "docker tests: $*" >>"$DOCK_TEST_SKIPS"
 }
 
-check() {  # NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; passed=$((passed + 1))
-  else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
 
 # Waits (at most 20 s) until the container's log holds a line matching $2.
 # The log follower is stopped at the match (in a pipeline bash would wait

@@ -11,7 +11,7 @@ set -u
 trap "" PIPE  # a container that ended early: a write to its stdin fails, the checks say so
 cd "$(dirname "$0")/.."
 
-passed=0 failed=0
+. scripts/checks.sh
 ctx=$(mktemp -d)
 # Its own storage, and the rlimits set explicitly: Podman's defaults
 # (nofile 1048576) are above what a sandboxed machine may grant.
@@ -26,11 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() {  # NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; passed=$((passed + 1))
-  else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
 skip() { echo "podman: skipped: $*"; exit 0; }
 # Waits (at most $3 s, default 20) until the file $1 holds a match of $2.
 file_has() {

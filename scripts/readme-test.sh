@@ -18,15 +18,10 @@
 #   `dock --help` lists and every DOCK_* variable one of the options'.
 set -u
 cd "$(dirname "$0")/.."
-passed=0 failed=0
+. scripts/checks.sh
 work=$(mktemp -d)
 trap 'docker rm -f "dock-readme-$$" >/dev/null 2>&1; docker rmi -f "dock-readme-$$" >/dev/null 2>&1; rm -rf "$work"' EXIT
 
-check() {  # NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; passed=$((passed + 1))
-  else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
 
 [ -x ./dock ] || make dock >/dev/null
 [ -x ./dock-static ] || make dock-static >/dev/null

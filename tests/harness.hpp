@@ -540,21 +540,20 @@ inline Options dock_options(Options o) {
   return o;
 }
 
-// Runs dock to the end with stdin closed; returns it, exited (or killed).
-inline Proc run_dock(const std::vector<std::string>& args, const Options& o = {}) {
-  std::vector<std::string> full = dock_command();
-  full.insert(full.end(), args.begin(), args.end());
-  Proc p = Proc::start(full, dock_options(o));
-  p.close_in();
-  p.drain();
-  p.wait_exit();
-  return p;
-}
-
+// Starts dock; the test talks to it through the returned Proc.
 inline Proc start_dock(const std::vector<std::string>& args, const Options& o = {}) {
   std::vector<std::string> full = dock_command();
   full.insert(full.end(), args.begin(), args.end());
   return Proc::start(full, dock_options(o));
+}
+
+// Runs dock to the end with stdin closed; returns it, exited (or killed).
+inline Proc run_dock(const std::vector<std::string>& args, const Options& o = {}) {
+  Proc p = start_dock(args, o);
+  p.close_in();
+  p.drain();
+  p.wait_exit();
+  return p;
 }
 
 // A program on a new pseudo-terminal that is its controlling terminal, as a
