@@ -56,6 +56,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -451,11 +453,50 @@ Error check_dir_of(const std::string& path) {
   return {};
 }
 
-// Whether only dock's own user can write the directory `dir`, so that
-// nobody else can have planted a symlink in it (/dev/stdout in /dev).
+// Whether only dock's own user can write the directory `dir` (or the one
+// `fd` is open on), so that nobody else can have planted a symlink in it
+// (/dev/stdout in /dev).
+bool only_we_write(const struct stat& sb) { return sb.st_uid == ::geteuid() && (sb.st_mode & (S_IWGRP | S_IWOTH)) == 0; }
 bool only_we_write(const std::string& dir) {
   struct stat sb;
-  return ::stat(dir.c_str(), &sb) == 0 && sb.st_uid == ::geteuid() && (sb.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+  return ::stat(dir.c_str(), &sb) == 0 && only_we_write(sb);
+}
+bool only_we_write(int fd) {
+  struct stat sb;
+  return ::fstat(fd, &sb) == 0 && only_we_write(sb);
+}
+
+// The directory `dir`, opened one component at a time from / (or from
+// where dock is, for a relative one) so that no symlink on the way is
+// followed unless it sits in a directory only dock's user can write: a
+// service cannot make `conf/` a link to a directory of root's and have
+// root write there. An O_PATH descriptor, for the *at calls.
+Fd open_dir_safely(const std::string& dir, Error& err) {
+  Fd at(::open(dir.starts_with('/') ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  std::string_view rest = dir;
+  while (at && !rest.empty()) {
+    const size_t slash = rest.find('/');
+    const std::string part(rest.substr(0, slash));
+    rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    if (part.empty() || part == ".") continue;
+    Fd next(::openat(at.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat sb;
+    if (!next && (errno == ENOTDIR || errno == ELOOP) && ::fstatat(at.get(), part.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(sb.st_mode)) {
+      if (!only_we_write(at.get())) {
+        err = "directory " + dir + ": " + part + " is a symlink in a directory others can write: not followed";
+        return Fd();
+      }
+      next = Fd(::openat(at.get(), part.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    }
+    if (!next) {
+      err = "directory " + dir + ": " + std::strerror(errno);
+      return Fd();
+    }
+    at = std::move(next);
+  }
+  if (!at) err = "directory " + dir + ": " + std::strerror(errno);
+  return at;
 }
 
 // ---- logging ----
@@ -835,9 +876,10 @@ int set_signal_mask(int how, const sigset_t* set, sigset_t* old) {
 // The child gets a process group of its own (so a signal to the group
 // reaches everything it starts, and nothing of dock's), the terminal's
 // foreground when dock holds it, its stdio from the io target, dock's
-// original signal mask (dispositions are untouched by dock, so what dock
-// inherited as ignored stays ignored), and SIGKILL as parent-death signal
-// when dock is not PID 1.
+// original signal mask and dispositions (dock changes only SIGCHLD's, see
+// run(); what dock inherited as ignored stays ignored for the child), and
+// SIGKILL as parent-death signal when dock is not PID 1 -- set after the
+// switch to --user, since the kernel clears it on a change of credentials.
 //
 // It is started with clone(CLONE_VM | CLONE_VFORK), as posix_spawn does:
 // until it execs, the child runs on a stack of its own inside dock's
@@ -889,6 +931,7 @@ struct SpawnPlan {
   int report;  // the pipe's write end: an errno when the child cannot go on
   int cwd;     // the directory dock was started in: the child's (-1: dock's own)
   const Credentials& creds;
+  bool sigchld_ignored = false;  // dock was started with SIGCHLD ignored: so is the child
 };
 
 // The child runs on a stack ASan does not know; its noreturn calls would
@@ -911,9 +954,17 @@ DOCK_CHILD_STACK int become(const Credentials& c) {
   return 0;
 }
 
+// The value of PATH in `envp`, or nullptr.
+const char* path_in(char* const envp[]) {
+  for (char* const* e = envp; *e != nullptr; ++e)
+    if (std::strncmp(*e, "PATH=", 5) == 0) return *e + 5;
+  return nullptr;
+}
+
 // Runs the command as execvpe would, and returns why it could not. A name
 // with a slash is run as it is; any other is looked up in the directories
-// of PATH (an empty entry is the current directory; no PATH: /bin:/usr/bin).
+// of the PATH of the command's own environment (an env file may set it; an
+// empty entry is the current directory; no PATH: /bin:/usr/bin).
 // A file that exists but may not be run (EACCES) is remembered and the
 // search goes on; a file the kernel cannot run (ENOEXEC) is given to
 // /bin/sh. This is dock's own loop, not libc's, because the child runs in
@@ -938,7 +989,7 @@ int exec_command(char* const argv[], char* const envp[]) {
   if (std::memchr(file, '/', file_len) != nullptr) return run(file);
   if (file_len > NAME_MAX) return ENAMETOOLONG;
 
-  const char* dirs = ::getenv("PATH");
+  const char* dirs = path_in(envp);
   if (dirs == nullptr) dirs = "/bin:/usr/bin";
   char path[PATH_MAX + 1];
   bool denied = false;
@@ -973,16 +1024,22 @@ DOCK_CHILD_STACK int start_child(void* arg) {
     ::setpgid(0, 0);
     if (p.tty_fd >= 0) ::tcsetpgrp(p.tty_fd, ::getpid());  // SIGTTOU still blocked
   }
-  if (!p.pid1) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != p.parent) ::_exit(code(Exit::Setup));  // dock already gone
-  }
   if (p.cwd >= 0 && ::fchdir(p.cwd) != 0) child_fails(p, errno, code(Exit::Setup), Stage::Directory);
   // dup2 clears close-on-exec on the copies; dock's originals stay closed.
   if (p.stdio.in >= 0) ::dup2(p.stdio.in, STDIN_FILENO);
   if (p.stdio.out >= 0) ::dup2(p.stdio.out, STDOUT_FILENO);
   if (p.stdio.err >= 0) ::dup2(p.stdio.err, STDERR_FILENO);
   if (const int err = become(p.creds)) child_fails(p, err, code(Exit::Setup), Stage::User);
+  // After setuid: a change of credentials clears the parent-death signal.
+  if (!p.pid1) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != p.parent) ::_exit(code(Exit::Setup));  // dock already gone
+  }
+  if (p.sigchld_ignored) {
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    ::sigaction(SIGCHLD, &ign, nullptr);  // the child's own table: clone without CLONE_SIGHAND
+  }
   set_signal_mask(SIG_SETMASK, &p.original_mask, nullptr);
   const int err = exec_command(p.command, p.env);
   child_fails(p, err, code(exec_failure_code(err)), Stage::Exec);
@@ -1150,6 +1207,7 @@ enum class Event {
 struct Init {
   const InitConfig& cfg;
   sigset_t original_mask{};
+  bool sigchld_ignored = false;  // as dock was started: the child gets it back
   pid_t self = ::getpid();
   bool pid1 = false;
   Loop* loop = nullptr;
@@ -1159,6 +1217,15 @@ struct Init {
   pid_t child = -1;
   pid_t program = -1;  // a --setup or --teardown program while it runs (its own group)
   int program_status = 0;  // its wait status, once it ended
+  int stop_in_setup = 0;   // a stop signal that came while a --setup program ran: nothing after it starts
+  // Once the command is reaped, the processes that were in its group then,
+  // as pidfds: a forwarded signal goes to these only, never to the group's
+  // number, which a new process may lead by now (SPEC §15).
+  std::vector<Fd> group_left;
+  bool sweeping = false;        // ending what a setup or teardown program left behind
+  bool sweep_killing = false;   // ... and its --kill-timeout is over
+  TimerId sweep_timer = 0;
+  Callback<> on_swept;          // nothing is left
   int status = 0;      // the child's wait status, once `ended` (or dock's own)
   bool ended = false;  // the child was reaped
   bool command_status = false;  // `status` is the command's, from its reaping (--exit-map)
@@ -1176,30 +1243,43 @@ struct Init {
 
 void advance(Init& in, Loop& loop, Event e);
 
-// Once the child is reaped its pid may belong to another process: only its
-// group is signalled then (the kernel reuses no pid while a group of that
-// number has members), and with --single-child nothing is.
+bool is_stop_request(int sig) { return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGHUP; }
+
+// Once the child is reaped its pid, and its group's number once the group
+// is empty, may belong to another process: then only the processes that
+// were in its group at the reap get the signal, through their pidfds (with
+// --single-child, nobody).
 void deliver(const Init& in, int sig) {
   if (in.program > 0) {  // a setup or teardown program runs: it gets the signals
     if (::kill(-in.program, sig) != 0 && errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), in.program, std::strerror(errno));
+    // A stopped program (Ctrl-Z, or it read the terminal) must be able to act on a stop.
+    else if (is_stop_request(sig)) ::kill(-in.program, SIGCONT);
     return;
   }
   if (in.child <= 0) return;
-  if (in.ended && in.cfg.single_child) return;
+  if (in.ended) {
+    for (const Fd& p : in.group_left)
+      if (::syscall(SYS_pidfd_send_signal, p.get(), sig, nullptr, 0) != 0 && errno != ESRCH)
+        say("pidfd_send_signal SIG%s: %s", signal_name(sig).c_str(), std::strerror(errno));
+    return;
+  }
   if (!in.cfg.single_child) {
     if (::kill(-in.child, sig) == 0) return;
     if (errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), in.child, std::strerror(errno));
-    if (in.ended) return;
   }
   if (::kill(in.child, sig) != 0 && errno != ESRCH)
     say("kill -%s %d: %s", signal_name(sig).c_str(), in.child, std::strerror(errno));
 }
 
+// Who has the terminal's foreground while it runs: a setup or teardown
+// program, else the command.
+pid_t terminal_holder(const Init& in) { return in.program > 0 ? in.program : in.child; }
+
 // dock takes its terminal back from the child -- only while the child's
 // group has it: after Ctrl-Z and `bg` the user's shell holds it, and taking
 // it would leave the shell reading EIO.
 void take_terminal_back(const Init& in) {
-  if (in.tty && !in.pid1 && ::tcgetpgrp(in.tty.get()) == in.child) ::tcsetpgrp(in.tty.get(), ::getpgrp());
+  if (in.tty && !in.pid1 && ::tcgetpgrp(in.tty.get()) == terminal_holder(in)) ::tcsetpgrp(in.tty.get(), ::getpgrp());
 }
 
 // SIGCONT also gives the terminal back to the child when dock was resumed
@@ -1213,15 +1293,18 @@ void forward(Init& in, Loop& loop, const signalfd_siginfo& info) {
     return;
   }
   // Before the command, while nothing runs (--wait-for): a stop request
-  // ends dock at once, 128+N.
-  if (in.phase == Phase::Starting && in.program <= 0 &&
-      (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGHUP)) {
-    debug("SIG%s before the command: stopping", signal_name(sig).c_str());
-    in.status = sig;  // a wait status: killed by `sig`
-    return advance(in, loop, Event::Interrupted);
+  // ends dock at once, 128+N. While a setup program runs, it is forwarded
+  // and remembered: nothing after that program starts.
+  if (in.phase == Phase::Starting && is_stop_request(sig)) {
+    if (in.program <= 0) {
+      debug("SIG%s before the command: stopping", signal_name(sig).c_str());
+      in.status = sig;  // a wait status: killed by `sig`
+      return advance(in, loop, Event::Interrupted);
+    }
+    if (in.stop_in_setup == 0) in.stop_in_setup = sig;
   }
-  if (to == SIGCONT && in.tty && !in.ended && ::tcgetpgrp(in.tty.get()) == ::getpgrp())
-    ::tcsetpgrp(in.tty.get(), in.child);
+  if (to == SIGCONT && in.tty && (in.program > 0 || !in.ended) && ::tcgetpgrp(in.tty.get()) == ::getpgrp())
+    ::tcsetpgrp(in.tty.get(), terminal_holder(in));
   if (to == SIGWINCH) in.on_winch();
   if (sig == SIGTERM) {
     // A second SIGTERM while the first is held back: forward it now.
@@ -1229,17 +1312,24 @@ void forward(Init& in, Loop& loop, const signalfd_siginfo& info) {
     advance(in, loop, Event::StopAsked);
     if (in.phase == Phase::Delaying) return;  // held back by --stop-delay
   }
-  if (g_debug)  // the names are built only when they are printed
+  if (g_debug) {  // the names are built only when they are printed
+    const char* whom = in.program > 0               ? "the program's group"
+                       : in.ended                   ? "what was left of the command's group:"
+                       : in.cfg.single_child        ? "child"
+                                                    : "group";
     debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
-          to != sig ? signal_name(to).c_str() : "", in.cfg.single_child ? "child" : "group", in.child);
+          to != sig ? signal_name(to).c_str() : "", whom,
+          in.program > 0 ? int(in.program) : in.ended ? int(in.group_left.size()) : int(in.child));
+  }
   deliver(in, to);
 }
 
-// Job control without PID 1: the child was stopped from the terminal, so
-// dock takes the terminal back and stops itself; the user's shell sees its
-// job stop and gets its prompt back. `fg` sends SIGCONT, see forward().
+// Job control without PID 1: the child (or a setup program) was stopped
+// from the terminal, so dock takes the terminal back and stops itself; the
+// user's shell sees its job stop and gets its prompt back. `fg` sends
+// SIGCONT, see forward().
 void on_child_stopped(const Init& in, int sig) {
-  debug("child stopped by SIG%s", signal_name(sig).c_str());
+  debug("%s stopped by SIG%s", in.program > 0 ? "program" : "child", signal_name(sig).c_str());
   if (in.pid1 || !in.tty || (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)) return;
   take_terminal_back(in);
   ::kill(in.self, SIGSTOP);
@@ -1255,20 +1345,30 @@ void on_child_stopped(const Init& in, int sig) {
 struct ProcLink {
   pid_t pid;
   pid_t ppid;
+  pid_t pgrp = 0;
 };
 
-// The ppid field of a /proc/PID/stat line. The command name in parentheses
-// may itself hold ')' and spaces, so parsing starts after the last ')'.
-std::optional<pid_t> ppid_from_stat(std::string_view stat) {
+// A numeric field of a /proc/PID/stat line after the state: 1 is the
+// ppid, 2 the process group. The command name in parentheses may itself
+// hold ')' and spaces, so parsing starts after the last ')'.
+std::optional<pid_t> stat_number(std::string_view stat, int field) {
   const size_t close = stat.rfind(')');
   if (close == std::string_view::npos || close + 4 > stat.size()) return std::nullopt;
   std::string_view rest = stat.substr(close + 1);  // " S 123 ..."
   if (rest.size() < 4 || rest[0] != ' ' || rest[2] != ' ') return std::nullopt;
   rest.remove_prefix(3);
-  auto ppid = parse_uint(rest.substr(0, rest.find(' ')), INT_MAX);
-  if (!ppid) return std::nullopt;
-  return pid_t(*ppid);
+  for (int i = 1; i < field; ++i) {
+    const size_t blank = rest.find(' ');
+    if (blank == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(blank + 1);
+  }
+  auto n = parse_uint(rest.substr(0, rest.find(' ')), INT_MAX);
+  if (!n) return std::nullopt;
+  return pid_t(*n);
 }
+
+std::optional<pid_t> ppid_from_stat(std::string_view stat) { return stat_number(stat, 1); }
+std::optional<pid_t> pgrp_from_stat(std::string_view stat) { return stat_number(stat, 2); }
 
 // Every process below `root` in the tree the links describe.
 std::vector<pid_t> descendants_in(std::span<const ProcLink> links, pid_t root) {
@@ -1302,10 +1402,54 @@ std::optional<std::vector<ProcLink>> read_process_table(const std::string& proc)
     if (!pid) continue;
     const std::string_view stat = read_stat(pid_t(*pid), buf, ::dirfd(dir));
     if (stat.empty()) continue;  // it exited meanwhile
-    if (auto ppid = ppid_from_stat(stat)) links.push_back({pid_t(*pid), *ppid});
+    auto ppid = ppid_from_stat(stat);
+    auto pgrp = pgrp_from_stat(stat);
+    if (ppid && pgrp) links.push_back({pid_t(*pid), *ppid, *pgrp});
   }
   ::closedir(dir);
   return links;
+}
+
+// Whether dock has a child left, running or not yet reaped. None means
+// no descendant either (orphans come to dock).
+bool any_child() {
+  siginfo_t info{};
+  return !(::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD);
+}
+
+// Every process left that is dock's: the whole namespace as PID 1, else
+// every descendant. nullopt (reported) when /proc cannot be read.
+std::optional<std::vector<ProcLink>> leftovers(const Init& in) {
+  auto table = read_process_table("/proc");
+  if (!table) {
+    say("/proc: %s (cannot find leftover processes)", std::strerror(errno));
+    return std::nullopt;
+  }
+  if (in.pid1) {
+    std::erase_if(*table, [](const ProcLink& l) { return l.pid == 1; });
+    return table;
+  }
+  std::vector<ProcLink> mine;
+  for (pid_t pid : descendants_in(*table, in.self))
+    for (const auto& l : *table)
+      if (l.pid == pid) mine.push_back(l);
+  return mine;
+}
+
+// The command was reaped: a pidfd for each process still in its group, the
+// only ones later signals are forwarded to (see deliver). A pid is checked
+// again once its pidfd is open, so the pidfd is of the process seen.
+void remember_group(Init& in) {
+  if (in.cfg.single_child || in.child <= 0 || !any_child()) return;
+  auto left = leftovers(in);
+  if (!left) return;
+  std::array<char, 512> buf;
+  for (const auto& l : *left) {
+    if (l.pgrp != in.child) continue;
+    Fd fd(int(::syscall(SYS_pidfd_open, l.pid, 0)));
+    if (fd && pgrp_from_stat(read_stat(l.pid, buf)) == in.child) in.group_left.push_back(std::move(fd));
+  }
+  debug("%zu processes left in the command's group", in.group_left.size());
 }
 
 // `sig` to every process left: the whole namespace as PID 1, else every
@@ -1316,10 +1460,8 @@ void signal_leftovers(const Init& in, int sig) {
     if (::kill(-1, sig) == 0 && sig != SIGKILL) ::kill(-1, SIGCONT);
     return;
   }
-  // No child left means no descendant either (orphans come to us): skip
-  // reading the whole process table, the common case of a clean exit.
-  siginfo_t info{};
-  if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD) return;
+  // Skip reading the whole process table in the common case of a clean exit.
+  if (!any_child()) return;
   auto table = read_process_table("/proc");
   if (!table) {
     say("/proc: %s (cannot find leftover processes)", std::strerror(errno));
@@ -1333,10 +1475,42 @@ void signal_leftovers(const Init& in, int sig) {
 
 void reap(Init& in, Loop& loop);
 
-// The child ended: SIGTERM to the leftovers and the grace, or SIGKILL at
-// once when there is none (--kill-timeout 0, or a stop that overran it).
-void on_child_ended(Init& in, Loop& loop) {
-  debug("child %d exited with status %d", in.child, exit_code_of(in.status));
+// ---- what a setup or teardown program left behind ----
+//
+// Ended as the command's leftovers are (SPEC §10): SIGTERM and SIGCONT to
+// every process left, SIGKILL after --kill-timeout, again until none is
+// left; then on_swept.
+
+void end_sweep(Init& in, Loop& loop) {
+  if (!in.sweeping) return;
+  in.sweeping = in.sweep_killing = false;
+  clear_deadline(loop, in.sweep_timer);
+  in.on_swept();
+}
+
+void start_sweep(Init& in, Loop& loop) {
+  in.sweeping = true;
+  in.sweep_killing = false;
+  if (!any_child()) return end_sweep(in, loop);
+  debug("ending what the program left behind");
+  signal_leftovers(in, SIGTERM);
+  set_deadline(loop, in.sweep_timer, in.cfg.kill_timeout_ms);
+  reap(in, loop);  // those that were already gone
+}
+
+void on_sweep_deadline(Init& in, Loop& loop) {
+  if (!in.sweeping) return;
+  if (!in.sweep_killing) debug("kill timeout over: SIGKILL to what the program left behind");
+  in.sweep_killing = true;
+  signal_leftovers(in, SIGKILL);
+  set_deadline(loop, in.sweep_timer, kKillLookAgainMs);  // a fork just before the kill
+  reap(in, loop);
+}
+
+// The command ended (or never started): SIGTERM to the leftovers and the
+// grace, or SIGKILL at once when there is none (--kill-timeout 0, or a
+// stop that overran it).
+void end_leftovers(Init& in, Loop& loop) {
   take_terminal_back(in);
   clear_deadline(loop, in.delay);  // it ended during --stop-delay: nothing is forwarded
   if (in.stop_began == 0) in.stop_began = monotonic_ms();
@@ -1349,6 +1523,12 @@ void on_child_ended(Init& in, Loop& loop) {
   signal_leftovers(in, SIGTERM);
   // After a SIGTERM from outside the grace already runs: keep its end.
   if (!deadline_set(loop, in.grace)) set_deadline(loop, in.grace, in.cfg.kill_timeout_ms);
+}
+
+void on_child_ended(Init& in, Loop& loop) {
+  debug("child %d exited with status %d", in.child, exit_code_of(in.status));
+  remember_group(in);
+  end_leftovers(in, loop);
 }
 
 // The grace is over: SIGKILL to everything (the command too, when a stop
@@ -1402,10 +1582,9 @@ void advance(Init& in, Loop& loop, Event e) {
       if (p != Phase::Starting) return;
       in.phase = Phase::Running;
       break;
-    case Event::StartFailed:
+    case Event::StartFailed:  // what setup programs left is ended as the command's would be
       if (p != Phase::Starting) return;
-      in.stop_began = monotonic_ms();
-      in.phase = Phase::Teardown;
+      end_leftovers(in, loop);
       break;
     case Event::SetupFailed:
     case Event::Interrupted:
@@ -1435,6 +1614,7 @@ void advance(Init& in, Loop& loop, Event e) {
     case Event::AllReaped:
       if (p != Phase::Terminating && p != Phase::Killing) return;
       clear_deadline(loop, in.grace);
+      in.group_left.clear();
       in.phase = Phase::Teardown;
       break;
     case Event::TeardownDone:
@@ -1457,10 +1637,16 @@ void reap(Init& in, Loop& loop) {
     if (pid == 0) return;
     if (pid < 0) {
       if (errno == EINTR) continue;
+      if (errno == ECHILD && in.sweeping) end_sweep(in, loop);
       if (errno == ECHILD && in.ended) advance(in, loop, Event::AllReaped);
       return;
     }
-    if (pid == in.program && !WIFSTOPPED(status)) {
+    if (pid == in.program) {
+      if (WIFSTOPPED(status)) {
+        on_child_stopped(in, WSTOPSIG(status));
+        continue;
+      }
+      take_terminal_back(in);
       in.program = -1;
       in.program_status = status;
       in.on_program_end();
@@ -1757,25 +1943,132 @@ struct Address {
   socklen_t len;
 };
 
-// The addresses of HOST:PORT (a numeric port) of `family` (AF_UNSPEC:
-// any), in the order getaddrinfo gives them.
-Error resolve(const std::string& host, const std::string& port, int family, std::vector<Address>& out) {
+// ---- names, resolved off the loop ----
+//
+// glibc's resolver waits 5 s per try per server when a name server does
+// not answer, and nothing may hold dock's loop that long (SPEC §15). So a
+// host name is resolved by a helper process forked for it: it writes the
+// addresses to a pipe in one write and exits. dock watches the pipe like
+// any other descriptor (or, before the command, waits on it within the
+// step's own deadline); a lookup that outlives its step is given up, the
+// helper killed and reaped like any other process. An IP literal needs
+// no helper.
+
+constexpr size_t kMaxAddresses = 16;
+
+// What the helper writes: one write of at most PIPE_BUF bytes, so it
+// arrives whole or not at all.
+struct LookupReply {
+  int rc = 0;         // getaddrinfo's
+  int err = 0;        // errno, for EAI_SYSTEM
+  uint32_t count = 0;
+  std::array<Address, kMaxAddresses> found{};
+};
+static_assert(sizeof(LookupReply) <= PIPE_BUF);
+
+struct Lookup {
+  pid_t pid = -1;  // the helper, while it runs
+  Fd answer;       // the pipe's read end
+  std::string host;
+};
+
+// getaddrinfo of HOST:PORT (a numeric port) of `family` (AF_UNSPEC: any),
+// the addresses in its order.
+LookupReply get_addresses(const std::string& host, const std::string& port, int family, int flags) {
   addrinfo hints{};
   hints.ai_family = family;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
+  hints.ai_flags = AI_NUMERICSERV | flags;
   addrinfo* list = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &list); rc != 0)
-    return host + ": " + ::gai_strerror(rc);
-  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-    Address a{};
-    if (ai->ai_addrlen > sizeof a.addr) continue;
+  LookupReply r;
+  r.rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &list);
+  r.err = errno;
+  if (r.rc != 0) return r;
+  for (addrinfo* ai = list; ai != nullptr && r.count < kMaxAddresses; ai = ai->ai_next) {
+    if (ai->ai_addrlen > sizeof(sockaddr_storage)) continue;
+    Address& a = r.found[r.count++];
     std::memcpy(&a.addr, ai->ai_addr, ai->ai_addrlen);
     a.len = ai->ai_addrlen;
-    out.push_back(a);
   }
   ::freeaddrinfo(list);
+  return r;
+}
+
+Error take_reply(const LookupReply& r, const std::string& host, std::vector<Address>& out) {
+  if (r.rc == EAI_SYSTEM) return host + ": " + std::strerror(r.err);
+  if (r.rc != 0) return host + ": " + ::gai_strerror(r.rc);
+  out.insert(out.end(), r.found.begin(), r.found.begin() + r.count);
   return {};
+}
+
+void lookup_cancel(Lookup& l) {
+  if (l.pid > 0) ::kill(l.pid, SIGKILL);  // reaped by the loop, as any process
+  l.pid = -1;
+  l.answer.reset();
+}
+
+// Starts resolving HOST:PORT. true: done at once (an IP literal, or an
+// error in `err`); false: a helper runs and l.answer becomes readable
+// when it is done (lookup_finish).
+bool lookup_start(Lookup& l, const std::string& host, const std::string& port, int family, std::vector<Address>& out,
+                  Error& err) {
+  lookup_cancel(l);
+  l.host = host;
+  const LookupReply literal = get_addresses(host, port, family, AI_NUMERICHOST);
+  if (literal.rc != EAI_NONAME) {
+    err = take_reply(literal, host, out);
+    return true;
+  }
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    err = host + ": " + std::strerror(errno);
+    return true;
+  }
+  Fd rd(fds[0]), wr(fds[1]);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {  // the helper: its answer, and nothing of dock's held open
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    if (wr.get() != 3) ::dup2(wr.get(), 3);
+    ::syscall(SYS_close_range, 4, ~0u, 0);
+    sigset_t none;
+    ::sigemptyset(&none);
+    set_signal_mask(SIG_SETMASK, &none, nullptr);  // dock's SIGTERM or SIGKILL ends it
+    const LookupReply r = get_addresses(host, port, family, 0);
+    [[maybe_unused]] ssize_t n = ::write(3, &r, sizeof r);
+    ::_exit(0);
+  }
+  if (pid < 0) {
+    err = host + ": cannot resolve: fork: " + std::strerror(errno);
+    return true;
+  }
+  l.pid = pid;
+  l.answer = std::move(rd);
+  return false;
+}
+
+// The helper's answer, once l.answer is readable.
+Error lookup_finish(Lookup& l, std::vector<Address>& out) {
+  LookupReply r;
+  const ssize_t n = retry([&] { return ::read(l.answer.get(), &r, sizeof r); });
+  l.pid = -1;  // it has written, or died: it exits by itself
+  l.answer.reset();
+  if (n != ssize_t(sizeof r)) return l.host + ": name resolution failed";
+  return take_reply(r, l.host, out);
+}
+
+// Resolves HOST:PORT before the loop runs, waiting until `deadline` at most.
+Error resolve_by(const std::string& host, const std::string& port, int family, int64_t deadline,
+                 std::vector<Address>& out) {
+  Lookup l;
+  Error err;
+  if (lookup_start(l, host, port, family, out, err)) return err;
+  if (wait_until(l.answer.get(), POLLIN, deadline) != 0) {
+    lookup_cancel(l);
+    return host + ": no answer from the name server in time";
+  }
+  return lookup_finish(l, out);
 }
 
 // A non-blocking socket whose connect() to `a` has started (or is done);
@@ -2031,12 +2324,12 @@ Opened open_file_target(const IoTarget& t) {
   return {std::move(fd), Tls(), {}};
 }
 
-// The addresses a socket target names: its unix path, or its host's.
-Error target_addresses(const IoTarget& t, std::vector<Address>& out) {
-  if (t.scheme != Scheme::Unix) {
-    const int family = t.scheme == Scheme::Tcp4 ? AF_INET : t.scheme == Scheme::Tcp6 ? AF_INET6 : AF_UNSPEC;
-    return resolve(t.host, t.port, family, out);
-  }
+int family_of(const IoTarget& t) {
+  return t.scheme == Scheme::Tcp4 ? AF_INET : t.scheme == Scheme::Tcp6 ? AF_INET6 : AF_UNSPEC;
+}
+
+// The address of a unix:// target.
+Error unix_address(const IoTarget& t, std::vector<Address>& out) {
   Address a{};
   auto* un = reinterpret_cast<sockaddr_un*>(&a.addr);
   un->sun_family = AF_UNIX;
@@ -2055,7 +2348,9 @@ Opened open_target(const IoTarget& t) {
   if (t.scheme == Scheme::Tls)  // before connecting: no library or bad key, no connection
     if (auto err = result.tls.prepare(t)) return {Fd(), Tls(), *err};
   std::vector<Address> addresses;
-  if (auto err = target_addresses(t, addresses)) return {Fd(), Tls(), *err};
+  if (auto err = t.scheme == Scheme::Unix ? unix_address(t, addresses)
+                                          : resolve_by(t.host, t.port, family_of(t), deadline, addresses))
+    return {Fd(), Tls(), *err};
   int err = 0;
   result.fd = connect_first(addresses, deadline, err);
   if (!result.fd) return {Fd(), Tls(), err == ETIMEDOUT ? "connection timed out after 5 s" : std::strerror(err)};
@@ -3579,17 +3874,19 @@ int parse_http_status(std::string_view r) {
 
 // ---- one HTTP exchange ----
 //
-// Connect to each resolved address in turn, shake hands (https), write the
+// Resolve the host (off the loop, when the addresses are not known yet),
+// connect to each address in turn, shake hands (https), write the
 // request, read up to the status line: non-blocking, driven by the loop.
 // The web hook delivers its events through it; --wait-for asks with a GET.
 // Only the status matters, so the rest of the answer is never read.
 
-enum class ExchangeStep { Idle, Connecting, Handshaking, Sending, Receiving };
+enum class ExchangeStep { Idle, Resolving, Connecting, Handshaking, Sending, Receiving };
 
 struct Exchange {
   Loop* loop = nullptr;
   IoTarget peer;                   // host, port, scheme (Tls: https) and TLS files; url for messages
-  std::vector<Address> addresses;  // resolved by the user of the exchange
+  std::vector<Address> addresses;  // resolved at the start when empty; kept until the user clears them
+  Lookup lookup;                   // the name being resolved
   Tls tls;                         // https: the context (prepared once), and a session
   std::string request;             // the whole HTTP request
   ExchangeStep step = ExchangeStep::Idle;
@@ -3606,6 +3903,8 @@ struct Exchange {
 };
 
 void exchange_close(Exchange& x, Loop& loop) {
+  if (x.lookup.answer) arm(loop, x.lookup.answer.get(), x.slot, x.armed, 0);
+  lookup_cancel(x.lookup);
   if (x.fd) arm(loop, x.fd.get(), x.slot, x.armed, 0);
   x.tls.end_session();
   x.fd.reset();
@@ -3640,7 +3939,25 @@ void exchange_start(Exchange& x, Loop& loop) {
   x.why = "no address";
   x.sent = 0;
   x.reply_len = 0;
+  if (!x.addresses.empty()) return exchange_connect(x, loop);
+  Error err;
+  if (lookup_start(x.lookup, x.peer.host, x.peer.port, AF_UNSPEC, x.addresses, err)) {
+    if (err) return exchange_end(x, loop, 0, *err, true);
+    return exchange_connect(x, loop);
+  }
+  x.step = ExchangeStep::Resolving;
+  if (!arm(loop, x.lookup.answer.get(), x.slot, x.armed, EPOLLIN)) exchange_end(x, loop, 0, "epoll", false);
+}
+
+// The name is resolved (or not): on to connecting.
+bool exchange_resolved(Exchange& x, Loop& loop) {
+  arm(loop, x.lookup.answer.get(), x.slot, x.armed, 0);
+  if (auto err = lookup_finish(x.lookup, x.addresses)) {
+    exchange_end(x, loop, 0, *err, true);
+    return false;
+  }
   exchange_connect(x, loop);
+  return false;  // connecting waits for the socket
 }
 
 // A read or a write on the connection, TLS or not, as read(2) and
@@ -3744,6 +4061,7 @@ void exchange_progress(Exchange& x, Loop& loop) {
   while (going) {
     switch (x.step) {
       case ExchangeStep::Idle: return;
+      case ExchangeStep::Resolving: going = exchange_resolved(x, loop); break;
       case ExchangeStep::Connecting: going = exchange_connected(x, loop); break;
       case ExchangeStep::Handshaking: going = exchange_handshake(x, loop); break;
       case ExchangeStep::Sending: going = exchange_write(x, loop); break;
@@ -3788,7 +4106,7 @@ struct Hook {
   Loop* loop = nullptr;
   bool on = false;
   const HookUrl* url = nullptr;
-  Exchange x;                    // the attempt in flight; its addresses resolved before the child starts
+  Exchange x;                    // the attempt in flight; its addresses resolved at the first, and kept
   std::vector<HookEvent> queue;  // queue[0] is being delivered
   bool pausing = false;          // between two attempts
   TimerId attempt_timer = 0;     // an attempt's 5 s, or its pause
@@ -3883,10 +4201,10 @@ void start_hook_last_wait(Hook& h, Loop& loop, int64_t stop_began) {
   set_deadline_at(loop, h.exit_timer, std::max(stop_began + kHookExitWaitMs, now + kHookLastEventMs));
 }
 
-// The addresses and the TLS context, ready before the child starts, so
-// that nothing the loop does for a hook can block (a name is resolved
-// here, once). A hook that cannot be set up is a warning: dock runs the
-// child without it.
+// The TLS context, ready before the child starts. The name is resolved
+// off the loop by the first attempt (within its 5 s), and its addresses
+// kept for the next ones. A hook that cannot be set up is a warning: dock
+// runs the child without it.
 void setup_hook(Hook& h, const HookUrl& url) {
   h.url = &url;
   exchange_peer(h.x, url);
@@ -3895,10 +4213,6 @@ void setup_hook(Hook& h, const HookUrl& url) {
       say("--web-hook %s: %s (no hook will be sent)", url.shown.c_str(), err->c_str());
       return;
     }
-  if (auto err = resolve(url.host, url.port, AF_UNSPEC, h.x.addresses)) {
-    say("--web-hook %s: %s (no hook will be sent)", url.shown.c_str(), err->c_str());
-    return;
-  }
   h.on = true;
 }
 
@@ -4577,8 +4891,10 @@ struct Identity {
 };
 
 // USER[:GROUP] against the texts of /etc/passwd and /etc/group. A number
-// needs no entry; a name must have one. USER alone: its primary group and
-// the groups that list it; USER:GROUP: that group only.
+// needs no entry and then has group 0, as Docker, runc and gosu give it
+// (OpenShift's random uids rely on group 0); a name must have one. USER
+// alone: its primary group and the groups that list it; USER:GROUP: that
+// group only.
 Error resolve_identity(std::string_view spec, std::string_view passwd, std::string_view group, Identity& out) {
   const size_t colon = spec.find(':');
   const std::string_view user = spec.substr(0, colon);
@@ -4595,7 +4911,7 @@ Error resolve_identity(std::string_view spec, std::string_view passwd, std::stri
   if (!entry && !number) return "user " + std::string(user) + " is not in /etc/passwd";
   out = Identity{};
   out.uid = entry ? entry->uid : *number;
-  out.gid = entry ? entry->gid : *number;
+  out.gid = entry ? entry->gid : 0;
   if (entry) out.home = entry->home;
   if (grp) {
     const auto gnum = parse_id(*grp);
@@ -4650,6 +4966,10 @@ Error parse_env_file(std::string_view text, EnvPairs& out) {
       return;
     }
     std::string_view value = line.substr(eq + 1);
+    if (value.find('\0') != std::string_view::npos) {  // exec would cut the value there without a word
+      err = "line " + std::to_string(number) + ": " + std::string(name) + ": holds a NUL byte";
+      return;
+    }
     if (!value.empty() && (value[0] == '"' || value[0] == '\'')) {
       if (value.size() < 2 || value.back() != value[0]) {
         err = "line " + std::to_string(number) + ": " + std::string(name) + ": unmatched quote";
@@ -4664,13 +4984,30 @@ Error parse_env_file(std::string_view text, EnvPairs& out) {
 
 // ---- --template ----
 
-// `src` with every {{NAME}} and {{NAME:-default}} (spaces inside the braces
-// allowed) replaced by `lookup(NAME)`; any other {{...}} is left as it is,
-// and what a value holds is never rendered again. An unset NAME without a
-// default is an error naming the line and NAME.
+// `src` with every {{NAME}}, {{NAME:-default}} and {{NAME-default}}
+// (spaces inside the braces allowed) replaced by `lookup(NAME)`: `:-`
+// takes the default when NAME is unset or empty, `-` only when it is
+// unset, as in the shell. Any other {{...}} is left as it is, and what a
+// value holds is never rendered again. An unset NAME without a default is
+// an error naming the line and NAME. Linear in `src`: the next "}}" and
+// the next newline are looked for only past where they were last found.
 template <class Lookup>
 Error render_template(std::string_view src, Lookup lookup, std::string& out) {
   out.clear();
+  out.reserve(src.size());
+  struct Next {  // the next occurrence of `what` at or after a position that only grows
+    std::string_view what;
+    size_t at = 0;
+    bool known = false;
+  };
+  auto next = [&](Next& n, size_t from) {
+    if (!n.known || (n.at != std::string_view::npos && n.at < from)) {
+      n.at = src.find(n.what, from);
+      n.known = true;
+    }
+    return n.at;
+  };
+  Next close_mark{"}}"}, newline{"\n"};
   size_t line = 1;
   for (size_t i = 0; i < src.size();) {
     const size_t open = src.find("{{", i);
@@ -4678,23 +5015,33 @@ Error render_template(std::string_view src, Lookup lookup, std::string& out) {
     out.append(before);
     line += size_t(std::count(before.begin(), before.end(), '\n'));
     if (open == std::string_view::npos) break;
-    const size_t close = src.find("}}", open + 2);
-    std::string_view inside = close == std::string_view::npos ? std::string_view{} : src.substr(open + 2, close - open - 2);
-    const size_t a = inside.find_first_not_of(' '), b = inside.find_last_not_of(' ');
-    const std::string_view body = a == std::string_view::npos ? std::string_view{} : inside.substr(a, b - a + 1);
-    const size_t dash = body.find(":-");
-    std::string_view name = body.substr(0, dash);
-    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-    bool is_var = close != std::string_view::npos && !name.empty() && inside.find('\n') == std::string_view::npos;
-    for (size_t k = 0; is_var && k < name.size(); ++k) is_var = env_name_char(name[k], k == 0);
-    if (!is_var) {  // not ours: it stays, and the text after its first brace is looked at again
+    size_t at = open + 2;
+    while (at < src.size() && src[at] == ' ') ++at;
+    const size_t name_at = at;
+    while (at < src.size() && env_name_char(src[at], at == name_at)) ++at;
+    const std::string_view name = src.substr(name_at, at - name_at);
+    while (at < src.size() && src[at] == ' ') ++at;
+    const size_t close = next(close_mark, at);
+    const size_t nl = next(newline, at);
+    // {{NAME}}, or NAME then :- or - and a default, closed on the same line.
+    const bool bare = src.substr(at, 2) == "}}";
+    const size_t dash = src.substr(at, 2) == ":-" ? 2 : src.substr(at, 1) == "-" ? 1 : 0;
+    if (name.empty() || close == std::string_view::npos || (nl != std::string_view::npos && nl < close) ||
+        (!bare && dash == 0)) {  // not ours: it stays, and the text after its first brace is looked at again
       out.append("{");
       i = open + 1;
       continue;
     }
-    if (const std::optional<std::string_view> value = lookup(name)) out.append(*value);
-    else if (dash != std::string_view::npos) out.append(body.substr(dash + 2));
-    else return "line " + std::to_string(line) + ": " + std::string(name) + " is not set";
+    const std::optional<std::string_view> value = lookup(name);
+    if (value && (dash != 2 || !value->empty())) {
+      out.append(*value);
+    } else if (dash != 0) {
+      std::string_view dflt = src.substr(at + dash, close - at - dash);
+      while (!dflt.empty() && dflt.back() == ' ') dflt.remove_suffix(1);
+      out.append(dflt);
+    } else {
+      return "line " + std::to_string(line) + ": " + std::string(name) + " is not set";
+    }
     i = close + 2;
   }
   return {};
@@ -4790,7 +5137,7 @@ constexpr size_t kMaxInputFile = 1 << 20;  // an env file, a secret, a template
 // directory only dock's user can write, as for the --io file: nobody else
 // can point it at /etc/shadow (Kubernetes' secret symlinks live in such
 // a directory).
-Error read_small_file(const std::string& path, std::string& out) {
+Error read_small_file(const std::string& path, std::string& out, mode_t* mode = nullptr) {
   constexpr int kFlags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
   Fd fd(retry([&] { return ::open(path.c_str(), kFlags | O_NOFOLLOW); }));
   if (!fd && errno == ELOOP) {
@@ -4801,6 +5148,7 @@ Error read_small_file(const std::string& path, std::string& out) {
   if (!fd || ::fstat(fd.get(), &sb) != 0) return std::strerror(errno);
   if (!S_ISREG(sb.st_mode)) return "not a regular file";
   if (size_t(sb.st_size) > kMaxInputFile) return "larger than 1 MiB";
+  if (mode != nullptr) *mode = sb.st_mode;
   out.assign(size_t(sb.st_size), '\0');
   size_t got = 0;
   while (got < out.size()) {
@@ -4816,30 +5164,38 @@ Error read_small_file(const std::string& path, std::string& out) {
 // ---- the command's environment ----
 
 // NAME=VALUE strings, in order; what the command, setup programs and
-// templates see.
+// templates see. Names are found through an index, so that an env file
+// of 80,000 lines or a template of 100,000 references is linear work
+// (SPEC §15), not a scan of the whole environment for each.
 struct Environment {
   std::vector<std::string> vars;
+  std::unordered_map<std::string, size_t> index;  // a name's first entry in `vars`
 
+  static std::string_view name_of(std::string_view v) { return v.substr(0, v.find('=')); }
   // Whether the entry `v` ("NAME=VALUE") is the variable `name`.
   static bool is(std::string_view v, std::string_view name) {
     return v.size() > name.size() && v.substr(0, name.size()) == name && v[name.size()] == '=';
   }
+  void add(std::string entry) {
+    index.try_emplace(std::string(name_of(entry)), vars.size());
+    vars.push_back(std::move(entry));
+  }
   [[nodiscard]] std::optional<std::string_view> get(std::string_view name) const {
-    for (const auto& v : vars)
-      if (is(v, name)) return std::string_view(v).substr(name.size() + 1);
-    return std::nullopt;
+    const auto it = index.find(std::string(name));
+    if (it == index.end()) return std::nullopt;
+    return std::string_view(vars[it->second]).substr(name.size() + 1);
   }
   void set(std::string_view name, std::string_view value) {
     std::string entry = std::string(name) + "=" + std::string(value);
-    for (auto& v : vars)
-      if (is(v, name)) {
-        v = std::move(entry);
-        return;
-      }
-    vars.push_back(std::move(entry));
+    const auto it = index.find(std::string(name));
+    if (it != index.end()) vars[it->second] = std::move(entry);
+    else add(std::move(entry));
   }
   void unset(std::string_view name) {
+    if (!index.contains(std::string(name))) return;
     std::erase_if(vars, [&](const std::string& v) { return is(v, name); });
+    index.clear();
+    for (size_t i = 0; i < vars.size(); ++i) index.try_emplace(std::string(name_of(vars[i])), i);
   }
   // Null-terminated pointers into `vars`, for execve; valid while `vars` is unchanged.
   [[nodiscard]] std::vector<char*> pointers() {
@@ -4889,31 +5245,40 @@ Error apply_file_env(Environment& env) {
 // ---- writing the templates ----
 
 // Writes `text` to DST through a new file in DST's directory renamed over
-// it: a symlink at DST is replaced, never followed. Mode: `mode`; owner:
-// `owner` when given.
+// it: a symlink at DST is replaced, never followed, and the directory is
+// reached without following a symlink others could have planted. Mode:
+// `mode`; owner: `owner` when given.
 Error write_by_rename(const std::string& dst, std::string_view text, mode_t mode, const Identity* owner) {
-  const std::string tmp = temporary_name(dst + ".dock");
-  Fd fd(retry([&] { return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600); }));
-  if (!fd) return tmp + ": " + std::strerror(errno);
   Error err;
+  const Fd dir = open_dir_safely(dir_of(dst), err);
+  if (!dir) return err;
+  const std::string base = dst.substr(dst.rfind('/') + 1);  // npos + 1 is 0
+  const std::string tmp = temporary_name(base + ".dock");
+  Fd fd(retry([&] { return ::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600); }));
+  if (!fd) return tmp + ": " + std::strerror(errno);
   if (!write_all(fd.get(), text) || ::fchmod(fd.get(), mode) != 0 ||
       (owner != nullptr && ::fchown(fd.get(), owner->uid, owner->gid) != 0) || ::fsync(fd.get()) != 0 ||
-      ::rename(tmp.c_str(), dst.c_str()) != 0)
+      ::renameat(dir.get(), tmp.c_str(), dir.get(), base.c_str()) != 0)
     err = std::strerror(errno);
-  if (err) ::unlink(tmp.c_str());
+  if (err) ::unlinkat(dir.get(), tmp.c_str(), 0);
   return err;
 }
+
+// A rendered file's mode: SRC's permission bits for its owner and group
+// only. Never setuid, setgid or sticky (the source may be the service's
+// own file, and the output is root's), and nothing for others (it may
+// hold a secret).
+constexpr mode_t rendered_mode(mode_t src) { return src & 0770; }
 
 // Every --template, rendered from `env`.
 Error render_templates(std::span<const TemplateSpec> specs, const Environment& env, const Identity* owner) {
   for (const auto& t : specs) {
     std::string src, out;
-    if (auto err = read_small_file(t.src, src)) return t.src + ": " + *err;
+    mode_t mode = 0;
+    if (auto err = read_small_file(t.src, src, &mode)) return t.src + ": " + *err;
     if (auto err = render_template(src, [&](std::string_view name) { return env.get(name); }, out))
       return t.src + ": " + *err;
-    struct stat sb;
-    if (::stat(t.src.c_str(), &sb) != 0) return t.src + ": " + std::strerror(errno);
-    if (auto err = write_by_rename(t.dst, out, sb.st_mode & 07777, owner)) return t.dst + ": " + *err;
+    if (auto err = write_by_rename(t.dst, out, rendered_mode(mode), owner)) return t.dst + ": " + *err;
     debug("--template: %s written from %s", t.dst.c_str(), t.src.c_str());
   }
   return {};
@@ -4922,11 +5287,14 @@ Error render_templates(std::span<const TemplateSpec> specs, const Environment& e
 // ---- --wait-for ----
 //
 // Each target in turn until it answers: a file exists, or a socket
-// accepts a connection (its name resolved again on every try). Between
-// tries dock sleeps on its timer, 100 ms doubling to 2 s; a connection in
-// flight is given up at --wait-timeout, which is for all targets together.
+// accepts a connection (its name resolved again on every try, off the
+// loop). Between tries dock sleeps on its timer, 100 ms doubling to 2 s;
+// each address gets at most 2 s to connect, so a black-holed first one
+// leaves time for the next; a lookup or connection in flight is given up
+// at --wait-timeout, which is for all targets together.
 
 constexpr int64_t kWaitFirstMs = 100, kWaitMaxMs = 2000;
+constexpr int64_t kWaitConnectMs = 2000;  // per address
 
 struct Waiter {
   Loop* loop = nullptr;
@@ -4938,6 +5306,7 @@ struct Waiter {
   int64_t pause = kWaitFirstMs;    // before the next try
   std::vector<Address> addresses;  // the current target's, this try
   size_t address = 0;
+  Lookup lookup;                   // its name, being resolved
   Fd fd;                           // a connection in flight
   Slot slot = 0;
   uint32_t armed = 0;
@@ -4988,7 +5357,7 @@ void wait_connect(Waiter& w, Loop& loop) {
     }
     w.armed = 0;
     if (arm(loop, w.fd.get(), w.slot, w.armed, EPOLLOUT)) {
-      set_deadline_at(loop, w.timer, w.give_up_at);  // a connection in flight ends with the wait
+      set_deadline_at(loop, w.timer, std::min(monotonic_ms() + kWaitConnectMs, w.give_up_at));
       return;
     }
   }
@@ -5007,11 +5376,7 @@ void wait_ask(Waiter& w, Loop& loop, const HookUrl& url) {
     }
     w.prepared = w.current;
   }
-  x.addresses.clear();
-  if (auto err = resolve(url.host, url.port, AF_UNSPEC, x.addresses)) {
-    w.why = *err;
-    return wait_later(w, loop);
-  }
+  x.addresses.clear();  // resolved again on every try
   x.request = "GET " + url.target + " HTTP/1.1\r\nHost: " + url.authority + "\r\nUser-Agent: dock/" +
               std::string(kVersion) + "\r\n" + (url.auth.empty() ? "" : "Authorization: " + url.auth + "\r\n") +
               "Connection: close\r\n\r\n";
@@ -5038,15 +5403,37 @@ void wait_try(Waiter& w, Loop& loop) {
   }
   w.addresses.clear();
   w.address = 0;
-  if (auto err = target_addresses(t, w.addresses)) {
+  Error err;
+  if (t.scheme == Scheme::Unix) err = unix_address(t, w.addresses);
+  else if (!lookup_start(w.lookup, t.host, t.port, family_of(t), w.addresses, err)) {
+    w.armed = 0;
+    if (arm(loop, w.lookup.answer.get(), w.slot, w.armed, EPOLLIN)) {
+      set_deadline_at(loop, w.timer, w.give_up_at);  // a lookup ends with the wait at the latest
+      return;
+    }
+    lookup_cancel(w.lookup);
+    err = "epoll";
+  }
+  if (err) {
     w.why = *err;
     return wait_later(w, loop);
   }
   wait_connect(w, loop);
 }
 
-// The connection in flight settled.
+// The name of the current target is resolved (or not).
+void on_wait_resolved(Waiter& w, Loop& loop) {
+  arm(loop, w.lookup.answer.get(), w.slot, w.armed, 0);
+  if (auto err = lookup_finish(w.lookup, w.addresses)) {
+    w.why = *err;
+    return wait_later(w, loop);
+  }
+  wait_connect(w, loop);
+}
+
+// The lookup or the connection in flight settled.
 void on_wait_ready(Waiter& w, Loop& loop) {
+  if (w.lookup.answer) return on_wait_resolved(w, loop);
   int err = 0;
   socklen_t len = sizeof err;
   if (::getsockopt(w.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
@@ -5061,9 +5448,22 @@ void on_wait_ready(Waiter& w, Loop& loop) {
 // The pause is over, a try took too long, or the whole wait is over.
 void on_wait_deadline(Waiter& w, Loop& loop) {
   if (w.done || w.failed) return;
+  if (w.lookup.answer) {  // the name server did not answer within the wait
+    arm(loop, w.lookup.answer.get(), w.slot, w.armed, 0);
+    lookup_cancel(w.lookup);
+    w.why = w.lookup.host + ": no answer from the name server";
+    return wait_later(w, loop);
+  }
+  if (w.fd && monotonic_ms() < w.give_up_at) {  // this address took its 2 s: the next one
+    arm(loop, w.fd.get(), w.slot, w.armed, 0);
+    w.fd.reset();
+    w.why = std::strerror(ETIMEDOUT);
+    ++w.address;
+    return wait_connect(w, loop);
+  }
   if (w.fd || w.x.step != ExchangeStep::Idle) {  // a try in flight: it failed
     if (w.fd) arm(loop, w.fd.get(), w.slot, w.armed, 0);
-    w.why = w.fd ? std::strerror(ETIMEDOUT) : "no answer within 5 s";
+    w.why = w.fd ? std::strerror(ETIMEDOUT) : w.x.step == ExchangeStep::Resolving ? w.x.lookup.host + ": no answer from the name server" : "no answer within 5 s";
     exchange_close(w.x, loop);
     return wait_later(w, loop);
   }
@@ -5117,7 +5517,10 @@ bool start_program(Init& in, const std::string& path, char* const* env) {
   char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
   const ChildStdio own;
   const Credentials same;
-  const Spawned s = spawn({argv, env, in.original_mask, own, -1, in.pid1, -1, -1, in.cwd.get(), same});
+  // It gets the terminal's foreground as the command would: it may read
+  // the terminal, and Ctrl-C and Ctrl-Z reach it.
+  const Spawned s = spawn({argv, env, in.original_mask, own, in.tty.get(), in.pid1, -1, -1, in.cwd.get(), same,
+                           in.sigchld_ignored});
   if (s.pid < 0 || s.exec_errno != 0) {
     say("%s: %s", path.c_str(), std::strerror(s.exec_errno));
     if (s.pid > 0) retry([&] { return ::waitpid(s.pid, nullptr, 0); });
@@ -5145,6 +5548,50 @@ Error find_identity(std::string_view spec, Identity& id) {
   if (::geteuid() != 0 && (::geteuid() != id.uid || ::getegid() != id.gid))
     return "dock runs as uid " + std::to_string(::geteuid()) + ", not root: it cannot switch to uid " +
            std::to_string(id.uid) + " (run dock as root, or drop --user)";
+  return {};
+}
+
+// ---- what steers root belongs to root ----
+//
+// With --user, dock reads env files and runs setup and teardown programs
+// as root on the user's behalf. One the user could change would let the
+// service make root read any file for it (NAME_FILE=/root-only.key) or run
+// its code (BASH_ENV, LD_PRELOAD), so it is refused at start, as sshd's
+// StrictModes refuses a writable authorized_keys (SPEC §15): the user owns
+// it, may write it through its group or as anyone, or may replace it or a
+// directory above it (write permission on a directory without the sticky
+// bit; /tmp itself is fine).
+
+// Why `id` could change what `sb` describes; nullptr: it cannot.
+const char* changeable_by(const struct stat& sb, const Identity& id, bool directory) {
+  if (sb.st_uid == id.uid) return "it owns";
+  if (directory && (sb.st_mode & S_ISVTX)) return nullptr;  // only an entry's owner may replace it
+  if (sb.st_mode & S_IWOTH) return "everyone may write";
+  const bool member = std::find(id.groups.begin(), id.groups.end(), sb.st_gid) != id.groups.end() || sb.st_gid == id.gid;
+  if ((sb.st_mode & S_IWGRP) && member) return "its group may write";
+  return nullptr;
+}
+
+// `path`, and every directory above it, as given and as it resolves.
+Error check_steers_root(const std::string& path, const Identity& id, const std::string& user) {
+  if (id.uid == 0) return {};
+  std::vector<std::string> paths{path};
+  if (char* real = ::realpath(path.c_str(), nullptr)) {
+    if (path != real) paths.emplace_back(real);
+    std::free(real);
+  }
+  for (const auto& p : paths) {
+    struct stat sb;
+    if (::stat(p.c_str(), &sb) != 0) return {};  // reading it says why
+    if (const char* why = changeable_by(sb, id, S_ISDIR(sb.st_mode)))
+      return p + ": --user " + user + " could change it (" + why + " it), so root will not use it";
+    for (std::string dir = dir_of(p);; dir = dir_of(dir)) {
+      if (::stat(dir.c_str(), &sb) == 0)
+        if (const char* why = changeable_by(sb, id, true))
+          return p + ": --user " + user + " could replace it (" + why + " " + dir + "), so root will not use it";
+      if (dir == "/" || dir == ".") break;
+    }
+  }
   return {};
 }
 
@@ -5553,6 +6000,11 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
 // and the setup and teardown programs.
 struct Prepared {
   Environment env;
+  // What setup and teardown programs see: the command's environment
+  // without NOTIFY_SOCKET (they cannot say ready for it) and with the
+  // HOME dock was given (they run as root, not as --user).
+  Environment program_env;
+  std::vector<char*> program_envp;
   Fd notify;  // --notify's socket
   std::optional<Identity> user;
   Credentials creds;
@@ -5611,19 +6063,25 @@ void next_teardown(State& st) {
 // Everything is reaped (or the command never started): the teardown
 // programs see dock's exit status.
 void start_teardown(State& st) {
-  st.teardown_env = st.prep->env;
+  st.teardown_env = st.prep->program_env;
   st.teardown_env.set("DOCK_EXIT_STATUS", std::to_string(exit_status(st.init)));
   st.teardown_envp = st.teardown_env.pointers();
   st.teardown_next = 0;
   next_teardown(st);
 }
 
-// A setup or teardown program ended (setup is waited for by run_setup).
+// A setup or teardown program ended (setup is waited for by run_setup):
+// what a teardown program left behind is ended before the next one.
 void on_program_end(State& st) {
   if (st.init.phase != Phase::Teardown) return;
   const int status = st.init.program_status;
   if (status != 0) say("--teardown %s: %s", st.prep->teardown[st.teardown_next - 1].c_str(), describe_status(status).c_str());
-  next_teardown(st);
+  start_sweep(st.init, st.loop);
+}
+
+// Nothing a program left behind is left (setup is waited for by run_setup).
+void on_swept(State& st) {
+  if (st.init.phase == Phase::Teardown) next_teardown(st);
 }
 
 void on_lifecycle(State& st, Event e) {
@@ -5684,6 +6142,7 @@ bool wire(State& st) {
   Loop& loop = st.loop;
   st.init.grace = add_timer(loop, handler<on_grace_deadline>(st.init));
   st.init.delay = add_timer(loop, handler<on_delay_deadline>(st.init));
+  st.init.sweep_timer = add_timer(loop, handler<on_sweep_deadline>(st.init));
   st.link.hangup_timer = add_timer(loop, handler<on_hangup_deadline>(st.link));
   st.lines.flush_timer = add_timer(loop, handler<on_flush_deadline>(st.lines));
   st.lines.drain_timer = add_timer(loop, handler<on_drain_deadline>(st.lines));
@@ -5702,6 +6161,7 @@ bool wire(State& st) {
   st.init.on_reaped = callback<on_reaped, pid_t, int>(st.rot);
   st.init.on_winch = callback<on_winch>(st);
   st.init.on_program_end = callback<on_program_end>(st);
+  st.init.on_swept = callback<on_swept>(st);
   st.lines.on_peer_lost = st.feed.on_peer_lost = callback<hang_up, const char*>(st.link);
   st.ready.on_ready = callback<on_running>(st);
   if (st.ready.notify && !watch(loop, st.ready.notify.get(), add_handler(loop, handler<on_notify_readable>(st.ready)), EPOLLIN))
@@ -5877,6 +6337,8 @@ Fd leave_working_directory(Config& c) {
     absolute(t.src);
     absolute(t.dst);
   }
+  for (auto& w : c.wait_for)
+    if (!w.http && (w.io.scheme == Scheme::File || w.io.scheme == Scheme::Unix)) absolute(w.io.path);
   if (::chdir("/") != 0) {
     debug("chdir /: %s", std::strerror(errno));
     return Fd();
@@ -5946,14 +6408,19 @@ bool prepare(Config& c, Prepared& p) {
   // Without these the command gets the environment as dock got it (less
   // dock's variables), with nothing copied at start.
   const bool own_env = !c.env_files.empty() || c.file_env || !c.templates.empty() || !c.user.empty() ||
-                       !c.teardown.empty() || c.notify == NotifyMode::Own;
+                       !c.setup.empty() || !c.teardown.empty() || c.notify == NotifyMode::Own;
   if (own_env)
-    for (char* const* e = c.child_env.data(); *e != nullptr; ++e) p.env.vars.emplace_back(*e);
+    for (char* const* e = c.child_env.data(); *e != nullptr; ++e) p.env.add(*e);
   Error err;
   const char* what = "";
   Identity id;
   if (!c.user.empty() && (err = find_identity(c.user, id))) what = "--user";
   else if (!c.user.empty()) p.user = id;
+  // With --user, what root reads or runs for the user must be root's (SPEC §15).
+  auto steers_root = [&](const std::string& path, const char* option) {
+    if (!err && p.user && (err = check_steers_root(path, *p.user, c.user))) what = option;
+  };
+  for (const auto& path : c.env_files) steers_root(path, "--env-file");
   if (!err && (err = apply_env_files(c.env_files, p.env))) what = "--env-file";
   if (!err && c.file_env && (err = apply_file_env(p.env))) what = "--file-env";
   if (!err && (err = render_templates(c.templates, p.env, p.user ? &*p.user : nullptr))) what = "--template";
@@ -5961,6 +6428,13 @@ bool prepare(Config& c, Prepared& p) {
     if (!err && (err = expand_programs(path, p.setup))) what = "--setup";
   for (const auto& path : c.teardown)
     if (!err && (err = expand_programs(path, p.teardown))) what = "--teardown";
+  for (const auto& [option, given, programs] : {std::tuple{"--setup", &c.setup, &p.setup}, std::tuple{"--teardown", &c.teardown, &p.teardown}}) {
+    for (const auto& path : *given) steers_root(path, option);
+    for (const auto& path : *programs) steers_root(path, option);
+  }
+  p.program_env = p.env;
+  p.program_env.unset("NOTIFY_SOCKET");
+  p.program_envp = p.program_env.pointers();
   std::string notify_name;
   if (!err && c.notify == NotifyMode::Own && (err = open_notify_socket(p.notify, notify_name))) what = "--notify";
   if (err) {
@@ -5983,11 +6457,16 @@ bool prepare(Config& c, Prepared& p) {
 }
 
 // --pdeath-signal: when the parent that started dock dies, dock gets
-// `sig` (forwarded like any other). A parent gone already: at once.
-void set_pdeath_signal(int sig, pid_t parent) {
-  if (sig == 0) return;
-  if (::prctl(PR_SET_PDEATHSIG, sig) != 0) say("--pdeath-signal: %s", std::strerror(errno));
-  else if (::getppid() != parent) ::kill(::getpid(), sig);
+// `sig` (forwarded like any other). true: the parent is gone already, and
+// the caller acts on `sig` once the loop is there (a signal dock sent
+// itself would be dropped as one of its own).
+bool set_pdeath_signal(int sig, pid_t parent) {
+  if (sig == 0) return false;
+  if (::prctl(PR_SET_PDEATHSIG, sig) != 0) {
+    say("--pdeath-signal: %s", std::strerror(errno));
+    return false;
+  }
+  return ::getppid() != parent;
 }
 
 // The longest a stop can take from the SIGTERM, for the orchestrator's
@@ -6054,8 +6533,16 @@ bool run_wait(State& st) {
 bool run_setup(State& st) {
   Init& in = st.init;
   for (const auto& path : st.prep->setup) {
-    if (start_program(in, path, st.cfg.child_env.data()))
+    if (start_program(in, path, st.prep->program_envp.data()))
       while (in.program > 0) run_once(st.loop);
+    start_sweep(in, st.loop);  // what it left behind, before the next step
+    while (in.sweeping) run_once(st.loop);
+    if (in.stop_in_setup != 0 || in.phase == Phase::Done) {  // a stop came meanwhile: nothing more starts
+      debug("SIG%s during --setup: stopping", signal_name(in.stop_in_setup != 0 ? in.stop_in_setup : WTERMSIG(in.status)).c_str());
+      if (in.stop_in_setup != 0) in.status = in.stop_in_setup;  // a wait status: killed by it
+      advance(in, st.loop, Event::Interrupted);
+      return false;
+    }
     if (in.program_status == 0) continue;
     say("--setup %s: %s", path.c_str(), describe_status(in.program_status).c_str());
     in.status = in.program_status;
@@ -6079,9 +6566,14 @@ void start_command(State& st) {
   };
   if (!plan_child_stdio(st, plan)) return failed();
   if (st.cfg.web_hook) setup_hook(st.hook, *st.cfg.web_hook);
-  if (!st.cfg.tty) in.tty = foreground_tty();  // with --tty the child has a terminal of its own
+  if (st.cfg.tty) in.tty.reset();  // with --tty the child has a terminal of its own
+  else if (!in.tty) in.tty = foreground_tty();
+  // --user: its terminal is its own, so it can open it again by name (tmux, script, pinentry).
+  const int terminal = plan.stdio.ctty >= 0 ? plan.stdio.ctty : in.tty.get();
+  if (st.prep->creds.change && terminal >= 0 && ::fchown(terminal, st.prep->creds.uid, gid_t(-1)) != 0)
+    say("--user: the terminal: %s", std::strerror(errno));
   const Spawned child = spawn({st.cfg.command, st.cfg.child_env.data(), in.original_mask, plan.stdio,
-                               in.tty.get(), in.pid1, -1, -1, in.cwd.get(), st.prep->creds});
+                               in.tty.get(), in.pid1, -1, -1, in.cwd.get(), st.prep->creds, in.sigchld_ignored});
   for (auto& end : plan.ends) end.reset();
   if (child.pid < 0) {
     say("fork: %s", std::strerror(child.exec_errno));
@@ -6116,6 +6608,13 @@ void finish(State& st) {
   sigset_t original_mask;
   ::sigemptyset(&original_mask);
   set_signal_mask(SIG_BLOCK, &blocked, &original_mask);
+  // SIGCHLD ignored (or SA_NOCLDWAIT) would make the kernel reap dock's
+  // children behind its back, and dock would wait for its command forever:
+  // dock's own is the default; the command gets back what dock was given.
+  struct sigaction chld {}, given {};
+  chld.sa_handler = SIG_DFL;
+  ::sigaction(SIGCHLD, &chld, &given);
+  const bool sigchld_ignored = given.sa_handler == SIG_IGN;
   ensure_std_fds();
   const Fd diagnostics = open_diagnostics();
   size_t envc = 0;
@@ -6124,7 +6623,7 @@ void finish(State& st) {
   Parsed parsed = parse_args({argv, size_t(argc)}, {envp, envc});
   if (parsed.action != Parsed::Action::Run) return answer(parsed);
   g_debug = parsed.config.debug;
-  set_pdeath_signal(parsed.config.pdeath_signal, parent);
+  const bool orphaned = set_pdeath_signal(parsed.config.pdeath_signal, parent);
   Fd cwd = leave_working_directory(parsed.config);
   if (!inputs_ok(parsed.config)) return code(Exit::Usage);
   Prepared prep;
@@ -6136,8 +6635,17 @@ void finish(State& st) {
   st.init.original_mask = original_mask;
   st.ready.notify = std::move(prep.notify);
   st.prep = &prep;
+  st.init.sigchld_ignored = sigchld_ignored;
   if (!set_up(st, blocked, std::move(cwd))) return code(Exit::Setup);
   // From here on we may not bail: warn and go on.
+  if (orphaned) {  // the parent died before --pdeath-signal was set: its signal now
+    debug("the parent is gone already: SIG%s", signal_name(parsed.config.pdeath_signal).c_str());
+    signalfd_siginfo info{};
+    info.ssi_signo = uint32_t(parsed.config.pdeath_signal);
+    forward(st.init, st.loop, info);
+    if (st.init.phase == Phase::Done) return exit_code_of(st.init.status);
+  }
+  if (!st.cfg.tty) st.init.tty = foreground_tty();  // setup programs get the foreground too
   if (!run_wait(st) || !run_setup(st)) return exit_code_of(st.init.status);
   start_command(st);
   reap(st.init, st.loop);                             // a child that exited before the loop started

@@ -433,13 +433,16 @@ TEST_CASE("field 1: --bind-port sees a service running as nobody, dock without C
 
 TEST_CASE("field 8: once the command is reaped, its pid is never signalled (another process may have it)", "[field][signals][pid1]") {
   // dock is PID 1; its command (pid 2) exits at once, leaving a leftover
-  // that ignores SIGTERM and starts an impostor that gets pid 2 again.
+  // that ignores SIGTERM and starts an impostor that gets pid 2 again and
+  // leads a group of its own: group 2.
   Proc dock = start_dock({"--kill-timeout", "4s", "--", helper(), "pid-reuse"}, {.pid1 = true});
   REQUIRE(read_until(dock.out, dock.out_buf, "\n", now_ms() + kTimeoutMs) != std::string::npos);
   if (dock.out_buf.find("cannot reuse the pid") != std::string::npos)
     return skip("no CAP_SYS_ADMIN for ns_last_pid: " + dock.out_buf.substr(0, dock.out_buf.find('\n')));
-  REQUIRE(dock.out_buf == "impostor 2\n");
-  REQUIRE(signal_pid(dock.dock_pid(), SIGUSR1));  // forwarded to the command's group: nobody is in it
+  REQUIRE(dock.out_buf == "impostor 2 group 2\n");
+  // Forwarded to what was left in the command's group at its reap: nobody.
+  // Group 2 has a new leader now, which must get nothing (SPEC §15).
+  REQUIRE(signal_pid(dock.dock_pid(), SIGUSR1));
   CHECK(dock.exit_code() == 0);  // the kill timeout ends the leftover and the impostor
   dock.drain();
   CHECK(dock.out_buf.find("impostor got") == std::string::npos);

@@ -23,7 +23,8 @@
 //   helper winch                   print "size ROWS COLS" of its terminal now and on
 //                                  every SIGWINCH, until EOF on stdin
 //   helper pid-reuse               (as PID 1's command) exit, leaving a leftover
-//                                  that starts an impostor with this pid
+//                                  that starts an impostor with this pid, leading
+//                                  a group of its own (so with this group's number)
 //   helper orphan-burst N          make N orphans, 1,000 at a time (a process
 //                                  starts 1,000 children sharing its memory and
 //                                  exits; each child dies with it by parent-death
@@ -403,8 +404,11 @@ int mode_pid_reuse() {
   close(ns);
   const pid_t impostor = fork();
   if (impostor == 0) {
+    // It leads a group of its own, whose number is the command's old pid
+    // and group: a signal to that group number would reach it.
+    setsid();
     const int sfd = block_and_open_signals();
-    line("impostor " + std::to_string(getpid()));
+    line("impostor " + std::to_string(getpid()) + " group " + std::to_string(getpgrp()));
     for (;;) {
       signalfd_siginfo info;
       if (read(sfd, &info, sizeof info) == ssize_t(sizeof info)) line("impostor got " + std::to_string(info.ssi_signo));

@@ -77,10 +77,10 @@ TEST_CASE("--user: names, numbers, groups, HOME", "[user]") {
   Identity numeric = who("1000");  // in passwd: its entry
   CHECK(numeric.home == "/home/app");
   CHECK(numeric.groups == std::vector<gid_t>{1000, 29, 44});
-  Identity random = who("1000650000");  // OpenShift: no entry needed
+  Identity random = who("1000650000");  // OpenShift: no entry needed, and group 0 (as Docker, runc, gosu)
   CHECK(random.uid == 1000650000);
-  CHECK(random.gid == 1000650000);
-  CHECK(random.groups == std::vector<gid_t>{1000650000});
+  CHECK(random.gid == 0);
+  CHECK(random.groups == std::vector<gid_t>{0});
   CHECK(random.home.empty());
   Identity both = who("5000:5001");
   CHECK(both.uid == 5000);
@@ -119,7 +119,7 @@ TEST_CASE("--env-file lines", "[env-file]") {
   CHECK(error("A=\"x'") == "line 1: A: unmatched quote");
 }
 
-TEST_CASE("--template: {{NAME}} and {{NAME:-default}}, nothing else", "[template]") {
+TEST_CASE("--template: {{NAME}}, {{NAME:-default}} and {{NAME-default}}, nothing else", "[template]") {
   const std::map<std::string, std::string, std::less<>> env{{"HOST", "db"}, {"PORT", "5432"}, {"EMPTY", ""},
                                                           {"BRACES", "{{HOST}}"}};
   auto lookup = [&](std::string_view name) -> std::optional<std::string_view> {
@@ -134,7 +134,8 @@ TEST_CASE("--template: {{NAME}} and {{NAME:-default}}, nothing else", "[template
   };
   CHECK(render("host={{HOST}}:{{ PORT }}") == "host=db:5432");
   CHECK(render("{{MISSING:-fallback}} {{ MISSING:-with space }}") == "fallback with space");
-  CHECK(render("{{EMPTY:-x}}|") == "|");  // set to empty is set
+  CHECK(render("{{EMPTY:-x}}|") == "x|");  // :- as in the shell: unset or empty
+  CHECK(render("{{EMPTY-x}}|{{MISSING-y}}|{{ MISSING -z }}") == "|y|z");  // - only when unset
   CHECK(render("{{BRACES}}") == "{{HOST}}");  // a value is not rendered again
   CHECK(render("{{ .Go }} {{#if}} {{}} {{ }} {{a b}} $host ${HOST}") == "{{ .Go }} {{#if}} {{}} {{ }} {{a b}} $host ${HOST}");
   CHECK(render("{{{HOST}}}") == "{db}");  // the first brace is text
