@@ -6102,8 +6102,7 @@ void on_lifecycle(State& st, Event e) {
       st.rot.stopping = true;
       if (in.child > 0) hook_send(st.hook, st.loop, "crashed", in.child, in.status);
       start_hook_last_wait(st.hook, st.loop, in.stop_began);
-      if (e == Event::StartFailed) start_teardown(st);
-      break;
+      break;  // the teardown starts once every leftover is reaped (AllReaped)
     case Event::AllReaped:
       start_teardown(st);
       break;

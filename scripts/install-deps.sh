@@ -14,6 +14,8 @@ catch2               # unit and behaviour tests (catch2/catch.hpp)
 util-linux           # unshare: dock as PID 1 of a new pid namespace
 bash                 # the interactive job-control test drives a real bash
 procps               # ps, used when a test fails to show what is running
+iproute2             # ip netns: a name server that never answers, in a namespace of the test's own
+strace               # holds dock in a system call (review 13: the parent dies before --pdeath-signal is set)
 socat                # TCP, TCP over IPv6, unix socket and TLS peers for --io
 busybox-static       # the tools inside the Docker test image (Dockerfile.test)
 runit                # runsvdir and runsv, copied into the Docker test image

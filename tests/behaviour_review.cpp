@@ -305,6 +305,17 @@ TEST_CASE("review 9: --user with a number and no entry has group 0, as Docker an
   Proc p = run_dock({"--user", "4242", "--", "sh", "-c", "id -u; id -g; id -G"}, {.pid1 = pid1});
   CHECK(p.exit_code() == 0);
   CHECK(p.out_buf == "4242\n0\n0\n");
+  // A name gets its supplementary groups too (the --user case of
+  // behaviour_before checks `id -u` and `id -g` only, which a missing
+  // setgroups would pass for a user without any).
+  Dir dir(pid1 ? "review-9-1" : "review-9");
+  write(dir.path + "/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n");
+  write(dir.path + "/group", "root:x:0:\napp:x:1000:\naudio:x:29:app\nvideo:x:44:other,app\n");
+  auto files = with_file(dir.path + "/passwd", "/etc/passwd");
+  for (const auto& a : with_file(dir.path + "/group", "/etc/group")) files.push_back(a);
+  Proc named = run_wrapped(files, {"--user", "app", "--", "sh", "-c", "id -u; id -g; id -G"}, {.pid1 = pid1});
+  CHECK(named.exit_code() == 0);
+  CHECK(named.out_buf == "1000\n1000\n1000 29 44\n");
 }
 
 TEST_CASE("review 10: --wait-for tries a name's next address when the first is black-holed", "[review][wait-for]") {
