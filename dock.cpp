@@ -789,8 +789,6 @@ void set_deadline(Loop& loop, TimerId t, int64_t in_ms) {
 
 void clear_deadline(Loop& loop, TimerId t) { set_deadline_at(loop, t, 0); }
 
-[[nodiscard]] bool deadline_set(const Loop& loop, TimerId t) { return loop.deadlines[t].at != 0; }
-
 // The timerfd fired: runs every handler whose deadline has come.
 void on_timer(Loop& loop) {
   uint64_t expirations;
@@ -1097,10 +1095,14 @@ Spawned spawn(SpawnPlan plan) {
 constexpr int64_t kDefaultKillTimeoutMs = 5000;
 constexpr int64_t kKillLookAgainMs = 100;  // the last phase looks for stragglers this often
 
-// The small init's options: --kill-timeout, --stop-delay, --rewrite,
-// --exit-map, --single-child, --pdeath-signal, --debug, and the command.
+// The small init's options: --kill-timeout, --stop-timeout, --stop-delay,
+// --rewrite, --exit-map, --single-child, --pdeath-signal, --debug, and the
+// command.
 struct InitConfig {
-  int64_t kill_timeout_ms = kDefaultKillTimeoutMs;
+  int64_t kill_timeout_ms = kDefaultKillTimeoutMs;  // the leftovers' grace, once the command ended
+  // The command's own grace after a forwarded stop; -1: none, as tini and
+  // dumb-init give (the orchestrator's grace period is the bound).
+  int64_t stop_timeout_ms = -1;
   int64_t stop_delay_ms = 0;  // the first SIGTERM is held back this long
   // rewrite[from] is the signal delivered when `from` arrives; 0 drops it.
   std::array<int, kMaxSignal + 1> rewrite{};
@@ -1122,6 +1124,11 @@ struct InitConfig {
 // --kill-timeout DURATION
 Error parse_kill_timeout(std::string_view value, InitConfig& c) {
   return parse_duration_option(value, c.kill_timeout_ms, "a duration (e.g. 500ms, 10s, 2m)");
+}
+
+// --stop-timeout DURATION
+Error parse_stop_timeout(std::string_view value, InitConfig& c) {
+  return parse_duration_option(value, c.stop_timeout_ms, "a duration (e.g. 25s, 1m)");
 }
 
 // --stop-delay DURATION
@@ -1180,7 +1187,7 @@ enum class Phase {
   Starting,     // before the command runs (--setup programs)
   Running,      // the command runs
   Delaying,     // SIGTERM came: dock is no longer ready; --stop-delay holds it back
-  Stopping,     // SIGTERM went to the command: it has --kill-timeout to end
+  Stopping,     // SIGTERM went to the command: it ends when it likes (or at --stop-timeout)
   Terminating,  // the command ended; the leftovers got SIGTERM
   Killing,      // time is up: SIGKILL to whatever is left, until nothing is
   Teardown,     // everything is reaped; --teardown programs run
@@ -1196,7 +1203,7 @@ enum class Event {
   StopAsked,     // the first SIGTERM from outside
   DelayOver,     // the --stop-delay ran out, or a second SIGTERM came
   ChildEnded,    // the command was reaped
-  GraceOver,     // the kill timeout ran out (in the last phase: look again)
+  GraceOver,     // --stop-timeout or the kill timeout ran out (in the last phase: look again)
   AllReaped,     // no process is left
   TeardownDone,  // the --teardown programs ran
   Settled,       // nothing is left to write or to send
@@ -1507,22 +1514,20 @@ void on_sweep_deadline(Init& in, Loop& loop) {
   reap(in, loop);
 }
 
-// The command ended (or never started): SIGTERM to the leftovers and the
-// grace, or SIGKILL at once when there is none (--kill-timeout 0, or a
-// stop that overran it).
+// The command ended (or never started): SIGTERM to the leftovers and
+// --kill-timeout from now, or SIGKILL at once with --kill-timeout 0.
 void end_leftovers(Init& in, Loop& loop) {
   take_terminal_back(in);
   clear_deadline(loop, in.delay);  // it ended during --stop-delay: nothing is forwarded
   if (in.stop_began == 0) in.stop_began = monotonic_ms();
-  if (in.cfg.kill_timeout_ms == 0 || in.phase == Phase::Killing) {
+  if (in.cfg.kill_timeout_ms == 0) {
     in.phase = Phase::Killing;
     signal_leftovers(in, SIGKILL);
     return;
   }
   in.phase = Phase::Terminating;
   signal_leftovers(in, SIGTERM);
-  // After a SIGTERM from outside the grace already runs: keep its end.
-  if (!deadline_set(loop, in.grace)) set_deadline(loop, in.grace, in.cfg.kill_timeout_ms);
+  set_deadline(loop, in.grace, in.cfg.kill_timeout_ms);  // a --stop-timeout still set is replaced
 }
 
 void on_child_ended(Init& in, Loop& loop) {
@@ -1531,10 +1536,12 @@ void on_child_ended(Init& in, Loop& loop) {
   end_leftovers(in, loop);
 }
 
-// The grace is over: SIGKILL to everything (the command too, when a stop
-// overran it); in the last phase, again while anything is left, because a
-// process may have forked just before it was killed and its child comes to
-// dock without a SIGCHLD.
+// A grace is over. --stop-timeout: SIGKILL to the command's group (the
+// command alone with --single-child); its end then starts the leftovers'
+// grace as any end does. The kill timeout: SIGKILL to everything; in the
+// last phase, again while anything is left, because a process may have
+// forked just before it was killed and its child comes to dock without a
+// SIGCHLD.
 void on_grace_over(Init& in, Loop& loop) {
   if (in.phase == Phase::Teardown) {  // a teardown program took its whole --kill-timeout
     if (in.program > 0) {
@@ -1545,9 +1552,9 @@ void on_grace_over(Init& in, Loop& loop) {
     return;
   }
   if (in.phase == Phase::Stopping) {
-    debug("still running %lld ms after SIGTERM: SIGKILL to everything", (long long)in.cfg.kill_timeout_ms);
-    in.phase = Phase::Killing;
-    signal_leftovers(in, SIGKILL);
+    debug("still running %lld ms after the stop (--stop-timeout): SIGKILL to the %s", (long long)in.cfg.stop_timeout_ms,
+          in.cfg.single_child ? "command" : "command's group");
+    deliver(in, SIGKILL);
     return;
   }
   if (in.phase == Phase::Terminating) debug("kill timeout over: SIGKILL to what is left");
@@ -1557,12 +1564,16 @@ void on_grace_over(Init& in, Loop& loop) {
   if (in.phase == Phase::Killing) set_deadline(loop, in.grace, kKillLookAgainMs);
 }
 
-// The one transition function: every change of phase happens here, and the
-// features hear of every event after it (Init::on_event).
-// SIGTERM reaches the command: it has --kill-timeout from now.
+// SIGTERM reaches the command: it takes the time it needs, as under tini
+// and dumb-init (the orchestrator's grace period is the bound), or
+// --stop-timeout from now.
 void start_grace(Init& in, Loop& loop) {
-  debug("SIGTERM: everything gets SIGKILL in %lld ms if still running", (long long)in.cfg.kill_timeout_ms);
-  set_deadline(loop, in.grace, in.cfg.kill_timeout_ms);
+  if (in.cfg.stop_timeout_ms >= 0) {
+    debug("SIGTERM: the command gets SIGKILL in %lld ms if still running (--stop-timeout)", (long long)in.cfg.stop_timeout_ms);
+    set_deadline(loop, in.grace, in.cfg.stop_timeout_ms);
+  } else {
+    debug("SIGTERM: the command has as long as it needs (no --stop-timeout)");
+  }
   in.stop_began = monotonic_ms();
   in.phase = Phase::Stopping;
 }
@@ -5636,7 +5647,7 @@ Error set_flag(Config& c, std::string_view value) {
   return {};
 }
 
-constexpr std::array<OptionSpec, 31> kOptions{{
+constexpr std::array<OptionSpec, 32> kOptions{{
     {"io", 0, Takes::Value, "URL",
      "where the child's stdio goes: file:///abs/path,\n"
      "file://rel/path or a bare path (output appended),\n"
@@ -5725,9 +5736,14 @@ constexpr std::array<OptionSpec, 31> kOptions{{
      "on SIGTERM, stop being ready at once but forward\n"
      "it only DURATION later (a second SIGTERM: now)",
      [](Config& c, std::string_view v) { return parse_stop_delay(v, c); }},
+    {"stop-timeout", 0, Takes::Value, "DURATION",
+     "SIGKILL the command DURATION after a stop was\n"
+     "forwarded (default: never; the orchestrator's\n"
+     "grace period is the bound, as with tini)",
+     [](Config& c, std::string_view v) { return parse_stop_timeout(v, c); }},
     {"kill-timeout", 0, Takes::Value, "DURATION",
-     "grace between SIGTERM and SIGKILL at shutdown\n"
-     "(default 5s; 500ms, 10s, 2m, 1h, 1d)",
+     "once the command ended, what is left gets SIGTERM,\n"
+     "then SIGKILL after DURATION (default 5s)",
      [](Config& c, std::string_view v) { return parse_kill_timeout(v, c); }},
     {"exit-map", 0, Takes::Value, "FROM:TO",
      "exit TO when the command's status is FROM;\n"
@@ -6468,14 +6484,34 @@ bool set_pdeath_signal(int sig, pid_t parent) {
   return ::getppid() != parent;
 }
 
-// The longest a stop can take from the SIGTERM, for the orchestrator's
-// grace period: the delay, the kill timeout, each teardown program's kill
-// timeout; the hook's last wait runs alongside (see kHookExitWaitMs).
-int64_t worst_stop_ms(const Config& c, size_t teardown_programs) {
+// The longest a stop can take once the command has ended: the leftovers'
+// kill timeout, each teardown program's; the hook's last wait runs
+// alongside (see kHookExitWaitMs).
+int64_t worst_after_end_ms(const Config& c, size_t teardown_programs) {
   const int64_t k = c.kill_timeout_ms;
   int64_t after = k + int64_t(teardown_programs) * k;
   if (c.web_hook) after = std::max(after, std::max(kHookExitWaitMs, k + kHookLastEventMs));
-  return c.stop_delay_ms + after;
+  return after;
+}
+
+// The longest a stop can take from the SIGTERM, for the orchestrator's
+// grace period: the delay, --stop-timeout, then the above. -1: unbounded,
+// without --stop-timeout the command takes as long as it likes.
+int64_t worst_stop_ms(const Config& c, size_t teardown_programs) {
+  if (c.stop_timeout_ms < 0) return -1;
+  return c.stop_delay_ms + c.stop_timeout_ms + worst_after_end_ms(c, teardown_programs);
+}
+
+// --debug's line on the stop budget (SPEC §11).
+void say_worst_stop(const Config& c, size_t teardown_programs) {
+  const std::string after = duration_text(worst_after_end_ms(c, teardown_programs));
+  if (const int64_t worst = worst_stop_ms(c, teardown_programs); worst >= 0)
+    debug("a stop takes at most %s after SIGTERM (the stop delay, --stop-timeout, the leftovers' kill timeout, "
+          "each teardown program's, the hook's last wait)", duration_text(worst).c_str());
+  else
+    debug("a stop takes as long as the command needs after SIGTERM (no --stop-timeout: the orchestrator's grace "
+          "period bounds it), then at most %s (the leftovers' kill timeout, each teardown program's, the hook's "
+          "last wait)", after.c_str());
 }
 
 // Bad input found before anything starts. false: reported, exit 2.
@@ -6627,8 +6663,7 @@ void finish(State& st) {
   if (!inputs_ok(parsed.config)) return code(Exit::Usage);
   Prepared prep;
   if (!prepare(parsed.config, prep)) return code(Exit::Setup);
-  debug("a stop takes at most %s after SIGTERM (the stop delay, the kill timeout, each teardown program's "
-        "kill timeout, the hook's last wait)", duration_text(worst_stop_ms(parsed.config, prep.teardown.size())).c_str());
+  say_worst_stop(parsed.config, prep.teardown.size());
 
   State st(parsed.config);
   st.init.original_mask = original_mask;

@@ -412,6 +412,24 @@ check "docker stop with --stop-delay 2s returns after the delay and the command'
 check "... the command got SIGTERM and its status is docker's" \
   bash -c 'docker logs "$1" 2>&1 | grep -q "got TERM" && [ "$(docker inspect -f "{{.State.ExitCode}}" "$1")" = 0 ]' _ "$c"
 
+# --- 14b. docker stop -t 30: the command drains as long as it needs ------
+# As under tini and dumb-init: no dock deadline on the command's own stop
+# unless --stop-timeout is given (SPEC §3 6b). Then --stop-timeout 2s cuts a
+# command that ignores SIGTERM at about 2 s.
+c=$(run_d "$image" sh -c "$(cat <<'SH'
+trap 'echo draining; sleep 8; echo drained; exit 0' TERM; echo up; while :; do sleep 1000 & wait; done
+SH
+)")
+log_has "$c" '^up'
+start=$(ms); docker stop -t 30 "$c" >/dev/null; drained=$(( $(ms) - start ))
+check "docker stop -t 30: an 8 s drain on SIGTERM ends with status 0, nothing cut (${drained} ms)" \
+  bash -c '[ "$2" -ge 7900 ] && [ "$2" -lt 20000 ] && docker logs "$1" 2>&1 | grep -q "^drained" && [ "$(docker inspect -f "{{.State.ExitCode}}" "$1")" = 0 ]' _ "$c" "$drained"
+c=$(run_d -e DOCK_STOP_TIMEOUT=2s "$image" sh -c "trap '' TERM; echo up; while :; do sleep 1000 & wait; done")
+log_has "$c" '^up'
+start=$(ms); docker stop -t 30 "$c" >/dev/null; cut=$(( $(ms) - start ))
+check "--stop-timeout 2s: a command that ignores SIGTERM is SIGKILLed at about 2 s (${cut} ms), status 137" \
+  bash -c '[ "$2" -ge 1900 ] && [ "$2" -lt 4500 ] && [ "$(docker inspect -f "{{.State.ExitCode}}" "$1")" = 137 ]' _ "$c" "$cut"
+
 # --- 15. docker run --init with dock as the daemon's init ------------------
 # A second dockerd of the test's own (data root, socket, no iptables) with
 # --init-path pointing at dock-static. It gets a bridge of its own: one
@@ -473,7 +491,7 @@ else
   out=$(printf 'exit 7\n' | "${arm_run[@]}" -i dock-test-arm64:latest /bin/helper orphans 100 2>&1); status=$?
   check "arm64: the command's orphans, then its status 7 through docker run" \
     bash -c '[ "$1" = 7 ] && grep -q "^made 100" <<<"$2"' _ "$status" "$out"
-  c=$(run_d --platform linux/arm64 --network none -e DOCK_KILL_TIMEOUT=1s dock-test-arm64:latest /bin/helper record --no-stdin)
+  c=$(run_d --platform linux/arm64 --network none -e DOCK_STOP_TIMEOUT=1s dock-test-arm64:latest /bin/helper record --no-stdin)
   log_has "$c" "ready child"
   docker kill -s USR1 "$c" >/dev/null
   check "arm64: docker kill -s USR1 reaches the command" log_has "$c" "child got 10"

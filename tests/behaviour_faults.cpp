@@ -282,8 +282,8 @@ TEST_CASE("a child that closes its stdout early: no spinning, stderr still flows
 
 TEST_CASE("a child stopped with SIGSTOP when shutdown begins still ends", "[faults][shutdown]") {
   const bool pid1 = each_mode();
-  SECTION("the command is stopped and dock gets SIGTERM: SIGKILL at --kill-timeout") {
-    Proc p = start_dock({"--kill-timeout", "1s", "--", "sh", "-c",
+  SECTION("the command is stopped and dock gets SIGTERM: SIGKILL at --stop-timeout") {
+    Proc p = start_dock({"--stop-timeout", "1s", "--", "sh", "-c",
                          "trap 'echo got TERM' TERM; echo stopping; kill -STOP $$; echo resumed"},
                         {.pid1 = pid1});
     REQUIRE(p.wait_out("stopping\n"));
@@ -302,7 +302,7 @@ TEST_CASE("a child stopped with SIGSTOP when shutdown begins still ends", "[faul
     const int code = p.exit_code();
     const int64_t took = now_ms() - sent;
     // SIGTERM reached a stopped shell that would catch it: it cannot
-    // run its trap, so the kill clock ends it.
+    // run its trap, so --stop-timeout ends it.
     CHECK(code == 137);
     CHECK(took >= 900);
     CHECK(took < 3000);

@@ -321,15 +321,15 @@ TEST_CASE("field 15: https ?ca= is dock's (used, not sent); a certificate failur
   CHECK(bad.err_buf.find("attempts") == std::string::npos);
 }
 
-TEST_CASE("field 15: a silent hook waits alongside the kill timeout, not after it", "[field][hook]") {
+TEST_CASE("field 15: a silent hook waits alongside the stop timeout, not after it", "[field][hook]") {
   HttpServer silent({{200, 20000}, {200, 20000}, {200, 20000}});
-  Proc dock = start_dock({"--kill-timeout", "2s", "--web-hook", silent.url(), "--", "sh", "-c",
+  Proc dock = start_dock({"--stop-timeout", "2s", "--web-hook", silent.url(), "--", "sh", "-c",
                           "trap '' TERM; echo up; while :; do sleep 0.1; done"});
   REQUIRE(dock.wait_out("up"));
   const int64_t t0 = now_ms();
   REQUIRE(signal_pid(dock.dock_pid(), SIGTERM));
   CHECK(dock.exit_code(15000) == 128 + SIGKILL);
-  // The hook's 5 s count from the SIGTERM, as the kill timeout's 2 s do:
+  // The hook's 5 s count from the SIGTERM, as the stop timeout's 2 s do:
   // dock is done 5 s after the stop began, not 2 + 5.
   CHECK(now_ms() - t0 < 6000);
   dock.drain();

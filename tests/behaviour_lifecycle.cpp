@@ -206,10 +206,20 @@ TEST_CASE("shutdown: leftovers get SIGTERM, the stubborn one SIGKILL after --kil
   for (pid_t pid : leftovers) CHECK_FALSE(alive(pid));
 }
 
-TEST_CASE("SIGTERM to dock: what is still running after --kill-timeout gets SIGKILL", "[shutdown][pid1]") {
+TEST_CASE("SIGTERM to dock: the command has as long as it needs, or --stop-timeout; then the leftovers' --kill-timeout", "[shutdown][pid1]") {
   const bool pid1 = each_mode();
-  // A child that reports SIGTERM but carries on: dock ends it at the timeout.
-  Proc p = start_dock({"--kill-timeout", "1s", "--", "sh", "-c",
+  // A service that drains for 6 s on SIGTERM, longer than the default
+  // --kill-timeout (5 s): it ends as it would under tini, with its status.
+  Proc drain = start_dock({"--", "sh", "-c", "trap 'sleep 6; exit 0' TERM; echo up; while :; do sleep 100 & wait $!; done"},
+                          {.pid1 = pid1});
+  REQUIRE(drain.wait_out("up"));
+  const int64_t td = now_ms();
+  REQUIRE(signal_pid(drain.dock_pid(), SIGTERM));
+  CHECK(drain.exit_code(15000) == 0);
+  CHECK(now_ms() - td >= 5900);
+
+  // A child that reports SIGTERM but carries on: --stop-timeout ends it.
+  Proc p = start_dock({"--stop-timeout", "1s", "--", "sh", "-c",
                        "trap 'echo got-term' TERM; echo up; while :; do sleep 100 & wait $!; done"},
                       {.pid1 = pid1});
   REQUIRE(p.wait_out("up"));
@@ -222,7 +232,8 @@ TEST_CASE("SIGTERM to dock: what is still running after --kill-timeout gets SIGK
   CHECK(took < 5000);
 
   // The child ends 1.5 s after SIGTERM, a leftover ignores SIGTERM: the
-  // leftover's grace ends 2 s after the SIGTERM, not 2 s after the child.
+  // leftovers' grace is --kill-timeout from the child's end (the Go dock's
+  // meaning), whatever the stop took.
   Proc q = start_dock({"--kill-timeout", "2s", "--", "sh", "-c",
                        helper() + " leftovers </dev/null & trap 'sleep 1.5; exit 4' TERM; echo up; "
                        "while :; do sleep 100 & wait $!; done"},
@@ -235,12 +246,12 @@ TEST_CASE("SIGTERM to dock: what is still running after --kill-timeout gets SIGK
   const int64_t took2 = now_ms() - t1;
   q.drain();
   CHECK(q.out_buf.find("stubborn got 15") != std::string::npos);
-  CHECK(took2 >= 1900);
-  CHECK(took2 < 3000);  // 3.5 s if the leftover got a fresh --kill-timeout
+  CHECK(took2 >= 3400);
+  CHECK(took2 < 5000);
 }
 
 TEST_CASE("a SIGTERM that --rewrite drops starts no kill clock", "[shutdown]") {
-  Proc p = start_dock({"--kill-timeout", "200ms", "--rewrite", "TERM:0", "--", "sh", "-c", "echo up; read x; exit 5"});
+  Proc p = start_dock({"--stop-timeout", "200ms", "--rewrite", "TERM:0", "--", "sh", "-c", "echo up; read x; exit 5"});
   REQUIRE(p.wait_out("up"));
   REQUIRE(signal_pid(p.dock_pid(), SIGTERM));
   // Nothing to wait for: the point is that nothing happens in 3x the timeout.

@@ -680,13 +680,19 @@ TEST_CASE("dock --check [PATH]", "[options][check]") {
   CHECK(version_text().rfind("dock version " + std::string(kVersion) + "\n", 0) == 0);
 }
 
-TEST_CASE("the worst-case stop: delay, kill timeout per program, the hook alongside", "[stop]") {
+TEST_CASE("the worst-case stop: unbounded without --stop-timeout; delay, stop timeout, kill timeout per program, the hook alongside", "[stop]") {
   Config c;
   c.kill_timeout_ms = 3000;
   c.stop_delay_ms = 2000;
-  CHECK(worst_stop_ms(c, 0) == 5000);
-  CHECK(worst_stop_ms(c, 2) == 11000);
+  CHECK(worst_stop_ms(c, 0) == -1);  // the command takes as long as it needs, as under tini
+  CHECK(worst_after_end_ms(c, 2) == 9000);
+  REQUIRE_FALSE(parse_stop_timeout("20s", c));
+  CHECK(worst_stop_ms(c, 0) == 2000 + 20000 + 3000);
+  CHECK(worst_stop_ms(c, 2) == 2000 + 20000 + 9000);
   REQUIRE_FALSE(parse_web_hook("http://127.0.0.1:1/h", c));
   c.kill_timeout_ms = 1000;
-  CHECK(worst_stop_ms(c, 0) == 2000 + 5000);  // the hook's last wait ends 5 s after the forward
+  CHECK(worst_after_end_ms(c, 0) == 5000);  // the hook's last wait, at most 5 s
+  const Error bare = parse_stop_timeout("5", c);
+  REQUIRE(bare);
+  CHECK(*bare == "5 needs a unit, e.g. 5s");
 }
