@@ -5080,7 +5080,7 @@ struct WaitTarget {
 // The options of this section.
 struct StartConfig {
   std::vector<std::string> env_files;   // --env-file, in order
-  bool file_env = false;                // --file-env
+  std::vector<std::string> file_env;    // --file-env NAME: the variables read from NAME_FILE
   std::vector<TemplateSpec> templates;  // --template
   std::string user;                     // --user USER[:GROUP]; empty: dock's own
   bool no_new_privs = false;            // --no-new-privs
@@ -5122,6 +5122,18 @@ Error parse_program_path(std::string_view value, std::vector<std::string>& out) 
   if (value.empty()) return "'' is not a path";
   out.emplace_back(value);
   return {};
+}
+
+// --file-env NAME[,NAME...]: variable names only.
+Error parse_file_env(std::string_view value, StartConfig& c) {
+  if (value.empty()) return std::string("'' is not a variable name (e.g. DB_PASSWORD, for DB_PASSWORD_FILE)");
+  return each_item(value, ",", [&](std::string_view name) -> Error {
+    bool ok = !name.empty();
+    for (size_t i = 0; ok && i < name.size(); ++i) ok = env_name_char(name[i], i == 0);
+    if (!ok) return "'" + std::string(name) + "' is not a variable name (e.g. DB_PASSWORD, for DB_PASSWORD_FILE)";
+    c.file_env.emplace_back(name);
+    return {};
+  });
 }
 
 Error parse_env_file_path(std::string_view value, StartConfig& c) {
@@ -5230,17 +5242,16 @@ Error apply_env_files(std::span<const std::string> files, Environment& env) {
   return {};
 }
 
-// --file-env: NAME_FILE=PATH becomes NAME=(the file's content, one
-// trailing newline removed). The values are never printed.
-Error apply_file_env(Environment& env) {
-  std::vector<std::pair<std::string, std::string>> found;  // NAME, PATH
-  for (const auto& v : env.vars) {
-    const size_t eq = v.find('=');
-    const std::string_view name(v.data(), eq);
-    if (name.size() > 5 && name.substr(name.size() - 5) == "_FILE")
-      found.emplace_back(std::string(name.substr(0, name.size() - 5)), v.substr(eq + 1));
-  }
-  for (const auto& [name, path] : found) {
+// --file-env NAME: NAME_FILE=PATH becomes NAME=(the file's content, one
+// trailing newline removed), for the names given only, as the official
+// images' file_env does: SSL_CERT_FILE or AWS_WEB_IDENTITY_TOKEN_FILE,
+// meant for other tools, are left alone. Neither set: nothing happens.
+// The values are never printed.
+Error apply_file_env(std::span<const std::string> names, Environment& env) {
+  for (const auto& name : names) {
+    const auto file = env.get(name + "_FILE");
+    if (!file) continue;
+    const std::string path(*file);
     if (env.get(name)) return name + " and " + name + "_FILE are both set";
     std::string value;
     if (auto err = read_small_file(path, value)) return name + "_FILE=" + path + ": " + *err;
@@ -5698,10 +5709,11 @@ constexpr std::array<OptionSpec, 32> kOptions{{
      "repeatable, later files win (DOCK_ENV_FILE: FILE,FILE)",
      [](Config& c, std::string_view v) { return parse_env_file_path(v, c); },
      [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view f) { return parse_env_file_path(f, c); }); }},
-    {"file-env", 0, Takes::Flag, "",
-     "NAME_FILE=PATH becomes NAME=(the file's content),\n"
-     "as Docker and Kubernetes mount secrets",
-     set_flag<&Config::file_env>},
+    {"file-env", 0, Takes::Value, "NAME",
+     "NAME becomes the content of the file NAME_FILE\n"
+     "names (secrets); repeatable, or NAME,NAME",
+     [](Config& c, std::string_view v) { return parse_file_env(v, c); },
+     [](Config& c, std::string_view v) { return parse_file_env(v, c); }},
     {"template", 0, Takes::Value, "SRC:DST",
      "write DST: SRC with {{NAME}} and {{NAME:-default}}\n"
      "filled from the environment; repeatable",
@@ -6422,7 +6434,7 @@ int answer(const Parsed& p) {
 bool prepare(Config& c, Prepared& p) {
   // Without these the command gets the environment as dock got it (less
   // dock's variables), with nothing copied at start.
-  const bool own_env = !c.env_files.empty() || c.file_env || !c.templates.empty() || !c.user.empty() ||
+  const bool own_env = !c.env_files.empty() || !c.file_env.empty() || !c.templates.empty() || !c.user.empty() ||
                        !c.setup.empty() || !c.teardown.empty() || c.notify == NotifyMode::Own;
   if (own_env)
     for (char* const* e = c.child_env.data(); *e != nullptr; ++e) p.env.add(*e);
@@ -6437,7 +6449,7 @@ bool prepare(Config& c, Prepared& p) {
   };
   for (const auto& path : c.env_files) steers_root(path, "--env-file");
   if (!err && (err = apply_env_files(c.env_files, p.env))) what = "--env-file";
-  if (!err && c.file_env && (err = apply_file_env(p.env))) what = "--file-env";
+  if (!err && (err = apply_file_env(c.file_env, p.env))) what = "--file-env";
   if (!err && (err = render_templates(c.templates, p.env, p.user ? &*p.user : nullptr))) what = "--template";
   for (const auto& path : c.setup)
     if (!err && (err = expand_programs(path, p.setup))) what = "--setup";
@@ -6587,6 +6599,24 @@ bool run_setup(State& st) {
   return true;
 }
 
+// Why exec said E2BIG, in terms the user can act on: the largest
+// variables of the command's environment with their sizes.
+std::string too_large_text(char* const* env) {
+  std::vector<std::pair<size_t, std::string_view>> vars;  // size, name
+  for (char* const* e = env; *e != nullptr; ++e) {
+    const std::string_view v(*e);
+    vars.emplace_back(v.size(), v.substr(0, v.find('=')));
+  }
+  std::sort(vars.begin(), vars.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string text = "the environment is too large to exec:";
+  for (size_t i = 0; i < vars.size() && i < 3; ++i) {
+    const size_t n = vars[i].first;
+    text += std::string(i == 0 ? " " : ", ") + std::string(vars[i].second) + " " +
+            (n >= 1000 ? std::to_string((n + 500) / 1000) + " kB" : std::to_string(n) + " bytes");
+  }
+  return text;
+}
+
 // Spawns the command: "starting", then it runs, or it could not be
 // executed. false: it could not be started (exit 1).
 // The io target, the hook, the command. What fails is reported and is a
@@ -6622,7 +6652,8 @@ void start_command(State& st) {
                            : child.stage == Stage::Terminal  ? std::string("--tty: the terminal")
                            : child.stage == Stage::Directory ? std::string("the working directory")
                                                              : std::string(st.cfg.command[0]);
-  say("%s: %s", what.c_str(), std::strerror(child.exec_errno));
+  if (exec && child.exec_errno == E2BIG) say("%s", too_large_text(st.cfg.child_env.data()).c_str());
+  else say("%s: %s", what.c_str(), std::strerror(child.exec_errno));
   take_terminal_back(in);
   retry([&] { return ::waitpid(child.pid, nullptr, 0); });
   in.status = W_EXITCODE(exec ? code(exec_failure_code(child.exec_errno)) : code(Exit::Setup), 0);

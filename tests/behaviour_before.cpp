@@ -40,7 +40,7 @@ TEST_CASE("env files, a secret and a template reach the command, which runs as -
   write(d + "two.env", "\nA=2\n");
   write(d + "secret", "s3cret\n", 0600);
   write(d + "app.conf.in", "a={{A}} b={{ B }} s={{S}}\nd={{D:-dflt}} {{ .Go }} $host ${A}\n", 0640);
-  Proc p = run_dock({"-d", "--env-file", d + "one.env", "--env-file=" + d + "two.env", "--file-env", "--template",
+  Proc p = run_dock({"-d", "--env-file", d + "one.env", "--env-file=" + d + "two.env", "--file-env", "S", "--template",
                      d + "app.conf.in:" + d + "app.conf", "--user", "nobody", "--", "sh", "-c",
                      "id -u; id -g; echo \"$A|$B|$C|$S|${S_FILE-unset}\"; cat " + d + "app.conf"},
                     {.pid1 = pid1, .env = {"S_FILE=" + d + "secret", "B=inherited"}});
@@ -91,8 +91,8 @@ TEST_CASE("before the command: each failure is one line naming the file, exit 1,
       {{"--env-file", d + "quote.env"}, {}, "dock: --env-file: " + d + "quote.env: line 1: Q: unmatched quote\n"},
       {{"--env-file", d + "missing.env"}, {}, "dock: --env-file: " + d + "missing.env: No such file or directory\n"},
       {{"--env-file", dir.path}, {}, "dock: --env-file: " + dir.path + ": not a regular file\n"},
-      {{"--file-env"}, {"S=1", "S_FILE=" + d + "secret"}, "dock: --file-env: S and S_FILE are both set\n"},
-      {{"--file-env"}, {"S_FILE=" + d + "nope"}, "dock: --file-env: S_FILE=" + d + "nope: No such file or directory\n"},
+      {{"--file-env", "S"}, {"S=1", "S_FILE=" + d + "secret"}, "dock: --file-env: S and S_FILE are both set\n"},
+      {{"--file-env", "S"}, {"S_FILE=" + d + "nope"}, "dock: --file-env: S_FILE=" + d + "nope: No such file or directory\n"},
       {{"--template", d + "t.in:" + d + "t.out"}, {}, "dock: --template: " + d + "t.in: line 2: NOPE is not set\n"},
       {{"--user", "no-such-user"}, {}, "dock: --user: user no-such-user is not in /etc/passwd\n"},
       {{"--user", "nobody:no-such-group"}, {}, "dock: --user: group no-such-group is not in /etc/group\n"},
@@ -205,7 +205,7 @@ TEST_CASE("--setup and --teardown: the order seen from outside", "[before][setup
   write(d + "t.in", "rendered {{A}}\n");
   script(d + "setup", "echo \"setup A=$A S=$S $(cat " + d + "t.out)\" >> " + log + "\n");
   script(d + "teardown", "echo \"teardown status=$DOCK_EXIT_STATUS A=$A\" >> " + log + "\n");
-  Proc p = run_dock({"--env-file", d + "app.env", "--file-env", "--template", d + "t.in:" + d + "t.out", "--setup",
+  Proc p = run_dock({"--env-file", d + "app.env", "--file-env", "S", "--template", d + "t.in:" + d + "t.out", "--setup",
                      d + "setup", "--teardown", d + "teardown", "--kill-timeout", "5s", "--", "sh", "-c",
                      "echo \"command A=$A S=$S\" >> " + log +
                          "; (trap '' TERM; : > " + d + "trapped; sleep 1; echo leftover-gone >> " + log + ") & "
@@ -401,7 +401,7 @@ TEST_CASE("env files, secrets and templates are not read through a symlink other
   CHECK(env.exit_code() == 1);
   CHECK(env.err_buf == "dock: --env-file: " + planted + refusal);
   CHECK(env.out_buf.empty());
-  Proc file_env = run_dock({"--file-env", "--", "sh", "-c", "echo $S"}, {.env = {"S_FILE=" + planted}});
+  Proc file_env = run_dock({"--file-env", "S", "--", "sh", "-c", "echo $S"}, {.env = {"S_FILE=" + planted}});
   CHECK(file_env.exit_code() == 1);
   CHECK(file_env.err_buf == "dock: --file-env: S_FILE=" + planted + refusal);
   Proc tpl = run_dock({"--template", planted + ":" + shared.path + "/out", "--", "true"});

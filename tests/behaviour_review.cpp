@@ -506,3 +506,40 @@ TEST_CASE("review 20: -d names the setup program it forwards to", "[review][setu
   CHECK(p.err_buf.find("forwarding SIGTERM to the program's group") != std::string::npos);
   CHECK(p.err_buf.find("group -1") == std::string::npos);
 }
+
+// ---- issue 25: a drop-in without surprises ----
+
+TEST_CASE("--file-env NAME: only the names given; other *_FILE variables are left alone", "[before][file-env][pid1]") {
+  const bool pid1 = each_mode();
+  Dir dir(pid1 ? "file-env-1" : "file-env");
+  write(dir.path + "/db", "s3cret\n", 0600);
+  write(dir.path + "/api", "k3y\n", 0600);
+  write(dir.path + "/certs.pem", "-----BEGIN CERTIFICATE-----\n");
+  const std::vector<std::string> env{"DB_PASSWORD_FILE=" + dir.path + "/db", "API_KEY_FILE=" + dir.path + "/api",
+                                     "SSL_CERT_FILE=" + dir.path + "/certs.pem",
+                                     "AWS_WEB_IDENTITY_TOKEN_FILE=/var/run/secrets/eks/token"};
+  const std::string show = "echo \"$DB_PASSWORD|${DB_PASSWORD_FILE-unset}|${API_KEY-unset}|$SSL_CERT_FILE|${SSL_CERT-unset}|$AWS_WEB_IDENTITY_TOKEN_FILE\"";
+  Proc one = run_dock({"--file-env", "DB_PASSWORD", "--", "sh", "-c", show}, {.pid1 = pid1, .env = env});
+  CHECK(one.exit_code() == 0);
+  CHECK(one.out_buf == "s3cret|unset|unset|" + dir.path + "/certs.pem|unset|/var/run/secrets/eks/token\n");
+  std::vector<std::string> with_var = env;
+  with_var.push_back("DOCK_FILE_ENV=DB_PASSWORD,API_KEY");
+  Proc both = run_dock({"--", "sh", "-c", "echo \"$DB_PASSWORD $API_KEY ${SSL_CERT-unset}\""}, {.pid1 = pid1, .env = with_var});
+  CHECK(both.exit_code() == 0);
+  CHECK(both.out_buf == "s3cret k3y unset\n");
+  Proc neither = run_dock({"--file-env", "NOT_THERE", "--", "sh", "-c", "echo ${NOT_THERE-unset}"}, {.pid1 = pid1});
+  CHECK(neither.exit_code() == 0);
+  CHECK(neither.out_buf == "unset\n");
+  Proc bad = run_dock({"--file-env", "A-B", "--", "true"}, {.pid1 = pid1});
+  CHECK(bad.exit_code() == 2);
+  CHECK(bad.err_buf == "dock: --file-env: 'A-B' is not a variable name (e.g. DB_PASSWORD, for DB_PASSWORD_FILE)\n");
+}
+
+TEST_CASE("an environment too large to exec names its largest variables, exit 126", "[before][file-env]") {
+  Dir dir("e2big");
+  write(dir.path + "/bundle", std::string(220'000, 'c') + "\n");
+  Proc p = run_dock({"--file-env", "SSL_CERT", "--", "true"}, {.env = {"SSL_CERT_FILE=" + dir.path + "/bundle"}});
+  CHECK(p.exit_code() == 126);
+  CHECK(p.err_buf.rfind("dock: the environment is too large to exec: SSL_CERT 220 kB, ", 0) == 0);
+  CHECK(p.err_buf.find("Argument list too long") == std::string::npos);
+}
