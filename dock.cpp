@@ -6469,7 +6469,9 @@ bool prepare(Config& c, Prepared& p) {
     return false;
   }
   if (p.user) {
-    if (!p.env.get("HOME")) p.env.set("HOME", p.user->home.empty() ? "/" : p.user->home);
+    // From the passwd entry, replacing an inherited one (Docker sets
+    // HOME=/root in every container), as gosu and su-exec do.
+    p.env.set("HOME", p.user->home.empty() ? "/" : p.user->home);
     p.creds = {::geteuid() == 0, p.user->uid, p.user->gid, p.user->groups, false};
     debug("--user %s: uid %u, gid %u, %zu groups", c.user.c_str(), unsigned(p.user->uid), unsigned(p.user->gid),
           p.user->groups.size());

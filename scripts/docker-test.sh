@@ -334,7 +334,7 @@ chmod 644 "$ctx/db_password"
 out=$(docker run --rm -v "$ctx/db_password:/run/secrets/db_password:ro" -e DB_PASSWORD_FILE=/run/secrets/db_password \
   -e GREETING=hello -e DOCK_USER=app -e DOCK_FILE_ENV=DB_PASSWORD -e DOCK_TEMPLATE=/etc/app.conf.in:/tmp/app.conf "$image" \
   sh -c 'echo "uid=$(id -u) groups=$(id -G) home=$HOME pw=$DB_PASSWORD file=${DB_PASSWORD_FILE-unset}"; cat /tmp/app.conf; stat -c %u /tmp/app.conf' 2>&1)
-want="uid=1000 groups=1000 29 home=/ pw=pw-$$ file=unset
+want="uid=1000 groups=1000 29 home=/home/app pw=pw-$$ file=unset
 greeting=hello port=8080 secret=pw-$$ \$host
 1000"
 check "FROM scratch: --user app from the image's /etc/passwd, the secret, the template" test "$out" = "$want"

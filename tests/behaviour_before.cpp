@@ -55,7 +55,7 @@ TEST_CASE("env files, a secret and a template reach the command, which runs as -
   CHECK(p.err_buf.find("S set from") != std::string::npos);
 }
 
-TEST_CASE("--user: HOME from /etc/passwd unless the environment has one; groups from /etc/group", "[before][user]") {
+TEST_CASE("--user: HOME from /etc/passwd, replacing an inherited one (as gosu); groups from /etc/group", "[before][user]") {
   std::vector<std::string> args{"env", "-u", "HOME"};
   for (const auto& a : dock_command()) args.push_back(a);
   for (const std::string a : {"--user", "root:daemon", "--", "sh", "-c", "echo $HOME; id -G"}) args.push_back(a);
@@ -64,8 +64,11 @@ TEST_CASE("--user: HOME from /etc/passwd unless the environment has one; groups 
   p.drain();
   CHECK(p.exit_code() == 0);
   CHECK(p.out_buf == "/root\n1\n");  // USER:GROUP: that group only
-  Proc kept = run_dock({"--user", "nobody", "--", "sh", "-c", "echo $HOME"}, {.env = {"HOME=/srv"}});
-  CHECK(kept.out_buf == "/srv\n");
+  // Docker sets HOME=/root in every container: --user replaces it, as gosu and su-exec do.
+  Proc replaced = run_dock({"--user", "nobody", "--", "sh", "-c", "echo $HOME"}, {.env = {"HOME=/root"}});
+  CHECK(replaced.out_buf == "/nonexistent\n");
+  Proc no_home = run_dock({"--user", "4242", "--", "sh", "-c", "echo $HOME"}, {.env = {"HOME=/root"}});
+  CHECK(no_home.out_buf == "/\n");  // no entry: /
   Proc number = run_dock({"--user", "4242:4343", "--", "sh", "-c", "id -u; id -G"});
   CHECK(number.exit_code() == 0);
   CHECK(number.out_buf == "4242\n4343\n");  // a number needs no entry
