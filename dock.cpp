@@ -307,6 +307,18 @@ Error each_item(std::string_view list, std::string_view separators, F each) {
   return {};
 }
 
+// Calls `each` with every line of `text` (no newline, no trailing \r).
+template <class F>
+void for_each_line(std::string_view text, F each) {
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    each(line);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  }
+}
+
 constexpr int hex_digit(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
@@ -4245,11 +4257,22 @@ enum class NotifyMode {
 
 struct ReadyConfig {
   uint16_t bind_port = 0;  // 0: running at once
+  int64_t check_timeout_ms = 1000;  // dock --check URL: Kubernetes' default probe timeout
   std::string ready_file;  // empty: none
   NotifyMode notify = NotifyMode::Off;
   bool notify_all = false;  // --notify-access all: any descendant may say READY=1
   std::string notify_up;    // NOTIFY_SOCKET as dock got it; empty: none
 };
+
+// --check-timeout DURATION
+Error parse_check_timeout(std::string_view value, ReadyConfig& c) {
+  constexpr std::string_view kWhat = "a duration above zero (e.g. 1s, 500ms)";
+  int64_t ms = 0;
+  if (auto err = parse_duration_option(value, ms, kWhat)) return err;
+  if (ms == 0) return "'" + std::string(value) + "' is not " + std::string(kWhat);
+  c.check_timeout_ms = ms;
+  return {};
+}
 
 // --notify, --notify=pass (DOCK_NOTIFY: a boolean, or pass)
 Error parse_notify(std::string_view value, ReadyConfig& c) {
@@ -4513,8 +4536,9 @@ void start_readiness(Readiness& r, Loop& loop, pid_t child) {
   update_readiness(r, loop);
 }
 
-// The ready file, holding the command's pid: a new file (O_EXCL), so
-// nothing someone put at the name is written through.
+// The ready file: the command's pid, then what made dock ready that
+// dock --check can look at again ("port 8080" for --bind-port). A new
+// file (O_EXCL), so nothing someone put at the name is written through.
 void make_ready_file(Readiness& r) {
   const std::string& path = r.cfg->ready_file;
   if (path.empty()) return;
@@ -4522,7 +4546,9 @@ void make_ready_file(Readiness& r) {
   Fd fd(retry([&] { return ::open(path.c_str(), kNew, 0644); }));
   if (fd && ::fstat(fd.get(), &r.file_id) == 0) {
     r.file_made = true;
-    if (!write_all(fd.get(), std::to_string(r.child) + "\n")) say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
+    std::string text = std::to_string(r.child) + "\n";
+    if (r.cfg->bind_port != 0) text += "port " + std::to_string(r.cfg->bind_port) + "\n";
+    if (!write_all(fd.get(), text)) say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
   } else {
     say("--ready-file %s: %s", path.c_str(), std::strerror(errno));
   }
@@ -4745,9 +4771,83 @@ void on_notify_readable(Readiness& r, Loop& loop) {
 
 // ---- dock --check ----
 //
-// A health probe for an image with no shell: the ready file holds the pid
-// of a live process. It runs as a command of its own, in the container's
-// pid namespace, so the pid means what it meant to dock.
+// A health probe for an image with no shell. `dock --check [PATH]`: the
+// ready file holds the pid of a live process and what made dock ready,
+// which is looked at again (a port still listened on), so a service that
+// stopped listening is unhealthy at the next probe, not ready forever.
+// `dock --check URL`: one try of what --wait-for does (a connection, a
+// GET answered with 2xx) within --check-timeout. It runs as a command of
+// its own, in the container's namespaces, so a pid and a port mean what
+// they meant to dock. Exit 0 or 1 only: Docker reserves a HEALTHCHECK's 2.
+
+// What a ready file says: the command's pid, and the port of --bind-port.
+struct ReadyRecord {
+  pid_t pid = 0;
+  uint16_t port = 0;  // 0: none
+};
+
+// "PID\n" and an optional "port N\n"; nothing when it is not that.
+std::optional<ReadyRecord> parse_ready_record(std::string_view text) {
+  ReadyRecord r;
+  size_t line = 0;
+  bool ok = !text.empty() && text.back() == '\n';
+  for_each_line(text, [&](std::string_view l) {
+    if (!ok) return;
+    if (line++ == 0) {
+      const auto pid = parse_uint(l, INT_MAX);
+      ok = pid && *pid >= 1;
+      if (ok) r.pid = pid_t(*pid);
+    } else if (l.substr(0, 5) == "port " && r.port == 0) {
+      const auto port = parse_uint(l.substr(5), 65535);
+      ok = port && *port >= 1;
+      if (ok) r.port = uint16_t(*port);
+    } else {
+      ok = false;
+    }
+  });
+  if (!ok || r.pid == 0) return std::nullopt;
+  return r;
+}
+
+// Whether /proc/net/tcp or tcp6 text lists a socket listening on `port`
+// (state 0A), on any address.
+bool listens_in(std::string_view table, uint16_t port) {
+  char want[8];
+  std::snprintf(want, sizeof want, ":%04X", unsigned(port));
+  bool found = false;
+  for_each_line(table, [&](std::string_view l) {
+    // "  0: 00000000:1F90 00000000:0000 0A ..."
+    const size_t colon = l.find(": ");
+    if (found || colon == std::string_view::npos) return;
+    std::string_view rest = l.substr(colon + 2);
+    const size_t local_end = rest.find(' ');
+    if (local_end == std::string_view::npos) return;
+    const std::string_view local = rest.substr(0, local_end);
+    rest.remove_prefix(local_end + 1);
+    const size_t remote_end = rest.find(' ');
+    if (remote_end == std::string_view::npos) return;
+    const std::string_view state = rest.substr(remote_end + 1, 2);
+    found = state == "0A" && local.size() > 5 && local.substr(local.size() - 5) == want;
+  });
+  return found;
+}
+
+// Whether anything in this network namespace listens on TCP `port`.
+// nullopt: /proc/net cannot be read.
+std::optional<bool> port_listened_on(uint16_t port) {
+  bool readable = false;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    Fd fd(::open(table, O_RDONLY | O_CLOEXEC));
+    if (!fd) continue;
+    readable = true;
+    std::string text;
+    char buf[16384];
+    for (ssize_t n; (n = retry([&] { return ::read(fd.get(), buf, sizeof buf); })) > 0;) text.append(buf, size_t(n));
+    if (listens_in(text, port)) return true;
+  }
+  if (!readable) return std::nullopt;
+  return false;
+}
 
 // Whether `pid` runs (a zombie does not).
 bool process_runs(pid_t pid) {
@@ -4759,39 +4859,51 @@ bool process_runs(pid_t pid) {
   return close == std::string_view::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
 }
 
-// Exit status 0 when PATH names a live process; else one line why, 1.
+// Exit status 0 when PATH names a live process and its port is still
+// listened on; else one line why, 1.
 int check_ready(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-  char buf[32];
+  char buf[64];
   const ssize_t n = fd ? retry([&] { return ::read(fd.get(), buf, sizeof buf); }) : -1;
   if (n < 0) {
     say("not ready: %s: %s", path.c_str(), std::strerror(errno));
     return code(Exit::Setup);
   }
-  const std::string_view text(buf, size_t(n));
-  const auto pid = text.size() >= 2 && text.back() == '\n' ? parse_uint(text.substr(0, text.size() - 1), INT_MAX) : std::nullopt;
-  if (!pid || *pid < 1) {
-    say("not ready: %s: not a ready file (one pid)", path.c_str());
+  const auto record = parse_ready_record(std::string_view(buf, size_t(n)));
+  if (!record) {
+    say("not ready: %s: not a ready file (a pid, and a port)", path.c_str());
     return code(Exit::Setup);
   }
-  if (!process_runs(pid_t(*pid))) {
-    say("not ready: %s: pid %lld does not run", path.c_str(), (long long)*pid);
+  if (!process_runs(record->pid)) {
+    say("not ready: %s: pid %d does not run", path.c_str(), int(record->pid));
     return code(Exit::Setup);
   }
-  const std::string ok = "ready: " + path + ": pid " + std::to_string(*pid) + " runs\n";
-  return write_all(STDOUT_FILENO, ok) ? code(Exit::Ok) : code(Exit::Setup);
+  std::string ok = "ready: " + path + ": pid " + std::to_string(record->pid) + " runs";
+  if (record->port != 0) {
+    const auto listens = port_listened_on(record->port);
+    if (!listens) {
+      say("not ready: %s: /proc/net/tcp: %s (cannot see port %u)", path.c_str(), std::strerror(errno), unsigned(record->port));
+      return code(Exit::Setup);
+    }
+    if (!*listens) {
+      say("not ready: %s: nothing listens on port %u any more", path.c_str(), unsigned(record->port));
+      return code(Exit::Setup);
+    }
+    ok += ", port " + std::to_string(record->port) + " listened on";
+  }
+  return write_all(STDOUT_FILENO, ok + "\n") ? code(Exit::Ok) : code(Exit::Setup);
 }
 
 // Whether a stale ready file could be dock's own from an earlier run (a
 // restarted container keeps its files; a killed dock could not remove
-// it): a regular file of dock's user holding one pid line, or nothing.
+// it): a regular file of dock's user holding a ready record, or nothing.
 bool stale_ready_file(const std::string& path, const struct stat& sb) {
-  if (!S_ISREG(sb.st_mode) || sb.st_uid != ::geteuid() || sb.st_size > 12) return false;
+  if (!S_ISREG(sb.st_mode) || sb.st_uid != ::geteuid() || sb.st_size > 32) return false;
   if (sb.st_size == 0) return true;  // made, but dock ended before writing it
   Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  char buf[16];
+  char buf[40];
   const ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
-  return n >= 2 && buf[n - 1] == '\n' && parse_uint({buf, size_t(n - 1)}, INT_MAX).has_value();
+  return n > 0 && parse_ready_record({buf, size_t(n)}).has_value();
 }
 
 // --ready-file before anything starts: its directory is there and dock
@@ -4879,18 +4991,6 @@ std::optional<GroupEntry> parse_group_line(std::string_view line) {
     m = comma == std::string_view::npos ? std::string_view{} : m.substr(comma + 1);
   }
   return g;
-}
-
-// Calls `each` with every line of `text` (no newline, no trailing \r).
-template <class F>
-void for_each_line(std::string_view text, F each) {
-  while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    each(line);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-  }
 }
 
 // Who --user makes the command: ids, supplementary groups, HOME.
@@ -5335,6 +5435,7 @@ struct Waiter {
   TimerId timer = 0;               // the next try, or the end of the wait
   std::string why;                 // why the last try failed
   bool done = false, failed = false;
+  bool once = false;               // dock --check URL: one try, no second
 };
 
 void wait_try(Waiter& w, Loop& loop);
@@ -5344,7 +5445,7 @@ void wait_later(Waiter& w, Loop& loop) {
   w.fd.reset();
   w.armed = 0;
   const int64_t now = monotonic_ms();
-  if (now >= w.give_up_at) {
+  if (now >= w.give_up_at || w.once) {
     w.failed = true;
     return;
   }
@@ -5499,6 +5600,46 @@ void on_wait_deadline(Waiter& w, Loop& loop) {
 // "60s", "1500ms": a duration as the user would write it.
 std::string duration_text(int64_t ms) {
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// Whether dock --check was given a URL to probe rather than a ready file.
+bool is_probe_url(std::string_view what) {
+  const std::string_view scheme = what.substr(0, what.find("://"));
+  if (scheme.size() == what.size()) return false;
+  for (std::string_view s : {"tcp", "tcp4", "tcp6", "unix", "http", "https"})
+    if (iequals(scheme, s)) return true;
+  return false;
+}
+
+// dock --check URL: one try of what --wait-for would wait for, within
+// `timeout_ms`, on a loop of its own. 0: it answered; 1: one line why.
+int check_url(const std::string& url, int64_t timeout_ms) {
+  StartConfig targets;
+  if (auto err = parse_wait_for(url, targets)) {
+    say("--check: %s", err->c_str());
+    return code(Exit::Setup);
+  }
+  Loop loop;
+  if (auto err = open_loop(loop)) {
+    say("--check: %s", err->c_str());
+    return code(Exit::Setup);
+  }
+  Waiter w;
+  w.loop = w.x.loop = &loop;
+  w.cfg = &targets;
+  w.once = true;
+  w.timer = add_timer(loop, handler<on_wait_deadline>(w));
+  w.slot = add_handler(loop, handler<on_wait_ready>(w));
+  w.x.slot = add_handler(loop, handler<exchange_progress>(w.x));
+  w.x.on_end = callback<on_wait_answer, int, const std::string&, bool>(w);
+  if (!watch(loop, loop.timer.get(), add_handler(loop, handler<on_timer>(loop)), EPOLLIN)) return code(Exit::Setup);
+  w.give_up_at = monotonic_ms() + timeout_ms;
+  wait_try(w, loop);
+  while (!w.done && !w.failed) run_once(loop);
+  if (w.done) return write_all(STDOUT_FILENO, "ready: " + w.cfg->wait_for[0].shown() + " answers\n") ? code(Exit::Ok) : code(Exit::Setup);
+  say("not ready: %s: %s", w.cfg->wait_for[0].shown().c_str(),
+      monotonic_ms() >= w.give_up_at && w.why.empty() ? ("no answer within " + duration_text(timeout_ms)).c_str() : w.why.c_str());
+  return code(Exit::Setup);
 }
 
 // ---- --setup and --teardown programs ----
@@ -5658,7 +5799,7 @@ Error set_flag(Config& c, std::string_view value) {
   return {};
 }
 
-constexpr std::array<OptionSpec, 32> kOptions{{
+constexpr std::array<OptionSpec, 33> kOptions{{
     {"io", 0, Takes::Value, "URL",
      "where the child's stdio goes: file:///abs/path,\n"
      "file://rel/path or a bare path (output appended),\n"
@@ -5691,6 +5832,10 @@ constexpr std::array<OptionSpec, 32> kOptions{{
      [](Config& c, std::string_view v) { return parse_web_hook(v, c); }},
     {"bind-port", 0, Takes::Value, "PORT", "\"running\" only once the child listens on PORT",
      [](Config& c, std::string_view v) { return parse_bind_port(v, c); }},
+    {"check-timeout", 0, Takes::Value, "DURATION",
+     "with dock --check URL: how long the probe may\n"
+     "take (default 1s, Kubernetes' probe timeout)",
+     [](Config& c, std::string_view v) { return parse_check_timeout(v, c); }},
     {"ready-file", 0, Takes::Value, "PATH",
      "create PATH when ready, remove it when not\n"
      "(for HEALTHCHECK and exec probes: dock --check)",
@@ -5822,7 +5967,8 @@ struct Parsed {
   enum class Action { Run, Help, Version, Check, Fail } action = Action::Fail;
   Config config;
   std::string error;       // "<what>: <why>" when action is Fail
-  std::string check_path;  // --check's ready file
+  std::string check_path;  // --check's ready file, or the URL it probes
+  bool checking = false;   // --check was given: a usage error is 1, not 2 (Docker reserves 2)
 };
 
 // Does `var` ("DOCK_KILL_TIMEOUT") name the option `name` ("kill-timeout")?
@@ -5872,15 +6018,23 @@ const OptionSpec* long_option(std::string_view name) {
   return nullptr;
 }
 
-// --check [PATH], --check=PATH: nothing may follow. PATH may also come
-// from DOCK_READY_FILE (read by parse_args).
+bool take_long(ArgParser& ap, std::span<char* const> argv, size_t& i);
+
+// --check [PATH|URL], --check=PATH|URL: only --check-timeout may follow.
+// PATH may also come from DOCK_READY_FILE (read by check_args).
 bool take_check(ArgParser& ap, std::span<char* const> argv, size_t i, std::string_view body, size_t eq) {
   ap.p.action = Parsed::Action::Check;
   size_t next = i + 1;
+  auto is_option = [&](size_t k) { return std::string_view(argv[k]).substr(0, 2) == "--"; };
   if (eq != std::string_view::npos) ap.p.check_path = std::string(body.substr(eq + 1));
-  else if (next < argv.size() && argv[next] != nullptr) ap.p.check_path = argv[next++];
+  else if (next < argv.size() && argv[next] != nullptr && !is_option(next)) ap.p.check_path = argv[next++];
+  if (next < argv.size() && argv[next] != nullptr && std::string_view(argv[next]).starts_with("--check-timeout")) {
+    if (take_long(ap, argv, next)) return true;
+    ++next;
+  }
   if (next < argv.size() && argv[next] != nullptr)
-    return ap.fail("--check", "takes one PATH, not a command (dock --check [PATH])");
+    return ap.fail("--check", "takes one PATH or URL, not a command (dock --check [PATH|URL] [--check-timeout D])");
+  ap.p.action = Parsed::Action::Check;
   return true;
 }
 
@@ -5963,6 +6117,8 @@ bool take_env(ArgParser& ap, std::span<char* const> env) {
 // What options mean together. true: parsing ends here (an error).
 bool check_together(ArgParser& ap) {
   const Config& c = ap.p.config;
+  if (ap.named("check-timeout").starts_with("--"))  // DOCK_CHECK_TIMEOUT is the image's, for its probes
+    return ap.fail("--check-timeout", "only with --check (dock --check URL --check-timeout 2s)");
   if ((c.rotating() || c.log_keep_set) && c.io.scheme != Scheme::File) {
     const std::string_view which = c.log_rotate_ms != 0 ? "log-rotate" : c.log_max_size != 0 ? "log-max-size" : "log-keep";
     const std::string& io = ap.named("io");
@@ -5974,12 +6130,20 @@ bool check_together(ArgParser& ap) {
   return false;
 }
 
-// --check without PATH: the image's DOCK_READY_FILE.
+// --check without PATH: the image's DOCK_READY_FILE; without
+// --check-timeout: DOCK_CHECK_TIMEOUT.
 Parsed check_args(ArgParser& ap, std::span<char* const> env) {
+  if (ap.p.action == Parsed::Action::Fail) return std::move(ap.p);
+  const bool timeout_given = !ap.named("check-timeout").empty();
   for (char* entry : env) {
-    if (entry == nullptr || !ap.p.check_path.empty()) break;
+    if (entry == nullptr) break;
     const std::string_view var = entry;
-    if (var.substr(0, 16) == "DOCK_READY_FILE=") ap.p.check_path = std::string(var.substr(16));
+    if (ap.p.check_path.empty() && var.substr(0, 16) == "DOCK_READY_FILE=") ap.p.check_path = std::string(var.substr(16));
+    if (!timeout_given && var.substr(0, 19) == "DOCK_CHECK_TIMEOUT=" && var.size() > 19)
+      if (auto err = parse_check_timeout(var.substr(19), ap.p.config)) {
+        ap.fail("DOCK_CHECK_TIMEOUT", *err);
+        return std::move(ap.p);
+      }
   }
   if (ap.p.check_path.empty()) ap.fail("--check", "no PATH, and DOCK_READY_FILE is not set");
   return std::move(ap.p);
@@ -5998,6 +6162,8 @@ void keep_notify_socket(Config& c) {
 
 Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
   ArgParser ap;
+  for (size_t k = 1; k < argv.size() && argv[k] != nullptr && std::string_view(argv[k]) != "--"; ++k)
+    if (const std::string_view a = argv[k]; a == "--check" || a.starts_with("--check=")) ap.p.checking = true;
   size_t i = 1;
   for (; i < argv.size() && argv[i] != nullptr; ++i) {
     const std::string_view arg = argv[i];
@@ -6416,13 +6582,13 @@ int answer(const Parsed& p) {
   switch (p.action) {
     case Parsed::Action::Fail:
       say("%s", p.error.c_str());
-      return code(Exit::Usage);
+      return p.checking ? code(Exit::Setup) : code(Exit::Usage);  // Docker reserves a HEALTHCHECK's 2
     case Parsed::Action::Help:
       return write_all(STDOUT_FILENO, usage()) ? code(Exit::Ok) : code(Exit::Setup);
     case Parsed::Action::Version:
       return write_all(STDOUT_FILENO, version_text()) ? code(Exit::Ok) : code(Exit::Setup);
     case Parsed::Action::Check:
-      return check_ready(p.check_path);
+      return is_probe_url(p.check_path) ? check_url(p.check_path, p.config.check_timeout_ms) : check_ready(p.check_path);
     case Parsed::Action::Run:
       break;
   }

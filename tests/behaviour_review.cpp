@@ -3,6 +3,7 @@
 // (docs/reliability.md maps them). Each failed on the binary before its
 // fix; each asserts what the user would see.
 #include "harness.hpp"
+#include "http_server.hpp"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -542,4 +543,68 @@ TEST_CASE("an environment too large to exec names its largest variables, exit 12
   CHECK(p.exit_code() == 126);
   CHECK(p.err_buf.rfind("dock: the environment is too large to exec: SSL_CERT 220 kB, ", 0) == 0);
   CHECK(p.err_buf.find("Argument list too long") == std::string::npos);
+}
+
+TEST_CASE("dock --check looks again: a service that stopped listening is not ready", "[check][bind-port][pid1]") {
+  if (emulated()) return skip("--bind-port: qemu-user has no NETLINK_SOCK_DIAG");
+  const bool pid1 = each_mode();
+  const std::string ready = temp_path(pid1 ? "relook-1" : "relook");
+  const int port = free_port();
+  const std::string p = std::to_string(port);
+  // The probe runs inside dock's namespaces (an exec probe); the command
+  // listens through socat, stops listening, and probes again.
+  char dock_abs[PATH_MAX];
+  REQUIRE(realpath(dock_path().c_str(), dock_abs) != nullptr);
+  const std::string probe = std::string(dock_abs) + " --check " + ready + "; echo probe=$?";
+  Proc d = start_dock({"--bind-port", p, "--ready-file", ready, "--", "sh", "-c",
+                       "socat TCP-LISTEN:" + p + ",reuseaddr,fork /dev/null & echo up; read x; " + probe +
+                           "; kill $!; wait $!; echo closed; read y; " + probe + "; read z"},
+                      {.pid1 = pid1});
+  REQUIRE(d.wait_out("up\n"));
+  REQUIRE(wait_file_contains(ready, "port " + p + "\n"));
+  d.send("go\n");
+  REQUIRE(d.wait_out("probe="));
+  REQUIRE(d.wait_out("\n", 2000));
+  CHECK(d.out_buf.find(", port " + p + " listened on\nprobe=0") != std::string::npos);
+  d.send("go\n");
+  REQUIRE(d.wait_out("closed\n"));
+  const size_t after = d.out_buf.size();
+  REQUIRE(read_until(d.out, d.out_buf, "probe=", now_ms() + kTimeoutMs, after) != std::string::npos);
+  REQUIRE(d.wait_out("\n"));
+  CHECK(d.out_buf.find("probe=1", after) != std::string::npos);
+  CHECK(d.wait_err("dock: not ready: " + ready + ": nothing listens on port " + p + " any more\n"));
+  d.send("done\n");
+  CHECK(d.exit_code() == 0);
+}
+
+TEST_CASE("dock --check URL: a one-shot probe within --check-timeout, exit 0 or 1", "[check]") {
+  int port = 0;
+  const int listener = loopback_listener(16, port);
+  Proc up = run_dock({"--check", "tcp://127.0.0.1:" + std::to_string(port)});
+  CHECK(up.exit_code() == 0);
+  CHECK(up.out_buf == "ready: tcp://127.0.0.1:" + std::to_string(port) + " answers\n");
+  close(listener);
+  Proc down = run_dock({"--check", "tcp://127.0.0.1:" + std::to_string(port)});
+  CHECK(down.exit_code() == 1);
+  CHECK(down.err_buf == "dock: not ready: tcp://127.0.0.1:" + std::to_string(port) + ": Connection refused\n");
+
+  HttpServer ok({{204, 0}});
+  CHECK(run_dock({"--check", ok.url("/healthz")}).exit_code() == 0);
+  HttpServer failing({{503, 0}});
+  Proc unhealthy = run_dock({"--check", failing.url("/healthz")});
+  CHECK(unhealthy.exit_code() == 1);
+  CHECK(unhealthy.err_buf == "dock: not ready: " + failing.url("/healthz") + ": HTTP status 503\n");
+  HttpServer silent({{200, 20000}});
+  const int64_t start = now_ms();
+  Proc slow = run_dock({"--check", silent.url("/healthz"), "--check-timeout", "500ms"});
+  CHECK(slow.exit_code() == 1);
+  CHECK(now_ms() - start < 3000);
+  Dir dir("check-unix");
+  Proc sock = Proc::start({"socat", "-d", "-d", "UNIX-LISTEN:" + dir.path + "/app.sock,fork", "/dev/null"});
+  REQUIRE(sock.wait_err("listening on"));
+  CHECK(run_dock({"--check", "unix://" + dir.path + "/app.sock"}).exit_code() == 0);
+  // Usage errors are 1 too: Docker reserves a HEALTHCHECK's 2.
+  Proc usage = run_dock({"--check", "tcp://127.0.0.1:" + std::to_string(port), "--check-timeout", "soon"});
+  CHECK(usage.exit_code() == 1);
+  CHECK(usage.err_buf.rfind("dock: --check-timeout: 'soon' is not a duration", 0) == 0);
 }

@@ -676,7 +676,24 @@ TEST_CASE("dock --check [PATH]", "[options][check]") {
   p = Args({"--check", "/c"}, {"DOCK_READY_FILE=/b"}).parse();
   CHECK(p.check_path == "/c");
   CHECK(Args{"--check"}.parse().action == Parsed::Action::Fail);
+  CHECK(Args{"--check"}.parse().checking);  // its usage errors are exit 1
   CHECK(Args{"--check", "/a", "extra"}.parse().action == Parsed::Action::Fail);
+  p = Args({"--check", "tcp://db:5432", "--check-timeout", "2s"}, {"DOCK_CHECK_TIMEOUT=5s"}).parse();
+  CHECK(p.action == Parsed::Action::Check);
+  CHECK(p.check_path == "tcp://db:5432");
+  CHECK(p.config.check_timeout_ms == 2000);  // the flag beats the variable
+  p = Args({"--check-timeout=300ms", "--check", "http://x/"}).parse();
+  CHECK(p.config.check_timeout_ms == 300);
+  p = Args({"--check", "unix:///run/app.sock"}, {"DOCK_CHECK_TIMEOUT=5s"}).parse();
+  CHECK(p.config.check_timeout_ms == 5000);
+  CHECK(Args{"--check", "tcp://x:1"}.parse().config.check_timeout_ms == 1000);
+  CHECK(Args{"--check", "tcp://x:1", "--check-timeout", "0s"}.parse().action == Parsed::Action::Fail);
+  CHECK(Args{"--check-timeout", "1s", "true"}.parse().error == "--check-timeout: only with --check (dock --check URL --check-timeout 2s)");
+  CHECK(Args({"true"}, {"DOCK_CHECK_TIMEOUT=3s"}).parse().action == Parsed::Action::Run);  // the image's, for its probes
+  CHECK(is_probe_url("tcp://db:5432"));
+  CHECK(is_probe_url("HTTPS://h/"));
+  CHECK_FALSE(is_probe_url("/run/ready"));
+  CHECK_FALSE(is_probe_url("file:///run/ready"));
   CHECK(version_text().rfind("dock version " + std::string(kVersion) + "\n", 0) == 0);
 }
 
@@ -695,4 +712,30 @@ TEST_CASE("the worst-case stop: unbounded without --stop-timeout; delay, stop ti
   const Error bare = parse_stop_timeout("5", c);
   REQUIRE(bare);
   CHECK(*bare == "5 needs a unit, e.g. 5s");
+}
+
+TEST_CASE("the ready file's record, and a port listened on in /proc/net/tcp", "[check]") {
+  auto r = parse_ready_record("42\n");
+  REQUIRE(r);
+  CHECK(r->pid == 42);
+  CHECK(r->port == 0);
+  r = parse_ready_record("42\nport 8080\n");
+  REQUIRE(r);
+  CHECK(r->port == 8080);
+  for (std::string_view bad : {"", "42", "0\n", "x\n", "42\nport 0\n", "42\nport 70000\n", "42\nhello\n", "42\nport 1\nport 2\n"})
+    CHECK_FALSE(parse_ready_record(bad).has_value());
+  // Real lines of /proc/net/tcp and tcp6 (a listener on 8080, a connection from 8080, one on 5432).
+  const std::string tcp =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0\n"
+      "   1: 0100007F:1F90 0100007F:D2A4 01 00000000:00000000 00:00000000 00000000     0        0 12346 1 0000000000000000 20 4 30 10 -1\n";
+  const std::string tcp6 =
+      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 00000000000000000000000000000000:1538 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 23456 1 0000000000000000 100 0 0 10 0\n";
+  CHECK(listens_in(tcp, 8080));
+  CHECK_FALSE(listens_in(tcp, 53924));  // 0xD2A4 is a remote port, not a listener
+  CHECK_FALSE(listens_in(tcp, 5432));
+  CHECK(listens_in(tcp6, 5432));
+  CHECK_FALSE(listens_in(tcp6, 8080));
+  CHECK_FALSE(listens_in("", 8080));
 }
