@@ -5392,16 +5392,49 @@ Error write_by_rename(const std::string& dst, std::string_view text, mode_t mode
 // hold a secret).
 constexpr mode_t rendered_mode(mode_t src) { return src & 0770; }
 
+// One file: SRC rendered from `env` into DST.
+Error render_file(const std::string& src_path, const std::string& dst, const Environment& env, const Identity* owner) {
+  std::string src, out;
+  mode_t mode = 0;
+  if (auto err = read_small_file(src_path, src, &mode)) return src_path + ": " + *err;
+  if (auto err = render_template(src, [&](std::string_view name) { return env.get(name); }, out))
+    return src_path + ": " + *err;
+  if (auto err = write_by_rename(dst, out, rendered_mode(mode), owner)) return dst + ": " + *err;
+  debug("--template: %s written from %s", dst.c_str(), src_path.c_str());
+  return {};
+}
+
+// SRC a directory (the nginx image's templates): every regular file
+// directly in it, into the directory DST (made when missing) under the
+// same name less a trailing ".template", in byte order of the names.
+// Subdirectories, symlinks and anything else are left alone.
+Error render_directory(const TemplateSpec& t, const Environment& env, const Identity* owner) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(t.src.c_str());
+  if (d == nullptr) return t.src + ": " + std::strerror(errno);
+  struct stat sb;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.' && ::fstatat(::dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode))
+      names.emplace_back(e->d_name);
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  if (::mkdir(t.dst.c_str(), 0755) != 0 && errno != EEXIST) return t.dst + ": " + std::strerror(errno);
+  if (::stat(t.dst.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) return t.dst + ": not a directory (SRC is one)";
+  constexpr std::string_view kSuffix = ".template";
+  for (const auto& name : names) {
+    std::string out = name;
+    if (out.size() > kSuffix.size() && out.ends_with(kSuffix)) out.resize(out.size() - kSuffix.size());
+    if (auto err = render_file(t.src + "/" + name, t.dst + "/" + out, env, owner)) return err;
+  }
+  return {};
+}
+
 // Every --template, rendered from `env`.
 Error render_templates(std::span<const TemplateSpec> specs, const Environment& env, const Identity* owner) {
   for (const auto& t : specs) {
-    std::string src, out;
-    mode_t mode = 0;
-    if (auto err = read_small_file(t.src, src, &mode)) return t.src + ": " + *err;
-    if (auto err = render_template(src, [&](std::string_view name) { return env.get(name); }, out))
-      return t.src + ": " + *err;
-    if (auto err = write_by_rename(t.dst, out, rendered_mode(mode), owner)) return t.dst + ": " + *err;
-    debug("--template: %s written from %s", t.dst.c_str(), t.src.c_str());
+    struct stat sb;
+    const bool directory = ::stat(t.src.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (auto err = directory ? render_directory(t, env, owner) : render_file(t.src, t.dst, env, owner)) return err;
   }
   return {};
 }
@@ -5860,8 +5893,9 @@ constexpr std::array<OptionSpec, 33> kOptions{{
      [](Config& c, std::string_view v) { return parse_file_env(v, c); },
      [](Config& c, std::string_view v) { return parse_file_env(v, c); }},
     {"template", 0, Takes::Value, "SRC:DST",
-     "write DST: SRC with {{NAME}} and {{NAME:-default}}\n"
-     "filled from the environment; repeatable",
+     "write DST: SRC with {{NAME}}, {{NAME:-default}}\n"
+     "filled from the environment (a directory: each\n"
+     "file in it, .template dropped); repeatable",
      [](Config& c, std::string_view v) { return parse_template_spec(v, c.templates); },
      [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view t) { return parse_template_spec(t, c.templates); }); }},
     {"user", 0, Takes::Value, "USER[:GROUP]",

@@ -608,3 +608,25 @@ TEST_CASE("dock --check URL: a one-shot probe within --check-timeout, exit 0 or 
   CHECK(usage.exit_code() == 1);
   CHECK(usage.err_buf.rfind("dock: --check-timeout: 'soon' is not a duration", 0) == 0);
 }
+
+TEST_CASE("--template DIR:DIR renders every regular file, a trailing .template dropped; defaults as the shell's", "[before][template]") {
+  Dir dir("template-dir");
+  const std::string src = dir.path + "/templates", dst = dir.path + "/conf.d";
+  REQUIRE(mkdir(src.c_str(), 0755) == 0);
+  write(src + "/default.conf.template", "listen {{PORT:-8080}}; server_name {{HOST-localhost}}; set $x $host;\n", 0640);
+  write(src + "/extra.conf", "root {{ROOT}};\n");
+  REQUIRE(mkdir((src + "/sub").c_str(), 0755) == 0);
+  write(src + "/sub/skipped.template", "{{NOT_SET}}\n");
+  REQUIRE(symlink("/etc/hostname", (src + "/link.template").c_str()) == 0);
+  // PORT is set but empty (compose gives PORT= for an unset host variable): :- takes the default.
+  Proc p = run_dock({"--template", src + ":" + dst, "--", "sh", "-c", "ls " + dst + "; cat " + dst + "/default.conf"},
+                    {.env = {"PORT=", "ROOT=/srv"}});
+  CHECK(p.exit_code() == 0);
+  CHECK(p.out_buf == "default.conf\nextra.conf\nlisten 8080; server_name localhost; set $x $host;\n");
+  CHECK(read_file(dst + "/extra.conf") == "root /srv;\n");
+  struct stat sb {};
+  REQUIRE(stat((dst + "/default.conf").c_str(), &sb) == 0);
+  CHECK((sb.st_mode & 07777) == 0640);
+  Proc host_empty = run_dock({"--template", src + ":" + dst, "--", "cat", dst + "/default.conf"}, {.env = {"HOST=", "ROOT=/"}});
+  CHECK(host_empty.out_buf == "listen 8080; server_name ; set $x $host;\n");  // - only when unset
+}
