@@ -577,6 +577,18 @@ bool say_dropped() noexcept {
   return true;
 }
 
+// At exit nothing is left to forward or reap: stderr gets at most 1 s to
+// take the summary of what it could not, so that the summary is not
+// dropped too (SPEC §15). A reader that is gone ends the wait at once.
+void say_dropped_at_exit() noexcept {
+  const int64_t deadline = monotonic_ms() + 1000;
+  while (!g_stderr_gone && !say_dropped()) {
+    const int64_t left = deadline - monotonic_ms();
+    pollfd p{g_stderr, POLLOUT, 0};
+    if (left <= 0 || ::poll(&p, 1, int(left)) == 0) return;
+  }
+}
+
 void vsay(const char* prefix, const char* fmt, va_list ap) noexcept {
   if (g_stderr_gone) return;
   char text[1024];
@@ -6868,7 +6880,7 @@ void finish(State& st) {
     g_ssl.SSL_shutdown(st.link.tls.ssl());  // close_notify
   report_losses(st.lines);
   debug("all processes reaped; exiting with %d", exit_status(st.init));
-  say_dropped();
+  say_dropped_at_exit();
 }
 
 [[maybe_unused]] int run(int argc, char** argv, char** envp) {

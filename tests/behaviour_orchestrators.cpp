@@ -446,7 +446,7 @@ TEST_CASE("--pdeath-signal: dock gets SIG when the process that started it dies"
   // forwarded to the command like any other.
   const std::string out = temp_path("pdeath-out");
   unlink(out.c_str());
-  Proc parent = Proc::start({"sh", "-c", dock_path() + " --pdeath-signal TERM --kill-timeout 500ms -- " + helper() + " record --no-stdin & echo dock $!; wait"},
+  Proc parent = Proc::start({"sh", "-c", dock_path() + " --pdeath-signal TERM --stop-timeout 500ms -- " + helper() + " record --no-stdin & echo dock $!; wait"},
                             {.env = {"HELPER_OUT=" + out}});
   REQUIRE(parent.wait_out("dock "));
   REQUIRE(parent.wait_out("\n"));
