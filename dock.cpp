@@ -3199,6 +3199,8 @@ Error parse_log_rotate(std::string_view value, RotationConfig& c) {
 }
 
 Error parse_log_max_size(std::string_view value, RotationConfig& c) {
+  // One rule for bare numbers (SPEC §2): a SIZE needs its unit, as a DURATION does.
+  if (parse_uint(value)) return std::string(value) + " needs a unit, e.g. " + std::string(value) + "M";
   auto n = parse_size(value);
   if (!n || *n == 0) return "'" + std::string(value) + "' is not a size above zero (e.g. 10m, 512k, 1g)";
   c.log_max_size = *n;
@@ -6015,6 +6017,7 @@ struct Parsed {
   std::string error;       // "<what>: <why>" when action is Fail
   std::string check_path;  // --check's ready file, or the URL it probes
   bool checking = false;   // --check was given: a usage error is 1, not 2 (Docker reserves 2)
+  std::vector<std::string> warnings;  // said once dock runs: DOCK_* variables no option has
 };
 
 // Does `var` ("DOCK_KILL_TIMEOUT") name the option `name` ("kill-timeout")?
@@ -6058,6 +6061,48 @@ struct ArgParser {
   }
 };
 
+// Edits (insert, delete, replace, swap two neighbours) from `a` to `b`.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+    }
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// The option whose name (as `spell` writes it) is closest to `typed`, when
+// close enough to be a typo; nullptr otherwise.
+template <class Spell>
+const OptionSpec* closest_option(std::string_view typed, Spell spell) {
+  const OptionSpec* best = nullptr;
+  size_t best_d = SIZE_MAX;
+  for (const auto& o : kOptions) {
+    const size_t d = edit_distance(typed, spell(o));
+    if (d < best_d) best = &o, best_d = d;
+  }
+  return best != nullptr && best_d <= std::max<size_t>(2, typed.size() / 4) ? best : nullptr;
+}
+
+// "unknown option; did you mean --kill-timeout?"
+std::string unknown_option(std::string_view name) {
+  const OptionSpec* near = closest_option(name, [](const OptionSpec& o) { return o.name; });
+  return near != nullptr ? "unknown option; did you mean --" + std::string(near->name) + "?" : "unknown option (see dock --help)";
+}
+
+// DOCK_KILL_TIMEOUT for kill-timeout.
+std::string variable_of(std::string_view option) {
+  std::string v = "DOCK_";
+  for (char ch : option) v += ch == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(ch)));
+  return v;
+}
+
 const OptionSpec* long_option(std::string_view name) {
   for (const auto& o : kOptions)
     if (o.name == name) return &o;
@@ -6092,7 +6137,7 @@ bool take_long(ArgParser& ap, std::span<char* const> argv, size_t& i) {
   const std::string_view name = body.substr(0, eq);
   const std::string what = "--" + std::string(name);
   const OptionSpec* spec = long_option(name);
-  if (!spec) return ap.fail(what, "unknown option (see dock --help)");
+  if (!spec) return ap.fail(what, unknown_option(name));
   const bool takes_value = spec->takes == Takes::Value;
   std::string_view value;
   if (spec->takes == Takes::Meta && spec->name == "check") return take_check(ap, argv, i, body, eq);
@@ -6113,6 +6158,11 @@ bool take_long(ArgParser& ap, std::span<char* const> argv, size_t& i) {
 
 // -d, -h, -V, grouped as -dV. true: parsing ends here.
 bool take_short(ArgParser& ap, std::string_view arg) {
+  // -kill-timeout: a long option with one dash (a Go habit), not -k -i -l ...
+  const std::string_view word = arg.substr(1, arg.find('=') - 1);
+  if (word.size() > 1)
+    if (const OptionSpec* spec = long_option(word))
+      return ap.fail(std::string(arg.substr(0, arg.find('='))), "long options take two dashes: --" + std::string(spec->name));
   for (char ch : arg.substr(1)) {
     const OptionSpec* spec = nullptr;
     for (const auto& o : kOptions)
@@ -6121,6 +6171,20 @@ bool take_short(ArgParser& ap, std::string_view arg) {
     if (ap.take(*spec, {}, std::string("-") + ch)) return true;
   }
   return false;
+}
+
+// A DOCK_* variable that is no option's (DOCK_KILLTIMEOUT) is a typo more
+// often than not: one warning naming the closest option's variable. dock
+// still starts (an image's ENV must not brick a container) and the command
+// gets the variable. dock's own outputs are not warned about.
+void warn_unknown_variable(ArgParser& ap, std::string_view name) {
+  if (name.substr(0, 5) != "DOCK_") return;
+  for (std::string_view own : {"DOCK_EXIT_STATUS", "DOCK_CPUS", "DOCK_MEMORY_MAX"})
+    if (name == own) return;
+  const OptionSpec* near = closest_option(name, [](const OptionSpec& o) { return variable_of(o.name); });
+  ap.p.warnings.push_back(std::string(name) + ": not a dock option" +
+                          (near != nullptr ? "; did you mean " + variable_of(near->name) + "?" : "") +
+                          " (left to the command)");
 }
 
 // The DOCK_* variables of the options no flag set; the rest of the
@@ -6138,6 +6202,7 @@ bool take_env(ArgParser& ap, std::span<char* const> env) {
       if (o.takes != Takes::Meta && env_names(name, o.name)) spec = &o;
     if (!spec) {  // not dock's: the child gets it
       c.child_env.push_back(entry);
+      warn_unknown_variable(ap, name);
       continue;
     }
     // An empty variable is an unset one: Docker cannot unset an image's
@@ -6903,6 +6968,7 @@ void finish(State& st) {
   Parsed parsed = parse_args({argv, size_t(argc)}, {envp, envc});
   if (parsed.action != Parsed::Action::Run) return answer(parsed);
   g_debug = parsed.config.debug;
+  for (const auto& w : parsed.warnings) say("%s", w.c_str());
   const bool orphaned = set_pdeath_signal(parsed.config.pdeath_signal, parent);
   Fd cwd = leave_working_directory(parsed.config);
   if (!inputs_ok(parsed.config)) return code(Exit::Usage);

@@ -48,6 +48,7 @@ if [ -n "${DOCK_BENCH_BASELINE:-}" ]; then
   how[dock-before]="$DOCK_BENCH_BASELINE --"
   inits+=(dock-before)
 fi
+unset DOCK_BENCH_BASELINE  # not dock's own: the docks measured must not see it (they warn of it)
 have() { [ -n "${how[$1]:-}" ]; }
 docks=(dock dock-static)  # the dock-only tables
 if have dock-before; then docks+=(dock-before); fi

@@ -25,7 +25,7 @@ trap cleanup EXIT
 # A check that cannot run on this machine: one line why, for the summary.
 skip() {
   echo "skip $*"
-  [ -n "${DOCK_TEST_SKIPS:-}" ] && echo "docker tests: $*" >>"$DOCK_TEST_SKIPS"
+  [ -n "$skips_file" ] && echo "docker tests: $*" >>"$skips_file"
 }
 
 

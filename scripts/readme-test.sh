@@ -70,7 +70,7 @@ if [ ! -e "${dockerfiles[0]}" ]; then
   :
 elif ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then
   echo "skip the README's runnable Dockerfiles: no Docker engine answers"
-  [ -n "${DOCK_TEST_SKIPS:-}" ] && echo "readme tests: runnable Dockerfiles: no Docker engine answers" >>"$DOCK_TEST_SKIPS"
+  [ -n "$skips_file" ] && echo "readme tests: runnable Dockerfiles: no Docker engine answers" >>"$skips_file"
 else
   for f in "${dockerfiles[@]}"; do
     n=$(basename "$f" .dockerfile-runnable)

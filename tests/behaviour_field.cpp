@@ -371,6 +371,13 @@ TEST_CASE("field 16: usage traps: bare integers, option-looking values, empty va
   Proc bare = run_dock({"--kill-timeout", "5", "--", "true"});
   CHECK(bare.exit_code() == 2);
   CHECK(bare.err_buf == "dock: --kill-timeout: 5 needs a unit, e.g. 5s\n");
+  // One rule: a bare SIZE is refused as a bare DURATION is (it was 10 bytes).
+  Proc size = run_dock({"--io", temp_path("bare.log"), "--log-max-size", "10", "--", "true"});
+  CHECK(size.exit_code() == 2);
+  CHECK(size.err_buf == "dock: --log-max-size: 10 needs a unit, e.g. 10M\n");
+  Proc sized = run_dock({"--io", temp_path("bare.log"), "--log-max-size", "10b", "--", "true"});  // bytes, said so
+  CHECK(sized.exit_code() == 0);
+  unlink(temp_path("bare.log").c_str());
   const std::string tty_file = temp_path("--tty");
   Proc opt = run_dock({"--io", "--tty", "true"});
   CHECK(opt.exit_code() == 2);

@@ -630,3 +630,17 @@ TEST_CASE("--template DIR:DIR renders every regular file, a trailing .template d
   Proc host_empty = run_dock({"--template", src + ":" + dst, "--", "cat", dst + "/default.conf"}, {.env = {"HOST=", "ROOT=/"}});
   CHECK(host_empty.out_buf == "listen 8080; server_name ; set $x $host;\n");  // - only when unset
 }
+
+TEST_CASE("typos are caught: the closest option, one dash, a DOCK_* variable of no option (dock still starts)", "[options]") {
+  Proc typo = run_dock({"--kill-timout", "5s", "--", "echo", "ran"});
+  CHECK(typo.exit_code() == 2);
+  CHECK(typo.err_buf == "dock: --kill-timout: unknown option; did you mean --kill-timeout?\n");
+  Proc dash = run_dock({"-kill-timeout", "5s", "--", "echo", "ran"});
+  CHECK(dash.exit_code() == 2);
+  CHECK(dash.err_buf == "dock: -kill-timeout: long options take two dashes: --kill-timeout\n");
+  // An image's ENV with a typo must not brick the container: one warning, the command runs and gets it.
+  Proc env = run_dock({"--", "sh", "-c", "echo ran $DOCK_KILLTIMEOUT"}, {.env = {"DOCK_KILLTIMEOUT=5s"}});
+  CHECK(env.exit_code() == 0);
+  CHECK(env.out_buf == "ran 5s\n");
+  CHECK(env.err_buf == "dock: DOCK_KILLTIMEOUT: not a dock option; did you mean DOCK_KILL_TIMEOUT? (left to the command)\n");
+}

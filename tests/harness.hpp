@@ -115,6 +115,15 @@ inline std::vector<std::string> pid1_prefix() {
   return p;
 }
 
+// The test runner's own variables (DOCK_BIN, DOCK_FIELD, DOCK_EMULATED,
+// DOCK_TEST_SKIPS) are not dock's: a dock the tests start never sees them
+// (it warns of a DOCK_* variable that no option has).
+inline bool runner_variable(std::string_view entry) {
+  for (std::string_view name : {"DOCK_BIN=", "DOCK_FIELD=", "DOCK_EMULATED=", "DOCK_TEST_SKIPS="})
+    if (entry.substr(0, name.size()) == name) return true;
+  return false;
+}
+
 // A path under /tmp that no other test run uses.
 inline std::string temp_path(const std::string& name) {
   return "/tmp/dock-test-" + std::to_string(getpid()) + "-" + name;
@@ -446,6 +455,7 @@ class Proc {
     std::vector<std::string> envs;
     for (char** e = environ; *e; ++e) {
       std::string_view v = *e;
+      if (runner_variable(v)) continue;
       bool replaced = false;
       for (const auto& add : o.env)
         if (v.substr(0, v.find('=') + 1) == std::string_view(add).substr(0, add.find('=') + 1)) replaced = true;
@@ -575,7 +585,8 @@ class Pty {
     winsize ws{40, 120, 0, 0};
     ioctl(t.master, TIOCSWINSZ, &ws);
     std::vector<std::string> envs;
-    for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+    for (char** e = environ; *e; ++e)
+      if (!runner_variable(*e)) envs.emplace_back(*e);
     envs.insert(envs.end(), env.begin(), env.end());
     std::vector<char*> argv, envp;
     std::vector<std::string> a = args;

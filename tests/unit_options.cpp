@@ -739,3 +739,21 @@ TEST_CASE("the ready file's record, and a port listened on in /proc/net/tcp", "[
   CHECK_FALSE(listens_in(tcp6, 8080));
   CHECK_FALSE(listens_in("", 8080));
 }
+
+TEST_CASE("typos: the closest option, one dash, a DOCK_* variable no option has", "[options]") {
+  CHECK(edit_distance("kill-timout", "kill-timeout") == 1);
+  CHECK(edit_distance("kilL-timeout", "kill-timeout") == 1);
+  CHECK(edit_distance("kill-tiemout", "kill-timeout") == 1);  // two neighbours swapped
+  CHECK(edit_distance("", "io") == 2);
+  CHECK(Args{"--kill-timout", "5s", "true"}.parse().error == "--kill-timout: unknown option; did you mean --kill-timeout?");
+  CHECK(Args{"--stoptimeout", "5s", "true"}.parse().error == "--stoptimeout: unknown option; did you mean --stop-timeout?");
+  CHECK(Args{"--bogus", "true"}.parse().error == "--bogus: unknown option (see dock --help)");
+  CHECK(Args{"-kill-timeout", "5s", "true"}.parse().error == "-kill-timeout: long options take two dashes: --kill-timeout");
+  CHECK(Args{"-io=x.log", "true"}.parse().error == "-io: long options take two dashes: --io");
+  CHECK(Args{"-dV"}.parse().action == Parsed::Action::Version);  // short options still group
+  auto p = Args({"true"}, {"DOCK_KILLTIMEOUT=5s", "DOCK_COLOUR=red", "DOCK_EXIT_STATUS=0", "DOCK_CPUS=2", "DOCK_MEMORY_MAX=1"}).parse();
+  CHECK(p.action == Parsed::Action::Run);
+  CHECK(p.warnings == std::vector<std::string>{"DOCK_KILLTIMEOUT: not a dock option; did you mean DOCK_KILL_TIMEOUT? (left to the command)",
+                                               "DOCK_COLOUR: not a dock option (left to the command)"});
+  CHECK(p.config.kill_timeout_ms == 5000);  // the default: the typo set nothing
+}
