@@ -3367,6 +3367,14 @@ std::string temporary_name(const std::string& base) {
   return name;
 }
 
+// A file dock made in place of `was` gets its owner, group and permission
+// bits (a 0644 log a non-root shipper reads stays so after a rotation;
+// never setuid, setgid or sticky). Best effort: a failure leaves 0600 root.
+void keep_owner_and_mode(int fd, const struct stat& was) {
+  if (::fchown(fd, was.st_uid, was.st_gid) != 0) debug("rotation: chown: %s", std::strerror(errno));
+  if (::fchmod(fd, was.st_mode & 0777) != 0) debug("rotation: chmod: %s", std::strerror(errno));
+}
+
 // The compressor: a process of its own (forked by dock, at low priority),
 // so that compressing a big archive never holds up the loop. It writes
 // `tmp` (a new file: O_EXCL, no symlink followed), renames it to
@@ -3386,6 +3394,7 @@ std::string temporary_name(const std::string& base) {
   Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!out) fail(errno);
   made = true;
+  keep_owner_and_mode(out.get(), was);  // a log shipper that could read the log reads its archives
   gzFile_s* gz = g_zlib.gzdopen(out.get(), "wb6");
   if (gz == nullptr) fail(ENOMEM);
   std::vector<char> buf(256 * 1024);
@@ -3498,6 +3507,7 @@ bool rotate_log(Rotation& r, Sink& k, Loop& loop) {
   // A new file: nothing that appeared at the name meanwhile is followed.
   constexpr int kFresh = O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
   Fd fresh(retry([&] { return ::open(r.path.c_str(), kFresh, 0600); }));
+  if (fresh) keep_owner_and_mode(fresh.get(), ours);  // the log shipper keeps reading it
   if (!fresh) {
     const int err = errno;
     ::rename(archive.c_str(), r.path.c_str());  // back: keep writing where we were

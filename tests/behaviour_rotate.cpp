@@ -227,3 +227,29 @@ TEST_CASE("a full disk: dock and the child go on, the failure is reported, writi
   INFO(p.err_buf);
   CHECK(count(p.err_buf, "No space left on device") <= 3);  // once per streak, per kind of failure
 }
+
+TEST_CASE("rotation keeps the log's owner, group and mode for the new file and the archives", "[rotate][field]") {
+  // A non-root log shipper reads a 0640 log of nobody's group: it must be able to read on after a rotation.
+  Dir dir("rot-mode");
+  const std::string log = dir.path + "/app.log";
+  std::ofstream(log) << "";
+  REQUIRE(chown(log.c_str(), 65534, 65534) == 0);
+  REQUIRE(chmod(log.c_str(), 0640) == 0);
+  Proc p = run_dock({"--io", log, "--log-max-size", "8k", "--log-keep", "100", "--", helper(), "count", "2000"});
+  CHECK(p.exit_code() == 0);
+  CHECK(p.err_buf.empty());
+  const auto all = archives(dir.path, "app.log");
+  REQUIRE(all.size() > 2);
+  for (const auto& a : all) {  // renamed ones and the compressor's .gz files alike
+    struct stat sb {};
+    REQUIRE(stat((dir.path + "/" + a.name).c_str(), &sb) == 0);
+    INFO(a.name);
+    CHECK((sb.st_mode & 07777) == 0640);
+    CHECK(sb.st_uid == 65534);
+    CHECK(sb.st_gid == 65534);
+  }
+  struct stat live {};
+  REQUIRE(stat(log.c_str(), &live) == 0);
+  CHECK((live.st_mode & 07777) == 0640);
+  CHECK(live.st_uid == 65534);
+}
