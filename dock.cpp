@@ -4501,6 +4501,7 @@ struct Readiness {
   bool unsure = false;             // "cannot tell whose" was said
   std::vector<uint64_t> judged;    // the listening sockets last judged (not the command's)
   int64_t checked_at = 0;          // ... when
+  std::vector<uint64_t> foreign_said;  // the sockets -d last said are someone else's
   Fd probe_socket;                 // the socket diagnostics' netlink socket
   bool file_made = false;          // --ready-file exists, made by dock
   struct stat file_id {};          // ... this one (device and inode)
@@ -4538,7 +4539,11 @@ void on_probe_deadline(Readiness& r, Loop& loop) {
         debug("port %u is listening", port);
         r.port_seen = true;
         return update_readiness(r, loop);
-      case Owner::NotOurs:
+      case Owner::NotOurs:  // said once for each set of sockets (-d)
+        if (inodes != r.foreign_said)
+          debug("port %u is listened on by a process that is not the command or one of its children; still waiting",
+                port);
+        r.foreign_said = inodes;
         break;
       case Owner::Unknown:
         if (!r.unsure)
@@ -4556,7 +4561,11 @@ void start_readiness(Readiness& r, Loop& loop, pid_t child) {
   r.child = child;
   r.port_seen = r.cfg->bind_port == 0;
   r.notified = r.cfg->notify != NotifyMode::Own;
-  if (!r.port_seen) set_deadline(loop, r.probe_timer, kProbeMs);
+  if (!r.port_seen) {
+    debug("not ready until the command or one of its children listens on port %u (--bind-port)", unsigned(r.cfg->bind_port));
+    set_deadline(loop, r.probe_timer, kProbeMs);
+  }
+  if (!r.notified) debug("not ready until the command says READY=1 (--notify)");
   update_readiness(r, loop);
 }
 

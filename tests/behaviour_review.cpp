@@ -644,3 +644,18 @@ TEST_CASE("typos are caught: the closest option, one dash, a DOCK_* variable of 
   CHECK(env.out_buf == "ran 5s\n");
   CHECK(env.err_buf == "dock: DOCK_KILLTIMEOUT: not a dock option; did you mean DOCK_KILL_TIMEOUT? (left to the command)\n");
 }
+
+TEST_CASE("-d says what readiness waits for, and when the port is someone else's", "[bind-port][notify]") {
+  if (emulated()) return skip("--bind-port: qemu-user has no NETLINK_SOCK_DIAG");
+  int port = 0;
+  const int outsider = loopback_listener(4, port);  // the test's socket: not dock's descendant's
+  const std::string p = std::to_string(port);
+  Proc d = start_dock({"-d", "--bind-port", p, "--notify", "--", "sh", "-c", "echo up; read x"});
+  REQUIRE(d.wait_out("up\n"));
+  CHECK(d.wait_err("not ready until the command or one of its children listens on port " + p + " (--bind-port)\n"));
+  CHECK(d.wait_err("not ready until the command says READY=1 (--notify)\n"));
+  CHECK(d.wait_err("port " + p + " is listened on by a process that is not the command or one of its children; still waiting\n"));
+  d.send("x\n");
+  CHECK(d.exit_code() == 0);
+  close(outsider);
+}
