@@ -78,6 +78,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/uio.h>
 #include <sys/signalfd.h>
@@ -924,21 +925,29 @@ struct ChildStdio {
 
 // Who the child becomes before exec: --user (dock is root and switches
 // ids) and --no-new-privs.
+// One --rlimit: which limit, and its soft and hard values.
+struct Limit {
+  decltype(RLIMIT_NOFILE) resource = RLIMIT_NOFILE;  // glibc's enum in C++, musl's int
+  rlimit value{};
+};
+
 struct Credentials {
   bool change = false;  // setgroups, setgid, setuid
   uid_t uid = 0;
   gid_t gid = 0;
   std::span<const gid_t> groups;
   bool no_new_privs = false;
+  std::span<const Limit> limits;  // --rlimit, set while still root
 };
 
 // Where the child stopped when it could not exec.
-enum class Stage : int { Exec, Terminal, Directory, User };
+enum class Stage : int { Exec, Terminal, Directory, User, Limits };
 
 struct Spawned {
   pid_t pid = -1;
   int exec_errno = 0;  // nonzero: the command could not be executed
   Stage stage = Stage::Exec;
+  int which = 0;       // Stage::Limits: the index of the --rlimit that failed
 };
 
 // What the child needs; it reads it in dock's memory.
@@ -961,8 +970,8 @@ struct SpawnPlan {
 // sanitizers, this changes nothing.
 #define DOCK_CHILD_STACK __attribute__((no_sanitize_address))
 
-[[noreturn]] DOCK_CHILD_STACK void child_fails(const SpawnPlan& p, int err, int status, Stage stage) {
-  const int report[2] = {err, int(stage)};
+[[noreturn]] DOCK_CHILD_STACK void child_fails(const SpawnPlan& p, int err, int status, Stage stage, int which = 0) {
+  const int report[3] = {err, int(stage), which};
   [[maybe_unused]] ssize_t w = ::write(p.report, report, sizeof report);
   ::_exit(status);
 }
@@ -1051,6 +1060,9 @@ DOCK_CHILD_STACK int start_child(void* arg) {
   if (p.stdio.in >= 0) ::dup2(p.stdio.in, STDIN_FILENO);
   if (p.stdio.out >= 0) ::dup2(p.stdio.out, STDOUT_FILENO);
   if (p.stdio.err >= 0) ::dup2(p.stdio.err, STDERR_FILENO);
+  for (size_t i = 0; i < p.creds.limits.size(); ++i)  // before setuid: raising a hard limit needs root
+    if (::setrlimit(p.creds.limits[i].resource, &p.creds.limits[i].value) != 0)
+      child_fails(p, errno, code(Exit::Setup), Stage::Limits, int(i));
   if (const int err = become(p.creds)) child_fails(p, err, code(Exit::Setup), Stage::User);
   // After setuid: a change of credentials clears the parent-death signal.
   if (!p.pid1) {
@@ -1098,10 +1110,10 @@ Spawned spawn(SpawnPlan plan) {
   if (plan.stdio.ctty < 0) ::setpgid(pid, pid);
   if (plan.tty_fd >= 0) ::tcsetpgrp(plan.tty_fd, pid);
   wr.reset();
-  int failed[2] = {0, 0};  // errno, Stage
+  int failed[3] = {0, 0, 0};  // errno, Stage, which
   const ssize_t n = retry([&] { return ::read(rd.get(), failed, sizeof failed); });
-  if (n != ssize_t(sizeof failed)) return {pid, 0, Stage::Exec};
-  return {pid, failed[0], Stage(failed[1])};
+  if (n != ssize_t(sizeof failed)) return {pid, 0, Stage::Exec, 0};
+  return {pid, failed[0], Stage(failed[1]), failed[2]};
 }
 
 // ==== 5. Signals, reaping and the lifecycle ====
@@ -5221,6 +5233,7 @@ struct StartConfig {
   int64_t wait_timeout_ms = 60'000;     // --wait-timeout, for all of them together
   std::vector<std::string> setup;       // --setup PATH, in order
   std::vector<std::string> teardown;    // --teardown PATH, in order
+  std::vector<Limit> limits;            // --rlimit NAME=SOFT[:HARD]
 };
 
 // --wait-for URL: tcp://, tcp4://, tcp6://, unix://, file:///PATH,
@@ -5254,6 +5267,54 @@ Error parse_wait_timeout(std::string_view value, StartConfig& c) {
 Error parse_program_path(std::string_view value, std::vector<std::string>& out) {
   if (value.empty()) return "'' is not a path";
   out.emplace_back(value);
+  return {};
+}
+
+// --rlimit NAME=SOFT[:HARD], as docker run --ulimit and prlimit spell
+// them: a number or `unlimited`; HARD defaults to SOFT.
+struct LimitName {
+  std::string_view name;
+  decltype(RLIMIT_NOFILE) resource;
+};
+constexpr std::array<LimitName, 14> kLimitNames{{{"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC}, {"core", RLIMIT_CORE},
+                                                 {"memlock", RLIMIT_MEMLOCK}, {"stack", RLIMIT_STACK}, {"as", RLIMIT_AS},
+                                                 {"fsize", RLIMIT_FSIZE}, {"cpu", RLIMIT_CPU}, {"data", RLIMIT_DATA},
+                                                 {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+                                                 {"rtprio", RLIMIT_RTPRIO}, {"sigpending", RLIMIT_SIGPENDING},
+                                                 {"locks", RLIMIT_LOCKS}}};
+
+// "nofile=1024:4096", for a message.
+std::string limit_text(const Limit& l) {
+  std::string name = "?";
+  for (const auto& n : kLimitNames)
+    if (n.resource == l.resource) name = std::string(n.name);
+  auto value = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v); };
+  return name + "=" + value(l.value.rlim_cur) + ":" + value(l.value.rlim_max);
+}
+
+Error parse_rlimit(std::string_view spec, StartConfig& c) {
+  const size_t eq = spec.find('=');
+  const std::string_view name = spec.substr(0, eq);
+  const LimitName* found = nullptr;
+  for (const auto& n : kLimitNames)
+    if (iequals(n.name, name)) found = &n;
+  if (eq == std::string_view::npos || found == nullptr)
+    return "'" + std::string(spec) + "' is not NAME=SOFT[:HARD] with NAME one of nofile, nproc, core, memlock, stack, as, fsize, cpu, data, msgqueue, nice, rtprio, sigpending, locks";
+  auto number = [](std::string_view v) -> std::optional<rlim_t> {
+    if (iequals(v, "unlimited")) return RLIM_INFINITY;
+    auto n = parse_uint(v);
+    if (!n) return std::nullopt;
+    return rlim_t(*n);
+  };
+  const std::string_view values = spec.substr(eq + 1);
+  const size_t colon = values.find(':');
+  const auto soft = number(values.substr(0, colon));
+  const auto hard = colon == std::string_view::npos ? soft : number(values.substr(colon + 1));
+  if (!soft || !hard) return "'" + std::string(spec) + "': SOFT and HARD are numbers or unlimited (e.g. nofile=1024:4096)";
+  if (*soft != RLIM_INFINITY && (*hard == RLIM_INFINITY ? false : *soft > *hard))
+    return "'" + std::string(spec) + "': SOFT is above HARD";
+  std::erase_if(c.limits, [&](const Limit& l) { return l.resource == found->resource; });  // a later one wins
+  c.limits.push_back({found->resource, {*soft, *hard}});
   return {};
 }
 
@@ -5865,7 +5926,7 @@ Error set_flag(Config& c, std::string_view value) {
   return {};
 }
 
-constexpr std::array<OptionSpec, 33> kOptions{{
+constexpr std::array<OptionSpec, 34> kOptions{{
     {"io", 0, Takes::Value, "URL",
      "where the child's stdio goes: file:///abs/path,\n"
      "file://rel/path or a bare path (output appended),\n"
@@ -5952,6 +6013,11 @@ constexpr std::array<OptionSpec, 33> kOptions{{
      "gone, with DOCK_EXIT_STATUS; repeatable",
      [](Config& c, std::string_view v) { return parse_program_path(v, c.teardown); },
      [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_program_path(x, c.teardown); }); }},
+    {"rlimit", 0, Takes::Value, "NAME=SOFT[:HARD]",
+     "a resource limit for the command (nofile, nproc,\n"
+     "core, ...; as docker run --ulimit); repeatable",
+     [](Config& c, std::string_view v) { return parse_rlimit(v, c); },
+     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_rlimit(x, c); }); }},
     {"no-new-privs", 0, Takes::Flag, "",
      "the command and its children gain no privileges\n"
      "(setuid files, file capabilities)",
@@ -6768,11 +6834,12 @@ bool prepare(Config& c, Prepared& p) {
     // From the passwd entry, replacing an inherited one (Docker sets
     // HOME=/root in every container), as gosu and su-exec do.
     p.env.set("HOME", p.user->home.empty() ? "/" : p.user->home);
-    p.creds = {::geteuid() == 0, p.user->uid, p.user->gid, p.user->groups, false};
+    p.creds = {::geteuid() == 0, p.user->uid, p.user->gid, p.user->groups, false, {}};
     debug("--user %s: uid %u, gid %u, %zu groups", c.user.c_str(), unsigned(p.user->uid), unsigned(p.user->gid),
           p.user->groups.size());
   }
   p.creds.no_new_privs = c.no_new_privs;
+  p.creds.limits = c.limits;
   if (!notify_name.empty()) {
     p.env.set("NOTIFY_SOCKET", notify_name);
     debug("--notify: NOTIFY_SOCKET=%s", notify_name.c_str());
@@ -6947,6 +7014,7 @@ void start_command(State& st) {
   if (child.exec_errno == 0) return advance(in, st.loop, Event::Started);
   const bool exec = child.stage == Stage::Exec;
   const std::string what = child.stage == Stage::User        ? "--user " + st.cfg.user
+                           : child.stage == Stage::Limits    ? "--rlimit " + limit_text(st.prep->creds.limits[size_t(child.which)])
                            : child.stage == Stage::Terminal  ? std::string("--tty: the terminal")
                            : child.stage == Stage::Directory ? std::string("the working directory")
                                                              : std::string(st.cfg.command[0]);

@@ -659,3 +659,22 @@ TEST_CASE("-d says what readiness waits for, and when the port is someone else's
   CHECK(d.exit_code() == 0);
   close(outsider);
 }
+
+TEST_CASE("--rlimit NAME=SOFT[:HARD] sets the command's limits before it becomes --user", "[before][rlimit][pid1]") {
+  const bool pid1 = each_mode();
+  Proc p = run_dock({"--rlimit", "nofile=1000:2000", "--rlimit", "core=0", "--user", "nobody", "--", "sh", "-c",
+                     "ulimit -n; ulimit -Hn; ulimit -c"},
+                    {.pid1 = pid1});
+  CHECK(p.exit_code() == 0);
+  CHECK(p.out_buf == "1000\n2000\n0\n");
+  Proc env = run_dock({"--", "sh", "-c", "ulimit -n"}, {.pid1 = pid1, .env = {"DOCK_RLIMIT=nofile=512,core=0"}});
+  CHECK(env.out_buf == "512\n");
+  // Above what the kernel allows (nr_open): one line, exit 1, nothing run.
+  Proc high = run_dock({"--rlimit", "nofile=unlimited", "--", "echo", "ran"}, {.pid1 = pid1});
+  CHECK(high.exit_code() == 1);
+  CHECK(high.out_buf.empty());
+  CHECK(high.err_buf == "dock: --rlimit nofile=unlimited:unlimited: Operation not permitted\n");
+  Proc bad = run_dock({"--rlimit", "files=10", "--", "true"}, {.pid1 = pid1});
+  CHECK(bad.exit_code() == 2);
+  CHECK(bad.err_buf.rfind("dock: --rlimit: 'files=10' is not NAME=SOFT[:HARD]", 0) == 0);
+}
