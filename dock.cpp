@@ -5232,7 +5232,7 @@ struct StartConfig {
   std::vector<WaitTarget> wait_for;     // --wait-for URL, in order
   int64_t wait_timeout_ms = 60'000;     // --wait-timeout, for all of them together
   std::vector<std::string> setup;       // --setup PATH, in order
-  std::vector<std::string> teardown;    // --teardown PATH, in order
+  std::vector<std::string> teardown;    // --teardown PATH or URL, in order
   std::vector<Limit> limits;            // --rlimit NAME=SOFT[:HARD]
 };
 
@@ -5268,6 +5268,24 @@ Error parse_program_path(std::string_view value, std::vector<std::string>& out) 
   if (value.empty()) return "'' is not a path";
   out.emplace_back(value);
   return {};
+}
+
+// Whether a --teardown names a URL to POST to rather than a program.
+bool is_http_url(std::string_view v) {
+  const std::string_view scheme = v.substr(0, v.find("://"));
+  return scheme.size() != v.size() && (iequals(scheme, "http") || iequals(scheme, "https"));
+}
+
+// --teardown PATH|URL: an http:// or https:// URL is checked now (exit 2
+// when malformed) and POSTed to after the command.
+Error parse_teardown(std::string_view value, std::vector<std::string>& out) {
+  if (is_http_url(value)) {
+    HookUrl h;
+    if (auto err = parse_hook_url(value, h)) return "'" + std::string(value) + "': " + *err;
+    out.emplace_back(value);
+    return {};
+  }
+  return parse_program_path(value, out);
 }
 
 // --rlimit NAME=SOFT[:HARD], as docker run --ulimit and prlimit spell
@@ -6008,11 +6026,12 @@ constexpr std::array<OptionSpec, 34> kOptions{{
      "before the command; a failure ends dock; repeatable",
      [](Config& c, std::string_view v) { return parse_program_path(v, c.setup); },
      [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_program_path(x, c.setup); }); }},
-    {"teardown", 0, Takes::Value, "PATH",
-     "run PATH after the command and its leftovers are\n"
-     "gone, with DOCK_EXIT_STATUS; repeatable",
-     [](Config& c, std::string_view v) { return parse_program_path(v, c.teardown); },
-     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_program_path(x, c.teardown); }); }},
+    {"teardown", 0, Takes::Value, "PATH|URL",
+     "run PATH (or POST to an http(s) URL) after the\n"
+     "command and its leftovers are gone, with\n"
+     "DOCK_EXIT_STATUS; repeatable",
+     [](Config& c, std::string_view v) { return parse_teardown(v, c.teardown); },
+     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_teardown(x, c.teardown); }); }},
     {"rlimit", 0, Takes::Value, "NAME=SOFT[:HARD]",
      "a resource limit for the command (nofile, nproc,\n"
      "core, ...; as docker run --ulimit); repeatable",
@@ -6417,9 +6436,13 @@ struct State {
   Environment teardown_env;        // the command's, with DOCK_EXIT_STATUS
   std::vector<char*> teardown_envp;
   size_t teardown_next = 0;        // the next --teardown program
+  HookUrl teardown_url;            // --teardown URL: the POST in flight
+  Exchange teardown_x;
+  TimerId teardown_timer = 0;      // its --kill-timeout
 
   explicit State(const Config& c) : cfg(c), init(c) {
-    init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = hook.x.loop = ready.loop = wait.loop = wait.x.loop = &loop;
+    init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = hook.x.loop = ready.loop = wait.loop = wait.x.loop =
+        teardown_x.loop = &loop;
     wait.cfg = &c;
     link.init = &init;
     link.io = &c.io;
@@ -6437,10 +6460,56 @@ struct State {
 void on_running(State& st) { hook_send(st.hook, st.loop, "running", st.init.child); }
 
 // The next --teardown program, or the end of the teardown.
+// --teardown URL: a POST with an empty body (Istio's or the Cloud SQL
+// proxy's /quitquitquit when a Job is done), bounded by --kill-timeout.
+// false: it could not even start (reported).
+bool start_teardown_post(State& st, const std::string& url) {
+  HookUrl& u = st.teardown_url;
+  if (auto err = parse_hook_url(url, u)) {  // checked at start: cannot fail here
+    say("--teardown %s: %s", url.c_str(), err->c_str());
+    return false;
+  }
+  Exchange& x = st.teardown_x;
+  x.tls = Tls();
+  x.addresses.clear();
+  exchange_peer(x, u);
+  if (auto err = u.https ? x.tls.prepare(x.peer) : Error()) {
+    say("--teardown %s: %s", u.shown.c_str(), err->c_str());
+    return false;
+  }
+  x.request = "POST " + u.target + " HTTP/1.1\r\nHost: " + u.authority + "\r\nUser-Agent: dock/" + std::string(kVersion) +
+              "\r\n" + (u.auth.empty() ? "" : "Authorization: " + u.auth + "\r\n") +
+              "Content-Length: 0\r\nConnection: close\r\n\r\n";
+  set_deadline(st.loop, st.teardown_timer, st.init.cfg.kill_timeout_ms);
+  exchange_start(x, st.loop);
+  return true;
+}
+
+void next_teardown(State& st);
+
+// The POST's answer: 2xx is success; anything else is reported. Then the next.
+void on_teardown_answer(State& st, int status, const std::string& why, bool) {
+  clear_deadline(st.loop, st.teardown_timer);
+  if (status >= 200 && status < 300) debug("--teardown %s: HTTP %d", st.teardown_url.shown.c_str(), status);
+  else say("--teardown %s: %s", st.teardown_url.shown.c_str(), status != 0 ? ("HTTP status " + std::to_string(status)).c_str() : why.c_str());
+  next_teardown(st);
+}
+
+void on_teardown_deadline(State& st) {
+  if (st.teardown_x.step == ExchangeStep::Idle) return;
+  exchange_close(st.teardown_x, st.loop);
+  say("--teardown %s: no answer within %s", st.teardown_url.shown.c_str(), duration_text(st.init.cfg.kill_timeout_ms).c_str());
+  next_teardown(st);
+}
+
 void next_teardown(State& st) {
   Init& in = st.init;
   while (st.teardown_next < st.prep->teardown.size()) {
     const std::string& path = st.prep->teardown[st.teardown_next++];
+    if (is_http_url(path)) {
+      if (start_teardown_post(st, path)) return;
+      continue;
+    }
     if (start_program(in, path, st.teardown_envp.data())) {
       set_deadline(st.loop, in.grace, in.cfg.kill_timeout_ms);  // bounded by --kill-timeout
       return;
@@ -6551,6 +6620,9 @@ bool wire(State& st) {
   st.init.on_winch = callback<on_winch>(st);
   st.init.on_program_end = callback<on_program_end>(st);
   st.init.on_swept = callback<on_swept>(st);
+  st.teardown_x.slot = add_handler(loop, handler<exchange_progress>(st.teardown_x));
+  st.teardown_x.on_end = callback<on_teardown_answer, int, const std::string&, bool>(st);
+  st.teardown_timer = add_timer(loop, handler<on_teardown_deadline>(st));
   st.lines.on_peer_lost = st.feed.on_peer_lost = callback<hang_up, const char*>(st.link);
   st.ready.on_ready = callback<on_running>(st);
   if (st.ready.notify && !watch(loop, st.ready.notify.get(), add_handler(loop, handler<on_notify_readable>(st.ready)), EPOLLIN))
@@ -6721,7 +6793,8 @@ Fd leave_working_directory(Config& c) {
   absolute(c.ready_file);
   for (auto& f : c.env_files) absolute(f);
   for (auto* list : {&c.setup, &c.teardown})
-    for (auto& f : *list) absolute(f);
+    for (auto& f : *list)
+      if (!is_http_url(f)) absolute(f);
   for (auto& t : c.templates) {
     absolute(t.src);
     absolute(t.dst);
@@ -6816,10 +6889,13 @@ bool prepare(Config& c, Prepared& p) {
   for (const auto& path : c.setup)
     if (!err && (err = expand_programs(path, p.setup))) what = "--setup";
   for (const auto& path : c.teardown)
-    if (!err && (err = expand_programs(path, p.teardown))) what = "--teardown";
+    if (is_http_url(path)) p.teardown.push_back(path);  // a POST, not a program
+    else if (!err && (err = expand_programs(path, p.teardown))) what = "--teardown";
   for (const auto& [option, given, programs] : {std::tuple{"--setup", &c.setup, &p.setup}, std::tuple{"--teardown", &c.teardown, &p.teardown}}) {
-    for (const auto& path : *given) steers_root(path, option);
-    for (const auto& path : *programs) steers_root(path, option);
+    for (const auto& path : *given)
+      if (!is_http_url(path)) steers_root(path, option);
+    for (const auto& path : *programs)
+      if (!is_http_url(path)) steers_root(path, option);
   }
   p.program_env = p.env;
   p.program_env.unset("NOTIFY_SOCKET");

@@ -678,3 +678,27 @@ TEST_CASE("--rlimit NAME=SOFT[:HARD] sets the command's limits before it becomes
   CHECK(bad.exit_code() == 2);
   CHECK(bad.err_buf.rfind("dock: --rlimit: 'files=10' is not NAME=SOFT[:HARD]", 0) == 0);
 }
+
+TEST_CASE("--teardown URL: a POST once the command and its leftovers are gone (a sidecar's /quitquitquit)", "[teardown][hook]") {
+  HttpServer sidecar({{200, 0}});
+  Proc p = run_dock({"--teardown", sidecar.url("/quitquitquit"), "--", "sh", "-c", "echo job done; exit 3"});
+  CHECK(p.exit_code() == 3);  // the command's status, the POST's success aside
+  REQUIRE(sidecar.wait_requests(1));
+  const auto reqs = sidecar.requests();
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].line == "POST /quitquitquit HTTP/1.1");
+  CHECK(reqs[0].header("Content-Length") == "0");
+  CHECK(reqs[0].body.empty());
+  CHECK(p.err_buf.empty());
+  HttpServer failing({{500, 0}});
+  Proc f = run_dock({"--teardown", failing.url("/quitquitquit"), "--", "true"});
+  CHECK(f.exit_code() == 0);  // reported, dock's status unchanged
+  CHECK(f.err_buf == "dock: --teardown " + failing.url("/quitquitquit") + ": HTTP status 500\n");
+  HttpServer silent({{200, 20000}});
+  const int64_t start = now_ms();
+  Proc s = run_dock({"--kill-timeout", "500ms", "--teardown", silent.url("/quitquitquit"), "--", "true"});
+  CHECK(s.exit_code() == 0);
+  CHECK(now_ms() - start < 3000);
+  CHECK(s.err_buf == "dock: --teardown " + silent.url("/quitquitquit") + ": no answer within 500ms\n");
+  CHECK(run_dock({"--teardown", "http://[::1/x", "--", "true"}).exit_code() == 2);
+}
