@@ -484,7 +484,9 @@ bool only_we_write(int fd) {
 // followed unless it sits in a directory only dock's user can write: a
 // service cannot make `conf/` a link to a directory of root's and have
 // root write there. An O_PATH descriptor, for the *at calls.
-Fd open_dir_safely(const std::string& dir, Error& err) {
+// With `create` (a mode), a missing directory on the way is made: 0755,
+// the last one `create`.
+Fd open_dir_safely(const std::string& dir, Error& err, mode_t create = 0) {
   Fd at(::open(dir.starts_with('/') ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   std::string_view rest = dir;
   while (at && !rest.empty()) {
@@ -492,6 +494,11 @@ Fd open_dir_safely(const std::string& dir, Error& err) {
     const std::string part(rest.substr(0, slash));
     rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
     if (part.empty() || part == ".") continue;
+    const bool last = rest.find_first_not_of("/.") == std::string_view::npos;
+    if (create != 0 && ::mkdirat(at.get(), part.c_str(), last ? create : 0755) != 0 && errno != EEXIST) {
+      err = "directory " + dir + ": " + part + ": " + std::strerror(errno);
+      return Fd();
+    }
     Fd next(::openat(at.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct stat sb;
     if (!next && (errno == ENOTDIR || errno == ELOOP) && ::fstatat(at.get(), part.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -5234,6 +5241,7 @@ struct StartConfig {
   std::vector<std::string> setup;       // --setup PATH, in order
   std::vector<std::string> teardown;    // --teardown PATH or URL, in order
   std::vector<Limit> limits;            // --rlimit NAME=SOFT[:HARD]
+  std::vector<std::string> chown;       // --chown PATH: made --user's, with what is under it
 };
 
 // --wait-for URL: tcp://, tcp4://, tcp6://, unix://, file:///PATH,
@@ -5333,6 +5341,14 @@ Error parse_rlimit(std::string_view spec, StartConfig& c) {
     return "'" + std::string(spec) + "': SOFT is above HARD";
   std::erase_if(c.limits, [&](const Limit& l) { return l.resource == found->resource; });  // a later one wins
   c.limits.push_back({found->resource, {*soft, *hard}});
+  return {};
+}
+
+// --chown PATH: not the whole file system.
+Error parse_chown(std::string_view value, StartConfig& c) {
+  if (value.empty()) return std::string("'' is not a path");
+  if (value.find_first_not_of('/') == std::string_view::npos) return "'" + std::string(value) + "': not the whole file system";
+  c.chown.emplace_back(value);
   return {};
 }
 
@@ -5474,6 +5490,65 @@ Error apply_file_env(std::span<const std::string> names, Environment& env) {
     debug("--file-env: %s set from %s", name.c_str(), path.c_str());
   }
   return {};
+}
+
+// ---- --chown ----
+//
+// The PUID/PGID chore (the linuxserver.io images' chown -R of /config):
+// PATH and everything under it become --user's. Never through a symlink:
+// a link is neither followed nor changed, and a mount under PATH is not
+// entered, so a volume holding a link to /etc/shadow gives the user
+// nothing. Everything goes through *at calls on descriptors, so a
+// directory swapped for a link meanwhile is not followed either.
+
+constexpr int kChownDepth = 256;  // deeper trees are refused, not walked
+
+// Everything in the directory `dir` (already the user's), depth first.
+Error chown_below(int dir, dev_t dev, const Identity& id, const std::string& shown, int depth) {
+  if (depth > kChownDepth) return shown + ": deeper than " + std::to_string(kChownDepth) + " directories";
+  Fd listing(::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  DIR* d = listing ? ::fdopendir(listing.get()) : nullptr;
+  if (d == nullptr) return shown + ": " + std::strerror(errno);
+  static_cast<void>(listing.release());  // closedir closes it
+  Error err;
+  while (dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat sb;
+    if (::fstatat(::dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+    if (S_ISLNK(sb.st_mode) || sb.st_dev != dev) continue;  // neither followed nor changed; no other mount
+    if (::fchownat(::dirfd(d), e->d_name, id.uid, id.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      err = shown + "/" + std::string(name) + ": " + std::strerror(errno);
+      break;
+    }
+    if (!S_ISDIR(sb.st_mode)) continue;
+    Fd sub(::openat(::dirfd(d), e->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) continue;  // replaced by something else meanwhile: not followed
+    if ((err = chown_below(sub.get(), dev, id, shown + "/" + std::string(name), depth + 1))) break;
+  }
+  ::closedir(d);
+  return err;
+}
+
+// PATH made when missing (a directory, 0750; parents root's, 0755), then
+// it and everything under it --user's.
+Error chown_tree(const std::string& path, const Identity& id) {
+  struct stat sb;
+  if (::lstat(path.c_str(), &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+    if (S_ISLNK(sb.st_mode)) return path + ": a symlink: neither followed nor changed";
+    Error err;
+    const Fd dir = open_dir_safely(dir_of(path), err);
+    if (!dir) return err;
+    const std::string base = path.substr(path.rfind('/') + 1);
+    if (::fchownat(dir.get(), base.c_str(), id.uid, id.gid, AT_SYMLINK_NOFOLLOW) != 0) return path + ": " + std::strerror(errno);
+    return {};
+  }
+  Error err;
+  const Fd top = open_dir_safely(path, err, 0750);
+  if (!top) return err;
+  if (::fstat(top.get(), &sb) != 0 || ::fchownat(top.get(), "", id.uid, id.gid, AT_EMPTY_PATH) != 0)
+    return path + ": " + std::strerror(errno);
+  return chown_below(top.get(), sb.st_dev, id, path, 0);
 }
 
 // ---- writing the templates ----
@@ -5944,7 +6019,7 @@ Error set_flag(Config& c, std::string_view value) {
   return {};
 }
 
-constexpr std::array<OptionSpec, 34> kOptions{{
+constexpr std::array<OptionSpec, 35> kOptions{{
     {"io", 0, Takes::Value, "URL",
      "where the child's stdio goes: file:///abs/path,\n"
      "file://rel/path or a bare path (output appended),\n"
@@ -6032,6 +6107,11 @@ constexpr std::array<OptionSpec, 34> kOptions{{
      "DOCK_EXIT_STATUS; repeatable",
      [](Config& c, std::string_view v) { return parse_teardown(v, c.teardown); },
      [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_teardown(x, c.teardown); }); }},
+    {"chown", 0, Takes::Value, "PATH",
+     "make PATH (created when missing) and everything\n"
+     "under it --user's; no symlink followed; repeatable",
+     [](Config& c, std::string_view v) { return parse_chown(v, c); },
+     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_chown(x, c); }); }},
     {"rlimit", 0, Takes::Value, "NAME=SOFT[:HARD]",
      "a resource limit for the command (nofile, nproc,\n"
      "core, ...; as docker run --ulimit); repeatable",
@@ -6332,6 +6412,8 @@ bool take_env(ArgParser& ap, std::span<char* const> env) {
 // What options mean together. true: parsing ends here (an error).
 bool check_together(ArgParser& ap) {
   const Config& c = ap.p.config;
+  if (!c.chown.empty() && c.user.empty())
+    return ap.fail(ap.named("chown"), "needs --user (whose the files become)");
   if (ap.named("check-timeout").starts_with("--"))  // DOCK_CHECK_TIMEOUT is the image's, for its probes
     return ap.fail("--check-timeout", "only with --check (dock --check URL --check-timeout 2s)");
   if ((c.rotating() || c.log_keep_set) && c.io.scheme != Scheme::File) {
@@ -6792,6 +6874,7 @@ Fd leave_working_directory(Config& c) {
       for (std::string* f : {&t->ca, &t->cert, &t->key}) absolute(*f);
   absolute(c.ready_file);
   for (auto& f : c.env_files) absolute(f);
+  for (auto& f : c.chown) absolute(f);
   for (auto* list : {&c.setup, &c.teardown})
     for (auto& f : *list)
       if (!is_http_url(f)) absolute(f);
@@ -6885,6 +6968,8 @@ bool prepare(Config& c, Prepared& p) {
   for (const auto& path : c.env_files) steers_root(path, "--env-file");
   if (!err && (err = apply_env_files(c.env_files, p.env))) what = "--env-file";
   if (!err && (err = apply_file_env(c.file_env, p.env))) what = "--file-env";
+  for (const auto& path : c.chown)
+    if (!err && p.user && (err = chown_tree(path, *p.user))) what = "--chown";
   if (!err && (err = render_templates(c.templates, p.env, p.user ? &*p.user : nullptr))) what = "--template";
   for (const auto& path : c.setup)
     if (!err && (err = expand_programs(path, p.setup))) what = "--setup";

@@ -702,3 +702,42 @@ TEST_CASE("--teardown URL: a POST once the command and its leftovers are gone (a
   CHECK(s.err_buf == "dock: --teardown " + silent.url("/quitquitquit") + ": no answer within 500ms\n");
   CHECK(run_dock({"--teardown", "http://[::1/x", "--", "true"}).exit_code() == 2);
 }
+
+TEST_CASE("--chown PATH: created when missing, everything under it the user's; no symlink followed, no mount entered", "[before][chown][field]") {
+  Dir dir("chown");
+  const std::string data = dir.path + "/data";
+  REQUIRE(mkdir(data.c_str(), 0755) == 0);
+  REQUIRE(mkdir((data + "/sub").c_str(), 0755) == 0);
+  write(data + "/sub/file", "x");
+  write(dir.path + "/victim", "root's\n");  // outside PATH, linked from inside
+  REQUIRE(symlink((dir.path + "/victim").c_str(), (data + "/sub/link").c_str()) == 0);
+  REQUIRE(mkdir((data + "/mnt").c_str(), 0755) == 0);
+  REQUIRE(mount("tmpfs", (data + "/mnt").c_str(), "tmpfs", 0, "size=64k") == 0);
+  write(data + "/mnt/other", "y");
+  const std::string fresh = dir.path + "/new/deeper/cache";
+  Proc p = run_dock({"--user", "nobody", "--chown", data, "--chown", fresh, "--", "sh", "-c",
+                     "echo ok > " + data + "/sub/written && echo ran"});
+  CHECK(p.exit_code() == 0);
+  CHECK(p.out_buf == "ran\n");
+  auto owner = [](const std::string& path) {
+    struct stat sb {};
+    REQUIRE(lstat(path.c_str(), &sb) == 0);
+    return sb.st_uid;
+  };
+  CHECK(owner(data) == kNobody);
+  CHECK(owner(data + "/sub") == kNobody);
+  CHECK(owner(data + "/sub/file") == kNobody);
+  CHECK(owner(data + "/sub/link") == 0);       // the link itself is not changed
+  CHECK(owner(dir.path + "/victim") == 0);     // nor what it points at
+  CHECK(owner(data + "/mnt/other") == 0);      // another mount: not entered
+  CHECK(owner(fresh) == kNobody);
+  struct stat sb {};
+  REQUIRE(stat(fresh.c_str(), &sb) == 0);
+  CHECK((sb.st_mode & 07777) == 0750);
+  CHECK(owner(dir.path + "/new") == 0);  // missing parents: root's
+  umount2((data + "/mnt").c_str(), MNT_DETACH);
+  Proc no_user = run_dock({"--chown", data, "--", "true"});
+  CHECK(no_user.exit_code() == 2);
+  CHECK(no_user.err_buf == "dock: --chown: needs --user (whose the files become)\n");
+  CHECK(run_dock({"--user", "nobody", "--chown", "/", "--", "true"}).exit_code() == 2);
+}
