@@ -26,7 +26,7 @@ PIEFLAGS  = -fPIE -pie
 # Tests: exceptions on (Catch2 needs them), sanitizers on.
 TESTFLAGS = $(CXXSTD) -Wall -Wextra -Wno-missing-field-initializers -Werror -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 
-.PHONY: all static test unit behaviour deps install clean help check-sanitize fuzz dist clang-check version
+.PHONY: all static test check unit behaviour deps install clean help check-sanitize fuzz dist clang-check version
 
 all: dock
 
@@ -155,6 +155,13 @@ test: deps
 	$(MAKE) -j$$(nproc) dock dock-static tests/unit tests/behaviour tests/helper tests/helper-static
 	scripts/run-tests.sh
 
+# A quick round for contributors: the unit tests and the behaviour tests of
+# ./dock only (make test runs every suite).
+check: deps
+	$(MAKE) -j$$(nproc) dock tests/unit tests/behaviour tests/helper
+	./tests/unit
+	DOCK_BIN=./dock ./tests/behaviour
+
 # --- install ---------------------------------------------------------------
 
 # The manual page, from the option table --help is made of.
@@ -176,6 +183,7 @@ help:
 	@echo "make            build ./dock (dynamic libc only)"
 	@echo "make static     build ./dock-static (fully static)"
 	@echo "make test       install test dependencies, build, run all tests"
+	@echo "make check      the unit tests and the behaviour tests of ./dock only"
 	@echo "make check-sanitize  the tests against dock built with ASan and UBSan"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_TIME seconds (60)"
 	@echo "make dist       dist/dock[-static]-VERSION-{x86_64,aarch64} and SHA256SUMS"

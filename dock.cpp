@@ -5564,7 +5564,7 @@ Error write_by_rename(const std::string& dst, std::string_view text, mode_t mode
   const std::string base = dst.substr(dst.rfind('/') + 1);  // npos + 1 is 0
   const std::string tmp = temporary_name(base + ".dock");
   Fd fd(retry([&] { return ::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600); }));
-  if (!fd) return tmp + ": " + std::strerror(errno);
+  if (!fd) return std::strerror(errno);  // named as DST by the caller, not by the temporary name
   if (!write_all(fd.get(), text) || ::fchmod(fd.get(), mode) != 0 ||
       (owner != nullptr && ::fchown(fd.get(), owner->uid, owner->gid) != 0) || ::fsync(fd.get()) != 0 ||
       ::renameat(dir.get(), tmp.c_str(), dir.get(), base.c_str()) != 0)
@@ -6202,6 +6202,14 @@ struct Parsed {
   std::string check_path;  // --check's ready file, or the URL it probes
   bool checking = false;   // --check was given: a usage error is 1, not 2 (Docker reserves 2)
   std::vector<std::string> warnings;  // said once dock runs: DOCK_* variables no option has
+  std::array<std::string, kOptions.size()> set_by{};  // "--io" or "DOCK_IO": how each option was given
+
+  // How the user gave the option `name`, for a message about it.
+  [[nodiscard]] std::string named(std::string_view name) const {
+    for (size_t k = 0; k < kOptions.size(); ++k)
+      if (kOptions[k].name == name) return set_by[k].empty() ? "--" + std::string(name) : set_by[k];
+    return "--" + std::string(name);
+  }
 };
 
 // Does `var` ("DOCK_KILL_TIMEOUT") name the option `name` ("kill-timeout")?
@@ -6218,8 +6226,7 @@ constexpr bool env_names(std::string_view var, std::string_view name) {
 // The parse in progress: what set each option ("--name" or "DOCK_NAME",
 // for the messages that name it after parsing; empty: nothing did).
 struct ArgParser {
-  Parsed p;
-  std::array<std::string, kOptions.size()> set_by{};
+  Parsed p;  // p.set_by: what set each option
 
   // Ends the parse with `what: why`, one line whatever the user typed.
   bool fail(const std::string& what, const std::string& why) {
@@ -6235,13 +6242,13 @@ struct ArgParser {
       return true;
     }
     if (auto err = spec.apply(p.config, spec.takes == Takes::Flag ? "1" : value)) return fail(what, *err);
-    set_by[size_t(&spec - kOptions.data())] = what;
+    p.set_by[size_t(&spec - kOptions.data())] = what;
     return false;
   }
   const std::string& named(std::string_view name) const {
     for (size_t k = 0; k < kOptions.size(); ++k)
-      if (kOptions[k].name == name) return set_by[k];
-    return set_by[0];
+      if (kOptions[k].name == name) return p.set_by[k];
+    return p.set_by[0];
   }
 };
 
@@ -6391,7 +6398,7 @@ bool take_env(ArgParser& ap, std::span<char* const> env) {
     }
     // An empty variable is an unset one: Docker cannot unset an image's
     // ENV, so `-e DOCK_IO=` is how a user switches it off.
-    std::string& by = ap.set_by[size_t(spec - kOptions.data())];
+    std::string& by = ap.p.set_by[size_t(spec - kOptions.data())];
     if (!by.empty() || value.empty()) continue;
     Error err;
     if (spec->takes == Takes::Flag || spec->takes == Takes::Optional) {
@@ -7053,14 +7060,16 @@ void say_worst_stop(const Config& c, size_t teardown_programs) {
 }
 
 // Bad input found before anything starts. false: reported, exit 2.
-bool inputs_ok(const Config& cfg) {
+// Messages name the option as the user gave it (--ready-file or DOCK_READY_FILE).
+bool inputs_ok(const Parsed& p) {
+  const Config& cfg = p.config;
   if (auto err = check_paths(cfg.io, cfg.rotating())) {
-    say("--io: %s", err->c_str());
+    say("%s: %s", p.named("io").c_str(), err->c_str());
     return false;
   }
   if (!cfg.ready_file.empty())
     if (auto err = check_ready_file(cfg.ready_file)) {
-      say("--ready-file: %s", err->c_str());
+      say("%s: %s", p.named("ready-file").c_str(), err->c_str());
       return false;
     }
   return true;
@@ -7219,7 +7228,7 @@ void finish(State& st) {
   for (const auto& w : parsed.warnings) say("%s", w.c_str());
   const bool orphaned = set_pdeath_signal(parsed.config.pdeath_signal, parent);
   Fd cwd = leave_working_directory(parsed.config);
-  if (!inputs_ok(parsed.config)) return code(Exit::Usage);
+  if (!inputs_ok(parsed)) return code(Exit::Usage);
   Prepared prep;
   if (!prepare(parsed.config, prep)) return code(Exit::Setup);
   say_worst_stop(parsed.config, prep.teardown.size());

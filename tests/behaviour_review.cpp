@@ -741,3 +741,18 @@ TEST_CASE("--chown PATH: created when missing, everything under it the user's; n
   CHECK(no_user.err_buf == "dock: --chown: needs --user (whose the files become)\n");
   CHECK(run_dock({"--user", "nobody", "--chown", "/", "--", "true"}).exit_code() == 2);
 }
+
+TEST_CASE("messages name what the user set: DOCK_READY_FILE, and DST rather than a temporary name", "[options][template]") {
+  Proc env = run_dock({"--", "true"}, {.env = {"DOCK_READY_FILE=/nonexistent-dir/ready"}});
+  CHECK(env.exit_code() == 2);
+  CHECK(env.err_buf == "dock: DOCK_READY_FILE: directory /nonexistent-dir: No such file or directory\n");
+  Dir dir("named-dst");
+  const std::string ro = dir.path + "/ro";
+  REQUIRE(mkdir(ro.c_str(), 0755) == 0);
+  REQUIRE(mount("tmpfs", ro.c_str(), "tmpfs", MS_RDONLY, "size=16k") == 0);
+  write(dir.path + "/app.in", "x\n");
+  Proc t = run_dock({"--template", dir.path + "/app.in:" + ro + "/app.conf", "--", "true"});
+  umount2(ro.c_str(), MNT_DETACH);
+  CHECK(t.exit_code() == 1);
+  CHECK(t.err_buf == "dock: --template: " + ro + "/app.conf: Read-only file system\n");
+}
