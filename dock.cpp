@@ -2084,13 +2084,12 @@ bool lookup_start(Lookup& l, const std::string& host, const std::string& port, i
   if (pid == 0) {  // the helper: its answer, and nothing of dock's held open
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(1);
-    if (wr.get() != 3) ::dup2(wr.get(), 3);
-    ::syscall(SYS_close_range, 4, ~0u, 0);
-    sigset_t none;
-    ::sigemptyset(&none);
-    set_signal_mask(SIG_SETMASK, &none, nullptr);  // dock's SIGTERM or SIGKILL ends it
+    // Every signal stays blocked, as in dock: the SIGTERM dock sends its
+    // leftovers when the command ends must not cut a lookup the web hook
+    // still needs. SIGKILL ends it: a lookup given up, the leftovers' kill
+    // timeout, or dock's own end (the parent-death signal).
     const LookupReply r = get_addresses(host, port, family, 0);
-    [[maybe_unused]] ssize_t n = ::write(3, &r, sizeof r);
+    [[maybe_unused]] ssize_t n = ::write(wr.get(), &r, sizeof r);
     ::_exit(0);
   }
   if (pid < 0) {

@@ -757,3 +757,22 @@ TEST_CASE("messages name what the user set: DOCK_READY_FILE, and DST rather than
   CHECK(t.exit_code() == 1);
   CHECK(t.err_buf == "dock: --template: " + ro + "/app.conf: Read-only file system\n");
 }
+
+TEST_CASE("review 4: a name lookup the web hook still needs is no leftover of the command", "[review][hook][pid1]") {
+  // The command ends at once; the hook's first lookup (a name at the end of
+  // a long /etc/hosts) is still running then. The SIGTERM that dock sends
+  // what is left must not cut it: the events go out at their first try.
+  const bool pid1 = each_mode();
+  Dir dir(pid1 ? "hook-lookup-1" : "hook-lookup");
+  std::string hosts;
+  for (int i = 0; i < 200000; ++i) hosts += "10.9." + std::to_string(i / 250) + "." + std::to_string(i % 250) + " filler-" + std::to_string(i) + "\n";
+  hosts += "127.0.0.1 hook-server\n";
+  write(dir.path + "/hosts", hosts);
+  HttpServer server;
+  const std::string url = "http://hook-server:" + server.url().substr(server.url().rfind(':') + 1);
+  Proc p = run_wrapped(with_file(dir.path + "/hosts", "/etc/hosts"), {"-d", "--web-hook", url, "--", "true"}, {.pid1 = pid1});
+  CHECK(p.exit_code() == 0);
+  CHECK(server.wait_requests(3));
+  CHECK(p.err_buf.find("name resolution failed") == std::string::npos);
+  CHECK(p.err_buf.find("trying again") == std::string::npos);
+}
