@@ -30,13 +30,17 @@
 //                    text, clock, logging), 3 the loop (epoll, the deadline
 //                    table, handlers), 4 spawn, 5 signals, reaping and the
 //                    lifecycle (one enum of phases, one transition function)
-//   the features     6 io targets and TLS, 7 lines (streams, sinks, the
-//                    prefixer), 8 input and terminal, 9 rotation, 10 the web
-//                    hook, 11 readiness (--bind-port, --ready-file); each
-//                    owns its config, parsing, state, handlers and setup
-//   the wiring       12 the option table, the State made of the features'
+//   the features     6 io targets, names resolved off the loop, TLS,
+//                    7 lines (streams, sinks, the prefixer), 8 input and
+//                    terminal, 9 rotation, 10 the web hook, 11 readiness
+//                    (--bind-port, --ready-file, --notify, dock --check),
+//                    12 before and after the command (env files, secrets,
+//                    --chown, templates, --wait-for, setup and teardown,
+//                    --user, --rlimit); each owns its config, parsing,
+//                    state, handlers and setup
+//   the wiring       13 the option table, the State made of the features'
 //                    structs, the plan of the child's descriptors, the
-//                    lifecycle's effects on the features, run(); 13 main
+//                    lifecycle's effects on the features, run(); 14 main
 
 // ==== 1. Includes, the libraries dock may load, constants ====
 
@@ -4972,14 +4976,15 @@ Error check_ready_file(const std::string& path) {
   return {};
 }
 
-// ==== 12. Before and after the command: --env-file, --file-env, --template,
-//      --wait-for, --setup, --teardown, --user, --no-new-privs ====
+// ==== 12. Before and after the command: --env-file, --file-env, --chown,
+//      --template, --wait-for, --setup, --teardown, --user, --rlimit,
+//      --no-new-privs ====
 //
-// What images script around an init (env and secret files, envsubst,
-// wait-for-it, docker-entrypoint.d, gosu), done by dock before the io
-// target is opened, in SPEC §10's order: env files, --file-env, templates,
-// --wait-for, --setup; --user in the child, just before exec; --teardown
-// after the leftovers. The parsers are pure; each failure is one line
+// What images script around an init (env and secret files, chown -R,
+// envsubst, wait-for-it, docker-entrypoint.d, gosu, ulimit), done by dock
+// before the io target is opened, in SPEC §10's order: env files,
+// --file-env, --chown, templates, --wait-for, --setup; --rlimit and --user
+// in the child, just before exec; --teardown after the leftovers. The parsers are pure; each failure is one line
 // naming the file (and line) or target, and exit 1.
 
 // ---- --user: /etc/passwd and /etc/group, read by dock ----
