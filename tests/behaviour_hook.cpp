@@ -316,7 +316,9 @@ TEST_CASE("field 15: https ?ca= is dock's (used, not sent); a certificate failur
   const int64_t t0 = now_ms();
   Proc bad = run_dock({"--web-hook", base, "--", "sh", "-c", "exit 4"}, no_store);
   CHECK(bad.exit_code() == 4);
-  CHECK(now_ms() - t0 < 1500);  // retries would take 2 s per event
+  // Retries would take 2 s per event (6 s); three handshakes on a loaded
+  // machine took 1.8 s once, so the bound sits between the two.
+  CHECK(now_ms() - t0 < 4000);
   INFO(bad.err_buf);
   CHECK(count(bad.err_buf, "not delivered: certificate verify failed") == 3);
   CHECK(bad.err_buf.find("attempts") == std::string::npos);
