@@ -45,13 +45,28 @@ inline int64_t now_ms() {
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
-inline const std::string& dock_path() {
-  static const std::string path = [] {
-    const char* p = std::getenv("DOCK_BIN");
-    return std::string(p ? p : "./dock");
-  }();
-  return path;
+// The test runner's own variables (DOCK_BIN, DOCK_FIELD, DOCK_EMULATED,
+// DOCK_TEST_SKIPS), read once at start and then removed from the
+// environment: they are not dock's, and a dock the tests start -- by Proc,
+// Pty, a shell or std::system -- must not see them (it warns of a DOCK_*
+// variable that no option has).
+struct RunnerEnv {
+  std::string bin = "./dock", field, emulated, skips;
+  RunnerEnv() {
+    for (auto [name, to] : {std::pair{"DOCK_BIN", &bin}, std::pair{"DOCK_FIELD", &field},
+                            std::pair{"DOCK_EMULATED", &emulated}, std::pair{"DOCK_TEST_SKIPS", &skips}}) {
+      if (const char* v = std::getenv(name)) *to = v;
+      unsetenv(name);
+    }
+  }
+};
+inline const RunnerEnv& runner_env() {
+  static const RunnerEnv env;
+  return env;
 }
+inline const RunnerEnv& g_runner_env_read_at_start = runner_env();
+
+inline const std::string& dock_path() { return runner_env().bin; }
 
 // Field mode (DOCK_FIELD=1, run by make test): dock starts with Docker's
 // default capability set as its bounding set -- no CAP_SYS_PTRACE, no
@@ -59,8 +74,7 @@ inline const std::string& dock_path() {
 // theirs (they mount, make namespaces, plant files as other users);
 // unshare, when a test makes dock PID 1, runs before the drop.
 inline bool field_mode() {
-  const char* f = std::getenv("DOCK_FIELD");
-  return f != nullptr && std::string_view(f) == "1";
+  return runner_env().field == "1";
 }
 
 constexpr const char* kDockerCapabilities =
@@ -82,8 +96,7 @@ inline std::vector<std::string> dock_command() {
 // subreaper there: every dock these tests start is PID 1 of a new pid
 // namespace, as in a container, and each_mode() has that mode only.
 inline bool emulated() {
-  const char* e = std::getenv("DOCK_EMULATED");
-  return e != nullptr && std::string_view(e) == "1";
+  return runner_env().emulated == "1";
 }
 
 // dock built with sanitizers (make check-sanitize): its resident set is the
@@ -113,15 +126,6 @@ inline std::vector<std::string> pid1_prefix() {
   if (geteuid() != 0) { p.push_back("--user"); p.push_back("--map-root-user"); }
   for (auto a : {"--pid", "--fork", "--mount-proc"}) p.push_back(a);
   return p;
-}
-
-// The test runner's own variables (DOCK_BIN, DOCK_FIELD, DOCK_EMULATED,
-// DOCK_TEST_SKIPS) are not dock's: a dock the tests start never sees them
-// (it warns of a DOCK_* variable that no option has).
-inline bool runner_variable(std::string_view entry) {
-  for (std::string_view name : {"DOCK_BIN=", "DOCK_FIELD=", "DOCK_EMULATED=", "DOCK_TEST_SKIPS="})
-    if (entry.substr(0, name.size()) == name) return true;
-  return false;
 }
 
 // A path under /tmp that no other test run uses.
@@ -219,8 +223,8 @@ inline int free_port() {
 // Records a skipped case where the runner can count it (Catch2 v2 has no SKIP).
 inline void skip(const std::string& why) {
   WARN("SKIPPED: " << why);
-  if (const char* f = std::getenv("DOCK_TEST_SKIPS")) {
-    std::ofstream out(f, std::ios::app);
+  if (!runner_env().skips.empty()) {
+    std::ofstream out(runner_env().skips, std::ios::app);
     out << Catch::getResultCapture().getCurrentTestName() << ": " << why << "\n";
   }
 }
@@ -455,7 +459,6 @@ class Proc {
     std::vector<std::string> envs;
     for (char** e = environ; *e; ++e) {
       std::string_view v = *e;
-      if (runner_variable(v)) continue;
       bool replaced = false;
       for (const auto& add : o.env)
         if (v.substr(0, v.find('=') + 1) == std::string_view(add).substr(0, add.find('=') + 1)) replaced = true;
@@ -585,8 +588,7 @@ class Pty {
     winsize ws{40, 120, 0, 0};
     ioctl(t.master, TIOCSWINSZ, &ws);
     std::vector<std::string> envs;
-    for (char** e = environ; *e; ++e)
-      if (!runner_variable(*e)) envs.emplace_back(*e);
+    for (char** e = environ; *e; ++e) envs.emplace_back(*e);
     envs.insert(envs.end(), env.begin(), env.end());
     std::vector<char*> argv, envp;
     std::vector<std::string> a = args;
