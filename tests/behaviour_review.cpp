@@ -182,7 +182,7 @@ TEST_CASE("review 4: a name server that does not answer delays no signal and no 
   wait.close_in();
   CHECK(wait.exit_code(15000) == 1);
   const int64_t took = now_ms() - start;
-  CHECK(took < 4000);  // glibc alone waits 10 s
+  CHECK(took < 7000);  // glibc alone waits 10 s; the message below says which bound held
   wait.drain();
   CHECK(wait.out_buf.empty());
   CHECK(wait.err_buf == "dock: waited 2s for tcp://db.example:5432: db.example: no answer from the name server\n");
@@ -207,7 +207,7 @@ TEST_CASE("review 4: a name server that does not answer delays no signal and no 
   Proc io = Proc::start(wrapped(in_ns, {"--io", "tcp://logs.example:5000", "--", "echo", "ran"}), dock_options(o));
   io.close_in();
   CHECK(io.exit_code(15000) == 1);
-  CHECK(now_ms() - start < 7000);  // the connect's 5 s, not glibc's 10
+  CHECK(now_ms() - start < 9000);  // the connect's 5 s (and a loaded machine's start-up), not glibc's 10
   io.drain();
   CHECK(io.err_buf == "dock: tcp://logs.example:5000: logs.example: no answer from the name server in time\n");
 }
