@@ -469,8 +469,9 @@ TEST_CASE("review 17: start-up is linear: an 80,000-line env file and a template
   const int64_t start = now_ms();
   Proc p = run_dock({"--env-file", d + "big.env", "--template", d + "big.in:" + d + "big.out", "--", "true"});
   CHECK(p.exit_code(60000) == 0);
-  // Before: 39 s for the env file alone on this machine; now well under one.
-  if (!emulated()) CHECK(now_ms() - start < 8000);
+  // Before: 39 s for the env file alone on this machine; now 0.4 s (10 s
+  // once on a starved, loaded machine: the bound leaves room for that).
+  if (!emulated()) CHECK(now_ms() - start < 20000);
   CHECK(read_file(d + "big.out").size() == 50000);
 }
 
