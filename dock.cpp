@@ -6294,7 +6294,7 @@ std::string unknown_option(std::string_view name) {
 // DOCK_KILL_TIMEOUT for kill-timeout.
 std::string variable_of(std::string_view option) {
   std::string v = "DOCK_";
-  for (char ch : option) v += ch == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(ch)));
+  for (char ch : option) v += ch == '-' ? '_' : ascii_upper(ch);
   return v;
 }
 

@@ -29,12 +29,6 @@ std::string paragraph(std::string_view help) {
   return roff(out);
 }
 
-std::string variable_of(std::string_view name) {
-  std::string var = "DOCK_";
-  for (char c : name) var += c == '-' ? '_' : ascii_upper(c);
-  return var;
-}
-
 }  // namespace
 
 int main() {
@@ -42,7 +36,7 @@ int main() {
   page += ".TH DOCK 1 \"\" \"dock " + std::string(kVersion) + "\" \"User Commands\"\n";
   page += ".SH NAME\ndock \\- a micro init for Linux containers\n";
   page += ".SH SYNOPSIS\n.B dock\n[\\fIOPTIONS\\fR] [\\fB\\-\\-\\fR] \\fICOMMAND\\fR [\\fIARG\\fR...]\n.br\n"
-          ".B dock \\-\\-check\n[\\fIPATH\\fR]\n";
+          ".B dock \\-\\-check\n[\\fIPATH\\fR|\\fIURL\\fR] [\\fB\\-\\-check\\-timeout\\fR \\fIDURATION\\fR]\n";
   page += ".SH DESCRIPTION\n"
           "Runs COMMAND as the one child of an init: forwards every signal to its process group, "
           "reaps every zombie, and when COMMAND exits terminates what is left (SIGTERM, then SIGKILL "
