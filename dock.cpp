@@ -60,7 +60,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -458,6 +457,18 @@ Fd reopen_nonblocking(int fd, int access) {
 std::string dir_of(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// The last component of `path` (all of it for a bare name).
+std::string base_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }  // npos + 1 is 0
+
+// Whether `url` starts with one of `schemes` and "://" (any case).
+bool has_scheme(std::string_view url, std::initializer_list<std::string_view> schemes) {
+  const std::string_view scheme = url.substr(0, url.find("://"));
+  if (scheme.size() == url.size()) return false;
+  for (std::string_view s : schemes)
+    if (iequals(scheme, s)) return true;
+  return false;
 }
 
 // A file is to be made at `path`: its directory must be there.
@@ -5283,10 +5294,7 @@ Error parse_program_path(std::string_view value, std::vector<std::string>& out) 
 }
 
 // Whether a --teardown names a URL to POST to rather than a program.
-bool is_http_url(std::string_view v) {
-  const std::string_view scheme = v.substr(0, v.find("://"));
-  return scheme.size() != v.size() && (iequals(scheme, "http") || iequals(scheme, "https"));
-}
+bool is_http_url(std::string_view v) { return has_scheme(v, {"http", "https"}); }
 
 // --teardown PATH|URL: an http:// or https:// URL is checked now (exit 2
 // when malformed) and POSTed to after the command.
@@ -5543,7 +5551,7 @@ Error chown_tree(const std::string& path, const Identity& id) {
     Error err;
     const Fd dir = open_dir_safely(dir_of(path), err);
     if (!dir) return err;
-    const std::string base = path.substr(path.rfind('/') + 1);
+    const std::string base = base_of(path);
     if (::fchownat(dir.get(), base.c_str(), id.uid, id.gid, AT_SYMLINK_NOFOLLOW) != 0) return path + ": " + std::strerror(errno);
     return {};
   }
@@ -5565,7 +5573,7 @@ Error write_by_rename(const std::string& dst, std::string_view text, mode_t mode
   Error err;
   const Fd dir = open_dir_safely(dir_of(dst), err);
   if (!dir) return err;
-  const std::string base = dst.substr(dst.rfind('/') + 1);  // npos + 1 is 0
+  const std::string base = base_of(dst);
   const std::string tmp = temporary_name(base + ".dock");
   Fd fd(retry([&] { return ::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600); }));
   if (!fd) return std::strerror(errno);  // named as DST by the caller, not by the temporary name
@@ -5826,14 +5834,16 @@ std::string duration_text(int64_t ms) {
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
 }
 
-// Whether dock --check was given a URL to probe rather than a ready file.
-bool is_probe_url(std::string_view what) {
-  const std::string_view scheme = what.substr(0, what.find("://"));
-  if (scheme.size() == what.size()) return false;
-  for (std::string_view s : {"tcp", "tcp4", "tcp6", "unix", "http", "https"})
-    if (iequals(scheme, s)) return true;
-  return false;
+// The waiter's handlers and deadline on `loop` (dock's, or dock --check's own).
+void wire_waiter(Waiter& w, Loop& loop) {
+  w.timer = add_timer(loop, handler<on_wait_deadline>(w));
+  w.slot = add_handler(loop, handler<on_wait_ready>(w));
+  w.x.slot = add_handler(loop, handler<exchange_progress>(w.x));
+  w.x.on_end = callback<on_wait_answer, int, const std::string&, bool>(w);
 }
+
+// Whether dock --check was given a URL to probe rather than a ready file.
+bool is_probe_url(std::string_view what) { return has_scheme(what, {"tcp", "tcp4", "tcp6", "unix", "http", "https"}); }
 
 // dock --check URL: one try of what --wait-for would wait for, within
 // `timeout_ms`, on a loop of its own. 0: it answered; 1: one line why.
@@ -5852,10 +5862,7 @@ int check_url(const std::string& url, int64_t timeout_ms) {
   w.loop = w.x.loop = &loop;
   w.cfg = &targets;
   w.once = true;
-  w.timer = add_timer(loop, handler<on_wait_deadline>(w));
-  w.slot = add_handler(loop, handler<on_wait_ready>(w));
-  w.x.slot = add_handler(loop, handler<exchange_progress>(w.x));
-  w.x.on_end = callback<on_wait_answer, int, const std::string&, bool>(w);
+  wire_waiter(w, loop);
   if (!watch(loop, loop.timer.get(), add_handler(loop, handler<on_timer>(loop)), EPOLLIN)) return code(Exit::Setup);
   w.give_up_at = monotonic_ms() + timeout_ms;
   wait_try(w, loop);
@@ -6701,10 +6708,7 @@ bool wire(State& st) {
   st.hook.attempt_timer = add_timer(loop, handler<on_hook_deadline>(st.hook));
   st.hook.exit_timer = add_timer(loop, handler<on_hook_exit_deadline>(st.hook));
   st.ready.probe_timer = add_timer(loop, handler<on_probe_deadline>(st.ready));
-  st.wait.timer = add_timer(loop, handler<on_wait_deadline>(st.wait));
-  st.wait.slot = add_handler(loop, handler<on_wait_ready>(st.wait));
-  st.wait.x.slot = add_handler(loop, handler<exchange_progress>(st.wait.x));
-  st.wait.x.on_end = callback<on_wait_answer, int, const std::string&, bool>(st.wait);
+  wire_waiter(st.wait, loop);
   st.feed.from_slot = add_handler(loop, handler<on_peer>(st));
   st.hook.x.slot = add_handler(loop, handler<exchange_progress>(st.hook.x));
   st.hook.x.on_end = callback<on_hook_answer, int, const std::string&, bool>(st.hook);
@@ -6987,12 +6991,11 @@ bool prepare(Config& c, Prepared& p) {
   for (const auto& path : c.teardown)
     if (is_http_url(path)) p.teardown.push_back(path);  // a POST, not a program
     else if (!err && (err = expand_programs(path, p.teardown))) what = "--teardown";
-  for (const auto& [option, given, programs] : {std::tuple{"--setup", &c.setup, &p.setup}, std::tuple{"--teardown", &c.teardown, &p.teardown}}) {
-    for (const auto& path : *given)
-      if (!is_http_url(path)) steers_root(path, option);
+  // Each program that will run, and so every directory above it (a
+  // directory given is one of them).
+  for (const auto& [option, programs] : {std::pair{"--setup", &p.setup}, std::pair{"--teardown", &p.teardown}})
     for (const auto& path : *programs)
       if (!is_http_url(path)) steers_root(path, option);
-  }
   p.program_env = p.env;
   p.program_env.unset("NOTIFY_SOCKET");
   p.program_envp = p.program_env.pointers();
