@@ -1147,8 +1147,9 @@ Spawned spawn(SpawnPlan plan) {
 // coalesced SIGCHLD never leaves a zombie. The child's end starts the
 // shutdown: SIGTERM (and SIGCONT, so stopped processes can act on it) to
 // every remaining process, the kill timer, then SIGKILL to survivors until
-// none is left. Where the run stands is one Phase, changed only by
-// advance().
+// none is left. Where the run stands, from waiting for dependencies to the
+// exit, is one Phase, changed only through one table of transitions
+// (kLifecycle) by the events post() queues.
 
 constexpr int64_t kDefaultKillTimeoutMs = 5000;
 constexpr int64_t kKillLookAgainMs = 100;  // the last phase looks for stragglers this often
@@ -1240,32 +1241,47 @@ Error add_rewrites(std::string_view list, InitConfig& c) {
 }
 
 // ---- the lifecycle ----
+//
+// Where the run stands is one Phase. It changes only through the table
+// kLifecycle (below, after the actions it names): an Event in a phase
+// with no row changes nothing. Events are queued and handled one at a
+// time, in the order they happened, each by its row's action and then by
+// the features (Init::on_event); whatever either posts meanwhile waits
+// its turn, so nothing is heard out of order.
 
 enum class Phase {
-  Starting,     // before the command runs (--setup programs)
+  Waiting,      // --wait-for: dock waits for what the command needs
+  SettingUp,    // the --setup programs run, one after another
+  Starting,     // the command is being started
   Running,      // the command runs
   Delaying,     // SIGTERM came: dock is no longer ready; --stop-delay holds it back
   Stopping,     // SIGTERM went to the command: it ends when it likes (or at --stop-timeout)
   Terminating,  // the command ended; the leftovers got SIGTERM
   Killing,      // time is up: SIGKILL to whatever is left, until nothing is
-  Teardown,     // everything is reaped; --teardown programs run
+  Teardown,     // everything is reaped; the --teardown programs run
   Draining,     // output and the web hook drain
-  Done,         // dock exits with the command's status
+  Done,         // dock exits with the command's status (or its own)
 };
 
 enum class Event {
+  WaitOver,      // every --wait-for target answered (or none was given)
+  WaitFailed,    // --wait-timeout ran out (the status is set)
+  Interrupted,   // SIGTERM, SIGINT, SIGQUIT or SIGHUP before the command (the status is set)
+  SetupDone,     // every --setup program succeeded (or none was given)
+  SetupFailed,   // a --setup program failed: nothing else runs (the status is set)
   Started,       // the command runs
   StartFailed,   // it could not be started or executed (the status is set)
-  SetupFailed,   // a --setup program failed: nothing else runs
-  Interrupted,   // SIGTERM, SIGINT, SIGQUIT or SIGHUP while nothing runs yet
   StopAsked,     // the first SIGTERM from outside
-  DelayOver,     // the --stop-delay ran out, or a second SIGTERM came
+  DelayOver,     // the --stop-delay ran out (at once without one), or a second SIGTERM came
   ChildEnded,    // the command was reaped
   GraceOver,     // --stop-timeout or the kill timeout ran out (in the last phase: look again)
   AllReaped,     // no process is left
   TeardownDone,  // the --teardown programs ran
   Settled,       // nothing is left to write or to send
 };
+
+constexpr size_t kPhases = size_t(Phase::Done) + 1;
+constexpr size_t kEvents = size_t(Event::Settled) + 1;
 
 // The small init's state: the child, where the run stands, and what it
 // tells the features.
@@ -1282,7 +1298,7 @@ struct Init {
   pid_t child = -1;
   pid_t program = -1;  // a --setup or --teardown program while it runs (its own group)
   int program_status = 0;  // its wait status, once it ended
-  int stop_in_setup = 0;   // a stop signal that came while a --setup program ran: nothing after it starts
+  int stop_in_setup = 0;   // a stop signal that came during --setup: nothing after that program starts
   // Once the command is reaped, the processes that were in its group then,
   // as pidfds: a forwarded signal goes to these only, never to the group's
   // number, which a new process may lead by now (SPEC §15).
@@ -1294,9 +1310,15 @@ struct Init {
   int status = 0;      // the child's wait status, once `ended` (or dock's own)
   bool ended = false;  // the child was reaped
   bool command_status = false;  // `status` is the command's, from its reaping (--exit-map)
-  Phase phase = Phase::Starting;
+  Phase phase = Phase::Waiting;
+  // The events posted and not handled yet, oldest first. An event's
+  // handling posts at most a few more (a reap: ChildEnded and AllReaped),
+  // so a small ring always has room.
+  std::array<Event, 16> queue{};
+  size_t queue_head = 0, queued = 0;
+  bool dispatching = false;
   int64_t stop_began = 0;  // monotonic ms of the SIGTERM forwarded, or of the child's end
-  TimerId grace = 0;       // the kill timeout; in the last phase, the next look
+  TimerId grace = 0;       // --stop-timeout, the kill timeout; in the last phase, the next look
   TimerId delay = 0;       // the --stop-delay
   Callback<Event> on_event;        // after each event: the features react
   Callback<pid_t, int> on_reaped;  // a process other than the child ended
@@ -1306,7 +1328,7 @@ struct Init {
   explicit Init(const InitConfig& c) : cfg(c) {}
 };
 
-void advance(Init& in, Loop& loop, Event e);
+void post(Init& in, Event e);
 
 bool is_stop_request(int sig) { return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGHUP; }
 
@@ -1347,9 +1369,21 @@ void take_terminal_back(const Init& in) {
   if (in.tty && !in.pid1 && ::tcgetpgrp(in.tty.get()) == terminal_holder(in)) ::tcsetpgrp(in.tty.get(), ::getpgrp());
 }
 
+// "forwarding SIGTERM to group 42": what -d says of a signal delivered.
+void debug_forwarding(const Init& in, int sig, int to, const char* held = "") {
+  if (!g_debug) return;  // the names are built only when they are printed
+  const char* whom = in.program > 0        ? "the program's group"
+                     : in.ended            ? "what was left of the command's group:"
+                     : in.cfg.single_child ? "child"
+                                           : "group";
+  debug("forwarding %sSIG%s%s%s to %s %d", held, signal_name(sig).c_str(), to != sig ? " as SIG" : "",
+        to != sig ? signal_name(to).c_str() : "", whom,
+        in.program > 0 ? int(in.program) : in.ended ? int(in.group_left.size()) : int(in.child));
+}
+
 // SIGCONT also gives the terminal back to the child when dock was resumed
 // in the foreground (the shell's `fg`).
-void forward(Init& in, Loop& loop, const signalfd_siginfo& info) {
+void forward(Init& in, const signalfd_siginfo& info) {
   const int sig = int(info.ssi_signo);
   if (pid_t(info.ssi_pid) == in.self) return;  // not logged: logging could cause another
   const int to = sig <= kMaxSignal ? in.cfg.rewrite[size_t(sig)] : sig;
@@ -1358,34 +1392,25 @@ void forward(Init& in, Loop& loop, const signalfd_siginfo& info) {
     return;
   }
   // Before the command, while nothing runs (--wait-for): a stop request
-  // ends dock at once, 128+N. While a setup program runs, it is forwarded
-  // and remembered: nothing after that program starts.
-  if (in.phase == Phase::Starting && is_stop_request(sig)) {
-    if (in.program <= 0) {
+  // ends dock at once, 128+N. While a setup program runs (or what it left
+  // is ended), it is forwarded and remembered: nothing after that program
+  // starts.
+  if (is_stop_request(sig) && (in.phase == Phase::Waiting || in.phase == Phase::SettingUp)) {
+    if (in.program <= 0 && !in.sweeping) {
       debug("SIG%s before the command: stopping", signal_name(sig).c_str());
       in.status = sig;  // a wait status: killed by `sig`
-      return advance(in, loop, Event::Interrupted);
+      return post(in, Event::Interrupted);
     }
     if (in.stop_in_setup == 0) in.stop_in_setup = sig;
   }
   if (to == SIGCONT && in.tty && (in.program > 0 || !in.ended) && ::tcgetpgrp(in.tty.get()) == ::getpgrp())
     ::tcsetpgrp(in.tty.get(), terminal_holder(in));
   if (to == SIGWINCH) in.on_winch();
-  if (sig == SIGTERM) {
-    // A second SIGTERM while the first is held back: forward it now.
-    if (in.phase == Phase::Delaying) return advance(in, loop, Event::DelayOver);
-    advance(in, loop, Event::StopAsked);
-    if (in.phase == Phase::Delaying) return;  // held back by --stop-delay
-  }
-  if (g_debug) {  // the names are built only when they are printed
-    const char* whom = in.program > 0               ? "the program's group"
-                       : in.ended                   ? "what was left of the command's group:"
-                       : in.cfg.single_child        ? "child"
-                                                    : "group";
-    debug("forwarding SIG%s%s%s to %s %d", signal_name(sig).c_str(), to != sig ? " as SIG" : "",
-          to != sig ? signal_name(to).c_str() : "", whom,
-          in.program > 0 ? int(in.program) : in.ended ? int(in.group_left.size()) : int(in.child));
-  }
+  // The first SIGTERM is the lifecycle's: it goes to the command when the
+  // --stop-delay is over; a second one while it is held ends the delay.
+  if (sig == SIGTERM && in.phase == Phase::Running) return post(in, Event::StopAsked);
+  if (sig == SIGTERM && in.phase == Phase::Delaying) return post(in, Event::DelayOver);
+  debug_forwarding(in, sig, to);
   deliver(in, to);
 }
 
@@ -1578,54 +1603,29 @@ void end_leftovers(Init& in, Loop& loop) {
   take_terminal_back(in);
   clear_deadline(loop, in.delay);  // it ended during --stop-delay: nothing is forwarded
   if (in.stop_began == 0) in.stop_began = monotonic_ms();
-  if (in.cfg.kill_timeout_ms == 0) {
-    in.phase = Phase::Killing;
-    signal_leftovers(in, SIGKILL);
-    return;
-  }
-  in.phase = Phase::Terminating;
+  if (in.cfg.kill_timeout_ms == 0) return post(in, Event::GraceOver);
   signal_leftovers(in, SIGTERM);
   set_deadline(loop, in.grace, in.cfg.kill_timeout_ms);  // a --stop-timeout still set is replaced
 }
 
-void on_child_ended(Init& in, Loop& loop) {
+void command_ended(Init& in, Loop& loop) {
   debug("child %d exited with status %d", in.child, exit_code_of(in.status));
   remember_group(in);
   end_leftovers(in, loop);
 }
 
-// A grace is over. --stop-timeout: SIGKILL to the command's group (the
-// command alone with --single-child); its end then starts the leftovers'
-// grace as any end does. The kill timeout: SIGKILL to everything; in the
-// last phase, again while anything is left, because a process may have
-// forked just before it was killed and its child comes to dock without a
-// SIGCHLD.
-void on_grace_over(Init& in, Loop& loop) {
-  if (in.phase == Phase::Teardown) {  // a teardown program took its whole --kill-timeout
-    if (in.program > 0) {
-      say("--teardown: still running after %lld ms: SIGKILL", (long long)in.cfg.kill_timeout_ms);
-      ::kill(-in.program, SIGKILL);
-      ::kill(in.program, SIGKILL);
-    }
-    return;
-  }
-  if (in.phase == Phase::Stopping) {
-    debug("still running %lld ms after the stop (--stop-timeout): SIGKILL to the %s", (long long)in.cfg.stop_timeout_ms,
-          in.cfg.single_child ? "command" : "command's group");
-    deliver(in, SIGKILL);
-    return;
-  }
-  if (in.phase == Phase::Terminating) debug("kill timeout over: SIGKILL to what is left");
-  in.phase = Phase::Killing;
-  signal_leftovers(in, SIGKILL);
-  reap(in, loop);
-  if (in.phase == Phase::Killing) set_deadline(loop, in.grace, kKillLookAgainMs);
+// The first SIGTERM: held back by --stop-delay, or on at once.
+void hold_stop(Init& in, Loop& loop) {
+  if (in.cfg.stop_delay_ms == 0) return post(in, Event::DelayOver);
+  debug("SIGTERM: not ready; forwarding it in %lld ms (--stop-delay)", (long long)in.cfg.stop_delay_ms);
+  set_deadline(loop, in.delay, in.cfg.stop_delay_ms);
 }
 
-// SIGTERM reaches the command: it takes the time it needs, as under tini
-// and dumb-init (the orchestrator's grace period is the bound), or
-// --stop-timeout from now.
-void start_grace(Init& in, Loop& loop) {
+// SIGTERM reaches the command (through --rewrite): it takes the time it
+// needs, as under tini and dumb-init (the orchestrator's grace period is
+// the bound), or --stop-timeout from now.
+void forward_stop(Init& in, Loop& loop) {
+  clear_deadline(loop, in.delay);
   if (in.cfg.stop_timeout_ms >= 0) {
     debug("SIGTERM: the command gets SIGKILL in %lld ms if still running (--stop-timeout)", (long long)in.cfg.stop_timeout_ms);
     set_deadline(loop, in.grace, in.cfg.stop_timeout_ms);
@@ -1633,70 +1633,119 @@ void start_grace(Init& in, Loop& loop) {
     debug("SIGTERM: the command has as long as it needs (no --stop-timeout)");
   }
   in.stop_began = monotonic_ms();
-  in.phase = Phase::Stopping;
+  const int to = in.cfg.rewrite[SIGTERM];
+  debug_forwarding(in, SIGTERM, to, in.cfg.stop_delay_ms > 0 ? "the held " : "");
+  deliver(in, to);
 }
 
-// The first SIGTERM: forwarded now, or held back by --stop-delay.
-void begin_stop(Init& in, Loop& loop) {
-  if (in.cfg.stop_delay_ms == 0) return start_grace(in, loop);
-  debug("SIGTERM: not ready; forwarding it in %lld ms (--stop-delay)", (long long)in.cfg.stop_delay_ms);
-  set_deadline(loop, in.delay, in.cfg.stop_delay_ms);
-  in.phase = Phase::Delaying;
+// --stop-timeout is over: SIGKILL to the command's group (the command
+// alone with --single-child); its end then starts the leftovers' grace as
+// any end does.
+void kill_command(Init& in, Loop&) {
+  debug("still running %lld ms after the stop (--stop-timeout): SIGKILL to the %s", (long long)in.cfg.stop_timeout_ms,
+        in.cfg.single_child ? "command" : "command's group");
+  deliver(in, SIGKILL);
 }
 
-void advance(Init& in, Loop& loop, Event e) {
-  const Phase p = in.phase;
-  switch (e) {
-    case Event::Started:
-      if (p != Phase::Starting) return;
-      in.phase = Phase::Running;
-      break;
-    case Event::StartFailed:  // what setup programs left is ended as the command's would be
-      if (p != Phase::Starting) return;
-      end_leftovers(in, loop);
-      break;
-    case Event::SetupFailed:
-    case Event::Interrupted:
-      if (p != Phase::Starting) return;
-      in.phase = Phase::Done;
-      break;
-    case Event::StopAsked:  // a second SIGTERM does not extend the grace
-      if (p != Phase::Running) return;
-      begin_stop(in, loop);
-      break;
-    case Event::DelayOver:  // the held SIGTERM goes now, through --rewrite
-      if (p != Phase::Delaying) return;
-      clear_deadline(loop, in.delay);
-      start_grace(in, loop);
-      if (const int to = in.cfg.rewrite[SIGTERM]; to != 0) {
-        debug("forwarding the held SIGTERM%s%s", to != SIGTERM ? " as SIG" : "", to != SIGTERM ? signal_name(to).c_str() : "");
-        deliver(in, to);
-      }
-      break;
-    case Event::ChildEnded:
-      on_child_ended(in, loop);
-      break;
-    case Event::GraceOver:
-      if (p != Phase::Stopping && p != Phase::Terminating && p != Phase::Killing && p != Phase::Teardown) return;
-      on_grace_over(in, loop);
-      break;
-    case Event::AllReaped:
-      if (p != Phase::Terminating && p != Phase::Killing) return;
-      clear_deadline(loop, in.grace);
-      in.group_left.clear();
-      in.phase = Phase::Teardown;
-      break;
-    case Event::TeardownDone:
-      if (p != Phase::Teardown) return;
-      clear_deadline(loop, in.grace);
-      in.phase = Phase::Draining;
-      break;
-    case Event::Settled:
-      if (p != Phase::Draining) return;
-      in.phase = Phase::Done;
-      break;
+// SIGKILL to everything left; again while anything is, because a process
+// may have forked just before it was killed and its child comes to dock
+// without a SIGCHLD.
+void look_again(Init& in, Loop& loop) {
+  signal_leftovers(in, SIGKILL);
+  set_deadline(loop, in.grace, kKillLookAgainMs);  // cleared once all is reaped
+  reap(in, loop);
+}
+
+void kill_leftovers(Init& in, Loop& loop) {
+  if (in.cfg.kill_timeout_ms > 0) debug("kill timeout over: SIGKILL to what is left");
+  look_again(in, loop);
+}
+
+void forget_group(Init& in, Loop& loop) {
+  clear_deadline(loop, in.grace);
+  in.group_left.clear();
+}
+
+// The transitions, with the small init's action for each; the features
+// hear the event after it (on_lifecycle in section 13).
+//
+//  Waiting --WaitOver--> SettingUp --SetupDone--> Starting --Started--> Running
+//     |                     |                        |                     |
+//     | WaitFailed          | SetupFailed            | StartFailed         | StopAsked
+//     | Interrupted         | Interrupted            |                     v
+//     v                     v                        |                  Delaying --DelayOver--> Stopping
+//    Done                  Done                      |                     |                    |   ^
+//                                                    |      ChildEnded     |     ChildEnded     |   | GraceOver:
+//                                                    |   (also from        |     from Running,  |   | SIGKILL to the
+//                                                    |    Running)         |     Delaying,      +---+ command
+//                                                    v                     v     Stopping
+//                                              Terminating <---------------+--------------------+
+//                                                 |     \ GraceOver
+//                                       AllReaped |      v
+//                                                 |    Killing --+ GraceOver: look again
+//                                                 |      |   ^---+
+//                                                 v      | AllReaped
+//                                              Teardown <+
+//                                                 | TeardownDone
+//                                                 v
+//                                              Draining --Settled--> Done
+using Action = void (*)(Init&, Loop&);
+
+struct Transition {
+  Phase from;
+  Event event;
+  Phase to;
+  Action act;  // null: the phase alone changes
+};
+
+constexpr std::array kLifecycle{
+    Transition{Phase::Waiting, Event::WaitOver, Phase::SettingUp, nullptr},
+    Transition{Phase::Waiting, Event::WaitFailed, Phase::Done, nullptr},
+    Transition{Phase::Waiting, Event::Interrupted, Phase::Done, nullptr},
+    Transition{Phase::SettingUp, Event::SetupDone, Phase::Starting, nullptr},
+    Transition{Phase::SettingUp, Event::SetupFailed, Phase::Done, nullptr},
+    Transition{Phase::SettingUp, Event::Interrupted, Phase::Done, nullptr},
+    Transition{Phase::Starting, Event::Started, Phase::Running, nullptr},
+    Transition{Phase::Starting, Event::StartFailed, Phase::Terminating, end_leftovers},  // what setup left, too
+    Transition{Phase::Running, Event::StopAsked, Phase::Delaying, hold_stop},
+    Transition{Phase::Running, Event::ChildEnded, Phase::Terminating, command_ended},
+    Transition{Phase::Delaying, Event::DelayOver, Phase::Stopping, forward_stop},
+    Transition{Phase::Delaying, Event::ChildEnded, Phase::Terminating, command_ended},
+    Transition{Phase::Stopping, Event::GraceOver, Phase::Stopping, kill_command},
+    Transition{Phase::Stopping, Event::ChildEnded, Phase::Terminating, command_ended},
+    Transition{Phase::Terminating, Event::GraceOver, Phase::Killing, kill_leftovers},
+    Transition{Phase::Terminating, Event::AllReaped, Phase::Teardown, forget_group},
+    Transition{Phase::Killing, Event::GraceOver, Phase::Killing, look_again},
+    Transition{Phase::Killing, Event::AllReaped, Phase::Teardown, forget_group},
+    Transition{Phase::Teardown, Event::TeardownDone, Phase::Draining, nullptr},
+    Transition{Phase::Draining, Event::Settled, Phase::Done, nullptr},
+};
+
+// The row for `e` in phase `p`; null: the event changes nothing there.
+constexpr const Transition* transition(Phase p, Event e) {
+  for (const auto& t : kLifecycle)
+    if (t.from == p && t.event == e) return &t;
+  return nullptr;
+}
+
+// Queues `e`; unless an event is being handled already (which then goes
+// on to this one), handles the queue until it is empty.
+void post(Init& in, Event e) {
+  if (in.queued == in.queue.size()) std::abort();  // cannot happen: see Init::queue
+  in.queue[(in.queue_head + in.queued++) % in.queue.size()] = e;
+  if (in.dispatching) return;
+  in.dispatching = true;
+  while (in.queued > 0) {
+    const Event next = in.queue[in.queue_head];
+    in.queue_head = (in.queue_head + 1) % in.queue.size();
+    --in.queued;
+    const Transition* t = transition(in.phase, next);
+    if (t == nullptr) continue;
+    in.phase = t->to;
+    if (t->act != nullptr) t->act(in, *in.loop);
+    in.on_event(next);
   }
-  in.on_event(e);
+  in.dispatching = false;
 }
 
 void reap(Init& in, Loop& loop) {
@@ -1707,7 +1756,7 @@ void reap(Init& in, Loop& loop) {
     if (pid < 0) {
       if (errno == EINTR) continue;
       if (errno == ECHILD && in.sweeping) end_sweep(in, loop);
-      if (errno == ECHILD && in.ended) advance(in, loop, Event::AllReaped);
+      if (errno == ECHILD && in.ended) post(in, Event::AllReaped);
       return;
     }
     if (pid == in.program) {
@@ -1733,7 +1782,7 @@ void reap(Init& in, Loop& loop) {
     in.status = status;
     in.ended = true;
     in.command_status = true;
-    advance(in, loop, Event::ChildEnded);
+    post(in, Event::ChildEnded);
   }
 }
 
@@ -1748,7 +1797,7 @@ void on_signals(Init& in, Loop& loop) {
     const size_t count = size_t(n) / sizeof info[0];
     for (size_t i = 0; i < count; ++i) {
       if (info[i].ssi_signo == SIGCHLD) child_event = true;
-      else forward(in, loop, info[i]);
+      else forward(in, info[i]);
     }
     if (count < std::size(info)) break;
   }
@@ -1760,10 +1809,10 @@ void on_signals(Init& in, Loop& loop) {
 }
 
 // The grace deadline.
-void on_grace_deadline(Init& in, Loop& loop) { advance(in, loop, Event::GraceOver); }
+void on_grace_deadline(Init& in) { post(in, Event::GraceOver); }
 
 // The --stop-delay deadline.
-void on_delay_deadline(Init& in, Loop& loop) { advance(in, loop, Event::DelayOver); }
+void on_delay_deadline(Init& in) { post(in, Event::DelayOver); }
 
 // What dock exits with: the command's status through --exit-map, or
 // dock's own (1, 2, 126, 127, a setup's status, 128+N before the command).
@@ -2817,6 +2866,7 @@ struct Lines {
   TimerId drain_timer = 0;      // at exit, a target that takes nothing is given up
   bool draining = false;        // everything is reaped; the drain timer runs
   Callback<const char*> on_peer_lost;  // the connection --io names broke
+  Callback<> on_quiet;                 // while draining: the output may all be out
 };
 
 bool output_pending(const Lines& ls) {
@@ -2883,6 +2933,7 @@ void pump(Lines& ls, Loop& loop) {
   set_deadline_at(loop, ls.flush_timer, flush_at == 0 ? 0 : std::max(flush_at, now + 1));
   // At exit a slow reader is waited for as long as it keeps taking bytes.
   if (ls.draining && wrote) set_deadline(loop, ls.drain_timer, kDrainTimeoutMs);
+  if (ls.draining && !output_pending(ls)) ls.on_quiet();
 }
 
 void on_stream_readable(Lines& ls, Loop& loop, size_t i) {
@@ -2922,6 +2973,7 @@ void on_drain_deadline(Lines& ls) {
     k.gone = true;
   }
   for (auto& s : ls.streams) s.discard();
+  ls.on_quiet();
 }
 
 void report_losses(const Lines& ls) {
@@ -3907,15 +3959,21 @@ std::string hook_body(std::string_view status, pid_t pid, std::optional<int> end
   return out;
 }
 
-std::string hook_request(const HookUrl& h, std::string_view body) {
-  std::string r = "PUT " + h.target + " HTTP/1.1\r\nHost: " + h.authority + "\r\nUser-Agent: dock/" +
-                  std::string(kVersion) + "\r\nContent-Type: application/json\r\nContent-Length: " +
-                  std::to_string(body.size()) + "\r\n";
-  if (!h.auth.empty()) r += "Authorization: " + h.auth + "\r\n";
+// An HTTP/1.1 request to `u`, whole: the hook's PUT, --wait-for's GET,
+// --teardown's POST. A body (even empty) is announced for all but a GET;
+// the connection is closed after the answer.
+std::string http_request(std::string_view method, const HookUrl& u, std::string_view content_type, std::string_view body) {
+  std::string r = std::string(method) + " " + u.target + " HTTP/1.1\r\nHost: " + u.authority + "\r\nUser-Agent: dock/" +
+                  std::string(kVersion) + "\r\n";
+  if (!content_type.empty()) r += "Content-Type: " + std::string(content_type) + "\r\n";
+  if (method != "GET") r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!u.auth.empty()) r += "Authorization: " + u.auth + "\r\n";
   r += "Connection: close\r\n\r\n";
   r += body;
   return r;
 }
+
+std::string hook_request(const HookUrl& h, std::string_view body) { return http_request("PUT", h, "application/json", body); }
 
 // The final status of an HTTP/1.x answer from its first bytes: 0 while
 // more bytes are needed, -1 when this is not HTTP; interim 1xx
@@ -4193,6 +4251,7 @@ struct Hook {
   TimerId exit_timer = 0;        // dock is done but for the hook
   int attempt = 0;               // of queue[0], from 1
   bool abandoned = false;        // the exit wait is over
+  Callback<> on_quiet;           // nothing may be left to send
 };
 
 bool hook_pending(const Hook& h) { return h.on && !h.queue.empty() && !h.abandoned; }
@@ -4230,7 +4289,7 @@ void hook_next(Hook& h, Loop& loop) {
   h.pausing = false;
   if (h.queue.empty() || h.abandoned) {
     clear_deadline(loop, h.attempt_timer);
-    return;
+    return h.on_quiet();
   }
   hook_start_attempt(h, loop);
 }
@@ -4258,6 +4317,7 @@ void on_hook_exit_deadline(Hook& h, Loop& loop) {
   exchange_close(h.x, loop);
   h.abandoned = true;
   clear_deadline(loop, h.attempt_timer);
+  h.on_quiet();
 }
 
 // Queues the event `status` ("starting", "running", "stopping", "crashed") of the
@@ -5668,19 +5728,24 @@ struct Waiter {
   std::string why;                 // why the last try failed
   bool done = false, failed = false;
   bool once = false;               // dock --check URL: one try, no second
+  Callback<> on_end;               // done, or failed
 };
 
 void wait_try(Waiter& w, Loop& loop);
+
+// Every target answered (`ok`), or the wait is over.
+void wait_over(Waiter& w, Loop& loop, bool ok) {
+  (ok ? w.done : w.failed) = true;
+  clear_deadline(loop, w.timer);
+  w.on_end();
+}
 
 // The try failed: again after the pause, unless the wait is over.
 void wait_later(Waiter& w, Loop& loop) {
   w.fd.reset();
   w.armed = 0;
   const int64_t now = monotonic_ms();
-  if (now >= w.give_up_at || w.once) {
-    w.failed = true;
-    return;
-  }
+  if (now >= w.give_up_at || w.once) return wait_over(w, loop, false);
   debug("--wait-for %s: %s; again in %lld ms", w.cfg->wait_for[w.current].shown().c_str(), w.why.c_str(),
         (long long)w.pause);
   set_deadline_at(loop, w.timer, std::min(now + w.pause, w.give_up_at));
@@ -5693,11 +5758,7 @@ void wait_next(Waiter& w, Loop& loop) {
   w.fd.reset();
   debug("--wait-for %s: there", w.cfg->wait_for[w.current].shown().c_str());
   w.pause = kWaitFirstMs;
-  if (++w.current == w.cfg->wait_for.size()) {
-    w.done = true;
-    clear_deadline(loop, w.timer);
-    return;
-  }
+  if (++w.current == w.cfg->wait_for.size()) return wait_over(w, loop, true);
   wait_try(w, loop);
 }
 
@@ -5732,9 +5793,7 @@ void wait_ask(Waiter& w, Loop& loop, const HookUrl& url) {
     w.prepared = w.current;
   }
   x.addresses.clear();  // resolved again on every try
-  x.request = "GET " + url.target + " HTTP/1.1\r\nHost: " + url.authority + "\r\nUser-Agent: dock/" +
-              std::string(kVersion) + "\r\n" + (url.auth.empty() ? "" : "Authorization: " + url.auth + "\r\n") +
-              "Connection: close\r\n\r\n";
+  x.request = http_request("GET", url, "", "");
   set_deadline_at(loop, w.timer, std::min(monotonic_ms() + kHookAttemptMs, w.give_up_at));
   exchange_start(x, loop);
 }
@@ -5822,10 +5881,14 @@ void on_wait_deadline(Waiter& w, Loop& loop) {
     exchange_close(w.x, loop);
     return wait_later(w, loop);
   }
-  if (monotonic_ms() >= w.give_up_at) {
-    w.failed = true;
-    return;
-  }
+  if (monotonic_ms() >= w.give_up_at) return wait_over(w, loop, false);
+  wait_try(w, loop);
+}
+
+// The first phase: every --wait-for target in turn, within --wait-timeout.
+void start_wait(Waiter& w, Loop& loop) {
+  if (w.cfg->wait_for.empty()) return wait_over(w, loop, true);
+  w.give_up_at = monotonic_ms() + w.cfg->wait_timeout_ms;
   wait_try(w, loop);
 }
 
@@ -5924,6 +5987,141 @@ bool start_program(Init& in, const std::string& path, char* const* env) {
   in.program = s.pid;
   debug("%s: started as %d", path.c_str(), s.pid);
   return true;
+}
+
+// --setup: the programs one after another (SPEC §10), each run as the
+// command would be (the terminal's foreground, dock's signals forwarded to
+// its group), then what it left behind ended (the sweep). A failure ends
+// dock with that program's status; a stop request, once the program that
+// got it ended.
+struct Setup {
+  Init* init = nullptr;
+  const std::vector<std::string>* programs = nullptr;
+  char* const* envp = nullptr;
+  size_t next = 0;
+};
+
+// The next program, or the end of setup.
+void setup_next(Setup& s) {
+  Init& in = *s.init;
+  if (s.next == s.programs->size()) return post(in, Event::SetupDone);
+  if (!start_program(in, (*s.programs)[s.next++], s.envp)) start_sweep(in, *in.loop);  // its status says why
+}
+
+// The program ended: what it left is ended before anything else starts.
+void setup_program_ended(Setup& s) { start_sweep(*s.init, *s.init->loop); }
+
+// Nothing the program left is left: on to the next, unless it failed or
+// a stop came meanwhile.
+void setup_swept(Setup& s) {
+  Init& in = *s.init;
+  if (in.stop_in_setup != 0) {
+    debug("SIG%s during --setup: stopping", signal_name(in.stop_in_setup).c_str());
+    in.status = in.stop_in_setup;  // a wait status: killed by it
+    return post(in, Event::Interrupted);
+  }
+  if (in.program_status != 0) {
+    say("--setup %s: %s", (*s.programs)[s.next - 1].c_str(), describe_status(in.program_status).c_str());
+    in.status = in.program_status;
+    return post(in, Event::SetupFailed);
+  }
+  setup_next(s);
+}
+
+// --teardown: once everything is reaped (or the command never started),
+// each program in turn, with dock's exit status in DOCK_EXIT_STATUS, each
+// bounded by --kill-timeout and followed by the sweep; a failure is
+// reported and the next one runs. An http:// or https:// URL is a POST
+// with an empty body (Istio's or the Cloud SQL proxy's /quitquitquit when
+// a Job is done), bounded the same way.
+struct Teardown {
+  Loop* loop = nullptr;
+  Init* init = nullptr;
+  const std::vector<std::string>* programs = nullptr;
+  Environment env;  // the programs', with DOCK_EXIT_STATUS
+  std::vector<char*> envp;
+  size_t next = 0;
+  HookUrl url;      // a URL: the POST in flight
+  Exchange x;
+  TimerId timer = 0;  // the program's or the POST's --kill-timeout
+};
+
+// false: the POST could not even start (reported).
+bool teardown_post(Teardown& t, const std::string& url) {
+  if (auto err = parse_hook_url(url, t.url)) {  // checked at start: cannot fail here
+    say("--teardown %s: %s", url.c_str(), err->c_str());
+    return false;
+  }
+  Exchange& x = t.x;
+  x.tls = Tls();
+  x.addresses.clear();
+  exchange_peer(x, t.url);
+  if (auto err = t.url.https ? x.tls.prepare(x.peer) : Error()) {
+    say("--teardown %s: %s", t.url.shown.c_str(), err->c_str());
+    return false;
+  }
+  x.request = http_request("POST", t.url, "", "");
+  set_deadline(*t.loop, t.timer, t.init->cfg.kill_timeout_ms);
+  exchange_start(x, *t.loop);
+  return true;
+}
+
+// The next program or POST, or the end of the teardown.
+void teardown_next(Teardown& t) {
+  Init& in = *t.init;
+  while (t.next < t.programs->size()) {
+    const std::string& path = (*t.programs)[t.next++];
+    if (is_http_url(path)) {
+      if (teardown_post(t, path)) return;
+      continue;
+    }
+    if (start_program(in, path, t.envp.data())) {
+      set_deadline(*t.loop, t.timer, in.cfg.kill_timeout_ms);
+      return;
+    }
+    say("--teardown %s: %s", path.c_str(), describe_status(in.program_status).c_str());
+  }
+  post(in, Event::TeardownDone);
+}
+
+void start_teardown(Teardown& t, const Environment& program_env, int exit_status) {
+  t.env = program_env;
+  t.env.set("DOCK_EXIT_STATUS", std::to_string(exit_status));
+  t.envp = t.env.pointers();
+  t.next = 0;
+  teardown_next(t);
+}
+
+// The POST's answer: 2xx is success; anything else is reported. Then the next.
+void on_teardown_answer(Teardown& t, Loop& loop, int status, const std::string& why, bool) {
+  clear_deadline(loop, t.timer);
+  if (status >= 200 && status < 300) debug("--teardown %s: HTTP %d", t.url.shown.c_str(), status);
+  else say("--teardown %s: %s", t.url.shown.c_str(), status != 0 ? ("HTTP status " + std::to_string(status)).c_str() : why.c_str());
+  teardown_next(t);
+}
+
+// The program or the POST took its whole --kill-timeout.
+void on_teardown_deadline(Teardown& t, Loop& loop) {
+  Init& in = *t.init;
+  if (t.x.step != ExchangeStep::Idle) {
+    exchange_close(t.x, loop);
+    say("--teardown %s: no answer within %s", t.url.shown.c_str(), duration_text(in.cfg.kill_timeout_ms).c_str());
+    return teardown_next(t);
+  }
+  if (in.program > 0) {
+    say("--teardown: still running after %lld ms: SIGKILL", (long long)in.cfg.kill_timeout_ms);
+    ::kill(-in.program, SIGKILL);
+    ::kill(in.program, SIGKILL);
+  }
+}
+
+// The program ended: what it left is ended before the next one.
+void teardown_program_ended(Teardown& t) {
+  Init& in = *t.init;
+  clear_deadline(*t.loop, t.timer);
+  if (in.program_status != 0)
+    say("--teardown %s: %s", (*t.programs)[t.next - 1].c_str(), describe_status(in.program_status).c_str());
+  start_sweep(in, *t.loop);
 }
 
 // ---- --user ----
@@ -6532,23 +6730,22 @@ struct State {
   Hook hook;        // --web-hook
   Readiness ready;  // --bind-port, --ready-file
   Waiter wait;      // --wait-for
+  Setup setup;      // --setup
+  Teardown teardown;  // --teardown
   const Prepared* prep = nullptr;  // --env-file, --user, --setup, --teardown, ...
-  Environment teardown_env;        // the command's, with DOCK_EXIT_STATUS
-  std::vector<char*> teardown_envp;
-  size_t teardown_next = 0;        // the next --teardown program
-  HookUrl teardown_url;            // --teardown URL: the POST in flight
-  Exchange teardown_x;
-  TimerId teardown_timer = 0;      // its --kill-timeout
 
-  explicit State(const Config& c) : cfg(c), init(c) {
+  State(const Config& c, const Prepared& p) : cfg(c), init(c), prep(&p) {
     init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = hook.x.loop = ready.loop = wait.loop = wait.x.loop =
-        teardown_x.loop = &loop;
+        teardown.loop = teardown.x.loop = &loop;
     wait.cfg = &c;
-    link.init = &init;
+    link.init = setup.init = teardown.init = &init;
     link.io = &c.io;
     rot.cfg = &c;
     ready.cfg = &c;
     ready.root = init.self;
+    setup.programs = &p.setup;
+    setup.envp = p.program_envp.data();
+    teardown.programs = &p.teardown;
   }
   State(const State&) = delete;  // the loop's handlers point into it
   State& operator=(const State&) = delete;
@@ -6559,93 +6756,48 @@ struct State {
 // Ready for the first time.
 void on_running(State& st) { hook_send(st.hook, st.loop, "running", st.init.child); }
 
-// The next --teardown program, or the end of the teardown.
-// --teardown URL: a POST with an empty body (Istio's or the Cloud SQL
-// proxy's /quitquitquit when a Job is done), bounded by --kill-timeout.
-// false: it could not even start (reported).
-bool start_teardown_post(State& st, const std::string& url) {
-  HookUrl& u = st.teardown_url;
-  if (auto err = parse_hook_url(url, u)) {  // checked at start: cannot fail here
-    say("--teardown %s: %s", url.c_str(), err->c_str());
-    return false;
-  }
-  Exchange& x = st.teardown_x;
-  x.tls = Tls();
-  x.addresses.clear();
-  exchange_peer(x, u);
-  if (auto err = u.https ? x.tls.prepare(x.peer) : Error()) {
-    say("--teardown %s: %s", u.shown.c_str(), err->c_str());
-    return false;
-  }
-  x.request = "POST " + u.target + " HTTP/1.1\r\nHost: " + u.authority + "\r\nUser-Agent: dock/" + std::string(kVersion) +
-              "\r\n" + (u.auth.empty() ? "" : "Authorization: " + u.auth + "\r\n") +
-              "Content-Length: 0\r\nConnection: close\r\n\r\n";
-  set_deadline(st.loop, st.teardown_timer, st.init.cfg.kill_timeout_ms);
-  exchange_start(x, st.loop);
-  return true;
+// Draining ends when nothing is left to write or to send: told by the
+// lines and the hook whenever they may have become quiet.
+void on_quiet(State& st) {
+  if (st.init.phase == Phase::Draining && !output_pending(st.lines) && !hook_pending(st.hook))
+    post(st.init, Event::Settled);
 }
 
-void next_teardown(State& st);
-
-// The POST's answer: 2xx is success; anything else is reported. Then the next.
-void on_teardown_answer(State& st, int status, const std::string& why, bool) {
-  clear_deadline(st.loop, st.teardown_timer);
-  if (status >= 200 && status < 300) debug("--teardown %s: HTTP %d", st.teardown_url.shown.c_str(), status);
-  else say("--teardown %s: %s", st.teardown_url.shown.c_str(), status != 0 ? ("HTTP status " + std::to_string(status)).c_str() : why.c_str());
-  next_teardown(st);
+// --wait-for is over: on to setup, or dock ends (status 1).
+void on_wait_end(State& st) {
+  const Waiter& w = st.wait;
+  if (w.done) return post(st.init, Event::WaitOver);
+  say("waited %s for %s: %s", duration_text(st.cfg.wait_timeout_ms).c_str(), st.cfg.wait_for[w.current].shown().c_str(),
+      w.why.c_str());
+  st.init.status = W_EXITCODE(code(Exit::Setup), 0);
+  post(st.init, Event::WaitFailed);
 }
 
-void on_teardown_deadline(State& st) {
-  if (st.teardown_x.step == ExchangeStep::Idle) return;
-  exchange_close(st.teardown_x, st.loop);
-  say("--teardown %s: no answer within %s", st.teardown_url.shown.c_str(), duration_text(st.init.cfg.kill_timeout_ms).c_str());
-  next_teardown(st);
-}
-
-void next_teardown(State& st) {
-  Init& in = st.init;
-  while (st.teardown_next < st.prep->teardown.size()) {
-    const std::string& path = st.prep->teardown[st.teardown_next++];
-    if (is_http_url(path)) {
-      if (start_teardown_post(st, path)) return;
-      continue;
-    }
-    if (start_program(in, path, st.teardown_envp.data())) {
-      set_deadline(st.loop, in.grace, in.cfg.kill_timeout_ms);  // bounded by --kill-timeout
-      return;
-    }
-    say("--teardown %s: %s", path.c_str(), describe_status(in.program_status).c_str());
-  }
-  advance(in, st.loop, Event::TeardownDone);
-}
-
-// Everything is reaped (or the command never started): the teardown
-// programs see dock's exit status.
-void start_teardown(State& st) {
-  st.teardown_env = st.prep->program_env;
-  st.teardown_env.set("DOCK_EXIT_STATUS", std::to_string(exit_status(st.init)));
-  st.teardown_envp = st.teardown_env.pointers();
-  st.teardown_next = 0;
-  next_teardown(st);
-}
-
-// A setup or teardown program ended (setup is waited for by run_setup):
-// what a teardown program left behind is ended before the next one.
+// A setup or teardown program ended.
 void on_program_end(State& st) {
-  if (st.init.phase != Phase::Teardown) return;
-  const int status = st.init.program_status;
-  if (status != 0) say("--teardown %s: %s", st.prep->teardown[st.teardown_next - 1].c_str(), describe_status(status).c_str());
-  start_sweep(st.init, st.loop);
+  if (st.init.phase == Phase::SettingUp) setup_program_ended(st.setup);
+  else if (st.init.phase == Phase::Teardown) teardown_program_ended(st.teardown);
 }
 
-// Nothing a program left behind is left (setup is waited for by run_setup).
+// Nothing a setup or teardown program left is left.
 void on_swept(State& st) {
-  if (st.init.phase == Phase::Teardown) next_teardown(st);
+  if (st.init.phase == Phase::SettingUp) setup_swept(st.setup);
+  else if (st.init.phase == Phase::Teardown) teardown_next(st.teardown);
 }
+
+void start_command(State& st);
 
 void on_lifecycle(State& st, Event e) {
   Init& in = st.init;
   switch (e) {
+    case Event::WaitOver:
+      setup_next(st.setup);
+      break;
+    case Event::SetupDone:
+      start_command(st);
+      reap(in, st.loop);                                 // a child that exited at once
+      if (st.feed.active) pump_input(st.feed, st.loop);  // input epoll cannot wait for is read now
+      break;
     case Event::Started:
       debug("started %s as %d%s", st.cfg.command[0], in.child, in.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
       start_readiness(st.ready, st.loop, in.child);
@@ -6663,21 +6815,21 @@ void on_lifecycle(State& st, Event e) {
       start_hook_last_wait(st.hook, st.loop, in.stop_began);
       break;  // the teardown starts once every leftover is reaped (AllReaped)
     case Event::AllReaped:
-      start_teardown(st);
+      start_teardown(st.teardown, st.prep->program_env, exit_status(in));
       break;
-    case Event::SetupFailed:
+    case Event::TeardownDone:
+      start_drain(st.lines, st.loop);
+      on_quiet(st);
+      break;
+    case Event::WaitFailed:
     case Event::Interrupted:
+    case Event::SetupFailed:
     case Event::DelayOver:
     case Event::GraceOver:
-    case Event::TeardownDone:
     case Event::Settled:
       break;
   }
-  if (in.phase == Phase::Draining && !st.lines.draining) start_drain(st.lines, st.loop);
 }
-
-// Teardown ends when nothing is left to write or to send.
-bool settled(const State& st) { return !output_pending(st.lines) && !hook_pending(st.hook); }
 
 void on_winch(State& st) {
   if (st.term.pty) copy_window_size(st.term);
@@ -6709,17 +6861,19 @@ bool wire(State& st) {
   st.hook.exit_timer = add_timer(loop, handler<on_hook_exit_deadline>(st.hook));
   st.ready.probe_timer = add_timer(loop, handler<on_probe_deadline>(st.ready));
   wire_waiter(st.wait, loop);
+  st.wait.on_end = callback<on_wait_end>(st);
   st.feed.from_slot = add_handler(loop, handler<on_peer>(st));
   st.hook.x.slot = add_handler(loop, handler<exchange_progress>(st.hook.x));
   st.hook.x.on_end = callback<on_hook_answer, int, const std::string&, bool>(st.hook);
+  st.lines.on_quiet = st.hook.on_quiet = callback<on_quiet>(st);
   st.init.on_event = callback<on_lifecycle, Event>(st);
   st.init.on_reaped = callback<on_reaped, pid_t, int>(st.rot);
   st.init.on_winch = callback<on_winch>(st);
   st.init.on_program_end = callback<on_program_end>(st);
   st.init.on_swept = callback<on_swept>(st);
-  st.teardown_x.slot = add_handler(loop, handler<exchange_progress>(st.teardown_x));
-  st.teardown_x.on_end = callback<on_teardown_answer, int, const std::string&, bool>(st);
-  st.teardown_timer = add_timer(loop, handler<on_teardown_deadline>(st));
+  st.teardown.x.slot = add_handler(loop, handler<exchange_progress>(st.teardown.x));
+  st.teardown.x.on_end = callback<on_teardown_answer, int, const std::string&, bool>(st.teardown);
+  st.teardown.timer = add_timer(loop, handler<on_teardown_deadline>(st.teardown));
   st.lines.on_peer_lost = st.feed.on_peer_lost = callback<hang_up, const char*>(st.link);
   st.ready.on_ready = callback<on_running>(st);
   if (st.ready.notify && !watch(loop, st.ready.notify.get(), add_handler(loop, handler<on_notify_readable>(st.ready)), EPOLLIN))
@@ -7099,48 +7253,6 @@ bool set_up(State& st, const sigset_t& blocked, Fd cwd) {
   return wire(st);
 }
 
-// --wait-for, in the loop: signals are read meanwhile (a stop request ends
-// dock). false: the wait ended dock (reported; its status is set).
-bool run_wait(State& st) {
-  Waiter& w = st.wait;
-  Init& in = st.init;
-  if (st.cfg.wait_for.empty()) return true;
-  w.give_up_at = monotonic_ms() + st.cfg.wait_timeout_ms;
-  wait_try(w, st.loop);
-  while (!w.done && !w.failed && in.phase != Phase::Done) run_once(st.loop);
-  if (in.phase == Phase::Done) return false;
-  if (w.done) return true;
-  say("waited %s for %s: %s", duration_text(st.cfg.wait_timeout_ms).c_str(), st.cfg.wait_for[w.current].shown().c_str(),
-      w.why.c_str());
-  in.status = W_EXITCODE(code(Exit::Setup), 0);
-  return false;
-}
-
-// The --setup programs, one after another, in the loop: signals go to the
-// one that runs, orphans are reaped. false: one failed, and its status is
-// dock's; nothing else runs.
-bool run_setup(State& st) {
-  Init& in = st.init;
-  for (const auto& path : st.prep->setup) {
-    if (start_program(in, path, st.prep->program_envp.data()))
-      while (in.program > 0) run_once(st.loop);
-    start_sweep(in, st.loop);  // what it left behind, before the next step
-    while (in.sweeping) run_once(st.loop);
-    if (in.stop_in_setup != 0 || in.phase == Phase::Done) {  // a stop came meanwhile: nothing more starts
-      debug("SIG%s during --setup: stopping", signal_name(in.stop_in_setup != 0 ? in.stop_in_setup : WTERMSIG(in.status)).c_str());
-      if (in.stop_in_setup != 0) in.status = in.stop_in_setup;  // a wait status: killed by it
-      advance(in, st.loop, Event::Interrupted);
-      return false;
-    }
-    if (in.program_status == 0) continue;
-    say("--setup %s: %s", path.c_str(), describe_status(in.program_status).c_str());
-    in.status = in.program_status;
-    advance(in, st.loop, Event::SetupFailed);
-    return false;
-  }
-  return true;
-}
-
 // Why exec said E2BIG, in terms the user can act on: the largest
 // variables of the command's environment with their sizes.
 std::string too_large_text(char* const* env) {
@@ -7159,17 +7271,16 @@ std::string too_large_text(char* const* env) {
   return text;
 }
 
-// Spawns the command: "starting", then it runs, or it could not be
-// executed. false: it could not be started (exit 1).
-// The io target, the hook, the command. What fails is reported and is a
-// start-up failure (status 1; the teardown programs still run).
+// Spawns the command: "starting", then Started, or StartFailed when it
+// could not be started (status 1) or executed (126, 127). What fails is
+// reported; the teardown programs still run.
 void start_command(State& st) {
   Init& in = st.init;
   Plan plan;
   auto failed = [&] {
     in.status = W_EXITCODE(code(Exit::Setup), 0);
     in.ended = true;
-    advance(in, st.loop, Event::StartFailed);
+    post(in, Event::StartFailed);
   };
   if (!plan_child_stdio(st, plan)) return failed();
   if (st.cfg.web_hook) setup_hook(st.hook, *st.cfg.web_hook);
@@ -7188,7 +7299,7 @@ void start_command(State& st) {
   }
   in.child = child.pid;
   hook_send(st.hook, st.loop, "starting", in.child);
-  if (child.exec_errno == 0) return advance(in, st.loop, Event::Started);
+  if (child.exec_errno == 0) return post(in, Event::Started);
   const bool exec = child.stage == Stage::Exec;
   const std::string what = child.stage == Stage::User        ? "--user " + st.cfg.user
                            : child.stage == Stage::Limits    ? "--rlimit " + limit_text(st.prep->creds.limits[size_t(child.which)])
@@ -7201,14 +7312,14 @@ void start_command(State& st) {
   retry([&] { return ::waitpid(child.pid, nullptr, 0); });
   in.status = W_EXITCODE(exec ? code(exec_failure_code(child.exec_errno)) : code(Exit::Setup), 0);
   in.ended = true;
-  advance(in, st.loop, Event::StartFailed);  // the hook still hears "crashed"
+  post(in, Event::StartFailed);  // the hook still hears "crashed"
 }
 
 void finish(State& st) {
   if (st.link.tls && !st.lines.sinks.empty() && !st.lines.sinks[0].gone)
     g_ssl.SSL_shutdown(st.link.tls.ssl());  // close_notify
   report_losses(st.lines);
-  debug("all processes reaped; exiting with %d", exit_status(st.init));
+  if (st.init.ended) debug("all processes reaped; exiting with %d", exit_status(st.init));
   say_dropped_at_exit();
 }
 
@@ -7240,29 +7351,22 @@ void finish(State& st) {
   if (!prepare(parsed.config, prep)) return code(Exit::Setup);
   say_worst_stop(parsed.config, prep.teardown.size());
 
-  State st(parsed.config);
+  State st(parsed.config, prep);
   st.init.original_mask = original_mask;
   st.ready.notify = std::move(prep.notify);
-  st.prep = &prep;
   st.init.sigchld_ignored = sigchld_ignored;
   if (!set_up(st, blocked, std::move(cwd))) return code(Exit::Setup);
-  // From here on we may not bail: warn and go on.
+  // From here on dock does not bail out: it warns and goes on, and its
+  // one loop runs the lifecycle from the first phase to the last.
   if (orphaned) {  // the parent died before --pdeath-signal was set: its signal now
     debug("the parent is gone already: SIG%s", signal_name(parsed.config.pdeath_signal).c_str());
     signalfd_siginfo info{};
     info.ssi_signo = uint32_t(parsed.config.pdeath_signal);
-    forward(st.init, st.loop, info);
-    if (st.init.phase == Phase::Done) return exit_code_of(st.init.status);
+    forward(st.init, info);
   }
   if (!st.cfg.tty) st.init.tty = foreground_tty();  // setup programs get the foreground too
-  if (!run_wait(st) || !run_setup(st)) return exit_code_of(st.init.status);
-  start_command(st);
-  reap(st.init, st.loop);                             // a child that exited before the loop started
-  if (st.feed.active) pump_input(st.feed, st.loop);  // input epoll cannot wait for is read now
-  while (st.init.phase != Phase::Done) {
-    if (st.init.phase == Phase::Draining && settled(st)) advance(st.init, st.loop, Event::Settled);
-    else run_once(st.loop);
-  }
+  if (st.init.phase == Phase::Waiting) start_wait(st.wait, st.loop);
+  while (st.init.phase != Phase::Done) run_once(st.loop);
   finish(st);
   return exit_status(st.init);
 }
