@@ -10,37 +10,63 @@
 //
 // The rules a PID 1 must keep, and how this file keeps them:
 //  - The kernel drops default-disposition signals sent to an init, but never
-//    blocked ones: every catchable signal is blocked before anything else and
-//    read from a signalfd. A real fault still crashes dock loudly: the kernel
+//    blocked ones: every signal is blocked before anything else and read
+//    from a signalfd. A real fault still crashes dock loudly: the kernel
 //    force-delivers a synchronous SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP/SIGSYS
 //    by unblocking it and resetting it to default (force_sig_info), and
 //    abort() unblocks SIGABRT itself. So blocking them too loses nothing, and
 //    a `kill -SEGV` from outside is forwarded like any other signal.
 //  - One event loop (epoll over signalfd and timerfd) waits without a
-//    timeout: a quiet child costs dock no wake-ups.
-//  - Setup may fail and exit; once the child runs, dock may only warn and go
-//    on, because if PID 1 dies the container dies without an exit status.
+//    timeout: a quiet child costs dock no wake-ups. It runs the whole
+//    lifecycle, from waiting for dependencies to the exit: one table of
+//    transitions (section 5), events handled one at a time.
+//  - Bad input fails before anything starts (exit 2); once the command
+//    runs, dock may only warn and go on, because if PID 1 dies the
+//    container dies without an exit status.
 //  - Errors are values (Error), reported once as `dock: <what>: <why>`.
 //  - Memory is sized before the loop: buffers are fixed, whatever the child
 //    writes; what the loop allocates is bounded (the web hook's queue of at
-//    most three events, an archive's name).
+//    most four events, an archive's name).
 //
-// How the file reads:
-//   the small init   1 includes and constants, 2 foundations (Fd, Error,
-//                    text, clock, logging), 3 the loop (epoll, the deadline
-//                    table, handlers), 4 spawn, 5 signals, reaping and the
-//                    lifecycle (one enum of phases, one transition function)
-//   the features     6 io targets, names resolved off the loop, TLS,
-//                    7 lines (streams, sinks, the prefixer), 8 input and
-//                    terminal, 9 rotation, 10 the web hook, 11 readiness
-//                    (--bind-port, --ready-file, --notify, dock --check),
-//                    12 before and after the command (env files, secrets,
-//                    --chown, templates, --wait-for, setup and teardown,
-//                    --user, --rlimit); each owns its config, parsing,
-//                    state, handlers and setup
-//   the wiring       13 the option table, the State made of the features'
-//                    structs, the plan of the child's descriptors, the
-//                    lifecycle's effects on the features, run(); 14 main
+// The map: each section and the options it owns (tests/unit_layout.cpp
+// checks it against the banners below and the option table).
+//
+//  the small init
+//   1. Includes, the libraries dock may load, constants: exit codes
+//   2. Foundations: Fd, Error, text and numbers, durations and sizes, the
+//      clock, dock's own messages, signal names
+//   3. The loop: epoll, the deadline table behind one timerfd, Handlers
+//      and Callbacks, blocking every signal
+//   4. Spawn: clone(CLONE_VM | CLONE_VFORK), PATH lookup, the child's side
+//   5. Signals, reaping and the lifecycle: forwarding, the process table,
+//      the leftovers and the sweep, Phase and Event, kLifecycle, post()
+//        --kill-timeout --stop-timeout --stop-delay --rewrite --exit-map
+//        --single-child --pdeath-signal --debug
+//  the features: each owns its config, parsers, state and handlers
+//   6. Io targets and TLS: URLs, names resolved off the loop (Lookup),
+//      each address in turn (Dial), TLS, the hang-up
+//        --io
+//   7. Lines: streams, sinks, emit(), pump(), the exit drain
+//        --stdout-prefix --stderr-prefix
+//   8. Input and terminal: the feed into the child's stdin, the pty
+//        --tty
+//   9. Rotation: archive names, rotate, compress, prune
+//        --log-rotate --log-max-size --log-keep
+//  10. The web hook: URL, JSON, http_request(), one HTTP exchange, delivery
+//        --web-hook
+//  11. Readiness: the port probe, the ready file, sd_notify both ways
+//        --bind-port --ready-file --notify --notify-access --check
+//        --check-timeout
+//  12. Before and after the command: passwd and group, env files,
+//      secrets, templates, the wait, setup and teardown programs, StrictModes
+//        --env-file --file-env --chown --template --wait-for --wait-timeout
+//        --setup --teardown --user --rlimit --no-new-privs
+//  the wiring
+//  13. Wiring: the option table (kOptions), parse_args, State, what the
+//      lifecycle means to the features (on_lifecycle), the plan of the
+//      child's descriptors, run()
+//        --help --version
+//  14. main
 
 // ==== 1. Includes, the libraries dock may load, constants ====
 
@@ -191,7 +217,7 @@ constexpr std::string_view kVersion = "0.1.0";
 // The exit statuses dock gives itself; any other status is the child's.
 enum class Exit : int {
   Ok = 0,
-  Setup = 1,           // an io target or a kernel facility could not be set up
+  Failure = 1,         // dock could not start the command: a wait, an io target, a kernel facility
   Usage = 2,           // bad command line or DOCK_* variable
   NotExecutable = 126, // the command exists but could not be executed
   NotFound = 127,      // the command does not exist
@@ -206,7 +232,7 @@ constexpr int kMaxSignal = 64;  // SIGRTMAX on Linux
 constexpr int exit_code_of(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return code(Exit::Setup);
+  return code(Exit::Failure);
 }
 
 // The shell's convention for a command that could not be executed.
@@ -342,6 +368,7 @@ std::optional<std::string> percent_decode(std::string_view s) {
   return out;
 }
 
+// DURATION: a number, possibly with a fraction, followed by ms, s, m, h or
 // d. Milliseconds out. A bare number is hours only where `bare_hours` says
 // so (--log-rotate, the Go flag's unit); elsewhere only 0 needs no unit.
 std::optional<int64_t> parse_duration(std::string_view s, bool bare_hours = false) {
@@ -721,8 +748,6 @@ SignalText signal_name(int sig) {
   return out;
 }
 
-// DURATION: a number, possibly with a fraction, followed by ms, s, m, h or
-
 // ==== 3. The loop ====
 //
 // One epoll waits, with no timeout, for every descriptor dock watches, the
@@ -901,7 +926,7 @@ void run_once(Loop& loop) {
 // its sigprocmask refuses them; left unblocked, either kills dock when sent
 // from outside. So the set is filled bit by bit (bit N-1 is signal N) and
 // the mask set through the system call itself.
-sigset_t catchable_signals() {
+sigset_t all_signals() {
   sigset_t set;
   ::sigfillset(&set);
   for (int sig = 32; sig <= 33; ++sig) {
@@ -1072,24 +1097,24 @@ int exec_command(char* const argv[], char* const envp[]) {
 DOCK_CHILD_STACK int start_child(void* arg) {
   const SpawnPlan& p = *static_cast<const SpawnPlan*>(arg);
   if (p.stdio.ctty >= 0) {  // a session of its own, on its own terminal
-    if (::setsid() < 0 || ::ioctl(p.stdio.ctty, TIOCSCTTY, 0) != 0) child_fails(p, errno, code(Exit::Setup), Stage::Terminal);
+    if (::setsid() < 0 || ::ioctl(p.stdio.ctty, TIOCSCTTY, 0) != 0) child_fails(p, errno, code(Exit::Failure), Stage::Terminal);
   } else {
     ::setpgid(0, 0);
     if (p.tty_fd >= 0) ::tcsetpgrp(p.tty_fd, ::getpid());  // SIGTTOU still blocked
   }
-  if (p.cwd >= 0 && ::fchdir(p.cwd) != 0) child_fails(p, errno, code(Exit::Setup), Stage::Directory);
+  if (p.cwd >= 0 && ::fchdir(p.cwd) != 0) child_fails(p, errno, code(Exit::Failure), Stage::Directory);
   // dup2 clears close-on-exec on the copies; dock's originals stay closed.
   if (p.stdio.in >= 0) ::dup2(p.stdio.in, STDIN_FILENO);
   if (p.stdio.out >= 0) ::dup2(p.stdio.out, STDOUT_FILENO);
   if (p.stdio.err >= 0) ::dup2(p.stdio.err, STDERR_FILENO);
   for (size_t i = 0; i < p.creds.limits.size(); ++i)  // before setuid: raising a hard limit needs root
     if (::setrlimit(p.creds.limits[i].resource, &p.creds.limits[i].value) != 0)
-      child_fails(p, errno, code(Exit::Setup), Stage::Limits, int(i));
-  if (const int err = become(p.creds)) child_fails(p, err, code(Exit::Setup), Stage::User);
+      child_fails(p, errno, code(Exit::Failure), Stage::Limits, int(i));
+  if (const int err = become(p.creds)) child_fails(p, err, code(Exit::Failure), Stage::User);
   // After setuid: a change of credentials clears the parent-death signal.
   if (!p.pid1) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != p.parent) ::_exit(code(Exit::Setup));  // dock already gone
+    if (::getppid() != p.parent) ::_exit(code(Exit::Failure));  // dock already gone
   }
   if (p.sigchld_ignored) {
     struct sigaction ign {};
@@ -1205,11 +1230,6 @@ Error add_exit_map(std::string_view spec, InitConfig& c) {
   return {};
 }
 
-// DOCK_EXIT_MAP holds several, separated by commas or blanks.
-Error add_exit_maps(std::string_view list, InitConfig& c) {
-  return each_item(list, ", \t", [&](std::string_view rule) { return add_exit_map(rule, c); });
-}
-
 // --pdeath-signal SIG
 Error parse_pdeath_signal(std::string_view value, InitConfig& c) {
   auto sig = signal_from_name(value);
@@ -1233,11 +1253,6 @@ Error add_rewrite(std::string_view spec, InitConfig& c) {
   if (!to) return "'" + std::string(to_s) + "' is not a signal or 0";
   c.rewrite[size_t(*from)] = *to;
   return {};
-}
-
-// DOCK_REWRITE holds several rules separated by commas or blanks.
-Error add_rewrites(std::string_view list, InitConfig& c) {
-  return each_item(list, ", \t", [&](std::string_view rule) { return add_rewrite(rule, c); });
 }
 
 // ---- the lifecycle ----
@@ -1328,7 +1343,7 @@ struct Init {
   explicit Init(const InitConfig& c) : cfg(c) {}
 };
 
-void post(Init& in, Event e);
+void post(Init& init, Event e);
 
 bool is_stop_request(int sig) { return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGHUP; }
 
@@ -1336,57 +1351,57 @@ bool is_stop_request(int sig) { return sig == SIGTERM || sig == SIGINT || sig ==
 // is empty, may belong to another process: then only the processes that
 // were in its group at the reap get the signal, through their pidfds (with
 // --single-child, nobody).
-void deliver(const Init& in, int sig) {
-  if (in.program > 0) {  // a setup or teardown program runs: it gets the signals
-    if (::kill(-in.program, sig) != 0 && errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), in.program, std::strerror(errno));
+void deliver(const Init& init, int sig) {
+  if (init.program > 0) {  // a setup or teardown program runs: it gets the signals
+    if (::kill(-init.program, sig) != 0 && errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), init.program, std::strerror(errno));
     // A stopped program (Ctrl-Z, or it read the terminal) must be able to act on a stop.
-    else if (is_stop_request(sig)) ::kill(-in.program, SIGCONT);
+    else if (is_stop_request(sig)) ::kill(-init.program, SIGCONT);
     return;
   }
-  if (in.child <= 0) return;
-  if (in.ended) {
-    for (const Fd& p : in.group_left)
+  if (init.child <= 0) return;
+  if (init.ended) {
+    for (const Fd& p : init.group_left)
       if (::syscall(SYS_pidfd_send_signal, p.get(), sig, nullptr, 0) != 0 && errno != ESRCH)
         say("pidfd_send_signal SIG%s: %s", signal_name(sig).c_str(), std::strerror(errno));
     return;
   }
-  if (!in.cfg.single_child) {
-    if (::kill(-in.child, sig) == 0) return;
-    if (errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), in.child, std::strerror(errno));
+  if (!init.cfg.single_child) {
+    if (::kill(-init.child, sig) == 0) return;
+    if (errno != ESRCH) say("kill -%s group %d: %s", signal_name(sig).c_str(), init.child, std::strerror(errno));
   }
-  if (::kill(in.child, sig) != 0 && errno != ESRCH)
-    say("kill -%s %d: %s", signal_name(sig).c_str(), in.child, std::strerror(errno));
+  if (::kill(init.child, sig) != 0 && errno != ESRCH)
+    say("kill -%s %d: %s", signal_name(sig).c_str(), init.child, std::strerror(errno));
 }
 
 // Who has the terminal's foreground while it runs: a setup or teardown
 // program, else the command.
-pid_t terminal_holder(const Init& in) { return in.program > 0 ? in.program : in.child; }
+pid_t terminal_holder(const Init& init) { return init.program > 0 ? init.program : init.child; }
 
 // dock takes its terminal back from the child -- only while the child's
 // group has it: after Ctrl-Z and `bg` the user's shell holds it, and taking
 // it would leave the shell reading EIO.
-void take_terminal_back(const Init& in) {
-  if (in.tty && !in.pid1 && ::tcgetpgrp(in.tty.get()) == terminal_holder(in)) ::tcsetpgrp(in.tty.get(), ::getpgrp());
+void take_terminal_back(const Init& init) {
+  if (init.tty && !init.pid1 && ::tcgetpgrp(init.tty.get()) == terminal_holder(init)) ::tcsetpgrp(init.tty.get(), ::getpgrp());
 }
 
 // "forwarding SIGTERM to group 42": what -d says of a signal delivered.
-void debug_forwarding(const Init& in, int sig, int to, const char* held = "") {
+void debug_forwarding(const Init& init, int sig, int to, const char* held = "") {
   if (!g_debug) return;  // the names are built only when they are printed
-  const char* whom = in.program > 0        ? "the program's group"
-                     : in.ended            ? "what was left of the command's group:"
-                     : in.cfg.single_child ? "child"
+  const char* whom = init.program > 0        ? "the program's group"
+                     : init.ended            ? "what was left of the command's group:"
+                     : init.cfg.single_child ? "child"
                                            : "group";
   debug("forwarding %sSIG%s%s%s to %s %d", held, signal_name(sig).c_str(), to != sig ? " as SIG" : "",
         to != sig ? signal_name(to).c_str() : "", whom,
-        in.program > 0 ? int(in.program) : in.ended ? int(in.group_left.size()) : int(in.child));
+        init.program > 0 ? int(init.program) : init.ended ? int(init.group_left.size()) : int(init.child));
 }
 
 // SIGCONT also gives the terminal back to the child when dock was resumed
 // in the foreground (the shell's `fg`).
-void forward(Init& in, const signalfd_siginfo& info) {
+void forward(Init& init, const signalfd_siginfo& info) {
   const int sig = int(info.ssi_signo);
-  if (pid_t(info.ssi_pid) == in.self) return;  // not logged: logging could cause another
-  const int to = sig <= kMaxSignal ? in.cfg.rewrite[size_t(sig)] : sig;
+  if (pid_t(info.ssi_pid) == init.self) return;  // not logged: logging could cause another
+  const int to = sig <= kMaxSignal ? init.cfg.rewrite[size_t(sig)] : sig;
   if (to == 0) {
     debug("dropping SIG%s (--rewrite)", signal_name(sig).c_str());
     return;
@@ -1395,34 +1410,34 @@ void forward(Init& in, const signalfd_siginfo& info) {
   // ends dock at once, 128+N. While a setup program runs (or what it left
   // is ended), it is forwarded and remembered: nothing after that program
   // starts.
-  if (is_stop_request(sig) && (in.phase == Phase::Waiting || in.phase == Phase::SettingUp)) {
-    if (in.program <= 0 && !in.sweeping) {
+  if (is_stop_request(sig) && (init.phase == Phase::Waiting || init.phase == Phase::SettingUp)) {
+    if (init.program <= 0 && !init.sweeping) {
       debug("SIG%s before the command: stopping", signal_name(sig).c_str());
-      in.status = sig;  // a wait status: killed by `sig`
-      return post(in, Event::Interrupted);
+      init.status = sig;  // a wait status: killed by `sig`
+      return post(init, Event::Interrupted);
     }
-    if (in.stop_in_setup == 0) in.stop_in_setup = sig;
+    if (init.stop_in_setup == 0) init.stop_in_setup = sig;
   }
-  if (to == SIGCONT && in.tty && (in.program > 0 || !in.ended) && ::tcgetpgrp(in.tty.get()) == ::getpgrp())
-    ::tcsetpgrp(in.tty.get(), terminal_holder(in));
-  if (to == SIGWINCH) in.on_winch();
+  if (to == SIGCONT && init.tty && (init.program > 0 || !init.ended) && ::tcgetpgrp(init.tty.get()) == ::getpgrp())
+    ::tcsetpgrp(init.tty.get(), terminal_holder(init));
+  if (to == SIGWINCH) init.on_winch();
   // The first SIGTERM is the lifecycle's: it goes to the command when the
   // --stop-delay is over; a second one while it is held ends the delay.
-  if (sig == SIGTERM && in.phase == Phase::Running) return post(in, Event::StopAsked);
-  if (sig == SIGTERM && in.phase == Phase::Delaying) return post(in, Event::DelayOver);
-  debug_forwarding(in, sig, to);
-  deliver(in, to);
+  if (sig == SIGTERM && init.phase == Phase::Running) return post(init, Event::StopAsked);
+  if (sig == SIGTERM && init.phase == Phase::Delaying) return post(init, Event::DelayOver);
+  debug_forwarding(init, sig, to);
+  deliver(init, to);
 }
 
 // Job control without PID 1: the child (or a setup program) was stopped
 // from the terminal, so dock takes the terminal back and stops itself; the
 // user's shell sees its job stop and gets its prompt back. `fg` sends
 // SIGCONT, see forward().
-void on_child_stopped(const Init& in, int sig) {
-  debug("%s stopped by SIG%s", in.program > 0 ? "program" : "child", signal_name(sig).c_str());
-  if (in.pid1 || !in.tty || (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)) return;
-  take_terminal_back(in);
-  ::kill(in.self, SIGSTOP);
+void on_child_stopped(const Init& init, int sig) {
+  debug("%s stopped by SIG%s", init.program > 0 ? "program" : "child", signal_name(sig).c_str());
+  if (init.pid1 || !init.tty || (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)) return;
+  take_terminal_back(init);
+  ::kill(init.self, SIGSTOP);
 }
 
 // ---- the process table ----
@@ -1509,18 +1524,18 @@ bool any_child() {
 
 // Every process left that is dock's: the whole namespace as PID 1, else
 // every descendant. nullopt (reported) when /proc cannot be read.
-std::optional<std::vector<ProcLink>> leftovers(const Init& in) {
+std::optional<std::vector<ProcLink>> leftovers(const Init& init) {
   auto table = read_process_table("/proc");
   if (!table) {
     say("/proc: %s (cannot find leftover processes)", std::strerror(errno));
     return std::nullopt;
   }
-  if (in.pid1) {
+  if (init.pid1) {
     std::erase_if(*table, [](const ProcLink& l) { return l.pid == 1; });
     return table;
   }
   std::vector<ProcLink> mine;
-  for (pid_t pid : descendants_in(*table, in.self))
+  for (pid_t pid : descendants_in(*table, init.self))
     for (const auto& l : *table)
       if (l.pid == pid) mine.push_back(l);
   return mine;
@@ -1529,23 +1544,23 @@ std::optional<std::vector<ProcLink>> leftovers(const Init& in) {
 // The command was reaped: a pidfd for each process still in its group, the
 // only ones later signals are forwarded to (see deliver). A pid is checked
 // again once its pidfd is open, so the pidfd is of the process seen.
-void remember_group(Init& in) {
-  if (in.cfg.single_child || in.child <= 0 || !any_child()) return;
-  auto left = leftovers(in);
+void remember_group(Init& init) {
+  if (init.cfg.single_child || init.child <= 0 || !any_child()) return;
+  auto left = leftovers(init);
   if (!left) return;
   std::array<char, 512> buf;
   for (const auto& l : *left) {
-    if (l.pgrp != in.child) continue;
+    if (l.pgrp != init.child) continue;
     Fd fd(int(::syscall(SYS_pidfd_open, l.pid, 0)));
-    if (fd && pgrp_from_stat(read_stat(l.pid, buf)) == in.child) in.group_left.push_back(std::move(fd));
+    if (fd && pgrp_from_stat(read_stat(l.pid, buf)) == init.child) init.group_left.push_back(std::move(fd));
   }
-  debug("%zu processes left in the command's group", in.group_left.size());
+  debug("%zu processes left in the command's group", init.group_left.size());
 }
 
 // `sig` to every process left: the whole namespace as PID 1, else every
 // descendant (SIGCONT after it, so a stopped one can act on it).
-void signal_leftovers(const Init& in, int sig) {
-  if (in.pid1) {
+void signal_leftovers(const Init& init, int sig) {
+  if (init.pid1) {
     // As PID 1 every process of the namespace is ours; kill(-1) skips us.
     if (::kill(-1, sig) == 0 && sig != SIGKILL) ::kill(-1, SIGCONT);
     return;
@@ -1557,13 +1572,13 @@ void signal_leftovers(const Init& in, int sig) {
     say("/proc: %s (cannot find leftover processes)", std::strerror(errno));
     return;
   }
-  for (pid_t pid : descendants_in(*table, in.self)) {
+  for (pid_t pid : descendants_in(*table, init.self)) {
     debug("sending SIG%s to leftover %d", signal_name(sig).c_str(), pid);
     if (::kill(pid, sig) == 0 && sig != SIGKILL) ::kill(pid, SIGCONT);
   }
 }
 
-void reap(Init& in, Loop& loop);
+void reap(Init& init, Loop& loop);
 
 // ---- what a setup or teardown program left behind ----
 //
@@ -1571,99 +1586,99 @@ void reap(Init& in, Loop& loop);
 // every process left, SIGKILL after --kill-timeout, again until none is
 // left; then on_swept.
 
-void end_sweep(Init& in, Loop& loop) {
-  if (!in.sweeping) return;
-  in.sweeping = in.sweep_killing = false;
-  clear_deadline(loop, in.sweep_timer);
-  in.on_swept();
+void end_sweep(Init& init, Loop& loop) {
+  if (!init.sweeping) return;
+  init.sweeping = init.sweep_killing = false;
+  clear_deadline(loop, init.sweep_timer);
+  init.on_swept();
 }
 
-void start_sweep(Init& in, Loop& loop) {
-  in.sweeping = true;
-  in.sweep_killing = false;
-  if (!any_child()) return end_sweep(in, loop);
+void start_sweep(Init& init, Loop& loop) {
+  init.sweeping = true;
+  init.sweep_killing = false;
+  if (!any_child()) return end_sweep(init, loop);
   debug("ending what the program left behind");
-  signal_leftovers(in, SIGTERM);
-  set_deadline(loop, in.sweep_timer, in.cfg.kill_timeout_ms);
-  reap(in, loop);  // those that were already gone
+  signal_leftovers(init, SIGTERM);
+  set_deadline(loop, init.sweep_timer, init.cfg.kill_timeout_ms);
+  reap(init, loop);  // those that were already gone
 }
 
-void on_sweep_deadline(Init& in, Loop& loop) {
-  if (!in.sweeping) return;
-  if (!in.sweep_killing) debug("kill timeout over: SIGKILL to what the program left behind");
-  in.sweep_killing = true;
-  signal_leftovers(in, SIGKILL);
-  set_deadline(loop, in.sweep_timer, kKillLookAgainMs);  // a fork just before the kill
-  reap(in, loop);
+void on_sweep_deadline(Init& init, Loop& loop) {
+  if (!init.sweeping) return;
+  if (!init.sweep_killing) debug("kill timeout over: SIGKILL to what the program left behind");
+  init.sweep_killing = true;
+  signal_leftovers(init, SIGKILL);
+  set_deadline(loop, init.sweep_timer, kKillLookAgainMs);  // a fork just before the kill
+  reap(init, loop);
 }
 
 // The command ended (or never started): SIGTERM to the leftovers and
 // --kill-timeout from now, or SIGKILL at once with --kill-timeout 0.
-void end_leftovers(Init& in, Loop& loop) {
-  take_terminal_back(in);
-  clear_deadline(loop, in.delay);  // it ended during --stop-delay: nothing is forwarded
-  if (in.stop_began == 0) in.stop_began = monotonic_ms();
-  if (in.cfg.kill_timeout_ms == 0) return post(in, Event::GraceOver);
-  signal_leftovers(in, SIGTERM);
-  set_deadline(loop, in.grace, in.cfg.kill_timeout_ms);  // a --stop-timeout still set is replaced
+void end_leftovers(Init& init, Loop& loop) {
+  take_terminal_back(init);
+  clear_deadline(loop, init.delay);  // it ended during --stop-delay: nothing is forwarded
+  if (init.stop_began == 0) init.stop_began = monotonic_ms();
+  if (init.cfg.kill_timeout_ms == 0) return post(init, Event::GraceOver);
+  signal_leftovers(init, SIGTERM);
+  set_deadline(loop, init.grace, init.cfg.kill_timeout_ms);  // a --stop-timeout still set is replaced
 }
 
-void command_ended(Init& in, Loop& loop) {
-  debug("child %d exited with status %d", in.child, exit_code_of(in.status));
-  remember_group(in);
-  end_leftovers(in, loop);
+void command_ended(Init& init, Loop& loop) {
+  debug("child %d exited with status %d", init.child, exit_code_of(init.status));
+  remember_group(init);
+  end_leftovers(init, loop);
 }
 
 // The first SIGTERM: held back by --stop-delay, or on at once.
-void hold_stop(Init& in, Loop& loop) {
-  if (in.cfg.stop_delay_ms == 0) return post(in, Event::DelayOver);
-  debug("SIGTERM: not ready; forwarding it in %lld ms (--stop-delay)", (long long)in.cfg.stop_delay_ms);
-  set_deadline(loop, in.delay, in.cfg.stop_delay_ms);
+void hold_stop(Init& init, Loop& loop) {
+  if (init.cfg.stop_delay_ms == 0) return post(init, Event::DelayOver);
+  debug("SIGTERM: not ready; forwarding it in %lld ms (--stop-delay)", (long long)init.cfg.stop_delay_ms);
+  set_deadline(loop, init.delay, init.cfg.stop_delay_ms);
 }
 
 // SIGTERM reaches the command (through --rewrite): it takes the time it
 // needs, as under tini and dumb-init (the orchestrator's grace period is
 // the bound), or --stop-timeout from now.
-void forward_stop(Init& in, Loop& loop) {
-  clear_deadline(loop, in.delay);
-  if (in.cfg.stop_timeout_ms >= 0) {
-    debug("SIGTERM: the command gets SIGKILL in %lld ms if still running (--stop-timeout)", (long long)in.cfg.stop_timeout_ms);
-    set_deadline(loop, in.grace, in.cfg.stop_timeout_ms);
+void forward_stop(Init& init, Loop& loop) {
+  clear_deadline(loop, init.delay);
+  if (init.cfg.stop_timeout_ms >= 0) {
+    debug("SIGTERM: the command gets SIGKILL in %lld ms if still running (--stop-timeout)", (long long)init.cfg.stop_timeout_ms);
+    set_deadline(loop, init.grace, init.cfg.stop_timeout_ms);
   } else {
     debug("SIGTERM: the command has as long as it needs (no --stop-timeout)");
   }
-  in.stop_began = monotonic_ms();
-  const int to = in.cfg.rewrite[SIGTERM];
-  debug_forwarding(in, SIGTERM, to, in.cfg.stop_delay_ms > 0 ? "the held " : "");
-  deliver(in, to);
+  init.stop_began = monotonic_ms();
+  const int to = init.cfg.rewrite[SIGTERM];
+  debug_forwarding(init, SIGTERM, to, init.cfg.stop_delay_ms > 0 ? "the held " : "");
+  deliver(init, to);
 }
 
 // --stop-timeout is over: SIGKILL to the command's group (the command
 // alone with --single-child); its end then starts the leftovers' grace as
 // any end does.
-void kill_command(Init& in, Loop&) {
-  debug("still running %lld ms after the stop (--stop-timeout): SIGKILL to the %s", (long long)in.cfg.stop_timeout_ms,
-        in.cfg.single_child ? "command" : "command's group");
-  deliver(in, SIGKILL);
+void kill_command(Init& init, Loop&) {
+  debug("still running %lld ms after the stop (--stop-timeout): SIGKILL to the %s", (long long)init.cfg.stop_timeout_ms,
+        init.cfg.single_child ? "command" : "command's group");
+  deliver(init, SIGKILL);
 }
 
 // SIGKILL to everything left; again while anything is, because a process
 // may have forked just before it was killed and its child comes to dock
 // without a SIGCHLD.
-void look_again(Init& in, Loop& loop) {
-  signal_leftovers(in, SIGKILL);
-  set_deadline(loop, in.grace, kKillLookAgainMs);  // cleared once all is reaped
-  reap(in, loop);
+void look_again(Init& init, Loop& loop) {
+  signal_leftovers(init, SIGKILL);
+  set_deadline(loop, init.grace, kKillLookAgainMs);  // cleared once all is reaped
+  reap(init, loop);
 }
 
-void kill_leftovers(Init& in, Loop& loop) {
-  if (in.cfg.kill_timeout_ms > 0) debug("kill timeout over: SIGKILL to what is left");
-  look_again(in, loop);
+void kill_leftovers(Init& init, Loop& loop) {
+  if (init.cfg.kill_timeout_ms > 0) debug("kill timeout over: SIGKILL to what is left");
+  look_again(init, loop);
 }
 
-void forget_group(Init& in, Loop& loop) {
-  clear_deadline(loop, in.grace);
-  in.group_left.clear();
+void forget_group(Init& init, Loop& loop) {
+  clear_deadline(loop, init.grace);
+  init.group_left.clear();
 }
 
 // The transitions, with the small init's action for each; the features
@@ -1730,96 +1745,96 @@ constexpr const Transition* transition(Phase p, Event e) {
 
 // Queues `e`; unless an event is being handled already (which then goes
 // on to this one), handles the queue until it is empty.
-void post(Init& in, Event e) {
-  if (in.queued == in.queue.size()) std::abort();  // cannot happen: see Init::queue
-  in.queue[(in.queue_head + in.queued++) % in.queue.size()] = e;
-  if (in.dispatching) return;
-  in.dispatching = true;
-  while (in.queued > 0) {
-    const Event next = in.queue[in.queue_head];
-    in.queue_head = (in.queue_head + 1) % in.queue.size();
-    --in.queued;
-    const Transition* t = transition(in.phase, next);
+void post(Init& init, Event e) {
+  if (init.queued == init.queue.size()) std::abort();  // cannot happen: see Init::queue
+  init.queue[(init.queue_head + init.queued++) % init.queue.size()] = e;
+  if (init.dispatching) return;
+  init.dispatching = true;
+  while (init.queued > 0) {
+    const Event next = init.queue[init.queue_head];
+    init.queue_head = (init.queue_head + 1) % init.queue.size();
+    --init.queued;
+    const Transition* t = transition(init.phase, next);
     if (t == nullptr) continue;
-    in.phase = t->to;
-    if (t->act != nullptr) t->act(in, *in.loop);
-    in.on_event(next);
+    init.phase = t->to;
+    if (t->act != nullptr) t->act(init, *init.loop);
+    init.on_event(next);
   }
-  in.dispatching = false;
+  init.dispatching = false;
 }
 
-void reap(Init& in, Loop& loop) {
+void reap(Init& init, Loop& loop) {
   for (;;) {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG | WUNTRACED);
     if (pid == 0) return;
     if (pid < 0) {
       if (errno == EINTR) continue;
-      if (errno == ECHILD && in.sweeping) end_sweep(in, loop);
-      if (errno == ECHILD && in.ended) post(in, Event::AllReaped);
+      if (errno == ECHILD && init.sweeping) end_sweep(init, loop);
+      if (errno == ECHILD && init.ended) post(init, Event::AllReaped);
       return;
     }
-    if (pid == in.program) {
+    if (pid == init.program) {
       if (WIFSTOPPED(status)) {
-        on_child_stopped(in, WSTOPSIG(status));
+        on_child_stopped(init, WSTOPSIG(status));
         continue;
       }
-      take_terminal_back(in);
-      in.program = -1;
-      in.program_status = status;
-      in.on_program_end();
+      take_terminal_back(init);
+      init.program = -1;
+      init.program_status = status;
+      init.on_program_end();
       continue;
     }
-    if (pid != in.child || in.ended) {
+    if (pid != init.child || init.ended) {
       if (!WIFSTOPPED(status)) debug("reaped %d", pid);
-      in.on_reaped(pid, status);
+      init.on_reaped(pid, status);
       continue;
     }
     if (WIFSTOPPED(status)) {
-      on_child_stopped(in, WSTOPSIG(status));
+      on_child_stopped(init, WSTOPSIG(status));
       continue;
     }
-    in.status = status;
-    in.ended = true;
-    in.command_status = true;
-    post(in, Event::ChildEnded);
+    init.status = status;
+    init.ended = true;
+    init.command_status = true;
+    post(init, Event::ChildEnded);
   }
 }
 
-void on_signals(Init& in, Loop& loop) {
+void on_signals(Init& init, Loop& loop) {
   // Up to 16 signals per read; a short read means none is left, so the
   // common case (one signal) costs one read, one kill and no waitpid.
   bool child_event = false;
   for (;;) {
     signalfd_siginfo info[16];
-    ssize_t n = retry([&] { return ::read(in.signals.get(), info, sizeof info); });
+    ssize_t n = retry([&] { return ::read(init.signals.get(), info, sizeof info); });
     if (n <= 0) break;  // EAGAIN: all read
     const size_t count = size_t(n) / sizeof info[0];
     for (size_t i = 0; i < count; ++i) {
       if (info[i].ssi_signo == SIGCHLD) child_event = true;
-      else forward(in, info[i]);
+      else forward(init, info[i]);
     }
     if (count < std::size(info)) break;
   }
-  if (child_event) reap(in, loop);
+  if (child_event) reap(init, loop);
   // In the last phase a process may have forked just before it was killed;
   // its child is reparented to us without a SIGCHLD, so look again on every
   // reap while anything is left.
-  if (in.phase == Phase::Killing && in.ended) signal_leftovers(in, SIGKILL);
+  if (init.phase == Phase::Killing && init.ended) signal_leftovers(init, SIGKILL);
 }
 
 // The grace deadline.
-void on_grace_deadline(Init& in) { post(in, Event::GraceOver); }
+void on_grace_deadline(Init& init) { post(init, Event::GraceOver); }
 
 // The --stop-delay deadline.
-void on_delay_deadline(Init& in) { post(in, Event::DelayOver); }
+void on_delay_deadline(Init& init) { post(init, Event::DelayOver); }
 
 // What dock exits with: the command's status through --exit-map, or
 // dock's own (1, 2, 126, 127, a setup's status, 128+N before the command).
-int exit_status(const Init& in) {
-  const int s = exit_code_of(in.status);
-  if (!in.command_status || s < 0 || s > 255 || in.cfg.exit_map[size_t(s)] < 0) return s;
-  return in.cfg.exit_map[size_t(s)];
+int exit_status(const Init& init) {
+  const int s = exit_code_of(init.status);
+  if (!init.command_status || s < 0 || s > 255 || init.cfg.exit_map[size_t(s)] < 0) return s;
+  return init.cfg.exit_map[size_t(s)];
 }
 
 // ==== 6. Io targets and TLS ====
@@ -1829,7 +1844,7 @@ int exit_status(const Init& in) {
 // cannot be opened or reached is found later, when dock opens it (exit 1).
 // A file is opened for appending (created 0600); a socket is connected
 // with one 5 s budget for all the addresses of the host, tried in turn
-// (connect_first, which the web hook's addresses share). When nothing has
+// (a Dial, as the web hook's and --wait-for's are). When nothing has
 // to touch the bytes, the child gets the descriptor itself: its writes go
 // straight to the file or the peer, and routing costs dock nothing.
 
@@ -2201,18 +2216,67 @@ Fd start_connect(const Address& a, int& err) {
   return fd;
 }
 
-// The first of `addresses` that takes a connection, tried in turn, all
-// within one deadline; else an empty Fd and why (`err`).
-Fd connect_first(std::span<const Address> addresses, int64_t deadline, int& err) {
-  err = ECONNREFUSED;
-  for (const Address& a : addresses) {
-    Fd fd = start_connect(a, err);
-    if (!fd) continue;
-    err = wait_until(fd.get(), POLLOUT, deadline);
-    if (err == ETIMEDOUT) break;  // the budget is spent
-    socklen_t len = sizeof err;
-    if (err == 0 && ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-    if (err == 0) return fd;
+// ---- connecting to each address in turn ----
+//
+// A name may stand for several addresses (IPv6 and IPv4, several hosts):
+// each is tried in turn until one takes the connection. The connection is
+// started without blocking and judged once its socket is writable. Three
+// callers wait for that differently -- opening --io before the loop
+// (connect_first, with poll), the HTTP exchange and --wait-for (the loop)
+// -- and try, judge and move on through these alone.
+
+struct Dial {
+  std::vector<Address> addresses;
+  size_t next = 0;  // the address being tried, or to be tried next
+  std::string why;  // why the last one could not be reached
+};
+
+void dial_start(Dial& d) {
+  d.next = 0;
+  d.why = "no address";
+}
+
+// A connection started to the next address that takes a connect(); an
+// empty Fd when none is left (`why` says why the last one failed).
+Fd dial_next(Dial& d) {
+  for (; d.next < d.addresses.size(); ++d.next) {
+    int err = 0;
+    Fd fd = start_connect(d.addresses[d.next], err);
+    if (fd) return fd;
+    d.why = std::strerror(err);
+  }
+  return Fd();
+}
+
+// The current address is given up (`why`): the next one is tried.
+void dial_skip(Dial& d, std::string why) {
+  d.why = std::move(why);
+  ++d.next;
+}
+
+// The connection on `fd` settled (its socket is writable): true when it
+// is up; else the next address is tried next.
+bool dial_settled(Dial& d, int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err == 0) return true;
+  dial_skip(d, std::strerror(err));
+  return false;
+}
+
+// Before the loop: the first address that takes a connection, all within
+// one deadline; else an empty Fd and `why`.
+Fd connect_first(Dial& d, int64_t deadline, const char* timed_out) {
+  dial_start(d);
+  while (Fd fd = dial_next(d)) {
+    const int err = wait_until(fd.get(), POLLOUT, deadline);
+    if (err == ETIMEDOUT) {  // the budget is spent
+      d.why = timed_out;
+      break;
+    }
+    if (err != 0) dial_skip(d, std::strerror(err));
+    else if (dial_settled(d, fd.get())) return fd;
   }
   return Fd();
 }
@@ -2464,13 +2528,12 @@ Opened open_target(const IoTarget& t) {
   Opened result;
   if (t.scheme == Scheme::Tls)  // before connecting: no library or bad key, no connection
     if (auto err = result.tls.prepare(t)) return {Fd(), Tls(), *err};
-  std::vector<Address> addresses;
-  if (auto err = t.scheme == Scheme::Unix ? unix_address(t, addresses)
-                                          : resolve_by(t.host, t.port, family_of(t), deadline, addresses))
+  Dial dial;
+  if (auto err = t.scheme == Scheme::Unix ? unix_address(t, dial.addresses)
+                                          : resolve_by(t.host, t.port, family_of(t), deadline, dial.addresses))
     return {Fd(), Tls(), *err};
-  int err = 0;
-  result.fd = connect_first(addresses, deadline, err);
-  if (!result.fd) return {Fd(), Tls(), err == ETIMEDOUT ? "connection timed out after 5 s" : std::strerror(err)};
+  result.fd = connect_first(dial, deadline, "connection timed out after 5 s");
+  if (!result.fd) return {Fd(), Tls(), dial.why};
   if (t.scheme != Scheme::Tls) {
     make_blocking(result.fd.get());
     return result;
@@ -2501,12 +2564,12 @@ struct Link {
 };
 
 void hang_up(Link& l, Loop& loop, const char* why) {
-  const Init& in = *l.init;
-  if (in.ended || l.hung_up) return;
+  const Init& init = *l.init;
+  if (init.ended || l.hung_up) return;
   l.hung_up = true;
-  say("%s: %s; SIGHUP to %s", l.io->url.c_str(), why, in.cfg.command[0]);
-  deliver(in, SIGHUP);
-  set_deadline(loop, l.hangup_timer, in.cfg.kill_timeout_ms);
+  say("%s: %s; SIGHUP to %s", l.io->url.c_str(), why, init.cfg.command[0]);
+  deliver(init, SIGHUP);
+  set_deadline(loop, l.hangup_timer, init.cfg.kill_timeout_ms);
 }
 
 void on_hangup_deadline(Link& l) {
@@ -2574,11 +2637,18 @@ Error render_prefix(std::string_view spec, std::string& out) {
 }
 
 // --stdout-prefix, --stderr-prefix
-Error parse_prefix(std::string_view value, LinesConfig& c, bool for_stderr) {
+Error parse_prefix(std::string_view value, std::string& out) {
   std::string rendered;
   if (auto err = render_prefix(value, rendered)) return "'" + std::string(value) + "': " + *err;
-  if (for_stderr) c.stderr_prefix = std::move(rendered);
-  else c.stdout_prefix = std::move(rendered);
+  out = std::move(rendered);
+  return {};
+}
+
+Error parse_stdout_prefix(std::string_view value, LinesConfig& c) { return parse_prefix(value, c.stdout_prefix); }
+Error parse_stderr_prefix(std::string_view value, LinesConfig& c) {
+  std::string rendered;
+  if (auto err = parse_prefix(value, rendered)) return err;
+  c.stderr_prefix = std::move(rendered);
   return {};
 }
 
@@ -2981,7 +3051,7 @@ void report_losses(const Lines& ls) {
     if (k.lost > 0) say("%s: %llu bytes of output could not be written", k.name.c_str(), (unsigned long long)k.lost);
 }
 
-// ---- setting the lines up ----
+// ---- preparing the lines ----
 
 // A sink, with its handler: the loop pumps when it takes more.
 Sink& add_sink(Lines& ls, Sink k) {
@@ -3708,7 +3778,7 @@ void prune_archives(Rotation& r) {
 
 // Rotation of the file `k` writes: dock writes the file itself (the child
 // gets pipes), knows its size, and compresses archives when zlib is there.
-void setup_rotation(Rotation& r, Loop& loop, Sink& k, const std::string& path) {
+void prepare_rotation(Rotation& r, Loop& loop, Sink& k, const std::string& path) {
   r.loop = &loop;
   r.parent = ::getpid();
   r.path = path;
@@ -4023,7 +4093,7 @@ enum class ExchangeStep { Idle, Resolving, Connecting, Handshaking, Sending, Rec
 struct Exchange {
   Loop* loop = nullptr;
   IoTarget peer;                   // host, port, scheme (Tls: https) and TLS files; url for messages
-  std::vector<Address> addresses;  // resolved at the start when empty; kept until the user clears them
+  Dial dial;                       // its addresses resolved at the start when empty; kept until the user clears them
   Lookup lookup;                   // the name being resolved
   Tls tls;                         // https: the context (prepared once), and a session
   std::string request;             // the whole HTTP request
@@ -4031,8 +4101,6 @@ struct Exchange {
   Fd fd;
   Slot slot = 0;
   uint32_t armed = 0;
-  size_t address = 0;              // the address being tried
-  std::string why;                 // why the last address could not be reached
   size_t sent = 0;                 // bytes of the request written
   std::array<char, 1024> reply{};  // the answer's first bytes, for its status line
   size_t reply_len = 0;
@@ -4055,31 +4123,22 @@ void exchange_end(Exchange& x, Loop& loop, int status, const std::string& why, b
   x.on_end(status, why, again);
 }
 
-// Connects to x.addresses[x.address], or the next one that takes a connect().
+// Connects to the next address that takes a connect().
 void exchange_connect(Exchange& x, Loop& loop) {
-  for (; x.address < x.addresses.size(); ++x.address) {
-    int err = 0;
-    Fd fd = start_connect(x.addresses[x.address], err);
-    if (!fd) {
-      x.why = std::strerror(err);
-      continue;
-    }
-    x.fd = std::move(fd);
-    x.step = ExchangeStep::Connecting;
-    if (!arm(loop, x.fd.get(), x.slot, x.armed, EPOLLOUT)) return exchange_end(x, loop, 0, "epoll", false);
-    return;  // connected or not, the socket is writable when it is settled
-  }
-  exchange_end(x, loop, 0, x.why, true);
+  x.fd = dial_next(x.dial);
+  if (!x.fd) return exchange_end(x, loop, 0, x.dial.why, true);
+  x.step = ExchangeStep::Connecting;
+  // Connected or not, the socket is writable when it is settled.
+  if (!arm(loop, x.fd.get(), x.slot, x.armed, EPOLLOUT)) exchange_end(x, loop, 0, "epoll", false);
 }
 
 void exchange_start(Exchange& x, Loop& loop) {
-  x.address = 0;
-  x.why = "no address";
+  dial_start(x.dial);
   x.sent = 0;
   x.reply_len = 0;
-  if (!x.addresses.empty()) return exchange_connect(x, loop);
+  if (!x.dial.addresses.empty()) return exchange_connect(x, loop);
   Error err;
-  if (lookup_start(x.lookup, x.peer.host, x.peer.port, AF_UNSPEC, x.addresses, err)) {
+  if (lookup_start(x.lookup, x.peer.host, x.peer.port, AF_UNSPEC, x.dial.addresses, err)) {
     if (err) return exchange_end(x, loop, 0, *err, true);
     return exchange_connect(x, loop);
   }
@@ -4090,7 +4149,7 @@ void exchange_start(Exchange& x, Loop& loop) {
 // The name is resolved (or not): on to connecting.
 bool exchange_resolved(Exchange& x, Loop& loop) {
   arm(loop, x.lookup.answer.get(), x.slot, x.armed, 0);
-  if (auto err = lookup_finish(x.lookup, x.addresses)) {
+  if (auto err = lookup_finish(x.lookup, x.dial.addresses)) {
     exchange_end(x, loop, 0, *err, true);
     return false;
   }
@@ -4113,13 +4172,8 @@ ssize_t exchange_io(Exchange& x, bool writing, char* buf, size_t len, uint32_t& 
 // The connection settled: on to the handshake (https) or the request;
 // refused, the next address.
 bool exchange_connected(Exchange& x, Loop& loop) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(x.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err != 0) {
-    x.why = std::strerror(err);
+  if (!dial_settled(x.dial, x.fd.get())) {
     exchange_close(x, loop);
-    ++x.address;
     exchange_connect(x, loop);
     return false;
   }
@@ -4345,7 +4399,7 @@ void start_hook_last_wait(Hook& h, Loop& loop, int64_t stop_began) {
 // off the loop by the first attempt (within its 5 s), and its addresses
 // kept for the next ones. A hook that cannot be set up is a warning: dock
 // runs the child without it.
-void setup_hook(Hook& h, const HookUrl& url) {
+void prepare_hook(Hook& h, const HookUrl& url) {
   h.url = &url;
   exchange_peer(h.x, url);
   if (url.https)
@@ -4721,7 +4775,7 @@ void update_readiness(Readiness& r, Loop& loop) {
 
 // The first SIGTERM: not ready from now on; a supervisor hears that dock
 // is stopping (once).
-void stop_being_ready(Readiness& r, Loop& loop) {
+void unready(Readiness& r, Loop& loop) {
   if (!r.stopping) notify_up(r, "STOPPING=1\n");
   r.stopping = true;
   update_readiness(r, loop);
@@ -4729,10 +4783,10 @@ void stop_being_ready(Readiness& r, Loop& loop) {
 
 // The command ended (or never started): no more looking; the ready file
 // goes; dock is stopping too.
-void stop_readiness(Readiness& r, Loop& loop) {
+void end_readiness(Readiness& r, Loop& loop) {
   r.stopped = true;
   clear_deadline(loop, r.probe_timer);
-  stop_being_ready(r, loop);
+  unready(r, loop);
 }
 
 // ---- --notify: the command's READY=1 ----
@@ -4993,31 +5047,31 @@ int check_ready(const std::string& path) {
   const ssize_t n = fd ? retry([&] { return ::read(fd.get(), buf, sizeof buf); }) : -1;
   if (n < 0) {
     say("not ready: %s: %s", path.c_str(), std::strerror(errno));
-    return code(Exit::Setup);
+    return code(Exit::Failure);
   }
   const auto record = parse_ready_record(std::string_view(buf, size_t(n)));
   if (!record) {
     say("not ready: %s: not a ready file (a pid, and a port)", path.c_str());
-    return code(Exit::Setup);
+    return code(Exit::Failure);
   }
   if (!process_runs(record->pid)) {
     say("not ready: %s: pid %d does not run", path.c_str(), int(record->pid));
-    return code(Exit::Setup);
+    return code(Exit::Failure);
   }
   std::string ok = "ready: " + path + ": pid " + std::to_string(record->pid) + " runs";
   if (record->port != 0) {
     const auto listens = port_listened_on(record->port);
     if (!listens) {
       say("not ready: %s: /proc/net/tcp: %s (cannot see port %u)", path.c_str(), std::strerror(errno), unsigned(record->port));
-      return code(Exit::Setup);
+      return code(Exit::Failure);
     }
     if (!*listens) {
       say("not ready: %s: nothing listens on port %u any more", path.c_str(), unsigned(record->port));
-      return code(Exit::Setup);
+      return code(Exit::Failure);
     }
     ok += ", port " + std::to_string(record->port) + " listened on";
   }
-  return write_all(STDOUT_FILENO, ok + "\n") ? code(Exit::Ok) : code(Exit::Setup);
+  return write_all(STDOUT_FILENO, ok + "\n") ? code(Exit::Ok) : code(Exit::Failure);
 }
 
 // Whether a stale ready file could be dock's own from an earlier run (a
@@ -5319,6 +5373,8 @@ struct StartConfig {
   std::vector<std::string> chown;       // --chown PATH: made --user's, with what is under it
 };
 
+Error parse_template(std::string_view value, StartConfig& c) { return parse_template_spec(value, c.templates); }
+
 // --wait-for URL: tcp://, tcp4://, tcp6://, unix://, file:///PATH,
 // http:// or https://.
 Error parse_wait_for(std::string_view value, StartConfig& c) {
@@ -5353,19 +5409,21 @@ Error parse_program_path(std::string_view value, std::vector<std::string>& out) 
   return {};
 }
 
+Error parse_setup(std::string_view value, StartConfig& c) { return parse_program_path(value, c.setup); }
+
 // Whether a --teardown names a URL to POST to rather than a program.
 bool is_http_url(std::string_view v) { return has_scheme(v, {"http", "https"}); }
 
 // --teardown PATH|URL: an http:// or https:// URL is checked now (exit 2
 // when malformed) and POSTed to after the command.
-Error parse_teardown(std::string_view value, std::vector<std::string>& out) {
+Error parse_teardown(std::string_view value, StartConfig& c) {
   if (is_http_url(value)) {
     HookUrl h;
     if (auto err = parse_hook_url(value, h)) return "'" + std::string(value) + "': " + *err;
-    out.emplace_back(value);
+    c.teardown.emplace_back(value);
     return {};
   }
-  return parse_program_path(value, out);
+  return parse_program_path(value, c.teardown);
 }
 
 // --rlimit NAME=SOFT[:HARD], as docker run --ulimit and prlimit spell
@@ -5718,8 +5776,7 @@ struct Waiter {
   size_t current = 0;              // the target being waited for
   int64_t give_up_at = 0;
   int64_t pause = kWaitFirstMs;    // before the next try
-  std::vector<Address> addresses;  // the current target's, this try
-  size_t address = 0;
+  Dial dial;                       // the current target's addresses, this try
   Lookup lookup;                   // its name, being resolved
   Fd fd;                           // a connection in flight
   Slot slot = 0;
@@ -5764,19 +5821,15 @@ void wait_next(Waiter& w, Loop& loop) {
 
 // Starts connecting to the next address of this try.
 void wait_connect(Waiter& w, Loop& loop) {
-  for (; w.address < w.addresses.size(); ++w.address) {
-    int err = 0;
-    w.fd = start_connect(w.addresses[w.address], err);
-    if (!w.fd) {
-      w.why = std::strerror(err);
-      continue;
-    }
+  while ((w.fd = dial_next(w.dial))) {
     w.armed = 0;
     if (arm(loop, w.fd.get(), w.slot, w.armed, EPOLLOUT)) {
       set_deadline_at(loop, w.timer, std::min(monotonic_ms() + kWaitConnectMs, w.give_up_at));
       return;
     }
+    dial_skip(w.dial, "epoll");
   }
+  w.why = w.dial.why;
   wait_later(w, loop);
 }
 
@@ -5792,7 +5845,7 @@ void wait_ask(Waiter& w, Loop& loop, const HookUrl& url) {
     }
     w.prepared = w.current;
   }
-  x.addresses.clear();  // resolved again on every try
+  x.dial.addresses.clear();  // resolved again on every try
   x.request = http_request("GET", url, "", "");
   set_deadline_at(loop, w.timer, std::min(monotonic_ms() + kHookAttemptMs, w.give_up_at));
   exchange_start(x, loop);
@@ -5815,11 +5868,11 @@ void wait_try(Waiter& w, Loop& loop) {
     w.why = std::strerror(errno);
     return wait_later(w, loop);
   }
-  w.addresses.clear();
-  w.address = 0;
+  w.dial.addresses.clear();
+  dial_start(w.dial);
   Error err;
-  if (t.scheme == Scheme::Unix) err = unix_address(t, w.addresses);
-  else if (!lookup_start(w.lookup, t.host, t.port, family_of(t), w.addresses, err)) {
+  if (t.scheme == Scheme::Unix) err = unix_address(t, w.dial.addresses);
+  else if (!lookup_start(w.lookup, t.host, t.port, family_of(t), w.dial.addresses, err)) {
     w.armed = 0;
     if (arm(loop, w.lookup.answer.get(), w.slot, w.armed, EPOLLIN)) {
       set_deadline_at(loop, w.timer, w.give_up_at);  // a lookup ends with the wait at the latest
@@ -5838,7 +5891,7 @@ void wait_try(Waiter& w, Loop& loop) {
 // The name of the current target is resolved (or not).
 void on_wait_resolved(Waiter& w, Loop& loop) {
   arm(loop, w.lookup.answer.get(), w.slot, w.armed, 0);
-  if (auto err = lookup_finish(w.lookup, w.addresses)) {
+  if (auto err = lookup_finish(w.lookup, w.dial.addresses)) {
     w.why = *err;
     return wait_later(w, loop);
   }
@@ -5848,14 +5901,9 @@ void on_wait_resolved(Waiter& w, Loop& loop) {
 // The lookup or the connection in flight settled.
 void on_wait_ready(Waiter& w, Loop& loop) {
   if (w.lookup.answer) return on_wait_resolved(w, loop);
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(w.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err == 0) return wait_next(w, loop);
+  if (dial_settled(w.dial, w.fd.get())) return wait_next(w, loop);
   arm(loop, w.fd.get(), w.slot, w.armed, 0);
   w.fd.reset();
-  w.why = std::strerror(err);
-  ++w.address;
   wait_connect(w, loop);
 }
 
@@ -5871,8 +5919,7 @@ void on_wait_deadline(Waiter& w, Loop& loop) {
   if (w.fd && monotonic_ms() < w.give_up_at) {  // this address took its 2 s: the next one
     arm(loop, w.fd.get(), w.slot, w.armed, 0);
     w.fd.reset();
-    w.why = std::strerror(ETIMEDOUT);
-    ++w.address;
+    dial_skip(w.dial, std::strerror(ETIMEDOUT));
     return wait_connect(w, loop);
   }
   if (w.fd || w.x.step != ExchangeStep::Idle) {  // a try in flight: it failed
@@ -5914,26 +5961,26 @@ int check_url(const std::string& url, int64_t timeout_ms) {
   StartConfig targets;
   if (auto err = parse_wait_for(url, targets)) {
     say("--check: %s", err->c_str());
-    return code(Exit::Setup);
+    return code(Exit::Failure);
   }
   Loop loop;
   if (auto err = open_loop(loop)) {
     say("--check: %s", err->c_str());
-    return code(Exit::Setup);
+    return code(Exit::Failure);
   }
   Waiter w;
   w.loop = w.x.loop = &loop;
   w.cfg = &targets;
   w.once = true;
   wire_waiter(w, loop);
-  if (!watch(loop, loop.timer.get(), add_handler(loop, handler<on_timer>(loop)), EPOLLIN)) return code(Exit::Setup);
+  if (!watch(loop, loop.timer.get(), add_handler(loop, handler<on_timer>(loop)), EPOLLIN)) return code(Exit::Failure);
   w.give_up_at = monotonic_ms() + timeout_ms;
   wait_try(w, loop);
   while (!w.done && !w.failed) run_once(loop);
-  if (w.done) return write_all(STDOUT_FILENO, "ready: " + w.cfg->wait_for[0].shown() + " answers\n") ? code(Exit::Ok) : code(Exit::Setup);
+  if (w.done) return write_all(STDOUT_FILENO, "ready: " + w.cfg->wait_for[0].shown() + " answers\n") ? code(Exit::Ok) : code(Exit::Failure);
   say("not ready: %s: %s", w.cfg->wait_for[0].shown().c_str(),
       monotonic_ms() >= w.give_up_at && w.why.empty() ? ("no answer within " + duration_text(timeout_ms)).c_str() : w.why.c_str());
-  return code(Exit::Setup);
+  return code(Exit::Failure);
 }
 
 // ---- --setup and --teardown programs ----
@@ -5969,22 +6016,22 @@ std::string describe_status(int status) {
 
 // Starts `path` as a setup or teardown program: a child in a group of its
 // own, with dock's stdio and the environment `env`, reaped like any other.
-// false: it could not be started; in.program_status says how it ended.
-bool start_program(Init& in, const std::string& path, char* const* env) {
+// false: it could not be started; init.program_status says how it ended.
+bool start_program(Init& init, const std::string& path, char* const* env) {
   char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
   const ChildStdio own;
   const Credentials same;
   // It gets the terminal's foreground as the command would: it may read
   // the terminal, and Ctrl-C and Ctrl-Z reach it.
-  const Spawned s = spawn({argv, env, in.original_mask, own, in.tty.get(), in.pid1, -1, -1, in.cwd.get(), same,
-                           in.sigchld_ignored});
+  const Spawned s = spawn({argv, env, init.original_mask, own, init.tty.get(), init.pid1, -1, -1, init.cwd.get(), same,
+                           init.sigchld_ignored});
   if (s.pid < 0 || s.exec_errno != 0) {
     say("%s: %s", path.c_str(), std::strerror(s.exec_errno));
     if (s.pid > 0) retry([&] { return ::waitpid(s.pid, nullptr, 0); });
-    in.program_status = W_EXITCODE(code(s.pid < 0 ? Exit::Setup : exec_failure_code(s.exec_errno)), 0);
+    init.program_status = W_EXITCODE(code(s.pid < 0 ? Exit::Failure : exec_failure_code(s.exec_errno)), 0);
     return false;
   }
-  in.program = s.pid;
+  init.program = s.pid;
   debug("%s: started as %d", path.c_str(), s.pid);
   return true;
 }
@@ -6003,9 +6050,9 @@ struct Setup {
 
 // The next program, or the end of setup.
 void setup_next(Setup& s) {
-  Init& in = *s.init;
-  if (s.next == s.programs->size()) return post(in, Event::SetupDone);
-  if (!start_program(in, (*s.programs)[s.next++], s.envp)) start_sweep(in, *in.loop);  // its status says why
+  Init& init = *s.init;
+  if (s.next == s.programs->size()) return post(init, Event::SetupDone);
+  if (!start_program(init, (*s.programs)[s.next++], s.envp)) start_sweep(init, *init.loop);  // its status says why
 }
 
 // The program ended: what it left is ended before anything else starts.
@@ -6014,16 +6061,16 @@ void setup_program_ended(Setup& s) { start_sweep(*s.init, *s.init->loop); }
 // Nothing the program left is left: on to the next, unless it failed or
 // a stop came meanwhile.
 void setup_swept(Setup& s) {
-  Init& in = *s.init;
-  if (in.stop_in_setup != 0) {
-    debug("SIG%s during --setup: stopping", signal_name(in.stop_in_setup).c_str());
-    in.status = in.stop_in_setup;  // a wait status: killed by it
-    return post(in, Event::Interrupted);
+  Init& init = *s.init;
+  if (init.stop_in_setup != 0) {
+    debug("SIG%s during --setup: stopping", signal_name(init.stop_in_setup).c_str());
+    init.status = init.stop_in_setup;  // a wait status: killed by it
+    return post(init, Event::Interrupted);
   }
-  if (in.program_status != 0) {
-    say("--setup %s: %s", (*s.programs)[s.next - 1].c_str(), describe_status(in.program_status).c_str());
-    in.status = in.program_status;
-    return post(in, Event::SetupFailed);
+  if (init.program_status != 0) {
+    say("--setup %s: %s", (*s.programs)[s.next - 1].c_str(), describe_status(init.program_status).c_str());
+    init.status = init.program_status;
+    return post(init, Event::SetupFailed);
   }
   setup_next(s);
 }
@@ -6054,7 +6101,7 @@ bool teardown_post(Teardown& t, const std::string& url) {
   }
   Exchange& x = t.x;
   x.tls = Tls();
-  x.addresses.clear();
+  x.dial.addresses.clear();
   exchange_peer(x, t.url);
   if (auto err = t.url.https ? x.tls.prepare(x.peer) : Error()) {
     say("--teardown %s: %s", t.url.shown.c_str(), err->c_str());
@@ -6068,20 +6115,20 @@ bool teardown_post(Teardown& t, const std::string& url) {
 
 // The next program or POST, or the end of the teardown.
 void teardown_next(Teardown& t) {
-  Init& in = *t.init;
+  Init& init = *t.init;
   while (t.next < t.programs->size()) {
     const std::string& path = (*t.programs)[t.next++];
     if (is_http_url(path)) {
       if (teardown_post(t, path)) return;
       continue;
     }
-    if (start_program(in, path, t.envp.data())) {
-      set_deadline(*t.loop, t.timer, in.cfg.kill_timeout_ms);
+    if (start_program(init, path, t.envp.data())) {
+      set_deadline(*t.loop, t.timer, init.cfg.kill_timeout_ms);
       return;
     }
-    say("--teardown %s: %s", path.c_str(), describe_status(in.program_status).c_str());
+    say("--teardown %s: %s", path.c_str(), describe_status(init.program_status).c_str());
   }
-  post(in, Event::TeardownDone);
+  post(init, Event::TeardownDone);
 }
 
 void start_teardown(Teardown& t, const Environment& program_env, int exit_status) {
@@ -6102,26 +6149,26 @@ void on_teardown_answer(Teardown& t, Loop& loop, int status, const std::string& 
 
 // The program or the POST took its whole --kill-timeout.
 void on_teardown_deadline(Teardown& t, Loop& loop) {
-  Init& in = *t.init;
+  Init& init = *t.init;
   if (t.x.step != ExchangeStep::Idle) {
     exchange_close(t.x, loop);
-    say("--teardown %s: no answer within %s", t.url.shown.c_str(), duration_text(in.cfg.kill_timeout_ms).c_str());
+    say("--teardown %s: no answer within %s", t.url.shown.c_str(), duration_text(init.cfg.kill_timeout_ms).c_str());
     return teardown_next(t);
   }
-  if (in.program > 0) {
-    say("--teardown: still running after %lld ms: SIGKILL", (long long)in.cfg.kill_timeout_ms);
-    ::kill(-in.program, SIGKILL);
-    ::kill(in.program, SIGKILL);
+  if (init.program > 0) {
+    say("--teardown: still running after %lld ms: SIGKILL", (long long)init.cfg.kill_timeout_ms);
+    ::kill(-init.program, SIGKILL);
+    ::kill(init.program, SIGKILL);
   }
 }
 
 // The program ended: what it left is ended before the next one.
 void teardown_program_ended(Teardown& t) {
-  Init& in = *t.init;
+  Init& init = *t.init;
   clear_deadline(*t.loop, t.timer);
-  if (in.program_status != 0)
-    say("--teardown %s: %s", (*t.programs)[t.next - 1].c_str(), describe_status(in.program_status).c_str());
-  start_sweep(in, *t.loop);
+  if (init.program_status != 0)
+    say("--teardown %s: %s", (*t.programs)[t.next - 1].c_str(), describe_status(init.program_status).c_str());
+  start_sweep(init, *t.loop);
 }
 
 // ---- --user ----
@@ -6222,13 +6269,31 @@ struct OptionSpec {
   Error (*apply_env)(Config&, std::string_view value) = nullptr;  // where a variable reads otherwise
 };
 
+// A row's setter for a flag: the Config field it sets.
 template <auto F>
 Error set_flag(Config& c, std::string_view value) {
   c.*F = value == "1";
   return {};
 }
 
-constexpr std::array<OptionSpec, 35> kOptions{{
+// A row's setter for a value: the feature's parser, P(value, its config).
+template <auto P>
+Error by(Config& c, std::string_view value) {
+  return P(value, c);
+}
+
+// The DOCK_* variable of a repeatable option holds a list: every list
+// variable is split the same way, at commas and blanks (spaces, tabs),
+// empty items skipped (DOCK_EXIT_MAP='143:0, 130:0'). A value with a blank
+// in it is given with the flag.
+constexpr std::string_view kListSeparators = ", \t";
+
+template <auto P>
+Error each(Config& c, std::string_view list) {
+  return each_item(list, kListSeparators, [&](std::string_view item) { return P(item, c); });
+}
+
+constexpr auto kOptions = std::to_array<OptionSpec>({
     {"io", 0, Takes::Value, "URL",
      "where the child's stdio goes: file:///abs/path,\n"
      "file://rel/path or a bare path (output appended),\n"
@@ -6236,7 +6301,7 @@ constexpr std::array<OptionSpec, 35> kOptions{{
      "unix:///path, tls://HOST:PORT (ssl://) with\n"
      "?ca=FILE, ?cert=FILE&key=FILE, ?insecure=1\n"
      "(stdin, stdout and stderr)",
-     [](Config& c, std::string_view v) { return parse_io(v, c); }},
+     by<parse_io>},
     {"tty", 0, Takes::Flag, "",
      "run the child on a pseudo-terminal bridged to\n"
      "the io target (or to dock's own stdio)",
@@ -6244,88 +6309,87 @@ constexpr std::array<OptionSpec, 35> kOptions{{
     {"stdout-prefix", 0, Takes::Value, "TEXT[:COLOR]",
      "put TEXT before every output line; COLOR is\n"
      "red, green, yellow, blue, magenta, cyan, white",
-     [](Config& c, std::string_view v) { return parse_prefix(v, c, false); }},
+     by<parse_stdout_prefix>},
     {"stderr-prefix", 0, Takes::Value, "TEXT[:COLOR]", "a different prefix for stderr lines",
-     [](Config& c, std::string_view v) { return parse_prefix(v, c, true); }},
+     by<parse_stderr_prefix>},
     {"log-rotate", 0, Takes::Value, "DURATION",
      "with a file --io: archive the file this often\n"
      "(30m, 1d; a bare integer is hours)",
-     [](Config& c, std::string_view v) { return parse_log_rotate(v, c); }},
+     by<parse_log_rotate>},
     {"log-max-size", 0, Takes::Value, "SIZE", "... and when it reaches SIZE (10m, 512k, 1g)",
-     [](Config& c, std::string_view v) { return parse_log_max_size(v, c); }},
+     by<parse_log_max_size>},
     {"log-keep", 0, Takes::Value, "N", "archives kept, compressed with gzip (default 5)",
-     [](Config& c, std::string_view v) { return parse_log_keep(v, c); }},
+     by<parse_log_keep>},
     {"web-hook", 0, Takes::Value, "URL",
      "PUT each state change (starting, running,\n"
      "stopping, crashed) as JSON to an http:// or https:// URL",
-     [](Config& c, std::string_view v) { return parse_web_hook(v, c); }},
+     by<parse_web_hook>},
     {"bind-port", 0, Takes::Value, "PORT", "\"running\" only once the child listens on PORT",
-     [](Config& c, std::string_view v) { return parse_bind_port(v, c); }},
+     by<parse_bind_port>},
     {"check-timeout", 0, Takes::Value, "DURATION",
      "with dock --check URL: how long the probe may\n"
      "take (default 1s, Kubernetes' probe timeout)",
-     [](Config& c, std::string_view v) { return parse_check_timeout(v, c); }},
+     by<parse_check_timeout>},
     {"ready-file", 0, Takes::Value, "PATH",
      "create PATH when ready, remove it when not\n"
      "(for HEALTHCHECK and exec probes: dock --check)",
-     [](Config& c, std::string_view v) { return parse_ready_file(v, c); }},
+     by<parse_ready_file>},
     {"notify", 0, Takes::Optional, "[=pass]",
      "ready once the command sends READY=1 to its\n"
      "NOTIFY_SOCKET (systemd's sd_notify); =pass: give it\n"
      "dock's own NOTIFY_SOCKET instead",
-     [](Config& c, std::string_view v) { return parse_notify(v, c); }},
+     by<parse_notify>},
     {"notify-access", 0, Takes::Value, "main|all",
      "whose READY=1 counts: the command's (main), or\n"
      "any descendant's (all)",
-     [](Config& c, std::string_view v) { return parse_notify_access(v, c); }},
+     by<parse_notify_access>},
     {"env-file", 0, Takes::Value, "FILE",
      "NAME=VALUE lines for the command's environment;\n"
      "repeatable, later files win (DOCK_ENV_FILE: FILE,FILE)",
-     [](Config& c, std::string_view v) { return parse_env_file_path(v, c); },
-     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view f) { return parse_env_file_path(f, c); }); }},
+     by<parse_env_file_path>,
+     each<parse_env_file_path>},
     {"file-env", 0, Takes::Value, "NAME",
      "NAME becomes the content of the file NAME_FILE\n"
      "names (secrets); repeatable, or NAME,NAME",
-     [](Config& c, std::string_view v) { return parse_file_env(v, c); },
-     [](Config& c, std::string_view v) { return parse_file_env(v, c); }},
+     by<parse_file_env>, each<parse_file_env>},
     {"template", 0, Takes::Value, "SRC:DST",
      "write DST: SRC with {{NAME}}, {{NAME:-default}}\n"
      "filled from the environment (a directory: each\n"
      "file in it, .template dropped); repeatable",
-     [](Config& c, std::string_view v) { return parse_template_spec(v, c.templates); },
-     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view t) { return parse_template_spec(t, c.templates); }); }},
+     by<parse_template>,
+     each<parse_template>},
     {"user", 0, Takes::Value, "USER[:GROUP]",
      "run the command as USER (a name in /etc/passwd,\n"
      "or a number); dock itself stays root",
-     [](Config& c, std::string_view v) { return parse_user(v, c); }},
+     by<parse_user>},
     {"wait-for", 0, Takes::Value, "URL",
      "start only once URL answers: tcp://HOST:PORT,\n"
      "unix:///PATH, file:///PATH, http(s):// (2xx)",
-     [](Config& c, std::string_view v) { return parse_wait_for(v, c); },
-     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_wait_for(x, c); }); }},
+     by<parse_wait_for>,
+     each<parse_wait_for>},
     {"wait-timeout", 0, Takes::Value, "DURATION", "how long --wait-for waits in all (default 60s)",
-     [](Config& c, std::string_view v) { return parse_wait_timeout(v, c); }},
+     by<parse_wait_timeout>},
     {"setup", 0, Takes::Value, "PATH",
      "run PATH (or each program in the directory PATH)\n"
      "before the command; a failure ends dock; repeatable",
-     [](Config& c, std::string_view v) { return parse_program_path(v, c.setup); },
-     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_program_path(x, c.setup); }); }},
+     by<parse_setup>,
+     each<parse_setup>},
     {"teardown", 0, Takes::Value, "PATH|URL",
      "run PATH (or POST to an http(s) URL) after the\n"
      "command and its leftovers are gone, with\n"
      "DOCK_EXIT_STATUS; repeatable",
-     [](Config& c, std::string_view v) { return parse_teardown(v, c.teardown); },
-     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_teardown(x, c.teardown); }); }},
+     by<parse_teardown>,
+     each<parse_teardown>},
     {"chown", 0, Takes::Value, "PATH",
      "make PATH (created when missing) and everything\n"
      "under it --user's; no symlink followed; repeatable",
-     [](Config& c, std::string_view v) { return parse_chown(v, c); },
-     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_chown(x, c); }); }},
+     by<parse_chown>,
+     each<parse_chown>},
     {"rlimit", 0, Takes::Value, "NAME=SOFT[:HARD]",
      "a resource limit for the command (nofile, nproc,\n"
      "core, ...; as docker run --ulimit); repeatable",
-     [](Config& c, std::string_view v) { return parse_rlimit(v, c); },
-     [](Config& c, std::string_view v) { return each_item(v, ",", [&](std::string_view x) { return parse_rlimit(x, c); }); }},
+     by<parse_rlimit>,
+     each<parse_rlimit>},
     {"no-new-privs", 0, Takes::Flag, "",
      "the command and its children gain no privileges\n"
      "(setuid files, file capabilities)",
@@ -6333,30 +6397,30 @@ constexpr std::array<OptionSpec, 35> kOptions{{
     {"stop-delay", 0, Takes::Value, "DURATION",
      "on SIGTERM, stop being ready at once but forward\n"
      "it only DURATION later (a second SIGTERM: now)",
-     [](Config& c, std::string_view v) { return parse_stop_delay(v, c); }},
+     by<parse_stop_delay>},
     {"stop-timeout", 0, Takes::Value, "DURATION",
      "SIGKILL the command DURATION after a stop was\n"
      "forwarded (default: never; the orchestrator's\n"
      "grace period is the bound, as with tini)",
-     [](Config& c, std::string_view v) { return parse_stop_timeout(v, c); }},
+     by<parse_stop_timeout>},
     {"kill-timeout", 0, Takes::Value, "DURATION",
      "once the command ended, what is left gets SIGTERM,\n"
      "then SIGKILL after DURATION (default 5s)",
-     [](Config& c, std::string_view v) { return parse_kill_timeout(v, c); }},
+     by<parse_kill_timeout>},
     {"exit-map", 0, Takes::Value, "FROM:TO",
      "exit TO when the command's status is FROM;\n"
      "repeatable (e.g. 143:0: a SIGTERM stop is success)",
-     [](Config& c, std::string_view v) { return add_exit_map(v, c); },
-     [](Config& c, std::string_view v) { return add_exit_maps(v, c); }},
+     by<add_exit_map>,
+     each<add_exit_map>},
     {"rewrite", 0, Takes::Value, "FROM:TO",
      "deliver signal TO when FROM arrives; TO 0 drops\n"
      "it; repeatable (e.g. --rewrite TERM:QUIT)",
-     [](Config& c, std::string_view v) { return add_rewrite(v, c); },
-     [](Config& c, std::string_view v) { return add_rewrites(v, c); }},
+     by<add_rewrite>,
+     each<add_rewrite>},
     {"single-child", 0, Takes::Flag, "", "signal only the child, not its process group",
      set_flag<&Config::single_child>},
     {"pdeath-signal", 0, Takes::Value, "SIG", "dock gets SIG when its parent dies (tini -p)",
-     [](Config& c, std::string_view v) { return parse_pdeath_signal(v, c); }},
+     by<parse_pdeath_signal>},
     {"debug", 'd', Takes::Flag, "", "log lifecycle and decisions on stderr", set_flag<&Config::debug>},
     {"help", 'h', Takes::Meta, "", "show this help", nullptr},
     {"version", 'V', Takes::Meta, "", "show the version", nullptr},
@@ -6364,7 +6428,7 @@ constexpr std::array<OptionSpec, 35> kOptions{{
      "health probe: exit 0 if the ready file PATH\n"
      "(default: $DOCK_READY_FILE) names a live process",
      nullptr},
-}};
+});
 
 constexpr std::string_view kUsageHead =
     "usage: dock [OPTIONS] [--] COMMAND [ARG...]\n"
@@ -6664,7 +6728,7 @@ Parsed check_args(ArgParser& ap, std::span<char* const> env) {
 
 // NOTIFY_SOCKET is dock's own: the command gets it only with --notify=pass
 // (with --notify, prepare gives it dock's socket instead).
-void keep_notify_socket(Config& c) {
+void take_notify_socket(Config& c) {
   constexpr std::string_view kVar = "NOTIFY_SOCKET=";
   std::erase_if(c.child_env, [&](char* e) {
     if (e == nullptr || std::string_view(e).substr(0, kVar.size()) != kVar) return false;
@@ -6689,7 +6753,7 @@ Parsed parse_args(std::span<char* const> argv, std::span<char* const> env) {
       return ap.p.action == Parsed::Action::Check ? check_args(ap, env) : std::move(ap.p);
   }
   if (take_env(ap, env)) return std::move(ap.p);
-  keep_notify_socket(ap.p.config);
+  take_notify_socket(ap.p.config);
   if (i >= argv.size() || argv[i] == nullptr) {
     ap.fail("usage", "missing command (dock [OPTIONS] [--] COMMAND [ARG...]; see dock --help)");
     return std::move(ap.p);
@@ -6769,7 +6833,7 @@ void on_wait_end(State& st) {
   if (w.done) return post(st.init, Event::WaitOver);
   say("waited %s for %s: %s", duration_text(st.cfg.wait_timeout_ms).c_str(), st.cfg.wait_for[w.current].shown().c_str(),
       w.why.c_str());
-  st.init.status = W_EXITCODE(code(Exit::Setup), 0);
+  st.init.status = W_EXITCODE(code(Exit::Failure), 0);
   post(st.init, Event::WaitFailed);
 }
 
@@ -6788,34 +6852,34 @@ void on_swept(State& st) {
 void start_command(State& st);
 
 void on_lifecycle(State& st, Event e) {
-  Init& in = st.init;
+  Init& init = st.init;
   switch (e) {
     case Event::WaitOver:
       setup_next(st.setup);
       break;
     case Event::SetupDone:
       start_command(st);
-      reap(in, st.loop);                                 // a child that exited at once
+      reap(init, st.loop);                                 // a child that exited at once
       if (st.feed.active) pump_input(st.feed, st.loop);  // input epoll cannot wait for is read now
       break;
     case Event::Started:
-      debug("started %s as %d%s", st.cfg.command[0], in.child, in.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
-      start_readiness(st.ready, st.loop, in.child);
+      debug("started %s as %d%s", st.cfg.command[0], init.child, init.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
+      start_readiness(st.ready, st.loop, init.child);
       break;
     case Event::StopAsked:
-      stop_being_ready(st.ready, st.loop);
-      hook_send(st.hook, st.loop, "stopping", in.child);
+      unready(st.ready, st.loop);
+      hook_send(st.hook, st.loop, "stopping", init.child);
       break;
     case Event::StartFailed:
     case Event::ChildEnded:
-      stop_readiness(st.ready, st.loop);  // a child that ended was never "running"
+      end_readiness(st.ready, st.loop);  // a child that ended was never "running"
       clear_deadline(st.loop, st.link.hangup_timer);
       st.rot.stopping = true;
-      if (in.child > 0) hook_send(st.hook, st.loop, "crashed", in.child, in.status);
-      start_hook_last_wait(st.hook, st.loop, in.stop_began);
+      if (init.child > 0) hook_send(st.hook, st.loop, "crashed", init.child, init.status);
+      start_hook_last_wait(st.hook, st.loop, init.stop_began);
       break;  // the teardown starts once every leftover is reaped (AllReaped)
     case Event::AllReaped:
-      start_teardown(st.teardown, st.prep->program_env, exit_status(in));
+      start_teardown(st.teardown, st.prep->program_env, exit_status(init));
       break;
     case Event::TeardownDone:
       start_drain(st.lines, st.loop);
@@ -6920,7 +6984,7 @@ bool add_io_sink(State& st) {
   Sink& k = st.lines.sinks.back();
   k.owned = std::move(st.link.target);
   k.fd = k.owned.get();
-  setup_rotation(st.rot, st.loop, k, st.cfg.io.path);
+  prepare_rotation(st.rot, st.loop, k, st.cfg.io.path);
   return true;
 }
 
@@ -7103,11 +7167,11 @@ int answer(const Parsed& p) {
   switch (p.action) {
     case Parsed::Action::Fail:
       say("%s", p.error.c_str());
-      return p.checking ? code(Exit::Setup) : code(Exit::Usage);  // Docker reserves a HEALTHCHECK's 2
+      return p.checking ? code(Exit::Failure) : code(Exit::Usage);  // Docker reserves a HEALTHCHECK's 2
     case Parsed::Action::Help:
-      return write_all(STDOUT_FILENO, usage()) ? code(Exit::Ok) : code(Exit::Setup);
+      return write_all(STDOUT_FILENO, usage()) ? code(Exit::Ok) : code(Exit::Failure);
     case Parsed::Action::Version:
-      return write_all(STDOUT_FILENO, version_text()) ? code(Exit::Ok) : code(Exit::Setup);
+      return write_all(STDOUT_FILENO, version_text()) ? code(Exit::Ok) : code(Exit::Failure);
     case Parsed::Action::Check:
       return is_probe_url(p.check_path) ? check_url(p.check_path, p.config.check_timeout_ms) : check_ready(p.check_path);
     case Parsed::Action::Run:
@@ -7237,15 +7301,15 @@ bool inputs_ok(const Parsed& p) {
 }
 
 // The subreaper, the loop and its handlers. false: reported, exit 1.
-bool set_up(State& st, const sigset_t& blocked, Fd cwd) {
-  Init& in = st.init;
-  in.cwd = std::move(cwd);
-  in.pid1 = st.ready.pid1 = in.self == 1;
+bool open_loop_and_wire(State& st, const sigset_t& blocked, Fd cwd) {
+  Init& init = st.init;
+  init.cwd = std::move(cwd);
+  init.pid1 = st.ready.pid1 = init.self == 1;
   open_notify_up(st.ready);
-  if (!in.pid1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+  if (!init.pid1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     say("subreaper: %s (orphans will not be reaped by dock)", std::strerror(errno));
-  in.signals = Fd(::signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK));
-  Error err = in.signals ? open_loop(st.loop) : Error(std::strerror(errno));
+  init.signals = Fd(::signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK));
+  Error err = init.signals ? open_loop(st.loop) : Error(std::strerror(errno));
   if (err) {
     say("event loop: %s", err->c_str());
     return false;
@@ -7275,31 +7339,31 @@ std::string too_large_text(char* const* env) {
 // could not be started (status 1) or executed (126, 127). What fails is
 // reported; the teardown programs still run.
 void start_command(State& st) {
-  Init& in = st.init;
+  Init& init = st.init;
   Plan plan;
   auto failed = [&] {
-    in.status = W_EXITCODE(code(Exit::Setup), 0);
-    in.ended = true;
-    post(in, Event::StartFailed);
+    init.status = W_EXITCODE(code(Exit::Failure), 0);
+    init.ended = true;
+    post(init, Event::StartFailed);
   };
   if (!plan_child_stdio(st, plan)) return failed();
-  if (st.cfg.web_hook) setup_hook(st.hook, *st.cfg.web_hook);
-  if (st.cfg.tty) in.tty.reset();  // with --tty the child has a terminal of its own
-  else if (!in.tty) in.tty = foreground_tty();
+  if (st.cfg.web_hook) prepare_hook(st.hook, *st.cfg.web_hook);
+  if (st.cfg.tty) init.tty.reset();  // with --tty the child has a terminal of its own
+  else if (!init.tty) init.tty = foreground_tty();
   // --user: its terminal is its own, so it can open it again by name (tmux, script, pinentry).
-  const int terminal = plan.stdio.ctty >= 0 ? plan.stdio.ctty : in.tty.get();
+  const int terminal = plan.stdio.ctty >= 0 ? plan.stdio.ctty : init.tty.get();
   if (st.prep->creds.change && terminal >= 0 && ::fchown(terminal, st.prep->creds.uid, gid_t(-1)) != 0)
     say("--user: the terminal: %s", std::strerror(errno));
-  const Spawned child = spawn({st.cfg.command, st.cfg.child_env.data(), in.original_mask, plan.stdio,
-                               in.tty.get(), in.pid1, -1, -1, in.cwd.get(), st.prep->creds, in.sigchld_ignored});
+  const Spawned child = spawn({st.cfg.command, st.cfg.child_env.data(), init.original_mask, plan.stdio,
+                               init.tty.get(), init.pid1, -1, -1, init.cwd.get(), st.prep->creds, init.sigchld_ignored});
   for (auto& end : plan.ends) end.reset();
   if (child.pid < 0) {
     say("fork: %s", std::strerror(child.exec_errno));
     return failed();
   }
-  in.child = child.pid;
-  hook_send(st.hook, st.loop, "starting", in.child);
-  if (child.exec_errno == 0) return post(in, Event::Started);
+  init.child = child.pid;
+  hook_send(st.hook, st.loop, "starting", init.child);
+  if (child.exec_errno == 0) return post(init, Event::Started);
   const bool exec = child.stage == Stage::Exec;
   const std::string what = child.stage == Stage::User        ? "--user " + st.cfg.user
                            : child.stage == Stage::Limits    ? "--rlimit " + limit_text(st.prep->creds.limits[size_t(child.which)])
@@ -7308,11 +7372,11 @@ void start_command(State& st) {
                                                              : std::string(st.cfg.command[0]);
   if (exec && child.exec_errno == E2BIG) say("%s", too_large_text(st.cfg.child_env.data()).c_str());
   else say("%s: %s", what.c_str(), std::strerror(child.exec_errno));
-  take_terminal_back(in);
+  take_terminal_back(init);
   retry([&] { return ::waitpid(child.pid, nullptr, 0); });
-  in.status = W_EXITCODE(exec ? code(exec_failure_code(child.exec_errno)) : code(Exit::Setup), 0);
-  in.ended = true;
-  post(in, Event::StartFailed);  // the hook still hears "crashed"
+  init.status = W_EXITCODE(exec ? code(exec_failure_code(child.exec_errno)) : code(Exit::Failure), 0);
+  init.ended = true;
+  post(init, Event::StartFailed);  // the hook still hears "crashed"
 }
 
 void finish(State& st) {
@@ -7324,7 +7388,7 @@ void finish(State& st) {
 }
 
 [[maybe_unused]] int run(int argc, char** argv, char** envp) {
-  const sigset_t blocked = catchable_signals();
+  const sigset_t blocked = all_signals();
   sigset_t original_mask;
   ::sigemptyset(&original_mask);
   set_signal_mask(SIG_BLOCK, &blocked, &original_mask);
@@ -7348,14 +7412,14 @@ void finish(State& st) {
   Fd cwd = leave_working_directory(parsed.config);
   if (!inputs_ok(parsed)) return code(Exit::Usage);
   Prepared prep;
-  if (!prepare(parsed.config, prep)) return code(Exit::Setup);
+  if (!prepare(parsed.config, prep)) return code(Exit::Failure);
   say_worst_stop(parsed.config, prep.teardown.size());
 
   State st(parsed.config, prep);
   st.init.original_mask = original_mask;
   st.ready.notify = std::move(prep.notify);
   st.init.sigchld_ignored = sigchld_ignored;
-  if (!set_up(st, blocked, std::move(cwd))) return code(Exit::Setup);
+  if (!open_loop_and_wire(st, blocked, std::move(cwd))) return code(Exit::Failure);
   // From here on dock does not bail out: it warns and goes on, and its
   // one loop runs the lifecycle from the first phase to the last.
   if (orphaned) {  // the parent died before --pdeath-signal was set: its signal now
