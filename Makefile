@@ -93,7 +93,7 @@ BEHAVIOUR_OBJS = $(patsubst %.cpp,%.o,$(wildcard tests/behaviour_*.cpp))
 tests/unit_%.o: tests/unit_%.cpp dock.cpp tests/prefixed.hpp
 	$(CXX) $(TESTFLAGS) -c -o $@ $<
 
-tests/behaviour_%.o: tests/behaviour_%.cpp tests/harness.hpp tests/http_server.hpp
+tests/behaviour_%.o: tests/behaviour_%.cpp tests/harness.hpp tests/http_server.hpp tests/kit.hpp
 	$(CXX) $(TESTFLAGS) -c -o $@ $<
 
 tests/unit: $(UNIT_OBJS) tests/catch_main.o

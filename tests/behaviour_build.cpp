@@ -1,5 +1,5 @@
 // What `make` and `make static` produce, as a user would check it.
-#include "harness.hpp"
+#include "kit.hpp"
 
 #include <cstdio>
 

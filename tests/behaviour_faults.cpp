@@ -4,7 +4,7 @@
 // stopped at shutdown, 100,000 orphans and 10,000 signals. Each test checks
 // that dock survives, says what happened, relays the child's status and
 // loses nothing it could keep.
-#include "harness.hpp"
+#include "kit.hpp"
 
 #include <sys/stat.h>
 
@@ -35,8 +35,6 @@ void hold(int conn, int stop) {
     if (read(conn, buf, sizeof buf) <= 0) return;
   }
 }
-
-bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
 // Writes without SIGPIPE: dock closing first is what some tests expect.
 bool send_all(int fd, const std::string& data) {

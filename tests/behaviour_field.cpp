@@ -3,7 +3,7 @@
 // half-close, clocks that step back, an image's ENV switched off with an
 // empty value. One case per defect found there; each failed on the binary
 // before the fix.
-#include "harness.hpp"
+#include "kit.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,8 +16,6 @@
 using namespace t;
 
 namespace {
-
-constexpr uid_t kNobody = 65534;
 
 // A directory owned by `nobody`: the service's log directory, which the
 // service (and so an attacker in it) can write.
@@ -453,4 +451,47 @@ TEST_CASE("field 8: once the command is reaped, its pid is never signalled (anot
   CHECK(dock.exit_code() == 0);  // the kill timeout ends the leftover and the impostor
   dock.drain();
   CHECK(dock.out_buf.find("impostor got") == std::string::npos);
+}
+
+// Issue 15, defect 15: the web hook in the field.
+TEST_CASE("field 15: https ?ca= is dock's (used, not sent); a certificate failure is not retried", "[field][hook][tls]") {
+  if (!have("socat") || !have("openssl")) return skip("socat and openssl are needed for the HTTPS hook tests");
+  HttpServer server;
+  const int port = free_port();
+  Proc front = https_front(port, server);
+  const std::string base = "https://localhost:" + std::to_string(port) + "/secure?token=abc";
+  Options no_store;  // only ?ca= can make the server trusted
+  no_store.env = {"SSL_CERT_FILE=/nonexistent.pem"};
+  Proc dock = run_dock({"--web-hook", base + "&ca=" + certs() + "/ca.pem", "--", "true"}, no_store);
+  CHECK(dock.exit_code() == 0);
+  REQUIRE(server.wait_requests(3));
+  CHECK(statuses(server) == std::vector<std::string>{"starting", "running", "crashed"});
+  CHECK(server.requests()[0].line == "PUT /secure?token=abc HTTP/1.1");
+  CHECK(dock.err_buf.empty());
+
+  // Not trusted: each event fails once, at once -- it would fail the same way again.
+  const int64_t t0 = now_ms();
+  Proc bad = run_dock({"--web-hook", base, "--", "sh", "-c", "exit 4"}, no_store);
+  CHECK(bad.exit_code() == 4);
+  // Retries would take 2 s per event (6 s); three handshakes on a loaded
+  // machine took 1.8 s once, so the bound sits between the two.
+  CHECK(now_ms() - t0 < 4000);
+  INFO(bad.err_buf);
+  CHECK(count(bad.err_buf, "not delivered: certificate verify failed") == 3);
+  CHECK(bad.err_buf.find("attempts") == std::string::npos);
+}
+
+TEST_CASE("field 15: a silent hook waits alongside the stop timeout, not after it", "[field][hook]") {
+  HttpServer silent({{200, 20000}, {200, 20000}, {200, 20000}});
+  Proc dock = start_dock({"--stop-timeout", "2s", "--web-hook", silent.url(), "--", "sh", "-c",
+                          "trap '' TERM; echo up; while :; do sleep 0.1; done"});
+  REQUIRE(dock.wait_out("up"));
+  const int64_t t0 = now_ms();
+  REQUIRE(signal_pid(dock.dock_pid(), SIGTERM));
+  CHECK(dock.exit_code(15000) == 128 + SIGKILL);
+  // The hook's 5 s count from the SIGTERM, as the stop timeout's 2 s do:
+  // dock is done 5 s after the stop began, not 2 + 5.
+  CHECK(now_ms() - t0 < 6000);
+  dock.drain();
+  CHECK(dock.err_buf.find("not delivered by the end of the stop: giving up") != std::string::npos);
 }

@@ -1,6 +1,6 @@
 // --io through the real ./dock against real peers on loopback: files,
 // TCP (IPv4 and IPv6) and unix sockets served by socat.
-#include "harness.hpp"
+#include "kit.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,7 +1,7 @@
 // --stdout-prefix / --stderr-prefix through the real ./dock: one prefix per
 // line on every target, lines of the two streams never mixed, partial lines
 // on time, everything flushed at exit, backpressure with bounded memory.
-#include "harness.hpp"
+#include "kit.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -2,7 +2,7 @@
 // user reads back (zcat of every archive in order, then the live file) is
 // every line exactly once, in order, none split; only the newest archives
 // remain; nothing else in the directory is touched.
-#include "harness.hpp"
+#include "kit.hpp"
 
 #include <algorithm>
 #include <sys/stat.h>

@@ -1,7 +1,7 @@
 // Signals through the real ./dock: forwarding, groups, rewriting, bursts,
 // self-caused signals, and the mask the child starts with. Each case runs
 // dock both as a subreaper and as PID 1 of a new pid namespace.
-#include "harness.hpp"
+#include "kit.hpp"
 
 using namespace t;
 
@@ -27,6 +27,48 @@ void finish(Proc& p, int status = 0) {
 }
 
 }  // namespace
+
+TEST_CASE("review 2: a --user command dies with a subreaper dock killed by SIGKILL", "[review][user][signals]") {
+  if (emulated()) return skip("dock is PID 1 under emulation: its end is the namespace's");
+  Proc dock = start_dock({"--user", "nobody", "--", "sh", "-c", "echo $$; exec sleep 100"});
+  REQUIRE(dock.wait_out("\n"));
+  const pid_t command = pid_t(std::atol(dock.out_buf.c_str()));
+  REQUIRE(command > 1);
+  REQUIRE(signal_pid(dock.pid, SIGKILL));
+  CHECK(gone_within(command, 5000));
+  if (alive(command)) kill(command, SIGKILL);
+}
+
+TEST_CASE("review 6: after the reap, what was left in the command's group still gets forwarded signals", "[review][signals][pid1]") {
+  const bool pid1 = each_mode();
+  Dir dir(pid1 ? "review-6-1" : "review-6");
+  const std::string fifo = dir.path + "/ready";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  // The command ends once its background child, which stays in its group, is ready.
+  Proc dock = start_dock({"-d", "--kill-timeout", "3s", "--", "sh", "-c",
+                          "sh -c 'trap \"echo left-got-USR1\" USR1; trap \"\" TERM; echo left-ready; echo > " + fifo +
+                              "; while :; do sleep 0.05; done' & read x < " + fifo + "; exit 0"},
+                         {.pid1 = pid1});
+  REQUIRE(dock.wait_out("left-ready"));
+  REQUIRE(dock.wait_err("exited with status 0"));  // the command is reaped; its leftover runs on
+  REQUIRE(signal_pid(dock.dock_pid(), SIGUSR1));
+  CHECK(dock.wait_out("left-got-USR1"));
+  CHECK(dock.exit_code() == 0);
+}
+
+TEST_CASE("review 7: started with SIGCHLD ignored, dock still sees its command end; the command gets it ignored", "[review][signals][pid1]") {
+  const bool pid1 = each_mode();
+  // perl sets SIGCHLD to SIG_IGN and execs dock (unshare, in PID 1 mode, must not have it ignored).
+  Proc p = Proc::start(wrapped({"perl", "-e", "$SIG{CHLD} = 'IGNORE'; exec @ARGV or die"}, {"--", "grep", "SigIgn", "/proc/self/status"}),
+                       dock_options({.pid1 = pid1}));
+  p.close_in();
+  CHECK(p.exit_code(5000) == 0);
+  p.drain();
+  const size_t tab = p.out_buf.find('\t');
+  REQUIRE(tab != std::string::npos);
+  const unsigned long long ignored = std::strtoull(p.out_buf.c_str() + tab + 1, nullptr, 16);
+  CHECK((ignored & (1ull << (SIGCHLD - 1))) != 0);
+}
 
 TEST_CASE("every catchable signal reaches the child", "[signals][pid1]") {
   const bool pid1 = each_mode();

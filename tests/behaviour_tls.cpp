@@ -2,24 +2,13 @@
 // (socat's OPENSSL-LISTEN, which is OpenSSL's server side), with a CA,
 // server and client certificates made for this run by
 // scripts/make-test-certs.sh.
-#include "harness.hpp"
-
+#include "kit.hpp"
 
 using namespace t;
 
 namespace {
 
-// The certificate directory, made once per run.
-const std::string& certs() {
-  static const std::string dir = [] {
-    std::string d = temp_path("certs");
-    std::string cmd = "scripts/make-test-certs.sh " + d;
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    return d;
-  }();
-  return dir;
-}
-
+// A file of the certificate directory (made once per run: kit.hpp's certs()).
 std::string cert(const std::string& name) { return certs() + "/" + name; }
 
 // A TLS server on 127.0.0.1 (or ::1) presenting NAME.pem; with

@@ -2,7 +2,7 @@
 // the terminal with job control; Ctrl-C reaches the foreground job straight
 // from the terminal; Ctrl-Z stops dock's child and gives the user's shell
 // its prompt back, and `fg` resumes it.
-#include "harness.hpp"
+#include "kit.hpp"
 
 #include <termios.h>
 
@@ -54,6 +54,26 @@ void interactive_shell_under_dock(bool pid1, const std::vector<std::string>& opt
 
 }  // namespace
 
+// ---- --tty: the child on a pseudo-terminal of its own ----
+
+// Whether `text` at `at` is "/dev/pts/N\r\n"; moves `at` past it.
+static bool pts_line(const std::string& text, size_t& at) {
+  const std::string head = "/dev/pts/";
+  if (text.compare(at, head.size(), head) != 0) return false;
+  size_t i = at + head.size(), digits = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
+  if (digits == 0 || text.compare(i, 2, "\r\n") != 0) return false;
+  at = i + 2;
+  return true;
+}
+
+TEST_CASE("review 14: --tty --user: the command can open its own terminal again", "[review][tty][user][pid1]") {
+  const bool pid1 = each_mode();
+  Proc p = run_dock({"--tty", "--user", "nobody", "--", "sh", "-c", "exec 3<>\"$(tty)\" && echo reopened"}, {.pid1 = pid1});
+  CHECK(p.exit_code() == 0);
+  CHECK(p.out_buf.find("reopened") != std::string::npos);
+}
+
 TEST_CASE("a shell under dock gets the terminal and job control", "[tty]") {
   interactive_shell_under_dock(false);
 }
@@ -99,19 +119,6 @@ TEST_CASE("from an interactive bash: Ctrl-Z stops, fg resumes, Ctrl-C ends with 
   CHECK(term.buf.find("Stopped", after_fg) == std::string::npos);
   term.type("exit 0\n");
   CHECK(term.wait_exit().has_value());
-}
-
-// ---- --tty: the child on a pseudo-terminal of its own ----
-
-// Whether `text` at `at` is "/dev/pts/N\r\n"; moves `at` past it.
-static bool pts_line(const std::string& text, size_t& at) {
-  const std::string head = "/dev/pts/";
-  if (text.compare(at, head.size(), head) != 0) return false;
-  size_t i = at + head.size(), digits = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
-  if (digits == 0 || text.compare(i, 2, "\r\n") != 0) return false;
-  at = i + 2;
-  return true;
 }
 
 TEST_CASE("--tty over TCP: the child has a terminal, input is echoed by it", "[tty][tcp]") {

@@ -1,4 +1,4 @@
-// Unit tests of what dock does before the command: the passwd and group
+// Unit tests of section 12, what dock does before the command: the passwd and group
 // parser behind --user, the --env-file parser and the --template renderer.
 #define DOCK_NO_MAIN
 #include "../dock.cpp"

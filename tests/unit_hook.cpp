@@ -1,6 +1,5 @@
-// Unit tests of the web hook's and --bind-port's pure parts: hook URLs,
-// the request and its JSON body, the answer's status line, and finding the
-// listening socket of a descendant in a canned /proc.
+// Unit tests of section 10, the web hook's pure parts: hook URLs, the
+// request and its JSON body, the answer's status line.
 #define DOCK_NO_MAIN
 #include "../dock.cpp"
 
@@ -233,49 +232,4 @@ TEST_CASE("HTTP status lines", "[hook]") {
   CHECK(parse_http_status("HTTP/1.1 2000 OK\r\n") == -1);
   CHECK(parse_http_status("HTTP/1.1 099 x\r\n") == -1);
   CHECK(parse_http_status("HTTP/1.1 600 x\r\n") == -1);
-}
-
-TEST_CASE("socket links and the effective uid in /proc", "[bind-port]") {
-  CHECK(socket_inode("socket:[4711]") == 4711);
-  CHECK_FALSE(socket_inode("pipe:[4711]"));
-  CHECK_FALSE(socket_inode("socket:[]"));
-  CHECK_FALSE(socket_inode("/dev/null"));
-  CHECK(effective_uid("Name:\tapp\nUid:\t1000\t65534\t65534\t65534\nGid:\t0\n") == 65534u);
-  CHECK(effective_uid("Name:\tapp\nUid:\t0\t0\t0\t0\n") == 0u);
-  CHECK_FALSE(effective_uid("Name:\tapp\nGid:\t0\n"));
-  CHECK_FALSE(effective_uid("Name:\tapp\nUid:\t1000\n"));
-}
-
-TEST_CASE("the port's socket counts only when a descendant holds it", "[bind-port]") {
-  char tmpl[] = "/tmp/dock-unit-proc-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  const std::string proc = tmpl;
-  auto write = [&](const std::string& rel, const std::string& text) {
-    std::ofstream(proc + "/" + rel) << text;
-  };
-  // 10 is dock; 11 its child, 12 a grandchild (in a session of its own,
-  // but still below dock); 20 is unrelated (a sibling of dock).
-  auto process = [&](int pid, int ppid, std::vector<std::string> links) {
-    const std::string dir = std::to_string(pid);
-    REQUIRE(mkdir((proc + "/" + dir).c_str(), 0755) == 0);
-    REQUIRE(mkdir((proc + "/" + dir + "/fd").c_str(), 0755) == 0);
-    write(dir + "/stat", dir + " (some (odd) name) S " + std::to_string(ppid) + " 1 1 0 -1\n");
-    for (size_t i = 0; i < links.size(); ++i)
-      REQUIRE(symlink(links[i].c_str(), (proc + "/" + dir + "/fd/" + std::to_string(i)).c_str()) == 0);
-  };
-  process(10, 1, {"/dev/null", "socket:[1]"});
-  process(11, 10, {"/dev/null", "pipe:[77]"});
-  process(12, 11, {"/dev/null", "socket:[400]"});
-  process(20, 1, {"socket:[500]"});
-
-  const std::vector<Listener> on_8080{{500, 0}};
-  CHECK(port_owner(proc, 10, on_8080) == Owner::NotOurs);  // only the unrelated 20 holds inode 500
-  CHECK(port_owner(proc, 1, on_8080) == Owner::Ours);      // as PID 1, everyone is a descendant
-  // Now the grandchild's socket 400 listens on 8080 too.
-  const std::vector<Listener> both{{500, 0}, {400, 0}};
-  CHECK(port_owner(proc, 10, both) == Owner::Ours);
-  CHECK(port_owner(proc, 11, both) == Owner::Ours);
-  CHECK(port_owner(proc, 12, both) == Owner::NotOurs);  // not its own descendant
-  CHECK(port_owner(proc + "/nowhere", 10, both) == Owner::Unknown);
-  std::system(("rm -rf " + proc).c_str());
 }

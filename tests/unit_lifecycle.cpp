@@ -1,6 +1,7 @@
-// Unit tests of section 5's lifecycle: every (phase, event) pair against
-// the transitions the SPEC describes, written out here independently of
-// dock's table, and the queue that keeps events in the order they happened.
+// Unit tests of section 5: every (phase, event) pair of the lifecycle
+// against the transitions the SPEC describes, written out here
+// independently of dock's table; the queue that keeps events in the order
+// they happened; the process table; the exit status through --exit-map.
 #define DOCK_NO_MAIN
 #include "../dock.cpp"
 
@@ -42,6 +43,63 @@ const std::map<std::pair<P, E>, P> kExpected = {
     {{P::Teardown, E::TeardownDone}, P::Draining},
     {{P::Draining, E::Settled}, P::Done},
 };
+
+struct Recorder {
+  Init* init = nullptr;
+  std::vector<std::string> heard;
+  bool inside = false;
+  bool reentered = false;
+};
+
+void hear(Recorder& r, Event e) {
+  if (r.inside) r.reentered = true;
+  r.inside = true;
+  r.heard.push_back(std::to_string(int(e)) + "@" + std::to_string(int(r.init->phase)));
+  // What a feature does when it hears an event: it posts the next one
+  // (setup starting the command, the teardown finding nothing to run).
+  if (e == E::WaitOver) {
+    post(*r.init, E::SetupDone);
+    post(*r.init, E::Started);
+  }
+  r.inside = false;
+}
+
+}  // namespace
+
+TEST_CASE("the process table: ppid parsing and descendants", "[proc]") {
+  CHECK(ppid_from_stat("42 (sleep) S 7 42 42 0 -1") == 7);
+  CHECK(ppid_from_stat("42 (a) b) c) R 9 1 1") == 9);  // ')' and blanks in the name
+  CHECK(ppid_from_stat("42 (x) Z 0 0") == 0);
+  CHECK_FALSE(ppid_from_stat("garbage").has_value());
+  CHECK_FALSE(ppid_from_stat("42 (x) S").has_value());
+
+  // 10 is us; 11 and 12 our children; 13 under 11; 14 setsid'ed under 13;
+  // 20 and 21 are someone else's.
+  std::vector<ProcLink> links{{1, 0}, {10, 1}, {11, 10}, {12, 10}, {13, 11},
+                              {14, 13}, {20, 1}, {21, 20}};
+  auto d = descendants_in(links, 10);
+  std::sort(d.begin(), d.end());
+  CHECK(d == std::vector<pid_t>{11, 12, 13, 14});
+  CHECK(descendants_in(links, 14).empty());
+  CHECK(descendants_in({}, 10).empty());
+}
+
+TEST_CASE("the exit status: the command's through --exit-map, dock's own never", "[exit][stop]") {
+  InitConfig c;
+  REQUIRE_FALSE(add_exit_map("143:0", c));
+  REQUIRE_FALSE(add_exit_map("1:9", c));
+  Init in(c);
+  in.status = W_EXITCODE(0, SIGTERM);  // killed by SIGTERM: 143
+  in.command_status = true;
+  CHECK(exit_status(in) == 0);
+  in.status = W_EXITCODE(1, 0);
+  CHECK(exit_status(in) == 9);
+  in.status = W_EXITCODE(2, 0);
+  CHECK(exit_status(in) == 2);
+  in.command_status = false;  // dock's own 1 (a setup failure)
+  in.status = W_EXITCODE(1, 0);
+  CHECK(exit_status(in) == 1);
+}
 
 TEST_CASE("every phase and event: the transition, or none", "[lifecycle]") {
   size_t rows = 0;
@@ -85,26 +143,6 @@ TEST_CASE("the lifecycle ends in Done from every phase", "[lifecycle]") {
   for (const auto& t : kLifecycle) CHECK(t.from != P::Done);  // Done is the end
 }
 
-struct Recorder {
-  Init* init = nullptr;
-  std::vector<std::string> heard;
-  bool inside = false;
-  bool reentered = false;
-};
-
-void hear(Recorder& r, Event e) {
-  if (r.inside) r.reentered = true;
-  r.inside = true;
-  r.heard.push_back(std::to_string(int(e)) + "@" + std::to_string(int(r.init->phase)));
-  // What a feature does when it hears an event: it posts the next one
-  // (setup starting the command, the teardown finding nothing to run).
-  if (e == E::WaitOver) {
-    post(*r.init, E::SetupDone);
-    post(*r.init, E::Started);
-  }
-  r.inside = false;
-}
-
 TEST_CASE("events are queued: heard one at a time, in the order posted", "[lifecycle]") {
   InitConfig cfg;
   Loop loop;
@@ -129,5 +167,3 @@ TEST_CASE("events are queued: heard one at a time, in the order posted", "[lifec
   CHECK(init.queued == 0);
   CHECK_FALSE(init.dispatching);
 }
-
-}  // namespace

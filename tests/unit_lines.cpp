@@ -1,5 +1,6 @@
-// Unit tests of the prefixer: render_prefix, Ring, emit() under arbitrary
-// chunkings, backpressure, partial lines and two streams on one sink.
+// Unit tests of sections 7 and 8: the prefixer (render_prefix, Ring,
+// emit() under arbitrary chunkings, backpressure, partial lines, two
+// streams on one sink) and the input feed.
 #define DOCK_NO_MAIN
 #include "../dock.cpp"
 

@@ -1,5 +1,6 @@
-// Unit tests of dock's pure parts: option parsing, DOCK_* variables,
-// signal names, durations, exit-code mapping, the process-table walk.
+// Unit tests of section 13: the option table and parse_args (every
+// feature's options as the command line and DOCK_* variables give them),
+// --help and README's table, the worst-case stop.
 #define DOCK_NO_MAIN
 #include "../dock.cpp"
 
@@ -47,6 +48,9 @@ std::vector<std::string> env_of(const Parsed& p) {
 }
 
 }  // namespace
+
+
+// ---- issue 18: orchestrators ----
 
 TEST_CASE("the command starts at -- or at the first non-option", "[options]") {
   Args a{"ls", "-l"};
@@ -241,162 +245,6 @@ TEST_CASE("DOCK_* variables: read, beaten by flags, removed from the child's env
   CHECK(env_of(p) == std::vector<std::string>{"DOCK_HELP=1"});
 }
 
-TEST_CASE("signal names and numbers", "[signals]") {
-  CHECK(signal_from_name("15") == SIGTERM);
-  CHECK(signal_from_name("TERM") == SIGTERM);
-  CHECK(signal_from_name("SIGTERM") == SIGTERM);
-  CHECK(signal_from_name("sigterm") == SIGTERM);
-  CHECK(signal_from_name("Hup") == SIGHUP);
-  CHECK(signal_from_name("CHLD") == SIGCHLD);
-  CHECK(signal_from_name("WINCH") == SIGWINCH);
-  CHECK(signal_from_name("RTMIN") == SIGRTMIN);
-  CHECK(signal_from_name("SIGRTMIN+3") == SIGRTMIN + 3);
-  CHECK(signal_from_name("RTMAX-2") == SIGRTMAX - 2);
-  CHECK(signal_from_name("64") == 64);
-  for (auto bad : {"", "0", "65", "-1", "SIG", "TERMX", "RTMIN-1", "RTMAX+1", "RTMIN+99", "1.5", " 1"})
-    CHECK_FALSE(signal_from_name(bad).has_value());
-  for (int s = 1; s <= 31; ++s) CHECK(signal_from_name(signal_name(s)) == s);
-  for (int s = SIGRTMIN; s <= SIGRTMAX; ++s) CHECK(signal_from_name(signal_name(s)) == s);
-  CHECK(signal_name(SIGUSR1) == "USR1");
-  CHECK(signal_name(SIGRTMIN + 2) == "RTMIN+2");
-}
-
-TEST_CASE("durations", "[options]") {
-  CHECK_FALSE(parse_duration("1").has_value());  // a bare integer needs a unit ...
-  CHECK(parse_duration("1", true) == 3'600'000);  // ... but where it is hours (--log-rotate)
-  CHECK(parse_duration("0") == 0);                // zero needs none
-  CHECK(parse_duration("250ms") == 250);
-  CHECK(parse_duration("10s") == 10'000);
-  CHECK(parse_duration("1.5s") == 1'500);
-  CHECK(parse_duration("2m") == 120'000);
-  CHECK(parse_duration("3h") == 10'800'000);
-  CHECK(parse_duration("1d") == 86'400'000);
-  CHECK(parse_duration("0.25", true) == 900'000);
-  CHECK_FALSE(parse_duration("0.25").has_value());
-  for (auto bad : {"", "s", "ms", "-1s", "1.s", ".5s", "1e3s", "10 s", "1sec", "999999999999d", "1.1234567890s"})
-    CHECK_FALSE(parse_duration(bad).has_value());
-}
-
-TEST_CASE("exit codes follow the shell", "[exit]") {
-  CHECK(exit_code_of(0) == 0);
-  CHECK(exit_code_of(3 << 8) == 3);
-  CHECK(exit_code_of(255 << 8) == 255);
-  CHECK(exit_code_of(SIGTERM) == 143);  // status of a process killed by SIGTERM
-  CHECK(exit_code_of(SIGKILL) == 137);
-  CHECK(exec_failure_code(ENOENT) == Exit::NotFound);
-  CHECK(exec_failure_code(ENOTDIR) == Exit::NotFound);
-  CHECK(exec_failure_code(EACCES) == Exit::NotExecutable);
-  CHECK(exec_failure_code(ENOEXEC) == Exit::NotExecutable);
-}
-
-TEST_CASE("the process table: ppid parsing and descendants", "[proc]") {
-  CHECK(ppid_from_stat("42 (sleep) S 7 42 42 0 -1") == 7);
-  CHECK(ppid_from_stat("42 (a) b) c) R 9 1 1") == 9);  // ')' and blanks in the name
-  CHECK(ppid_from_stat("42 (x) Z 0 0") == 0);
-  CHECK_FALSE(ppid_from_stat("garbage").has_value());
-  CHECK_FALSE(ppid_from_stat("42 (x) S").has_value());
-
-  // 10 is us; 11 and 12 our children; 13 under 11; 14 setsid'ed under 13;
-  // 20 and 21 are someone else's.
-  std::vector<ProcLink> links{{1, 0}, {10, 1}, {11, 10}, {12, 10}, {13, 11},
-                              {14, 13}, {20, 1}, {21, 20}};
-  auto d = descendants_in(links, 10);
-  std::sort(d.begin(), d.end());
-  CHECK(d == std::vector<pid_t>{11, 12, 13, 14});
-  CHECK(descendants_in(links, 14).empty());
-  CHECK(descendants_in({}, 10).empty());
-}
-
-namespace {
-IoTarget io_ok(std::string_view url) {
-  IoTarget t;
-  auto err = parse_io_url(url, t);
-  INFO(url << ": " << (err ? *err : ""));
-  CHECK_FALSE(err);
-  return t;
-}
-std::string io_err(std::string_view url) {
-  IoTarget t;
-  auto err = parse_io_url(url, t);
-  return err ? *err : "(accepted)";
-}
-}  // namespace
-
-TEST_CASE("--io URLs: files", "[io]") {
-  auto t = io_ok("file:///var/log/app.log");
-  CHECK(t.scheme == Scheme::File);
-  CHECK(t.path == "/var/log/app.log");
-  t = io_ok("file://logs/app.log");
-  CHECK(t.path == "logs/app.log");
-  t = io_ok("/abs/bare.log");
-  CHECK(t.scheme == Scheme::File);
-  CHECK(t.path == "/abs/bare.log");
-  t = io_ok("rel.log");
-  CHECK(t.path == "rel.log");
-  CHECK_FALSE(t.is_socket());
-  CHECK(io_err("") == "empty URL");
-  CHECK(io_err("file://") == "missing path");
-  CHECK(io_err("file:///x?ca=y") == "takes no parameters");
-}
-
-TEST_CASE("--io URLs: sockets", "[io]") {
-  auto t = io_ok("tcp://example.org:8080");
-  CHECK(t.scheme == Scheme::Tcp);
-  CHECK(t.host == "example.org");
-  CHECK(t.port == "8080");
-  CHECK(t.is_socket());
-  t = io_ok("tcp4://127.0.0.1:1");
-  CHECK(t.scheme == Scheme::Tcp4);
-  t = io_ok("tcp6://[::1]:65535");
-  CHECK(t.scheme == Scheme::Tcp6);
-  CHECK(t.host == "::1");
-  CHECK(t.port == "65535");
-  t = io_ok("TCP://[fe80::1%25eth0]:22/");  // scheme in any case, a trailing slash
-  CHECK(t.host == "fe80::1%eth0");  // the zone id decoded (RFC 6874), as getaddrinfo takes it
-  t = io_ok("unix:///run/app.sock");
-  CHECK(t.scheme == Scheme::Unix);
-  CHECK(t.path == "/run/app.sock");
-  t = io_ok("tcp://h:007");
-  CHECK(t.port == "7");
-
-  CHECK(io_err("tcp://host") == "missing port (HOST:PORT)");
-  CHECK(io_err("tcp://host:") == "port '' is not in 1..65535");
-  CHECK(io_err("tcp://host:0") == "port '0' is not in 1..65535");
-  CHECK(io_err("tcp://host:65536") == "port '65536' is not in 1..65535");
-  CHECK(io_err("tcp://host:http") == "port 'http' is not in 1..65535");
-  CHECK(io_err("tcp://:80") == "missing host (HOST:PORT)");
-  CHECK(io_err("tcp://::1:80") == "an IPv6 address goes in brackets ([::1]:PORT)");
-  CHECK(io_err("tcp://[::1]80") == "missing port (HOST:PORT)");
-  CHECK(io_err("tcp://[::1:80") == "unclosed '[' in the host");
-  CHECK(io_err("tcp://a/b:80") == "'a/b' is not a host name");
-  CHECK(io_err("tcp://h:1?ca=x").rfind("takes no parameters", 0) == 0);
-  CHECK(io_err("unix://") == "missing path");
-  CHECK(io_err("http://h:80") == "unknown scheme 'http' (file, tcp, tcp4, tcp6, unix, tls, ssl)");
-  CHECK(io_err("udp://h:80").rfind("unknown scheme 'udp'", 0) == 0);
-}
-
-TEST_CASE("--io URLs: TLS parameters", "[io]") {
-  auto t = io_ok("tls://peer:443?ca=/etc/ca.pem&cert=/c.pem&key=/k.pem");
-  CHECK(t.scheme == Scheme::Tls);
-  CHECK(t.host == "peer");
-  CHECK(t.ca == "/etc/ca.pem");
-  CHECK(t.cert == "/c.pem");
-  CHECK(t.key == "/k.pem");
-  CHECK_FALSE(t.insecure);
-  t = io_ok("ssl://[::1]:8443?insecure=1");
-  CHECK(t.scheme == Scheme::Tls);
-  CHECK(t.insecure);
-  t = io_ok("tls://h:1?insecure");
-  CHECK(t.insecure);
-  t = io_ok("tls://h:1/?insecure=false");
-  CHECK_FALSE(t.insecure);
-  CHECK(io_err("tls://h:1?cert=/c.pem") == "cert= and key= go together");
-  CHECK(io_err("tls://h:1?key=/k.pem") == "cert= and key= go together");
-  CHECK(io_err("tls://h:1?ca=") == "ca= needs a file");
-  CHECK(io_err("tls://h:1?verify=0") == "unknown parameter 'verify' (ca, cert, key, insecure)");
-  CHECK(io_err("tls://h:1?insecure=maybe") == "insecure='maybe' is not a boolean");
-}
-
 TEST_CASE("--io and DOCK_IO in the options", "[io][options]") {
   Args a({"--io", "tcp://127.0.0.1:9", "true"});
   auto p = a.parse();
@@ -498,46 +346,6 @@ TEST_CASE("usage traps: bare integers, option-looking values, empty variables, w
         "DOCK_LOG_MAX_SIZE: needs a file --io (rotation is for a log file)");
 }
 
-TEST_CASE("URL edges: file://localhost, %-escapes in paths, brackets hold IPv6 only, a hook's zone id", "[io][hook]") {
-  IoTarget t;
-  REQUIRE_FALSE(parse_io_url("file://localhost/var/log/app.log", t));
-  CHECK(t.path == "/var/log/app.log");
-  REQUIRE_FALSE(parse_io_url("file:///var/log/my%20app.log", t));
-  CHECK(t.path == "/var/log/my app.log");
-  REQUIRE_FALSE(parse_io_url("unix:///run/a%25b.sock", t));
-  CHECK(t.path == "/run/a%b.sock");
-  CHECK(parse_io_url("file:///x%2", t) == "bad %-escape in the path");
-  CHECK(parse_io_url("file:///x%00y", t) == "bad %-escape in the path");
-  CHECK(parse_io_url("tcp://[foo]:80", t) == "'foo' is not an IPv6 address");
-  CHECK(parse_io_url("tcp://[1.2.3.4]:80", t) == "'1.2.3.4' is not an IPv6 address");
-  CHECK(parse_io_url("tcp://a%b:80", t) == "'a%b' is not a host name");
-  HookUrl h;
-  REQUIRE_FALSE(parse_hook_url("http://[fe80::1%25eth0]:8080/hook", h));
-  CHECK(h.host == "fe80::1%eth0");
-  CHECK(h.authority == "[fe80::1%25eth0]:8080");
-  CHECK(parse_hook_url("http://[fe80::1%eth0]/", h) == "'fe80::1%eth0' is not an IPv6 address");
-  // https: dock's own TLS parameters are used, not sent.
-  REQUIRE_FALSE(parse_hook_url("https://h/x?token=1&ca=/etc/ca.pem&insecure=0&b=2", h));
-  CHECK(h.target == "/x?token=1&b=2");
-  CHECK(h.tls.ca == "/etc/ca.pem");
-  CHECK_FALSE(h.tls.insecure);
-  REQUIRE_FALSE(parse_hook_url("https://h/?insecure=1", h));
-  CHECK(h.target == "/");
-  CHECK(h.tls.insecure);
-  REQUIRE_FALSE(parse_hook_url("http://h/?ca=x", h));  // plain http: the query is the server's
-  CHECK(h.target == "/?ca=x");
-}
-
-TEST_CASE("a bracketed host is an IPv6 literal and nothing else (no NUL to stop inet_pton early)", "[io][hook]") {
-  HookUrl h;
-  const std::string nul("http://[::\0\r\nX: y]/", 19);
-  auto err = parse_hook_url(nul, h);
-  REQUIRE(err);
-  CHECK(err->find("is not an IPv6 address") != std::string::npos);
-  IoTarget t;
-  CHECK(parse_io_url(std::string("tcp://[::1\0x]:80", 16), t));
-}
-
 // The option table is the one list of options: --help is made from it, and
 // README's table must name every row, flag and variable.
 TEST_CASE("every option of the table is in --help and in README's table", "[options]") {
@@ -560,8 +368,6 @@ TEST_CASE("every option of the table is in --help and in README's table", "[opti
     CHECK(env_names(var, o.name));
   }
 }
-
-// ---- issue 18: orchestrators ----
 
 TEST_CASE("--stop-delay, --exit-map and --pdeath-signal", "[options][stop]") {
   auto p = Args{"--stop-delay", "2s", "--exit-map", "143:0", "--exit-map=1:3", "--pdeath-signal", "KILL", "true"}.parse();
@@ -586,23 +392,6 @@ TEST_CASE("--stop-delay, --exit-map and --pdeath-signal", "[options][stop]") {
   }
   CHECK(Args{"--stop-delay", "3", "true"}.parse().action == Parsed::Action::Fail);
   CHECK(Args{"--pdeath-signal", "SIGNOPE", "true"}.parse().action == Parsed::Action::Fail);
-}
-
-TEST_CASE("the exit status: the command's through --exit-map, dock's own never", "[exit][stop]") {
-  InitConfig c;
-  REQUIRE_FALSE(add_exit_map("143:0", c));
-  REQUIRE_FALSE(add_exit_map("1:9", c));
-  Init in(c);
-  in.status = W_EXITCODE(0, SIGTERM);  // killed by SIGTERM: 143
-  in.command_status = true;
-  CHECK(exit_status(in) == 0);
-  in.status = W_EXITCODE(1, 0);
-  CHECK(exit_status(in) == 9);
-  in.status = W_EXITCODE(2, 0);
-  CHECK(exit_status(in) == 2);
-  in.command_status = false;  // dock's own 1 (a setup failure)
-  in.status = W_EXITCODE(1, 0);
-  CHECK(exit_status(in) == 1);
 }
 
 TEST_CASE("--notify, --notify-access and NOTIFY_SOCKET", "[options][notify]") {
@@ -641,27 +430,6 @@ TEST_CASE("--notify, --notify-access and NOTIFY_SOCKET", "[options][notify]") {
   CHECK(len == offsetof(sockaddr_un, sun_path) + 4);
   CHECK_FALSE(notify_address("relative", a, len));
   CHECK_FALSE(notify_address(std::string(200, '/'), a, len));
-}
-
-TEST_CASE("notify messages: systemd's VAR=VALUE lines, anything else ignored whole", "[notify]") {
-  auto m = parse_notify_message("READY=1\nSTATUS=serving 3 clients\n");
-  REQUIRE(m);
-  CHECK(m->ready);
-  CHECK(m->status == "serving 3 clients");
-  m = parse_notify_message("RELOADING=1\nMONOTONIC_USEC=123");
-  REQUIRE(m);
-  CHECK(m->reloading);
-  CHECK_FALSE(m->ready);
-  m = parse_notify_message("READY=0\nSTOPPING=1\nX_CUSTOM=whatever");
-  REQUIRE(m);
-  CHECK_FALSE(m->ready);
-  CHECK(m->stopping);
-  const std::vector<std::string_view> bad_ones{"", "\n\n", "READY", "=1", "ready=1", "READY=1\nnonsense",
-                                               std::string_view("READY=1\0", 8), "READY =1"};
-  for (std::string_view bad : bad_ones) {
-    INFO(bad);
-    CHECK_FALSE(parse_notify_message(bad));
-  }
 }
 
 TEST_CASE("dock --check [PATH]", "[options][check]") {
@@ -712,32 +480,6 @@ TEST_CASE("the worst-case stop: unbounded without --stop-timeout; delay, stop ti
   const Error bare = parse_stop_timeout("5", c);
   REQUIRE(bare);
   CHECK(*bare == "5 needs a unit, e.g. 5s");
-}
-
-TEST_CASE("the ready file's record, and a port listened on in /proc/net/tcp", "[check]") {
-  auto r = parse_ready_record("42\n");
-  REQUIRE(r);
-  CHECK(r->pid == 42);
-  CHECK(r->port == 0);
-  r = parse_ready_record("42\nport 8080\n");
-  REQUIRE(r);
-  CHECK(r->port == 8080);
-  for (std::string_view bad : {"", "42", "0\n", "x\n", "42\nport 0\n", "42\nport 70000\n", "42\nhello\n", "42\nport 1\nport 2\n"})
-    CHECK_FALSE(parse_ready_record(bad).has_value());
-  // Real lines of /proc/net/tcp and tcp6 (a listener on 8080, a connection from 8080, one on 5432).
-  const std::string tcp =
-      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-      "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0\n"
-      "   1: 0100007F:1F90 0100007F:D2A4 01 00000000:00000000 00:00000000 00000000     0        0 12346 1 0000000000000000 20 4 30 10 -1\n";
-  const std::string tcp6 =
-      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-      "   0: 00000000000000000000000000000000:1538 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 23456 1 0000000000000000 100 0 0 10 0\n";
-  CHECK(listens_in(tcp, 8080));
-  CHECK_FALSE(listens_in(tcp, 53924));  // 0xD2A4 is a remote port, not a listener
-  CHECK_FALSE(listens_in(tcp, 5432));
-  CHECK(listens_in(tcp6, 5432));
-  CHECK_FALSE(listens_in(tcp6, 8080));
-  CHECK_FALSE(listens_in("", 8080));
 }
 
 TEST_CASE("typos: the closest option, one dash, a DOCK_* variable no option has", "[options]") {

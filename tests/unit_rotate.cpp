@@ -1,4 +1,4 @@
-// Unit tests of log rotation's pure parts: sizes, archive names and clash
+// Unit tests of section 9, log rotation's pure parts: archive names and clash
 // suffixes, which archives --log-keep removes, and the size budget in emit().
 #define DOCK_NO_MAIN
 #include "../dock.cpp"
@@ -9,23 +9,6 @@
 #include <fstream>
 
 using namespace dock;
-
-TEST_CASE("sizes", "[rotate]") {
-  CHECK(parse_size("100") == 100);
-  CHECK(parse_size("100b") == 100);
-  CHECK(parse_size("64k") == 64 * 1024);
-  CHECK(parse_size("64K") == 64 * 1024);
-  CHECK(parse_size("64KiB") == 64 * 1024);
-  CHECK(parse_size("10m") == 10 << 20);
-  CHECK(parse_size("10MB") == 10 << 20);
-  CHECK(parse_size("2g") == int64_t(2) << 30);
-  for (auto bad : {"", "k", "1.5m", "-1", "10x", "m10", "1 m", "99999999999g"}) {
-    INFO(bad);
-    CHECK_FALSE(parse_size(bad).has_value());
-  }
-  CHECK(parse_duration("1s") == 1000);  // --log-rotate uses the durations of --kill-timeout
-  CHECK(parse_duration("24", true) == 24 * 3'600'000);
-}
 
 TEST_CASE("archive names of exactly FILE_YYYYmmddHHMMSS[-N][.gz]", "[rotate]") {
   auto a = parse_archive_name("app.log", "app.log_20261122153000");
