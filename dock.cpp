@@ -2190,7 +2190,9 @@ Error lookup_finish(Lookup& l, std::vector<Address>& out) {
   return take_reply(r, l.host, out);
 }
 
-// Resolves HOST:PORT before the loop runs, waiting until `deadline` at most.
+// Resolves HOST:PORT while the command is being started (--io's target),
+// waiting until `deadline` at most: nothing else is due then, and signals
+// wait in the signalfd.
 Error resolve_by(const std::string& host, const std::string& port, int family, int64_t deadline,
                  std::vector<Address>& out) {
   Lookup l;
@@ -2221,9 +2223,9 @@ Fd start_connect(const Address& a, int& err) {
 // A name may stand for several addresses (IPv6 and IPv4, several hosts):
 // each is tried in turn until one takes the connection. The connection is
 // started without blocking and judged once its socket is writable. Three
-// callers wait for that differently -- opening --io before the loop
-// (connect_first, with poll), the HTTP exchange and --wait-for (the loop)
-// -- and try, judge and move on through these alone.
+// callers wait for that differently -- opening --io while the command is
+// being started (connect_first, with poll), the HTTP exchange and
+// --wait-for (the loop) -- and try, judge and move on through these alone.
 
 struct Dial {
   std::vector<Address> addresses;
@@ -2265,8 +2267,8 @@ bool dial_settled(Dial& d, int fd) {
   return false;
 }
 
-// Before the loop: the first address that takes a connection, all within
-// one deadline; else an empty Fd and `why`.
+// While the command is being started: the first address that takes a
+// connection, all within one deadline; else an empty Fd and `why`.
 Fd connect_first(Dial& d, int64_t deadline, const char* timed_out) {
   dial_start(d);
   while (Fd fd = dial_next(d)) {
@@ -7083,9 +7085,9 @@ bool plan_child_stdio(State& st, Plan& plan) {
 
 // ---- run() ----
 //
-// Setup may fail and return an exit status; from the spawn on, dock only
-// warns and goes on until the child and every leftover are reaped.
-
+// Bad input returns exit 2 and a start-up failure exit 1 before the loop
+// starts; from then on one loop runs the lifecycle from Waiting to Done,
+// and dock only warns and goes on.
 
 // Every relative path dock was given, made absolute against the directory
 // it was started in; then dock's own working directory becomes /, so dock
@@ -7379,6 +7381,8 @@ void start_command(State& st) {
   post(init, Event::StartFailed);  // the hook still hears "crashed"
 }
 
+// Done: the TLS peer gets close_notify, losses are counted, and the
+// messages dock could not write are said once.
 void finish(State& st) {
   if (st.link.tls && !st.lines.sinks.empty() && !st.lines.sinks[0].gone)
     g_ssl.SSL_shutdown(st.link.tls.ssl());  // close_notify
