@@ -420,6 +420,15 @@ Error parse_duration_option(std::string_view value, int64_t& ms, std::string_vie
   return {};
 }
 
+// ... a DURATION that must be above zero (a timeout of nothing is a mistake).
+Error parse_timeout_option(std::string_view value, int64_t& ms, std::string_view what) {
+  int64_t given = 0;
+  if (auto err = parse_duration_option(value, given, what)) return err;
+  if (given == 0) return "'" + std::string(value) + "' is not " + std::string(what);
+  ms = given;
+  return {};
+}
+
 // SIZE: bytes, or a number with k, m or g (KiB, MiB, GiB; also written
 // kb, KiB, ...; any case).
 std::optional<int64_t> parse_size(std::string_view s) {
@@ -4439,12 +4448,7 @@ struct ReadyConfig {
 
 // --check-timeout DURATION
 Error parse_check_timeout(std::string_view value, ReadyConfig& c) {
-  constexpr std::string_view kWhat = "a duration above zero (e.g. 1s, 500ms)";
-  int64_t ms = 0;
-  if (auto err = parse_duration_option(value, ms, kWhat)) return err;
-  if (ms == 0) return "'" + std::string(value) + "' is not " + std::string(kWhat);
-  c.check_timeout_ms = ms;
-  return {};
+  return parse_timeout_option(value, c.check_timeout_ms, "a duration above zero (e.g. 1s, 500ms)");
 }
 
 // --notify, --notify=pass (DOCK_NOTIFY: a boolean, or pass)
@@ -5396,12 +5400,7 @@ Error parse_wait_for(std::string_view value, StartConfig& c) {
 }
 
 Error parse_wait_timeout(std::string_view value, StartConfig& c) {
-  constexpr std::string_view kWhat = "a duration above zero (e.g. 30s, 2m)";
-  int64_t ms = 0;
-  if (auto err = parse_duration_option(value, ms, kWhat)) return err;
-  if (ms == 0) return "'" + std::string(value) + "' is not " + std::string(kWhat);
-  c.wait_timeout_ms = ms;
-  return {};
+  return parse_timeout_option(value, c.wait_timeout_ms, "a duration above zero (e.g. 30s, 2m)");
 }
 
 // --setup, --teardown: a program or a directory of them.
