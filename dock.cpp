@@ -1745,11 +1745,27 @@ constexpr std::array kLifecycle{
     Transition{Phase::Draining, Event::Settled, Phase::Done, nullptr},
 };
 
+// At most one row for each phase and event: checked when dock is built.
+constexpr bool one_row_each() {
+  for (size_t i = 0; i < kLifecycle.size(); ++i)
+    for (size_t j = i + 1; j < kLifecycle.size(); ++j)
+      if (kLifecycle[i].from == kLifecycle[j].from && kLifecycle[i].event == kLifecycle[j].event) return false;
+  return true;
+}
+static_assert(one_row_each(), "kLifecycle has two rows for one phase and event");
+
+// kLifecycle by phase and event: a row's index, or -1.
+constexpr auto kRowOf = [] {
+  std::array<std::array<int8_t, kEvents>, kPhases> rows{};
+  for (auto& r : rows) r.fill(-1);
+  for (size_t i = 0; i < kLifecycle.size(); ++i) rows[size_t(kLifecycle[i].from)][size_t(kLifecycle[i].event)] = int8_t(i);
+  return rows;
+}();
+
 // The row for `e` in phase `p`; null: the event changes nothing there.
 constexpr const Transition* transition(Phase p, Event e) {
-  for (const auto& t : kLifecycle)
-    if (t.from == p && t.event == e) return &t;
-  return nullptr;
+  const int8_t row = kRowOf[size_t(p)][size_t(e)];
+  return row < 0 ? nullptr : &kLifecycle[size_t(row)];
 }
 
 // Queues `e`; unless an event is being handled already (which then goes
