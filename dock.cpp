@@ -61,12 +61,15 @@
 //      secrets, templates, the wait, setup and teardown programs, StrictModes
 //        --env-file --file-env --chown --template --wait-for --wait-timeout
 //        --setup --teardown --user --rlimit --no-new-privs
+//  13. Cgroups: where this process's cgroup files are (v1 or v2), the
+//      limits they set
+//        --cgroup-env
 //  the wiring
-//  13. Wiring: the option table (kOptions), parse_args, State, what the
+//  14. Wiring: the option table (kOptions), parse_args, State, what the
 //      lifecycle means to the features (on_lifecycle), the plan of the
 //      child's descriptors, run()
 //        --help --version
-//  14. main
+//  15. main
 
 // ==== 1. Includes, the libraries dock may load, constants ====
 
@@ -1691,7 +1694,7 @@ void forget_group(Init& init, Loop& loop) {
 }
 
 // The transitions, with the small init's action for each; the features
-// hear the event after it (on_lifecycle in section 13).
+// hear the event after it (on_lifecycle in section 14).
 //
 //  Waiting --WaitOver--> SettingUp --SetupDone--> Starting --Started--> Running
 //     |                     |                        |                     |
@@ -5034,17 +5037,26 @@ bool listens_in(std::string_view table, uint16_t port) {
   return found;
 }
 
+// A file of the kernel's (/proc, a cgroup's), whose size stat does not
+// tell, read to its end (at most `limit` bytes). false: it cannot be read.
+bool read_kernel_file(const std::string& path, std::string& text, size_t limit = 1 << 20) {
+  Fd fd(retry([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }));
+  if (!fd) return false;
+  text.clear();
+  char buf[16384];
+  for (ssize_t n; text.size() < limit && (n = retry([&] { return ::read(fd.get(), buf, sizeof buf); })) > 0;)
+    text.append(buf, size_t(n));
+  return true;
+}
+
 // Whether anything in this network namespace listens on TCP `port`.
 // nullopt: /proc/net cannot be read.
 std::optional<bool> port_listened_on(uint16_t port) {
   bool readable = false;
+  std::string text;
   for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    Fd fd(::open(table, O_RDONLY | O_CLOEXEC));
-    if (!fd) continue;
+    if (!read_kernel_file(table, text, SIZE_MAX)) continue;
     readable = true;
-    std::string text;
-    char buf[16384];
-    for (ssize_t n; (n = retry([&] { return ::read(fd.get(), buf, sizeof buf); })) > 0;) text.append(buf, size_t(n));
     if (listens_in(text, port)) return true;
   }
   if (!readable) return std::nullopt;
@@ -6251,7 +6263,180 @@ Error check_steers_root(const std::string& path, const Identity& id, const std::
   return {};
 }
 
-// ==== 13. Wiring ====
+// ==== 13. Cgroups: --cgroup-env ====
+//
+// The limits the container runs under (SPEC §17), from the cgroup dock is
+// in, as its own mount namespace shows it: a v1 hierarchy where one has the
+// controller (Docker on many hosts, and these test machines), else the v2
+// one. Only what can be read is said: a limit whose file cannot be read
+// sets no variable.
+
+struct CgroupConfig {
+  bool cgroup_env = false;  // --cgroup-env
+};
+
+// One line of /proc/self/cgroup, "ID:CONTROLLERS:PATH" (v2: "0::PATH").
+struct CgroupLine {
+  std::string controllers;  // "cpu,cpuacct"; empty: the v2 hierarchy
+  std::string path;
+};
+
+// A cgroup file system mounted in this namespace.
+struct CgroupMount {
+  bool v2 = false;
+  std::string options;  // v1: the controllers among the super options ("rw,cpu,cpuacct")
+  std::string root;     // the cgroup seen at the mount point
+  std::string point;
+};
+
+std::vector<CgroupLine> parse_proc_cgroup(std::string_view text) {
+  std::vector<CgroupLine> out;
+  for_each_line(text, [&](std::string_view line) {
+    const size_t a = line.find(':'), b = a == std::string_view::npos ? a : line.find(':', a + 1);
+    if (b != std::string_view::npos) out.push_back({std::string(line.substr(a + 1, b - a - 1)), std::string(line.substr(b + 1))});
+  });
+  return out;
+}
+
+// A mountinfo path field: spaces and the like are octal escapes (\040).
+std::string mountinfo_path(std::string_view field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size() && std::isdigit(static_cast<unsigned char>(field[i + 1]))) {
+      out += char((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+// The cgroup mounts of /proc/self/mountinfo: "ID PARENT MAJ:MIN ROOT POINT
+// OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER-OPTIONS".
+std::vector<CgroupMount> parse_cgroup_mounts(std::string_view text) {
+  std::vector<CgroupMount> out;
+  for_each_line(text, [&](std::string_view line) {
+    std::vector<std::string_view> f;
+    for (size_t at = 0; at < line.size();) {
+      const size_t end = std::min(line.find(' ', at), line.size());
+      if (end > at) f.push_back(line.substr(at, end - at));
+      at = end + 1;
+    }
+    const auto dash = std::find(f.begin(), f.end(), "-");
+    if (f.size() < 5 || dash == f.end() || f.end() - dash < 4) return;
+    const std::string_view type = dash[1];
+    if (type != "cgroup" && type != "cgroup2") return;
+    out.push_back({type == "cgroup2", std::string(dash[3]), mountinfo_path(f[3]), mountinfo_path(f[4])});
+  });
+  return out;
+}
+
+// Whether the comma list `list` holds `item`.
+bool in_list(std::string_view list, std::string_view item) {
+  for (size_t at = 0; at <= list.size();) {
+    const size_t end = std::min(list.find(',', at), list.size());
+    if (list.substr(at, end - at) == item) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+// The directory of `controller`'s files for this process; empty when no
+// mount shows its cgroup. A v1 hierarchy that has it wins over v2.
+std::string cgroup_dir(std::span<const CgroupLine> lines, std::span<const CgroupMount> mounts, std::string_view controller) {
+  for (bool v2 : {false, true})
+    for (const auto& l : lines) {
+      if (v2 ? !l.controllers.empty() : !in_list(l.controllers, controller)) continue;
+      for (const auto& m : mounts) {
+        if (m.v2 != v2 || (!v2 && !in_list(m.options, controller))) continue;
+        // The process's cgroup as a path below the mount's root.
+        const std::string root = m.root == "/" ? "" : m.root;
+        if (l.path.compare(0, root.size(), root) != 0 || (l.path.size() > root.size() && l.path[root.size()] != '/')) continue;
+        const std::string below = l.path.substr(root.size());
+        return m.point + (below == "/" ? "" : below);
+      }
+    }
+  return {};
+}
+
+// A memory limit's file (v2 memory.max, v1 memory.limit_in_bytes): bytes,
+// or nullopt for none ("max", or v1's page counter maximum).
+std::optional<uint64_t> parse_memory_limit(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  auto n = parse_uint(text);
+  if (!n || *n >= int64_t(1) << 62) return std::nullopt;
+  return uint64_t(*n);
+}
+
+// CPUs from a quota and its period, rounded up (1.5 CPUs: 2); nullopt: no quota.
+std::optional<long> cpus_of_quota(int64_t quota_us, int64_t period_us) {
+  if (quota_us <= 0 || period_us <= 0) return std::nullopt;
+  return long((quota_us + period_us - 1) / period_us);
+}
+
+// v2 cpu.max: "QUOTA PERIOD" or "max PERIOD".
+std::optional<long> parse_cpu_max(std::string_view text) {
+  const size_t blank = text.find(' ');
+  if (blank == std::string_view::npos) return std::nullopt;
+  auto quota = parse_uint(text.substr(0, blank));
+  std::string_view period = text.substr(blank + 1);
+  while (!period.empty() && period.back() == '\n') period.remove_suffix(1);
+  auto p = parse_uint(period);
+  if (!quota || !p) return std::nullopt;
+  return cpus_of_quota(int64_t(*quota), int64_t(*p));
+}
+
+// v1 cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us.
+std::optional<long> parse_cfs_quota(std::string_view quota, std::string_view period) {
+  while (!quota.empty() && quota.back() == '\n') quota.remove_suffix(1);
+  while (!period.empty() && period.back() == '\n') period.remove_suffix(1);
+  auto q = parse_uint(quota), p = parse_uint(period);
+  if (!q || !p) return std::nullopt;  // -1 is no number here: no quota
+  return cpus_of_quota(int64_t(*q), int64_t(*p));
+}
+
+struct CgroupLimits {
+  long cpus = 0;                     // 0: unknown
+  std::optional<uint64_t> memory_max;
+};
+
+// The limits as this process's cgroups say them.
+CgroupLimits read_cgroup_limits() {
+  CgroupLimits out;
+  std::string cgroup, mountinfo, a, b;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) out.cpus = CPU_COUNT(&set);  // its cpuset
+  if (!read_kernel_file("/proc/self/cgroup", cgroup) || !read_kernel_file("/proc/self/mountinfo", mountinfo)) return out;
+  const auto lines = parse_proc_cgroup(cgroup);
+  const auto mounts = parse_cgroup_mounts(mountinfo);
+  std::optional<long> quota;
+  if (const std::string dir = cgroup_dir(lines, mounts, "cpu"); !dir.empty()) {
+    if (read_kernel_file(dir + "/cpu.max", a)) quota = parse_cpu_max(a);
+    else if (read_kernel_file(dir + "/cpu.cfs_quota_us", a) && read_kernel_file(dir + "/cpu.cfs_period_us", b))
+      quota = parse_cfs_quota(a, b);
+  }
+  if (quota && (out.cpus == 0 || *quota < out.cpus)) out.cpus = *quota;
+  if (const std::string dir = cgroup_dir(lines, mounts, "memory"); !dir.empty()) {
+    if (read_kernel_file(dir + "/memory.max", a) || read_kernel_file(dir + "/memory.limit_in_bytes", a))
+      out.memory_max = parse_memory_limit(a);
+  }
+  return out;
+}
+
+// --cgroup-env: DOCK_CPUS and DOCK_MEMORY_MAX into `env` (unset when not known).
+void set_cgroup_env(Environment& env) {
+  const CgroupLimits limits = read_cgroup_limits();
+  if (limits.cpus > 0) env.set("DOCK_CPUS", std::to_string(limits.cpus));
+  else env.unset("DOCK_CPUS");
+  if (limits.memory_max) env.set("DOCK_MEMORY_MAX", std::to_string(*limits.memory_max));
+  else env.unset("DOCK_MEMORY_MAX");
+  debug("--cgroup-env: DOCK_CPUS=%ld, DOCK_MEMORY_MAX=%s", limits.cpus,
+        limits.memory_max ? std::to_string(*limits.memory_max).c_str() : "(no limit)");
+}
+
+// ==== 14. Wiring ====
 //
 // The option table, the State made of the features' structs, the plan of
 // the child's descriptors, what each lifecycle event means to the
@@ -6267,7 +6452,7 @@ Error check_steers_root(const std::string& path, const Identity& id, const std::
 // flag set, and every DOCK_* variable dock knows is removed from the
 // child's environment whether or not it was used.
 
-struct Config : InitConfig, IoConfig, LinesConfig, RotationConfig, HookConfig, ReadyConfig, StartConfig {};
+struct Config : InitConfig, IoConfig, LinesConfig, RotationConfig, HookConfig, ReadyConfig, StartConfig, CgroupConfig {};
 
 enum class Takes {
   Value,     // --name VALUE, --name=VALUE, DOCK_NAME=VALUE
@@ -6411,6 +6596,10 @@ constexpr auto kOptions = std::to_array<OptionSpec>({
      "the command and its children gain no privileges\n"
      "(setuid files, file capabilities)",
      set_flag<&Config::no_new_privs>},
+    {"cgroup-env", 0, Takes::Flag, "",
+     "give the command DOCK_CPUS and DOCK_MEMORY_MAX: the\n"
+     "container's CPU and memory limits (cgroup v1 or v2)",
+     set_flag<&Config::cgroup_env>},
     {"stop-delay", 0, Takes::Value, "DURATION",
      "on SIGTERM, stop being ready at once but forward\n"
      "it only DURATION later (a second SIGTERM: now)",
@@ -7203,7 +7392,7 @@ bool prepare(Config& c, Prepared& p) {
   // Without these the command gets the environment as dock got it (less
   // dock's variables), with nothing copied at start.
   const bool own_env = !c.env_files.empty() || !c.file_env.empty() || !c.templates.empty() || !c.user.empty() ||
-                       !c.setup.empty() || !c.teardown.empty() || c.notify == NotifyMode::Own;
+                       !c.setup.empty() || !c.teardown.empty() || c.notify == NotifyMode::Own || c.cgroup_env;
   if (own_env)
     for (char* const* e = c.child_env.data(); *e != nullptr; ++e) p.env.add(*e);
   Error err;
@@ -7218,6 +7407,7 @@ bool prepare(Config& c, Prepared& p) {
   for (const auto& path : c.env_files) steers_root(path, "--env-file");
   if (!err && (err = apply_env_files(c.env_files, p.env))) what = "--env-file";
   if (!err && (err = apply_file_env(c.file_env, p.env))) what = "--file-env";
+  if (c.cgroup_env) set_cgroup_env(p.env);  // for the templates and programs too
   for (const auto& path : c.chown)
     if (!err && p.user && (err = chown_tree(path, *p.user))) what = "--chown";
   if (!err && (err = render_templates(c.templates, p.env, p.user ? &*p.user : nullptr))) what = "--template";
@@ -7457,7 +7647,7 @@ void finish(State& st) {
 }  // namespace
 }  // namespace dock
 
-// ==== 14. main ====
+// ==== 15. main ====
 
 #ifndef DOCK_NO_MAIN
 int main(int argc, char** argv, char** envp) { return dock::run(argc, argv, envp); }

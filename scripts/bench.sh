@@ -158,15 +158,17 @@ fi
 echo
 
 # --- 2b. start-up with the chores before the command (dock only) --------------
-# --user (reads /etc/passwd and /etc/group, switches in the child) and an
-# --env-file of 100 variables, against plain dock: the goal is within 10 %.
+# --user (reads /etc/passwd and /etc/group, switches in the child), an
+# --env-file of 100 variables and --cgroup-env (reads the cgroup's limit
+# files), against plain dock: the goal is within 10 %.
 for n in $(seq 100); do echo "VAR_$n=value number $n"; done >"$dir/100.env"
 for ((r = 0; r < rounds; r++)); do
-  for c in plain user env-file; do
+  for c in plain user env-file cgroup-env; do
     case $c in
       plain) w="./dock --" ;;
       user) w="./dock --user nobody --" ;;
       env-file) w="./dock --env-file $dir/100.env --" ;;
+      cgroup-env) w="./dock --cgroup-env --" ;;
     esac
     got[chores/$c]+="$($B spawn "$spawns" $w /bin/true | field median_us) "
   done
@@ -175,10 +177,11 @@ echo "## Start-up with the chores before the command (dock; median of $rounds ru
 echo
 echo "| dock | start-up (µs) | ratio to plain dock |"
 echo "|---|---|---|"
-for c in plain user env-file; do
+for c in plain user env-file cgroup-env; do
   label=$c
   [ "$c" = user ] && label="--user nobody"
   [ "$c" = env-file ] && label="--env-file (100 variables)"
+  [ "$c" = cgroup-env ] && label="--cgroup-env"
   echo "| $label | $(med chores/$c) | $(ratio "$(med chores/$c)" "$(med chores/plain)") |"
 done
 echo

@@ -325,6 +325,11 @@ docker build -q -t dock-test-env:latest "$ctx/env-image" >/dev/null 2>&1
 out=$(docker run --rm -e DOCK_IO= -e DOCK_LOG_MAX_SIZE= dock-test-env:latest echo "to docker logs" 2>&1)
 check "-e DOCK_IO= over an image's DOCK_IO: output goes to docker logs (got: $out)" test "$out" = "to docker logs"
 docker rmi dock-test-env:latest >/dev/null 2>&1
+# --cgroup-env: the limits docker run sets, as the command sees them.
+out=$(docker run --rm --cpus 1.5 --memory 64m -e DOCK_CGROUP_ENV=1 "$image" sh -c 'echo "$DOCK_CPUS $DOCK_MEMORY_MAX"' 2>/dev/null)
+check "--cgroup-env under docker run --cpus 1.5 --memory 64m: DOCK_CPUS=2 DOCK_MEMORY_MAX=67108864 (got: $out)" test "$out" = "2 67108864"
+out=$(docker run --rm -e DOCK_CGROUP_ENV=1 "$image" sh -c 'echo "$DOCK_CPUS ${DOCK_MEMORY_MAX-unset}"' 2>/dev/null)
+check "--cgroup-env without limits: the host's $(nproc) CPUs, no DOCK_MEMORY_MAX (got: $out)" test "$out" = "$(nproc) unset"
 
 # --- 11. FROM scratch: a named user, a Docker-style secret, a template -----
 # No NSS in the image: dock-static reads the image's own /etc/passwd and

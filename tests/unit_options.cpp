@@ -1,4 +1,4 @@
-// Unit tests of section 13: the option table and parse_args (every
+// Unit tests of section 14: the option table and parse_args (every
 // feature's options as the command line and DOCK_* variables give them),
 // --help and README's table, the worst-case stop.
 #define DOCK_NO_MAIN

@@ -1,5 +1,5 @@
-// libFuzzer target: durations, sizes, signal names, booleans, rewrites and
-// prefix specs. Each parser either refuses or gives a value in its range;
+// libFuzzer target: durations, sizes, signal names, booleans, rewrites,
+// prefix specs, and the cgroup files --cgroup-env reads. Each parser either refuses or gives a value in its range;
 // a parsed value printed back parses to itself where a canonical form
 // exists (signal numbers, plain milliseconds).
 #define DOCK_NO_MAIN
@@ -31,5 +31,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!render_prefix(text, prefix)) {
     if (prefix.size() > kMaxPrefix + 32 || prefix.find('\n') != std::string::npos) std::abort();
   }
+  // /proc/self/cgroup and mountinfo as the kernel (or anything) writes
+  // them: a directory found is a mount point's, the limits in range.
+  const auto lines = parse_proc_cgroup(text);
+  const auto mounts = parse_cgroup_mounts(text);
+  for (const char* controller : {"memory", "cpu", ""}) {
+    const std::string dir = cgroup_dir(lines, mounts, controller);
+    if (!dir.empty() && std::none_of(mounts.begin(), mounts.end(), [&](const CgroupMount& m) { return dir.rfind(m.point, 0) == 0; }))
+      std::abort();
+  }
+  if (auto bytes = parse_memory_limit(text); bytes && *bytes >= uint64_t(1) << 62) std::abort();
+  if (auto cpus = parse_cpu_max(text); cpus && *cpus < 1) std::abort();
   return 0;
 }
