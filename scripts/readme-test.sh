@@ -115,7 +115,7 @@ for f in "$work"/blocks/*; do
     grep -qE -- "(^| )$opt([ =[,]|$)" <<<"$help" || unknown+=" $opt (line $at)"
   done
   for var in $(grep -oE 'DOCK_[A-Z_]+' "$f" | sort -u); do
-    [ "$var" = DOCK_EXIT_STATUS ] && continue  # what --teardown programs get
+    case $var in DOCK_EXIT_STATUS | DOCK_CPUS | DOCK_MEMORY_MAX) continue ;; esac  # dock's output (--teardown, --cgroup-env)
     opt="--$(tr 'A-Z_' 'a-z-' <<<"${var#DOCK_}")"
     grep -qE -- "(^| )$opt([ =[,]|$)" <<<"$help" || unknown+=" $var (line $at)"
   done
