@@ -11,8 +11,11 @@ run_suite() {  # NAME CATCH2-COMMAND...
   log=$(mktemp) xml=$(mktemp)
   echo "== $name"
   # The counts come from Catch2's XML report (-r xml), not from its
-  # console layout; the log keeps what the tests themselves printed.
-  DOCK_TEST_SKIPS=$skips "$@" -r xml -o "$xml" >"$log" 2>&1
+  # console layout; the log keeps what the tests wrote to stderr. The
+  # report goes to stdout, not to a file of Catch2's own (-o): that file's
+  # descriptor would be inherited by every process a test starts (a
+  # `ulimit -n 4` case then has no descriptor left for the loader).
+  DOCK_TEST_SKIPS=$skips "$@" -r xml >"$xml" 2>"$log"
   local rc=$? p=0 f=0 totals
   totals=$(grep -o '<OverallResultsCases successes="[0-9]*" failures="[0-9]*"' "$xml" | tail -n 1)
   if [[ $totals =~ successes=\"([0-9]+)\"\ failures=\"([0-9]+)\" ]]; then
