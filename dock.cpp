@@ -6275,6 +6275,20 @@ struct CgroupConfig {
   bool cgroup_env = false;  // --cgroup-env
 };
 
+// The non-empty pieces of `text` between `sep`s.
+std::vector<std::string_view> split_on(std::string_view text, char sep) {
+  std::vector<std::string_view> out;
+  for (size_t at = 0; at < text.size();) {
+    const size_t end = std::min(text.find(sep, at), text.size());
+    if (end > at) out.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
+// A one-value kernel file's value: up to the end of its first line.
+std::string_view kernel_value(std::string_view text) { return text.substr(0, text.find('\n')); }
+
 // One line of /proc/self/cgroup, "ID:CONTROLLERS:PATH" (v2: "0::PATH").
 struct CgroupLine {
   std::string controllers;  // "cpu,cpuacct"; empty: the v2 hierarchy
@@ -6317,12 +6331,7 @@ std::string mountinfo_path(std::string_view field) {
 std::vector<CgroupMount> parse_cgroup_mounts(std::string_view text) {
   std::vector<CgroupMount> out;
   for_each_line(text, [&](std::string_view line) {
-    std::vector<std::string_view> f;
-    for (size_t at = 0; at < line.size();) {
-      const size_t end = std::min(line.find(' ', at), line.size());
-      if (end > at) f.push_back(line.substr(at, end - at));
-      at = end + 1;
-    }
+    const std::vector<std::string_view> f = split_on(line, ' ');
     const auto dash = std::find(f.begin(), f.end(), "-");
     if (f.size() < 5 || dash == f.end() || f.end() - dash < 4) return;
     const std::string_view type = dash[1];
@@ -6334,12 +6343,8 @@ std::vector<CgroupMount> parse_cgroup_mounts(std::string_view text) {
 
 // Whether the comma list `list` holds `item`.
 bool in_list(std::string_view list, std::string_view item) {
-  for (size_t at = 0; at <= list.size();) {
-    const size_t end = std::min(list.find(',', at), list.size());
-    if (list.substr(at, end - at) == item) return true;
-    at = end + 1;
-  }
-  return false;
+  const auto items = split_on(list, ',');
+  return std::find(items.begin(), items.end(), item) != items.end();
 }
 
 // The directory of `controller`'s files for this process; empty when no
@@ -6363,8 +6368,7 @@ std::string cgroup_dir(std::span<const CgroupLine> lines, std::span<const Cgroup
 // A memory limit's file (v2 memory.max, v1 memory.limit_in_bytes): bytes,
 // or nullopt for none ("max", or v1's page counter maximum).
 std::optional<uint64_t> parse_memory_limit(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  auto n = parse_uint(text);
+  auto n = parse_uint(kernel_value(text));
   if (!n || *n >= int64_t(1) << 62) return std::nullopt;
   return uint64_t(*n);
 }
@@ -6380,18 +6384,14 @@ std::optional<long> parse_cpu_max(std::string_view text) {
   const size_t blank = text.find(' ');
   if (blank == std::string_view::npos) return std::nullopt;
   auto quota = parse_uint(text.substr(0, blank));
-  std::string_view period = text.substr(blank + 1);
-  while (!period.empty() && period.back() == '\n') period.remove_suffix(1);
-  auto p = parse_uint(period);
+  auto p = parse_uint(kernel_value(text.substr(blank + 1)));
   if (!quota || !p) return std::nullopt;
   return cpus_of_quota(int64_t(*quota), int64_t(*p));
 }
 
 // v1 cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us.
 std::optional<long> parse_cfs_quota(std::string_view quota, std::string_view period) {
-  while (!quota.empty() && quota.back() == '\n') quota.remove_suffix(1);
-  while (!period.empty() && period.back() == '\n') period.remove_suffix(1);
-  auto q = parse_uint(quota), p = parse_uint(period);
+  auto q = parse_uint(kernel_value(quota)), p = parse_uint(kernel_value(period));
   if (!q || !p) return std::nullopt;  // -1 is no number here: no quota
   return cpus_of_quota(int64_t(*q), int64_t(*p));
 }
