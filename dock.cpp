@@ -54,9 +54,10 @@
 //        --log-rotate --log-max-size --log-keep
 //  10. The web hook: URL, JSON, http_request(), one HTTP exchange, delivery
 //        --web-hook
-//  11. Readiness: the port probe, the ready file, sd_notify both ways
+//  11. Readiness: the port probe, the ready file, sd_notify both ways,
+//      the probes over HTTP
 //        --bind-port --ready-file --notify --notify-access --check
-//        --check-timeout
+//        --check-timeout --health-port
 //  12. Before and after the command: passwd and group, env files,
 //      secrets, templates, the wait, setup and teardown programs, StrictModes
 //        --env-file --file-env --chown --template --wait-for --wait-timeout
@@ -85,6 +86,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -4463,6 +4465,9 @@ struct ReadyConfig {
   NotifyMode notify = NotifyMode::Off;
   bool notify_all = false;  // --notify-access all: any descendant may say READY=1
   std::string notify_up;    // NOTIFY_SOCKET as dock got it; empty: none
+  uint16_t health_port = 0;  // --health-port; 0: no server
+  std::string health_addr;   // ... on this address; empty: every address
+  bool health_v6 = false;    // ... an IPv6 one
 };
 
 // --check-timeout DURATION
@@ -4972,6 +4977,310 @@ void on_notify_readable(Readiness& r, Loop& loop) {
     if (size_t(n) > kNotifyMax || (msg.msg_flags & MSG_TRUNC) != 0) notify_ignored(r, "larger than 4 KiB", sender);
     else on_notify_datagram(r, loop, {buf, size_t(n)}, sender);
   }
+}
+
+// ---- --health-port: the probes over HTTP ----
+//
+// Kubernetes' httpGet probes cost the node no process, as exec probes do.
+// dock answers them itself: GET /ready is 200 while dock is ready (what
+// makes the ready file, with --bind-port's port looked at again, as dock
+// --check does), GET /live 200 while the command runs and dock is not
+// stopping; 503 otherwise. It is PID 1's only server, so everything about
+// a client is bounded: at most 16 at once (one more is closed at once),
+// 4 KiB of request head, 1 s from its connection to its last header line;
+// then one answer and the connection closes. Nothing is read or sent that
+// could wait, and with no client there is no deadline, so no wake-up.
+
+constexpr size_t kHealthHeadMax = 4096;
+constexpr size_t kHealthClients = 16;
+constexpr int64_t kHealthClientMs = 1000;
+constexpr int kHealthAcceptsPerWakeup = 32;  // a flood of connections cannot starve the loop
+constexpr int64_t kHealthRetryMs = 250;      // out of descriptors: accept again then
+
+// --health-port [ADDR:]PORT. ADDR: an IPv4 address or a bracketed IPv6 one;
+// none: every address (the kubelet probes the pod's IP).
+Error parse_health_port(std::string_view value, ReadyConfig& c) {
+  const size_t colon = value.rfind(':');
+  std::string_view addr = colon == std::string_view::npos ? std::string_view() : value.substr(0, colon);
+  const auto port = parse_uint(colon == std::string_view::npos ? value : value.substr(colon + 1), 65535);
+  if (!port || *port < 1) return "'" + std::string(value) + "' is not [ADDR:]PORT with a port in 1..65535";
+  const bool v6 = addr.size() >= 2 && addr.front() == '[' && addr.back() == ']';
+  if (v6) addr = addr.substr(1, addr.size() - 2);
+  unsigned char bytes[sizeof(in6_addr)];
+  if (colon != std::string_view::npos &&
+      (addr.empty() || ::inet_pton(v6 ? AF_INET6 : AF_INET, std::string(addr).c_str(), bytes) != 1))
+    return "'" + std::string(value) + "': '" + std::string(addr) +
+           "' is not an IP address (127.0.0.1:8081, [::1]:8081; a port alone: every address)";
+  c.health_port = uint16_t(*port);
+  c.health_addr = std::string(addr);
+  c.health_v6 = v6;
+  return {};
+}
+
+// One request head, as far as it came.
+struct HealthRequest {
+  enum class Kind { Incomplete, Bad, Complete } kind = Kind::Incomplete;
+  std::string_view method, path;  // path: without the query
+};
+
+// An HTTP/1.x request line and headers (CRLF or LF), and nothing else.
+// A request line that cannot be one is Bad at once, before the headers.
+HealthRequest parse_health_request(std::string_view text) {
+  HealthRequest r;
+  const size_t eol = text.find('\n');
+  if (eol == std::string_view::npos) return r;
+  std::string_view line = text.substr(0, eol);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
+  r.kind = HealthRequest::Kind::Bad;
+  if (sp1 == 0 || sp1 == std::string_view::npos || sp2 <= sp1 + 1) return r;
+  r.method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  for (char ch : r.method)
+    if (ch < 'A' || ch > 'Z') return r;
+  for (char ch : target)
+    if (ch <= ' ' || ch == 0x7f) return r;
+  if (version.size() != 8 || version.substr(0, 7) != "HTTP/1." || version[7] < '0' || version[7] > '9') return r;
+  // The absolute form (http://host/ready) names the same path.
+  for (std::string_view scheme : {"http://", "https://"})
+    if (target.substr(0, scheme.size()) == scheme) {
+      const size_t slash = target.find('/', scheme.size());
+      target = slash == std::string_view::npos ? "/" : target.substr(slash);
+    }
+  if (target.empty() || (target[0] != '/' && target != "*")) return r;
+  r.path = target.substr(0, target.find('?'));
+  // The headers are not needed, but must be text up to a blank line.
+  const std::string_view rest = text.substr(eol + 1);
+  size_t end = rest.substr(0, 1) == "\n" || rest.substr(0, 2) == "\r\n" ? 0 : std::string_view::npos;
+  for (std::string_view blank : {"\n\n", "\n\r\n"})
+    if (const size_t at = rest.find(blank); at != std::string_view::npos) end = std::min(end, at);
+  if (rest.substr(0, end).find('\0') != std::string_view::npos) return r;
+  r.kind = end == std::string_view::npos ? HealthRequest::Kind::Incomplete : HealthRequest::Kind::Complete;
+  return r;
+}
+
+// What the server says: a status and a line of text.
+struct HealthAnswer {
+  int status;
+  std::string body;  // one line
+};
+
+// What a request gets, given whether dock is ready (`not_ready`: why not,
+// empty: ready) and live.
+HealthAnswer health_answer(const HealthRequest& req, const std::string& not_ready, bool live) {
+  using Kind = HealthRequest::Kind;
+  if (req.kind == Kind::Bad) return {400, "bad request"};
+  if (req.kind == Kind::Incomplete) return {431, "request head larger than 4 KiB"};
+  const bool ready_path = req.path == "/ready", live_path = req.path == "/live";
+  if (!ready_path && !live_path) return {404, "not found: /ready and /live are"};
+  if (req.method != "GET" && req.method != "HEAD") return {405, "only GET and HEAD"};
+  if (ready_path) return not_ready.empty() ? HealthAnswer{200, "ready"} : HealthAnswer{503, "not ready: " + not_ready};
+  return live ? HealthAnswer{200, "live"} : HealthAnswer{503, "not live: the command does not run, or dock is stopping"};
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 431: return "Request Header Fields Too Large";
+    default: return "Service Unavailable";
+  }
+}
+
+// The whole response; HEAD gets the headers alone.
+std::string health_response(const HealthAnswer& a, bool head_only) {
+  const std::string body = a.body + "\n";
+  std::string text = "HTTP/1.1 " + std::to_string(a.status) + " " + std::string(reason_phrase(a.status)) +
+                     "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\nCache-Control: no-store\r\nConnection: close\r\n";
+  if (a.status == 405) text += "Allow: GET, HEAD\r\n";
+  text += "\r\n";
+  if (!head_only) text += body;
+  return text;
+}
+
+// The listening socket, bound before anything starts (a port taken is
+// said then, exit 1). Every address: IPv6's, which takes IPv4 too, or
+// IPv4's where the kernel has no IPv6.
+Error open_health_listener(const ReadyConfig& c, Fd& out) {
+  const bool any = c.health_addr.empty();
+  int why = EAFNOSUPPORT;
+  for (int family : {AF_INET6, AF_INET}) {
+    if ((any && family == AF_INET && out) || (!any && (family == AF_INET6) != c.health_v6)) continue;
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (family == AF_INET6) {
+      auto& a = reinterpret_cast<sockaddr_in6&>(ss);
+      a.sin6_family = AF_INET6;
+      a.sin6_port = htons(c.health_port);
+      if (!any) ::inet_pton(AF_INET6, c.health_addr.c_str(), &a.sin6_addr);
+      len = sizeof a;
+    } else {
+      auto& a = reinterpret_cast<sockaddr_in&>(ss);
+      a.sin_family = AF_INET;
+      a.sin_port = htons(c.health_port);
+      if (!any) ::inet_pton(AF_INET, c.health_addr.c_str(), &a.sin_addr);
+      len = sizeof a;
+    }
+    Fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    const int on = 1, off = 0;
+    if (fd && family == AF_INET6 && any) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    if (fd && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0 &&
+        ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) == 0 && ::listen(fd.get(), 64) == 0) {
+      out = std::move(fd);
+      return {};
+    }
+    // No IPv6 in this kernel: every address is IPv4's.
+    why = errno;
+    if (!(any && family == AF_INET6 && (why == EAFNOSUPPORT || why == EADDRNOTAVAIL))) break;
+  }
+  if (out) return {};
+  const std::string where = any ? "port " + std::to_string(c.health_port)
+                                : (c.health_v6 ? "[" + c.health_addr + "]" : c.health_addr) + ":" + std::to_string(c.health_port);
+  return where + ": " + std::strerror(why);
+}
+
+struct HealthClient {
+  Fd fd;
+  uint32_t armed = 0;
+  size_t got = 0;
+  char head[kHealthHeadMax];  // not cleared: only what was read is looked at
+};
+
+struct HealthServer {
+  Loop* loop = nullptr;
+  Readiness* ready = nullptr;
+  Fd listener;
+  Slot listen_slot = 0;
+  uint32_t listen_armed = 0;
+  TimerId retry_timer = 0;  // accepting again after running out of descriptors
+  bool out_said = false;
+  std::unique_ptr<HealthClient[]> clients;  // kHealthClients, with --health-port
+  std::array<Slot, kHealthClients> slots{};
+  std::array<TimerId, kHealthClients> timers{};
+  uint64_t refused = 0;  // connections beyond kHealthClients
+};
+
+// Why dock is not ready now (empty: it is): the ready file's rule, and
+// --bind-port's port still listened on.
+std::string health_not_ready(Readiness& r) {
+  const ReadyConfig& c = *r.cfg;
+  if (r.child <= 0 || r.stopped) return "the command does not run";
+  if (r.stopping) return "dock is stopping";
+  if (!r.port_seen) return "nothing listens on port " + std::to_string(c.bind_port) + " yet (--bind-port)";
+  if (!r.notified) return "no READY=1 from the command yet (--notify)";
+  if (c.bind_port != 0) {
+    const Listeners l = listeners_on(r.probe_socket, c.bind_port);
+    if (l.err != 0) return "port " + std::to_string(c.bind_port) + ": " + std::strerror(l.err);
+    if (l.found.empty()) return "nothing listens on port " + std::to_string(c.bind_port) + " any more";
+  }
+  return {};
+}
+
+void close_health_client(HealthServer& h, Loop& loop, size_t i) {
+  HealthClient& c = h.clients[i];
+  arm(loop, c.fd.get(), h.slots[i], c.armed, 0);
+  c.fd.reset();
+  c.armed = 0;
+  clear_deadline(loop, h.timers[i]);
+}
+
+// One answer, in one send: a fresh connection's send buffer takes it
+// whole, and a client that does not read loses it. What the client sent
+// beyond the head is read first, so the close is a FIN, not a reset.
+void answer_health_client(HealthServer& h, Loop& loop, size_t i, const HealthRequest& req) {
+  HealthClient& c = h.clients[i];
+  const Readiness& r = *h.ready;
+  const bool live = r.child > 0 && !r.stopped && !r.stopping;
+  const HealthAnswer a = health_answer(req, req.path == "/ready" ? health_not_ready(*h.ready) : std::string(), live);
+  debug("--health-port: %.*s %.*s: %d", int(std::min<size_t>(req.method.size(), 16)), req.method.data(),
+        int(std::min<size_t>(req.path.size(), 64)), req.path.data(), a.status);
+  const std::string text = health_response(a, req.method == "HEAD");
+  [[maybe_unused]] ssize_t n = ::send(c.fd.get(), text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(c.fd.get(), SHUT_WR);
+  char rest[512];
+  for (int k = 0; k < 8 && ::recv(c.fd.get(), rest, sizeof rest, MSG_DONTWAIT) > 0; ++k) {
+  }
+  close_health_client(h, loop, i);
+}
+
+// A client's bytes: the head so far; an answer once it is whole, or bad,
+// or too large. A client that leaves is forgotten.
+void on_health_client(HealthServer& h, Loop& loop, size_t i) {
+  HealthClient& c = h.clients[i];
+  const ssize_t n = ::recv(c.fd.get(), c.head + c.got, kHealthHeadMax - c.got, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) return close_health_client(h, loop, i);
+  c.got += size_t(n);
+  const HealthRequest req = parse_health_request({c.head, c.got});
+  if (req.kind == HealthRequest::Kind::Incomplete && c.got < kHealthHeadMax) return;
+  answer_health_client(h, loop, i, req);
+}
+
+// A client silent too long, or too slow with its head: cut.
+void on_health_client_deadline(HealthServer& h, Loop& loop, size_t i) {
+  debug("--health-port: a client sent no whole request within 1s: closed");
+  close_health_client(h, loop, i);
+}
+
+void on_health_accept(HealthServer& h, Loop& loop);
+
+// Accepting again, after running out of descriptors.
+void on_health_retry(HealthServer& h, Loop& loop) {
+  if (arm(loop, h.listener.get(), h.listen_slot, h.listen_armed, EPOLLIN)) on_health_accept(h, loop);
+}
+
+// New connections, a bounded number per wake-up: each gets a free place
+// and 1 s, or is closed at once when all 16 are taken.
+void on_health_accept(HealthServer& h, Loop& loop) {
+  for (int k = 0; k < kHealthAcceptsPerWakeup; ++k) {
+    Fd fd(::accept4(h.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN) return;
+      // Out of descriptors or memory: the pending connection would wake
+      // the loop forever. Listen again a little later.
+      if (!h.out_said) say("--health-port: accept: %s (trying again)", std::strerror(errno));
+      h.out_said = true;
+      arm(loop, h.listener.get(), h.listen_slot, h.listen_armed, 0);
+      set_deadline(loop, h.retry_timer, kHealthRetryMs);
+      return;
+    }
+    size_t i = 0;
+    while (i < kHealthClients && h.clients[i].fd) ++i;
+    if (i == kHealthClients) {
+      ++h.refused;
+      debug("--health-port: 16 clients already: one more closed (%llu so far)", (unsigned long long)h.refused);
+      continue;
+    }
+    HealthClient& c = h.clients[i];
+    c.fd = std::move(fd);
+    c.got = 0;
+    c.armed = 0;
+    if (!arm(loop, c.fd.get(), h.slots[i], c.armed, EPOLLIN)) {
+      c.fd.reset();
+      continue;
+    }
+    set_deadline(loop, h.timers[i], kHealthClientMs);
+    // Read at once: a request sent with the connection is answered, and a
+    // connection already closed frees its place, without another round.
+    on_health_client(h, loop, i);
+  }
+}
+
+// The server's handlers and deadlines, with the socket bound at start.
+bool start_health(HealthServer& h, Loop& loop) {
+  h.clients.reset(new HealthClient[kHealthClients]);
+  for (size_t i = 0; i < kHealthClients; ++i) {
+    h.slots[i] = add_handler(loop, handler<on_health_client>(h, i));
+    h.timers[i] = add_timer(loop, handler<on_health_client_deadline>(h, i));
+  }
+  h.retry_timer = add_timer(loop, handler<on_health_retry>(h));
+  h.listen_slot = add_handler(loop, handler<on_health_accept>(h));
+  return arm(loop, h.listener.get(), h.listen_slot, h.listen_armed, EPOLLIN);
 }
 
 // ---- dock --check ----
@@ -6528,6 +6837,11 @@ constexpr auto kOptions = std::to_array<OptionSpec>({
      by<parse_web_hook>},
     {"bind-port", 0, Takes::Value, "PORT", "\"running\" only once the child listens on PORT",
      by<parse_bind_port>},
+    {"health-port", 0, Takes::Value, "[ADDR:]PORT",
+     "answer HTTP probes on PORT: GET /ready (200 while\n"
+     "ready, else 503), GET /live (200 while the command\n"
+     "runs and dock is not stopping)",
+     by<parse_health_port>},
     {"check-timeout", 0, Takes::Value, "DURATION",
      "with dock --check URL: how long the probe may\n"
      "take (default 1s, Kubernetes' probe timeout)",
@@ -6983,6 +7297,7 @@ struct Prepared {
   Environment program_env;
   std::vector<char*> program_envp;
   Fd notify;  // --notify's socket
+  Fd health;  // --health-port's listening socket
   std::optional<Identity> user;
   Credentials creds;
   std::vector<std::string> setup, teardown;
@@ -6999,13 +7314,14 @@ struct State {
   Rotation rot;     // --log-rotate, --log-max-size
   Hook hook;        // --web-hook
   Readiness ready;  // --bind-port, --ready-file
+  HealthServer health;  // --health-port
   Waiter wait;      // --wait-for
   Setup setup;      // --setup
   Teardown teardown;  // --teardown
   const Prepared* prep = nullptr;  // --env-file, --user, --setup, --teardown, ...
 
   State(const Config& c, const Prepared& p) : cfg(c), init(c), prep(&p) {
-    init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = hook.x.loop = ready.loop = wait.loop = wait.x.loop =
+    init.loop = link.loop = lines.loop = feed.loop = rot.loop = hook.loop = hook.x.loop = ready.loop = health.loop = wait.loop = wait.x.loop =
         teardown.loop = teardown.x.loop = &loop;
     wait.cfg = &c;
     link.init = setup.init = teardown.init = &init;
@@ -7013,6 +7329,7 @@ struct State {
     rot.cfg = &c;
     ready.cfg = &c;
     ready.root = init.self;
+    health.ready = &ready;
     setup.programs = &p.setup;
     setup.envp = p.program_envp.data();
     teardown.programs = &p.teardown;
@@ -7148,6 +7465,7 @@ bool wire(State& st) {
   st.ready.on_ready = callback<on_running>(st);
   if (st.ready.notify && !watch(loop, st.ready.notify.get(), add_handler(loop, handler<on_notify_readable>(st.ready)), EPOLLIN))
     return false;
+  if (st.health.listener && !start_health(st.health, loop)) return false;
   return watch(loop, loop.timer.get(), add_handler(loop, handler<on_timer>(loop)), EPOLLIN) &&
          watch(loop, st.init.signals.get(), add_handler(loop, handler<on_signals>(st.init)), EPOLLIN);
 }
@@ -7426,6 +7744,7 @@ bool prepare(Config& c, Prepared& p) {
   p.program_envp = p.program_env.pointers();
   std::string notify_name;
   if (!err && c.notify == NotifyMode::Own && (err = open_notify_socket(p.notify, notify_name))) what = "--notify";
+  if (!err && c.health_port != 0 && (err = open_health_listener(c, p.health))) what = "--health-port";
   if (err) {
     say("%s: %s", what, err->c_str());
     return false;
@@ -7627,6 +7946,7 @@ void finish(State& st) {
   State st(parsed.config, prep);
   st.init.original_mask = original_mask;
   st.ready.notify = std::move(prep.notify);
+  st.health.listener = std::move(prep.health);
   st.init.sigchld_ignored = sigchld_ignored;
   if (!open_loop_and_wire(st, blocked, std::move(cwd))) return code(Exit::Failure);
   // From here on dock does not bail out: it warns and goes on, and its

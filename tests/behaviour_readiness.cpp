@@ -1,9 +1,75 @@
 // Readiness (SPEC §11-§13) through the real ./dock, as PID 1 and as a
 // subreaper: --bind-port, --ready-file, --notify and --notify-access, the
-// upward NOTIFY_SOCKET, dock --check PATH and dock --check URL.
+// upward NOTIFY_SOCKET, dock --check PATH and dock --check URL, and
+// --health-port's probes over HTTP.
 #include "kit.hpp"
 
 using namespace t;
+
+namespace {
+
+// A connection to dock's --health-port on 127.0.0.1 (or ::1).
+int health_connect(int port, bool v6 = false) {
+  const int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (v6) {
+    auto& a = reinterpret_cast<sockaddr_in6&>(ss);
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(uint16_t(port));
+    a.sin6_addr = in6addr_loopback;
+    len = sizeof a;
+  } else {
+    auto& a = reinterpret_cast<sockaddr_in&>(ss);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof a;
+  }
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0);
+  return fd;
+}
+
+// Whether the peer closed `fd` within `timeout_ms` (EOF or a reset);
+// what it sent before is appended to `got`.
+bool closed_within(int fd, int timeout_ms, std::string* got = nullptr) {
+  const int64_t deadline = now_ms() + timeout_ms;
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    const int r = poll(&p, 1, int(std::max<int64_t>(0, deadline - now_ms())));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    char buf[4096];
+    const ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return true;
+    if (n > 0 && got != nullptr) got->append(buf, size_t(n));
+  }
+}
+
+// One request; the whole answer, read until dock closes.
+std::string ask(int port, std::string_view request, bool v6 = false) {
+  const int fd = health_connect(port, v6);
+  REQUIRE(send(fd, request.data(), request.size(), MSG_NOSIGNAL) == ssize_t(request.size()));
+  std::string answer;
+  CHECK(closed_within(fd, kTimeoutMs, &answer));
+  close(fd);
+  return answer;
+}
+
+std::string get(int port, const std::string& path) { return ask(port, "GET " + path + " HTTP/1.1\r\nHost: pod\r\n\r\n"); }
+
+std::string status_line(const std::string& answer) { return answer.substr(0, answer.find("\r\n")); }
+
+std::string body_of(const std::string& answer) {
+  const size_t blank = answer.find("\r\n\r\n");
+  return blank == std::string::npos ? "" : answer.substr(blank + 4);
+}
+
+constexpr const char* kOk = "HTTP/1.1 200 OK";
+constexpr const char* kUnavailable = "HTTP/1.1 503 Service Unavailable";
+
+}  // namespace
 
 TEST_CASE("--bind-port: running only after the child listens, within 0.5 s", "[hook][bind-port]") {
   const bool grandchild = GENERATE(false, true);
@@ -354,4 +420,137 @@ TEST_CASE("-d says what readiness waits for, and when the port is someone else's
   d.send("x\n");
   CHECK(d.exit_code() == 0);
   close(outsider);
+}
+
+TEST_CASE("--health-port: /ready follows readiness and looks again, /live the command; HEAD, 404, 405", "[health-port][bind-port][pid1]") {
+  if (emulated()) return skip("--bind-port: qemu-user has no NETLINK_SOCK_DIAG");
+  const bool pid1 = each_mode();
+  const int hp = free_port(), port = free_port();
+  const std::string p = std::to_string(port);
+  const std::string ready = temp_path(pid1 ? "health-1" : "health");
+  Proc d = start_dock({"-d", "--health-port", std::to_string(hp), "--bind-port", p, "--ready-file", ready,
+                       "--stop-delay", "3s", "--", "sh", "-c",
+                       "echo up; read x; socat TCP-LISTEN:" + p + ",reuseaddr,fork /dev/null & read y; kill $!; wait $!; "
+                       "echo closed; read z"},
+                      {.pid1 = pid1});
+  REQUIRE(d.wait_out("up\n"));
+  const std::string before = get(hp, "/ready");
+  CHECK(status_line(before) == kUnavailable);
+  CHECK(body_of(before) == "not ready: nothing listens on port " + p + " yet (--bind-port)\n");
+  const std::string live = get(hp, "/live");
+  CHECK(status_line(live) == kOk);
+  CHECK(body_of(live) == "live\n");
+  CHECK(live.find("\r\nConnection: close\r\n") != std::string::npos);
+  d.send("go\n");
+  REQUIRE(wait_file_contains(ready, "port " + p + "\n"));
+  const std::string now = get(hp, "/ready");
+  CHECK(status_line(now) == kOk);
+  CHECK(body_of(now) == "ready\n");
+  CHECK(status_line(ask(hp, "GET /ready?full=1 HTTP/1.0\r\n\r\n", true)) == kOk);  // every address: IPv6's too
+  d.send("go\n");
+  REQUIRE(d.wait_out("closed\n"));
+  const std::string gone = get(hp, "/ready");  // looked at again, as dock --check does
+  CHECK(status_line(gone) == kUnavailable);
+  CHECK(body_of(gone) == "not ready: nothing listens on port " + p + " any more\n");
+  const std::string head = ask(hp, "HEAD /live HTTP/1.1\r\n\r\n");
+  CHECK(status_line(head) == kOk);
+  CHECK(body_of(head).empty());
+  const std::string post = ask(hp, "POST /ready HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}");
+  CHECK(status_line(post) == "HTTP/1.1 405 Method Not Allowed");
+  CHECK(post.find("\r\nAllow: GET, HEAD\r\n") != std::string::npos);
+  CHECK(status_line(get(hp, "/healthz")) == "HTTP/1.1 404 Not Found");
+  // The stop: neither live nor ready from the SIGTERM on, while the
+  // command still runs out --stop-delay.
+  REQUIRE(signal_pid(d.dock_pid(), SIGTERM));
+  REQUIRE(d.wait_err("forwarding it in 3000 ms (--stop-delay)"));
+  CHECK(status_line(get(hp, "/live")) == kUnavailable);
+  CHECK(body_of(get(hp, "/ready")) == "not ready: dock is stopping\n");
+  CHECK(d.exit_code() == 128 + SIGTERM);
+}
+
+TEST_CASE("--health-port: silent, slow, garbage and too many clients neither hold dock nor delay a signal", "[health-port][signals][pid1]") {
+  const bool pid1 = each_mode();
+  const int hp = free_port();
+  Proc d = start_dock({"--health-port", std::to_string(hp), "--", helper(), "record"}, {.pid1 = pid1});
+  REQUIRE(d.wait_out("ready child"));
+  // 16 clients that say nothing take every place; one more is closed at
+  // once, and the first of the 16 still gets its answer.
+  std::vector<int> silent;
+  for (int i = 0; i < 16; ++i) silent.push_back(health_connect(hp));
+  const int extra = health_connect(hp);
+  std::string none;
+  CHECK(closed_within(extra, kTimeoutMs, &none));
+  CHECK(none.empty());
+  close(extra);
+  for (int fd : silent) CHECK_FALSE(closed_within(fd, 0));
+  const std::string request = "GET /live HTTP/1.1\r\n\r\n";
+  REQUIRE(send(silent[0], request.data(), request.size(), MSG_NOSIGNAL) == ssize_t(request.size()));
+  std::string answer;
+  CHECK(closed_within(silent[0], kTimeoutMs, &answer));
+  CHECK(status_line(answer) == kOk);
+  // A signal while the other 15 hold their places reaches the command
+  // before any of them is cut: nothing waits for them.
+  REQUIRE(signal_pid(d.dock_pid(), SIGUSR1));
+  CHECK(d.wait_out("child got " + std::to_string(SIGUSR1) + "\n"));
+  for (size_t i = 1; i < silent.size(); ++i) CHECK_FALSE(closed_within(silent[i], 0));
+  // Silent for 1 s: cut, with nothing said.
+  for (size_t i = 1; i < silent.size(); ++i) {
+    std::string said;
+    CHECK(closed_within(silent[i], kTimeoutMs, &said));
+    CHECK(said.empty());
+  }
+  for (int fd : silent) close(fd);
+  // A client that sends its head a line at a time is cut after 1 s too,
+  // while it is still sending.
+  const int slow = health_connect(hp);
+  bool cut = false;
+  const std::string first = "GET /live HTTP/1.1\r\n";
+  REQUIRE(send(slow, first.data(), first.size(), MSG_NOSIGNAL) == ssize_t(first.size()));
+  std::string slow_got;
+  for (int i = 0; i < 50 && !cut; ++i) {
+    cut = send(slow, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) != 11 || closed_within(slow, 100, &slow_got);
+  }
+  CHECK(cut);
+  CHECK(slow_got.empty());
+  close(slow);
+  // Garbage and an oversized head get an answer and a close.
+  CHECK(status_line(ask(hp, "\x16\x03\x01\x02\xa5 hello\r\n")) == "HTTP/1.1 400 Bad Request");
+  CHECK(status_line(ask(hp, "GET /live HTTP/1.1\r\nX-Big: " + std::string(5000, 'a') + "\r\n\r\n")) ==
+        "HTTP/1.1 431 Request Header Fields Too Large");
+  // A flood of connections that close at once.
+  for (int i = 0; i < 200; ++i) close(health_connect(hp));
+  CHECK(status_line(get(hp, "/live")) == kOk);
+  REQUIRE(signal_pid(d.dock_pid(), SIGUSR2));
+  CHECK(d.wait_out("child got " + std::to_string(SIGUSR2) + "\n"));
+  d.send("exit 0\n");
+  CHECK(d.exit_code() == 0);
+  CHECK(d.err_buf.find("dock:") == std::string::npos);
+}
+
+TEST_CASE("--health-port: one address; a port taken is said before anything starts (1), a bad value is 2", "[health-port]") {
+  const int hp = free_port();
+  Proc d = start_dock({"--health-port", "127.0.0.1:" + std::to_string(hp), "--", "sh", "-c", "echo up; read x"});
+  REQUIRE(d.wait_out("up\n"));
+  CHECK(status_line(get(hp, "/live")) == kOk);
+  const int v6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(uint16_t(hp));
+  a.sin6_addr = in6addr_loopback;
+  CHECK(connect(v6, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0);  // not on ::1
+  close(v6);
+  d.send("go\n");
+  CHECK(d.exit_code() == 0);
+
+  int port = 0;
+  const int taken = loopback_listener(4, port);
+  Proc busy = run_dock({"--health-port", std::to_string(port), "--", "sh", "-c", "echo started"});
+  close(taken);
+  CHECK(busy.exit_code() == 1);
+  CHECK(busy.err_buf == "dock: --health-port: port " + std::to_string(port) + ": Address already in use\n");
+  CHECK(busy.out_buf.empty());
+  Proc bad = run_dock({"--health-port", "localhost:8081", "--", "sh", "-c", "echo started"});
+  CHECK(bad.exit_code() == 2);
+  CHECK(bad.err_buf.find("dock: --health-port: 'localhost:8081': 'localhost' is not an IP address") == 0);
+  CHECK(bad.out_buf.empty());
 }

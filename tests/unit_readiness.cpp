@@ -102,3 +102,67 @@ TEST_CASE("the port's socket counts only when a descendant holds it", "[bind-por
   CHECK(port_owner(proc + "/nowhere", 10, both) == Owner::Unknown);
   std::system(("rm -rf " + proc).c_str());
 }
+
+TEST_CASE("--health-port: [ADDR:]PORT, a numeric address or every one", "[health-port]") {
+  ReadyConfig c;
+  REQUIRE_FALSE(parse_health_port("8081", c));
+  CHECK(c.health_port == 8081);
+  CHECK(c.health_addr.empty());
+  REQUIRE_FALSE(parse_health_port("127.0.0.1:9000", c));
+  CHECK((c.health_port == 9000 && c.health_addr == "127.0.0.1" && !c.health_v6));
+  REQUIRE_FALSE(parse_health_port("[::1]:9001", c));
+  CHECK((c.health_port == 9001 && c.health_addr == "::1" && c.health_v6));
+  for (std::string_view bad : {"", "0", "65536", "http", ":8081", "::1:8081", "localhost:8081", "[127.0.0.1]:80",
+                               "1.2.3:80", "8081:", "[::1]8081"}) {
+    INFO(bad);
+    CHECK(parse_health_port(bad, c));
+  }
+}
+
+TEST_CASE("--health-port: the request head, as far as it came", "[health-port]") {
+  using Kind = HealthRequest::Kind;
+  auto kind = [](std::string_view text) { return parse_health_request(text).kind; };
+  const auto r = parse_health_request("GET /ready?verbose=1 HTTP/1.1\r\nHost: 10.0.0.7:8081\r\nUser-Agent: kube-probe/1.29\r\n\r\n");
+  CHECK(r.kind == Kind::Complete);
+  CHECK(r.method == "GET");
+  CHECK(r.path == "/ready");
+  CHECK(parse_health_request("HEAD /live HTTP/1.0\n\n").path == "/live");
+  CHECK(parse_health_request("GET http://pod:8081/live HTTP/1.1\r\n\r\n").path == "/live");
+  CHECK(kind("GET /ready HTTP/1.1\r\n\r\n") == Kind::Complete);
+  // Not there yet: no line, no blank line.
+  for (std::string_view part : {"", "GET /re", "GET /ready HTTP/1.1\r\n", "GET /ready HTTP/1.1\r\nHost: x\r\n",
+                                "GET /ready HTTP/1.1\r\nHost: x\r\n\r"}) {
+    INFO(part);
+    CHECK(kind(part) == Kind::Incomplete);
+  }
+  // Bad as soon as the request line is there.
+  for (std::string_view bad : {"\r\n", "GET\r\n", "GET /ready\r\n", "get /ready HTTP/1.1\r\n", "GET /ready HTTP/2\r\n",
+                               "GET ready HTTP/1.1\r\n", "GET  HTTP/1.1\r\n", " /ready HTTP/1.1\r\n", "\x16\x03\x01 hello\n",
+                               "GET /a\x01 HTTP/1.1\r\n"}) {
+    INFO(bad);
+    CHECK(kind(bad) == Kind::Bad);
+  }
+  CHECK(kind(std::string_view("GET /ready HTTP/1.1\r\nX: \0\r\n\r\n", 28)) == Kind::Bad);
+}
+
+TEST_CASE("--health-port: what each request gets", "[health-port]") {
+  auto ask = [](std::string_view head, const std::string& not_ready, bool live) {
+    return health_answer(parse_health_request(head), not_ready, live).status;
+  };
+  CHECK(ask("GET /ready HTTP/1.1\r\n\r\n", "", true) == 200);
+  CHECK(ask("GET /ready HTTP/1.1\r\n\r\n", "dock is stopping", false) == 503);
+  CHECK(ask("GET /live HTTP/1.1\r\n\r\n", "anything", true) == 200);
+  CHECK(ask("GET /live HTTP/1.1\r\n\r\n", "", false) == 503);
+  CHECK(ask("HEAD /live HTTP/1.1\r\n\r\n", "", true) == 200);
+  CHECK(ask("POST /ready HTTP/1.1\r\n\r\n", "", true) == 405);
+  CHECK(ask("GET /healthz HTTP/1.1\r\n\r\n", "", true) == 404);
+  CHECK(ask("DELETE / HTTP/1.1\r\n\r\n", "", true) == 404);
+  CHECK(ask("nonsense\n", "", true) == 400);
+  CHECK(ask(std::string(4096, 'a'), "", true) == 431);
+  const std::string get = health_response({503, "not ready: dock is stopping"}, false);
+  CHECK(get == "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 28\r\n"
+               "Cache-Control: no-store\r\nConnection: close\r\n\r\nnot ready: dock is stopping\n");
+  const std::string head = health_response({405, "only GET and HEAD"}, true);
+  CHECK(head.find("\r\nAllow: GET, HEAD\r\n") != std::string::npos);
+  CHECK(head.substr(head.size() - 4) == "\r\n\r\n");
+}
