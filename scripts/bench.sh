@@ -17,10 +17,10 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = --quick ] && quick=1
 if ((quick)); then
-  probe_conns=1000 rounds=3 spawns=20 sig_n=300 sig_rounds=2 idle_s=1 idle_rounds=1 mem_rounds=9 storm_s=2 storm_rounds=1
+  probe_n=100 probe_conns=1000 rounds=3 spawns=20 sig_n=300 sig_rounds=2 idle_s=1 idle_rounds=1 mem_rounds=9 storm_s=2 storm_rounds=1
   stub_limit=2 stub_timeout=1s out_blocks=$((32 << 20)) out_lines=$((8 << 20)) out_runs=3 rot=$((8 << 20))
 else
-  probe_conns=5000 rounds=7 spawns=100 sig_n=1000 sig_rounds=5 idle_s=5 idle_rounds=3 mem_rounds=31 storm_s=2 storm_rounds=3
+  probe_n=1000 probe_conns=5000 rounds=7 spawns=100 sig_n=1000 sig_rounds=5 idle_s=5 idle_rounds=3 mem_rounds=31 storm_s=2 storm_rounds=3
   stub_limit=10 stub_timeout=5s out_blocks=$((1 << 30)) out_lines=$((256 << 20)) out_runs=3 rot=$((128 << 20))
 fi
 
@@ -203,10 +203,14 @@ for ((r = 0; r < mem_rounds; r++)); do
     collect "$i" "$($B idle 0 ${how[$i]})" vmhwm_kb vmrss_kb
   done
 done
+# dock with the options that add a descriptor to its loop (a listening
+# socket): still no wake-up while nothing happens.
+health_opts="--health-port 127.0.0.1:$((20000 + $$ % 10000))"
 for ((r = 0; r < idle_rounds; r++)); do
   for i in "${inits[@]}"; do
     collect "$i" "$($B idle "$idle_s" ${how[$i]})" cpu_ticks wakeups
   done
+  collect dock-options "$($B idle "$idle_s" ./dock $health_opts --)" cpu_ticks wakeups
 done
 echo "## Memory and idle cost (as PID 1 supervising \`sleep\`; memory: median of $mem_rounds starts; idle over ${idle_s} s, median of $idle_rounds)"
 echo
@@ -215,6 +219,7 @@ echo "|---|---|---|---|---|---|"
 for i in "${inits[@]}"; do
   echo "| $i | $(med "$i/vmhwm_kb") | $(ratio "$(med "$i/vmhwm_kb")" "$(med tini/vmhwm_kb)") | $(med "$i/vmrss_kb") | $(med "$i/cpu_ticks") | $(med "$i/wakeups") |"
 done
+echo "| dock $health_opts | | | | $(med dock-options/cpu_ticks) | $(med dock-options/wakeups) |"
 echo
 
 # --- 5. signal latency -------------------------------------------------------
@@ -300,6 +305,28 @@ echo
 echo "| init | CPU |"
 echo "|---|---|"
 for i in "${docks[@]}"; do echo "| $i | $(med "$i-flood/cpu_pct") % |"; done
+echo
+
+# --- 5e. health probes: an exec probe against an httpGet probe ----------------
+# What one probe costs: `dock --check FILE` and `dock --check tcp://` as a
+# process each (Kubernetes' exec probe, without the runtime's own cost of
+# an exec, which is larger), against GET /ready to --health-port (the
+# kubelet's httpGet, in its own process). CPU: the probe process's, or the
+# client's own, plus dock's. Then dock's CPU under 100 probes a second.
+for i in dock dock-static; do
+  collect "$i-probes" "$($B probes "$probe_n" "${how[$i]% --}")" exec_wall_us exec_cpu_us tcp_wall_us tcp_cpu_us http_wall_us http_cpu_us
+done
+for ((r = 0; r < idle_rounds; r++)); do
+  for i in dock dock-static; do collect "$i-load" "$($B healthload "$idle_s" 100 "${how[$i]% --}")" cpu_pct; done
+done
+echo "## Health probes: one probe's wall time and CPU (µs, median of $probe_n of each)"
+echo
+echo "| init | exec \`dock --check FILE\` wall / CPU | exec \`dock --check tcp://\` wall / CPU | httpGet \`/ready\` (\`--health-port\`) wall / CPU | exec / httpGet CPU | dock's CPU at 100 GET /ready a second |"
+echo "|---|---|---|---|---|---|"
+for i in dock dock-static; do
+  p=$i-probes
+  echo "| $i | $(med "$p/exec_wall_us") / $(med "$p/exec_cpu_us") | $(med "$p/tcp_wall_us") / $(med "$p/tcp_cpu_us") | $(med "$p/http_wall_us") / $(med "$p/http_cpu_us") | $(ratio "$(med "$p/exec_cpu_us")" "$(med "$p/http_cpu_us")") | $(med "$i-load/cpu_pct") % (over ${idle_s} s, median of $idle_rounds) |"
+done
 echo
 
 # --- 6. orphan storm ---------------------------------------------------------

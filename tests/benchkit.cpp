@@ -35,6 +35,15 @@
 //   benchkit notifyflood SECONDS RATE DOCK
 //        DOCK --notify runs "benchkit flooder RATE": RATE STATUS= datagrams
 //        a second; dock's CPU over SECONDS
+//   benchkit probes N DOCK
+//        DOCK --health-port and --ready-file runs sleep; N probes of each
+//        kind taking turns: the exec probes `DOCK --check FILE` and `DOCK
+//        --check tcp://` (wall time, and CPU of the probe process and of
+//        dock), and GET /ready on the health port (wall time, and CPU of
+//        the client and of dock); medians, in µs
+//   benchkit healthload SECONDS RATE DOCK
+//        DOCK --health-port runs sleep; GET /ready RATE times a second;
+//        dock's CPU over SECONDS
 // Child modes: sigrecv FIFO, orphans SECONDS, sleeper polite|stubborn,
 // announcer notify|bind-port, flooder RATE.
 
@@ -444,6 +453,126 @@ int mode_readylat(long n, const std::string& how, const std::string& dock) {
   return 0;
 }
 
+// GET PATH from 127.0.0.1:PORT as the kubelet sends it, read to the
+// close (at most 5 s); whether the answer was 200.
+bool http_probe(int port, const char* path) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(uint16_t(port));
+  const std::string req = std::string("GET ") + path +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: kube-probe/1.29\r\nAccept: */*\r\n"
+                          "Connection: close\r\n\r\n";
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      write(fd, req.data(), req.size()) == ssize_t(req.size())) {
+    char buf[1024];
+    pollfd p{fd, POLLIN, 0};
+    ssize_t n;
+    while (poll(&p, 1, 5000) == 1 && (n = read(fd, buf, sizeof buf)) > 0) answer.append(buf, size_t(n));
+  }
+  close(fd);
+  return answer.rfind("HTTP/1.1 200 ", 0) == 0;
+}
+
+int64_t thread_cpu_ns() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return int64_t(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+int64_t children_cpu_us() {
+  rusage r{};
+  getrusage(RUSAGE_CHILDREN, &r);
+  return (int64_t(r.ru_utime.tv_sec) + r.ru_stime.tv_sec) * 1000000 + r.ru_utime.tv_usec + r.ru_stime.tv_usec;
+}
+
+int64_t median_of(std::vector<int64_t> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v[(v.size() - 1) / 2];
+}
+
+// DOCK --health-port 127.0.0.1:PORT [--ready-file FILE] -- sleep, once
+// it answers /ready (within 5 s); -1 when it does not.
+pid_t start_health_dock(const std::string& dock, int port, const std::string& file) {
+  std::vector<std::string> argv{dock, "--health-port", "127.0.0.1:" + std::to_string(port)};
+  if (!file.empty()) argv.insert(argv.end(), {"--ready-file", file});
+  argv.insert(argv.end(), {"--", "sleep", "1000"});
+  const pid_t pid = spawn(false, argv);
+  for (const int64_t limit = now_ns() + 5000000000LL; now_ns() < limit; usleep(10000))
+    if (http_probe(port, "/ready")) return pid;
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+int mode_probes(long n, const std::string& dock) {
+  const std::string dir = "/tmp/benchkit-probes-" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0755);
+  const std::string file = dir + "/ready";
+  int held = -1;
+  const int port = bound_loopback_port(held);
+  close(held);
+  const pid_t pid = start_health_dock(dock, port, file);
+  if (pid < 0) { rmdir(dir.c_str()); std::puts("nodock=1"); return 1; }
+  const std::string tcp = "tcp://127.0.0.1:" + std::to_string(port);
+  std::vector<int64_t> wall[3], cpu[3];
+  long failed = 0;
+  for (long i = 0; i < n; ++i) {
+    for (int kind = 0; kind < 3; ++kind) {
+      const int64_t d0 = cpu_ns(pid), c0 = children_cpu_us(), s0 = thread_cpu_ns(), t0 = now_ns();
+      bool ok;
+      if (kind < 2) {
+        const pid_t probe = spawn(false, {dock, "--check", kind == 0 ? file : tcp});
+        int status = 0;
+        waitpid(probe, &status, 0);
+        ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      } else {
+        ok = http_probe(port, "/ready");
+      }
+      const int64_t t1 = now_ns(), s1 = thread_cpu_ns(), c1 = children_cpu_us(), d1 = cpu_ns(pid);
+      failed += ok ? 0 : 1;
+      wall[kind].push_back((t1 - t0) / 1000);
+      // The probe's CPU: its process's (exec) or the client's own (httpGet), and dock's.
+      cpu[kind].push_back((kind < 2 ? c1 - c0 : (s1 - s0) / 1000) + (d1 - d0) / 1000);
+    }
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  unlink(file.c_str());
+  rmdir(dir.c_str());
+  std::printf("exec_wall_us=%lld exec_cpu_us=%lld tcp_wall_us=%lld tcp_cpu_us=%lld http_wall_us=%lld http_cpu_us=%lld "
+              "failed=%ld\n",
+              (long long)median_of(wall[0]), (long long)median_of(cpu[0]), (long long)median_of(wall[1]),
+              (long long)median_of(cpu[1]), (long long)median_of(wall[2]), (long long)median_of(cpu[2]), failed);
+  return 0;
+}
+
+int mode_healthload(long seconds, long rate, const std::string& dock) {
+  int held = -1;
+  const int port = bound_loopback_port(held);
+  close(held);
+  const pid_t pid = start_health_dock(dock, port, "");
+  if (pid < 0) { std::puts("nodock=1"); return 1; }
+  const int64_t c0 = cpu_ns(pid), t0 = now_ns();
+  long asked = 0, failed = 0;
+  timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  for (; now_ns() - t0 < seconds * 1000000000LL; ++asked) {
+    failed += http_probe(port, "/ready") ? 0 : 1;
+    next.tv_nsec += 1000000000L / rate;
+    if (next.tv_nsec >= 1000000000L) { next.tv_nsec -= 1000000000L; ++next.tv_sec; }
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+  }
+  const int64_t c1 = cpu_ns(pid), t1 = now_ns();
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  std::printf("cpu_pct=%.3f asked=%ld failed=%ld\n", 100.0 * double(c1 - c0) / double(t1 - t0), asked, failed);
+  return 0;
+}
+
 int mode_notifyflood(long seconds, long rate, const std::string& dock) {
   pid_t pid = spawn(false, {dock, "--notify", "--", self_path, "flooder", std::to_string(rate)});
   std::printf("cpu_pct=%.3f rate=%ld\n", cpu_pct_until_killed(pid, seconds), rate);
@@ -572,6 +701,8 @@ int main(int argc, char** argv) {
   }
   if (mode == "siglat") return mode_siglat(n, pid1, args_from(argv, at, argc));
   if (mode == "readylat" && argc > 4) return mode_readylat(n, argv[3], argv[4]);
+  if (mode == "probes" && argc > 3) return mode_probes(n, argv[3]);
+  if (mode == "healthload" && argc > 4) return mode_healthload(n, std::atol(argv[3]), argv[4]);
   if (mode == "notifyflood" && argc > 4) return mode_notifyflood(n, std::atol(argv[3]), argv[4]);
   if (mode == "announcer" && argc > 3) return mode_announcer(argv[2], std::atoi(argv[3]));
   if (mode == "flooder" && argc > 2) return mode_flooder(std::atol(argv[2]));
