@@ -63,8 +63,8 @@
 //        --env-file --file-env --chown --template --wait-for --wait-timeout
 //        --setup --teardown --user --rlimit --no-new-privs
 //  13. Cgroups: where this process's cgroup files are (v1 or v2), the
-//      limits they set
-//        --cgroup-env
+//      limits they set, the OOM killer's count
+//        --cgroup-env --oom-stop
 //  the wiring
 //  14. Wiring: the option table (kOptions), parse_args, State, what the
 //      lifecycle means to the features (on_lifecycle), the plan of the
@@ -1353,6 +1353,8 @@ struct Init {
   Callback<pid_t, int> on_reaped;  // a process other than the child ended
   Callback<> on_program_end;       // the --setup or --teardown program ended
   Callback<> on_winch;             // SIGWINCH came
+  bool peek_kills = false;         // a process SIGKILL ended is looked at before it is reaped ...
+  Callback<pid_t> on_killed;       // ... by this (the OOM killer's count, section 13)
 
   explicit Init(const InitConfig& c) : cfg(c) {}
 };
@@ -1796,7 +1798,14 @@ void post(Init& init, Event e) {
 void reap(Init& init, Loop& loop) {
   for (;;) {
     int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG | WUNTRACED);
+    pid_t next = -1;  // any
+    siginfo_t info{};
+    if (init.peek_kills && ::waitid(P_ALL, 0, &info, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) == 0) {
+      if (info.si_pid == 0) return;  // nothing has ended
+      next = info.si_pid;            // a zombie still: its /proc is there
+      if (info.si_code == CLD_KILLED && info.si_status == SIGKILL) init.on_killed(next);
+    }
+    const pid_t pid = ::waitpid(next, &status, WNOHANG | WUNTRACED);
     if (pid == 0) return;
     if (pid < 0) {
       if (errno == EINTR) continue;
@@ -4028,10 +4037,11 @@ std::vector<NetInterface> gather_interfaces(const ifaddrs* list) {
   return out;
 }
 
-// {"ps":{"status":...,"pid":...[,"exit_code":N[,"signal":"SIGX"]],"net_interfaces":[...]}}
-// `ended` is the child's wait status, for "crashed".
+// {"ps":{"status":...,"pid":...[,"exit_code":N[,"signal":"SIGX"][,"oom_kill":true]],"net_interfaces":[...]}}
+// `ended` is the child's wait status, for "crashed"; `oom_kill`: the OOM
+// killer killed a process of the container meanwhile (section 13).
 std::string hook_body(std::string_view status, pid_t pid, std::optional<int> ended,
-                      std::span<const NetInterface> interfaces) {
+                      std::span<const NetInterface> interfaces, bool oom_kill = false) {
   std::string out = "{\"ps\":{\"status\":";
   append_json_string(out, status);
   out += ",\"pid\":" + std::to_string(pid);
@@ -4041,6 +4051,7 @@ std::string hook_body(std::string_view status, pid_t pid, std::optional<int> end
       out += ",\"signal\":";
       append_json_string(out, "SIG" + std::string(signal_name(WTERMSIG(*ended))));
     }
+    if (oom_kill) out += ",\"oom_kill\":true";
   }
   out += ",\"net_interfaces\":[";
   for (size_t i = 0; i < interfaces.size(); ++i) {
@@ -4408,11 +4419,12 @@ void on_hook_exit_deadline(Hook& h, Loop& loop) {
 
 // Queues the event `status` ("starting", "running", "stopping", "crashed") of the
 // child `pid`; `ended`: its wait status, for "crashed".
-void hook_send(Hook& h, Loop& loop, std::string_view status, pid_t pid, std::optional<int> ended = std::nullopt) {
+void hook_send(Hook& h, Loop& loop, std::string_view status, pid_t pid, std::optional<int> ended = std::nullopt,
+               bool oom_kill = false) {
   if (!h.on) return;
   ifaddrs* list = nullptr;
   if (::getifaddrs(&list) != 0) debug("getifaddrs: %s", std::strerror(errno));
-  const std::string body = hook_body(status, pid, ended, gather_interfaces(list));
+  const std::string body = hook_body(status, pid, ended, gather_interfaces(list), oom_kill);
   if (list != nullptr) ::freeifaddrs(list);
   debug("--web-hook %s: queued %s", h.x.peer.url.c_str(), body.c_str());
   h.queue.push_back({std::string(status), hook_request(*h.url, body)});
@@ -6572,16 +6584,17 @@ Error check_steers_root(const std::string& path, const Identity& id, const std::
   return {};
 }
 
-// ==== 13. Cgroups: --cgroup-env ====
+// ==== 13. Cgroups: --cgroup-env, --oom-stop ====
 //
-// The limits the container runs under (SPEC §17), from the cgroup dock is
-// in, as its own mount namespace shows it: a v1 hierarchy where one has the
-// controller (Docker on many hosts, and these test machines), else the v2
-// one. Only what can be read is said: a limit whose file cannot be read
-// sets no variable.
+// The limits the container runs under and what the kernel's OOM killer did
+// (SPEC §17), from the cgroup dock is in, as its own mount namespace shows
+// it: a v1 hierarchy where one has the controller (Docker on many hosts,
+// and these test machines), else the v2 one. Only what can be read is
+// said: a limit whose file cannot be read sets no variable.
 
 struct CgroupConfig {
   bool cgroup_env = false;  // --cgroup-env
+  bool oom_stop = false;    // --oom-stop
 };
 
 // The non-empty pieces of `text` between `sep`s.
@@ -6732,6 +6745,87 @@ CgroupLimits read_cgroup_limits() {
       out.memory_max = parse_memory_limit(a);
   }
   return out;
+}
+
+// ---- the OOM killer ----
+//
+// The kernel counts the processes its OOM killer killed in a cgroup (v2
+// memory.events, v1 memory.oom_control: "oom_kill N"). dock reads the
+// count before anything starts, and again only when it reaps a process
+// that SIGKILL ended -- what the OOM killer sends -- and when the command
+// ends: no polling. A count that rose at a reap names that process; its
+// name is read before it is reaped (Init::peek_kills).
+
+// "oom_kill N" of memory.events or memory.oom_control; nullopt: none.
+std::optional<uint64_t> parse_oom_kills(std::string_view text) {
+  std::optional<uint64_t> out;
+  for_each_line(text, [&](std::string_view line) {
+    if (line.substr(0, 9) != "oom_kill ") return;
+    if (auto n = parse_uint(line.substr(9))) out = uint64_t(*n);
+  });
+  return out;
+}
+
+// A size as limits are written: 256M, 1.5G, 512K, 900B.
+std::string memory_text(uint64_t bytes) {
+  constexpr std::string_view units = "KMGTP";
+  if (bytes < 1024) return std::to_string(bytes) + "B";
+  uint64_t whole = bytes, scale = 1;
+  size_t u = 0;
+  for (; whole >= 1024 * 1024 && u + 1 < units.size(); ++u) whole /= 1024, scale *= 1024;
+  whole /= 1024;
+  scale *= 1024;
+  std::string text = std::to_string(whole);
+  if (whole < 10 && bytes % scale != 0) text += "." + std::to_string(bytes % scale * 10 / scale);
+  return text + units[u];
+}
+
+struct OomWatch {
+  std::string counter;  // memory.events or memory.oom_control; empty: none to read
+  std::string max_file, peak_file;
+  uint64_t kills = 0;   // the count last read
+  bool seen = false;    // a kill since dock started
+};
+
+// The memory cgroup's counter, read now; nothing when it cannot be read.
+void open_oom_watch(OomWatch& w) {
+  std::string cgroup, mountinfo, text;
+  if (!read_kernel_file("/proc/self/cgroup", cgroup) || !read_kernel_file("/proc/self/mountinfo", mountinfo)) return;
+  const std::string dir = cgroup_dir(parse_proc_cgroup(cgroup), parse_cgroup_mounts(mountinfo), "memory");
+  if (dir.empty()) return debug("OOM kills: no memory cgroup to read (not reported)");
+  for (auto [file, max, peak] : {std::array<const char*, 3>{"memory.events", "memory.max", "memory.peak"},
+                                 std::array<const char*, 3>{"memory.oom_control", "memory.limit_in_bytes", "memory.max_usage_in_bytes"}}) {
+    const std::string path = dir + "/" + file;
+    auto n = read_kernel_file(path, text) ? parse_oom_kills(text) : std::nullopt;
+    if (!n) continue;
+    w = {path, dir + "/" + max, dir + "/" + peak, *n, false};
+    return debug("OOM kills: %s says %llu so far", path.c_str(), (unsigned long long)*n);
+  }
+  debug("OOM kills: %s has no OOM kill count (not reported)", dir.c_str());
+}
+
+// The kills since the last look: 0 when none (or the file went away).
+uint64_t new_oom_kills(OomWatch& w) {
+  std::string text;
+  auto n = !w.counter.empty() && read_kernel_file(w.counter, text) ? parse_oom_kills(text) : std::nullopt;
+  if (!n || *n <= w.kills) return 0;
+  const uint64_t more = *n - w.kills;
+  w.kills = *n;
+  w.seen = true;
+  return more;
+}
+
+// " (memory.max 256M, peak 255M)", as far as the files can be read.
+std::string oom_limits_text(const OomWatch& w) {
+  std::string text, max, peak;
+  if (read_kernel_file(w.max_file, text)) {
+    auto limit = parse_memory_limit(text);
+    max = limit ? "memory.max " + memory_text(*limit) : std::string("no memory.max");
+  }
+  if (read_kernel_file(w.peak_file, text))
+    if (auto n = parse_uint(kernel_value(text))) peak = "peak " + memory_text(uint64_t(*n));
+  if (max.empty() && peak.empty()) return {};
+  return " (" + max + (max.empty() || peak.empty() ? "" : ", ") + peak + ")";
 }
 
 // --cgroup-env: DOCK_CPUS and DOCK_MEMORY_MAX into `env` (unset when not known).
@@ -6914,6 +7008,10 @@ constexpr auto kOptions = std::to_array<OptionSpec>({
      "give the command DOCK_CPUS and DOCK_MEMORY_MAX: the\n"
      "container's CPU and memory limits (cgroup v1 or v2)",
      set_flag<&Config::cgroup_env>},
+    {"oom-stop", 0, Takes::Flag, "",
+     "stop the command, as SIGTERM would, when the OOM\n"
+     "killer kills any process of the container",
+     set_flag<&Config::oom_stop>},
     {"stop-delay", 0, Takes::Value, "DURATION",
      "on SIGTERM, stop being ready at once but forward\n"
      "it only DURATION later (a second SIGTERM: now)",
@@ -7318,6 +7416,7 @@ struct State {
   Waiter wait;      // --wait-for
   Setup setup;      // --setup
   Teardown teardown;  // --teardown
+  OomWatch oom;       // the OOM killer's count, --oom-stop
   const Prepared* prep = nullptr;  // --env-file, --user, --setup, --teardown, ...
 
   State(const Config& c, const Prepared& p) : cfg(c), init(c), prep(&p) {
@@ -7372,6 +7471,36 @@ void on_swept(State& st) {
   else if (st.init.phase == Phase::Teardown) teardown_next(st.teardown);
 }
 
+// --oom-stop: the OOM killer took a process that is not the command.
+void oom_stop(State& st) {
+  if (!st.cfg.oom_stop || st.init.phase != Phase::Running) return;
+  say("--oom-stop: stopping %s as SIGTERM would", st.cfg.command[0]);
+  post(st.init, Event::StopAsked);
+}
+
+// A process SIGKILL ended, not yet reaped: the OOM killer's when its count rose.
+void on_killed(State& st, pid_t pid) {
+  const uint64_t more = new_oom_kills(st.oom);
+  if (more == 0) return;
+  const std::string limits = oom_limits_text(st.oom);
+  const std::string also = more > 1 ? "; " + std::to_string(more - 1) + " more OOM kills in the container" : "";
+  if (pid == st.init.child && !st.init.ended)
+    return say("%s was killed by the OOM killer%s%s", st.cfg.command[0], limits.c_str(), also.c_str());
+  std::string comm;
+  read_kernel_file("/proc/" + std::to_string(pid) + "/comm", comm, 64);
+  say("pid %d (%s) was killed by the OOM killer%s%s", int(pid), escape_controls(kernel_value(comm)).c_str(),
+      limits.c_str(), also.c_str());
+  oom_stop(st);
+}
+
+// The command ended: kills that no reap of dock's showed (a process its
+// own parent reaped) are said now.
+void oom_kills_unseen(State& st) {
+  if (const uint64_t more = new_oom_kills(st.oom))
+    say("%llu process%s of the container %s killed by the OOM killer while %s ran%s", (unsigned long long)more,
+        more > 1 ? "es" : "", more > 1 ? "were" : "was", st.cfg.command[0], oom_limits_text(st.oom).c_str());
+}
+
 void start_command(State& st);
 
 void on_lifecycle(State& st, Event e) {
@@ -7398,7 +7527,8 @@ void on_lifecycle(State& st, Event e) {
       end_readiness(st.ready, st.loop);  // a child that ended was never "running"
       clear_deadline(st.loop, st.link.hangup_timer);
       st.rot.stopping = true;
-      if (init.child > 0) hook_send(st.hook, st.loop, "crashed", init.child, init.status);
+      if (init.child > 0) oom_kills_unseen(st);
+      if (init.child > 0) hook_send(st.hook, st.loop, "crashed", init.child, init.status, st.oom.seen);
       start_hook_last_wait(st.hook, st.loop, init.stop_began);
       break;  // the teardown starts once every leftover is reaped (AllReaped)
     case Event::AllReaped:
@@ -7458,6 +7588,8 @@ bool wire(State& st) {
   st.init.on_winch = callback<on_winch>(st);
   st.init.on_program_end = callback<on_program_end>(st);
   st.init.on_swept = callback<on_swept>(st);
+  st.init.on_killed = callback<on_killed, pid_t>(st);
+  st.init.peek_kills = !st.oom.counter.empty();
   st.teardown.x.slot = add_handler(loop, handler<exchange_progress>(st.teardown.x));
   st.teardown.x.on_end = callback<on_teardown_answer, int, const std::string&, bool>(st.teardown);
   st.teardown.timer = add_timer(loop, handler<on_teardown_deadline>(st.teardown));
@@ -7840,6 +7972,7 @@ bool open_loop_and_wire(State& st, const sigset_t& blocked, Fd cwd) {
     say("event loop: %s", err->c_str());
     return false;
   }
+  open_oom_watch(st.oom);  // the count before anything starts
   return wire(st);
 }
 

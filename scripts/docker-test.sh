@@ -405,6 +405,23 @@ check "--check: its line in docker inspect" \
 echo "exit 0" >&4; exec 4>&-
 kill "$events_pid" 2>/dev/null; wait "$events_pid" 2>/dev/null
 
+# --- 13b. OOM kills under docker run --memory (SPEC §17) -------------------
+# The command itself: the scratch image's helper takes memory until the
+# kernel kills it. Then an orphan (dock reaps it) with --oom-stop.
+out=$(docker run --rm --memory 32m -e DOCK_NOTIFY=0 dock-test-scratch:latest /bin/helper hog 2>&1); status=$?
+check "OOM kill under docker run --memory 32m: exit 137 (got $status)" test "$status" = 137
+check "... dock says so ($(grep -m1 OOM <<<"$out"))" \
+  grep -q "^dock: /bin/helper was killed by the OOM killer (memory.max 32M, peak " <<<"$out"
+start=$(ms)
+out=$(docker run --rm --memory 32m -e DOCK_OOM_STOP=1 "$image" \
+  sh -c '(sh -c "x=a; while :; do x=\$x\$x; done" &); sleep 30' 2>&1); status=$?
+oom_ms=$(( $(ms) - start ))
+check "--oom-stop: an orphan OOM-killed stops the command (status $status in $oom_ms ms, not 30 s)" \
+  test "$status" = 143 -a "$oom_ms" -lt 20000
+check "... named by pid and name, and the stop said ($(grep -m1 OOM <<<"$out"))" \
+  bash -c 'grep -q "^dock: pid [0-9]* (sh) was killed by the OOM killer (memory.max 32M" <<<"$1" &&
+           grep -q "^dock: --oom-stop: stopping sh as SIGTERM would" <<<"$1"' _ "$out"
+
 # --- 14. docker stop with --stop-delay 2s ---------------------------------
 c=$(run_d -e DOCK_STOP_DELAY=2s -e DOCK_READY_FILE=/run/dock.ready "$image" sh -c "$(cat <<'SH'
 trap 'echo got TERM; exit 0' TERM; echo up; while :; do sleep 1000 & wait; done

@@ -69,3 +69,92 @@ TEST_CASE("--cgroup-env: DOCK_CPUS and DOCK_MEMORY_MAX from the container's limi
   Proc q = run_dock({"--", "sh", "-c", "echo cpus=${DOCK_CPUS-unset} mem=${DOCK_MEMORY_MAX-unset}"}, {.pid1 = pid1});
   CHECK(q.out_buf == "cpus=unset mem=unset\n");
 }
+
+namespace {
+
+// The memory limit of the OOM cases: small, but dock's own memory must
+// stay far below it, or the OOM killer could pick dock rather than the
+// hog -- the sanitizers' shadow memory and qemu's are dock's here.
+long oom_limit_mib() { return memory_is_docks() ? 32 : 256; }
+
+std::string oom_limits() { return "(memory.max " + std::to_string(oom_limit_mib()) + "M, peak "; }
+
+// The OOM line for the command ./tests/helper, up to the peak (which
+// moves by a page or two).
+std::string helper_oom() { return "dock: ./tests/helper was killed by the OOM killer " + oom_limits(); }
+
+// Whether `err` has "dock: pid N (NAME) was killed by the OOM killer (memory.max ...".
+bool says_pid_killed(const std::string& err, const std::string& name) {
+  const size_t at = err.find("dock: pid ");
+  if (at == std::string::npos) return false;
+  size_t i = at + 10;
+  while (i < err.size() && std::isdigit(static_cast<unsigned char>(err[i]))) ++i;
+  const std::string rest = " (" + name + ") was killed by the OOM killer " + oom_limits();
+  return i > at + 10 && err.compare(i, rest.size(), rest) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("OOM kills: the command killed by the OOM killer is said, exit 137, crashed says oom_kill", "[oom][hook][pid1]") {
+  const bool pid1 = each_mode();
+  TestCgroup cg(-1, oom_limit_mib() << 20);
+  if (!cg.made) return skip("OOM kills: no cgroup v1 memory hierarchy to make a child cgroup in");
+  HttpServer server;
+  Proc p = run_wrapped(cg.enter(), {"--web-hook", server.url(), "--", helper(), "hog"}, {.pid1 = pid1});
+  INFO(p.err_buf);
+  CHECK(p.exit_code() == 137);
+  CHECK(p.err_buf.find(helper_oom()) != std::string::npos);
+  REQUIRE(server.wait_requests(3));
+  CHECK(statuses(server) == std::vector<std::string>{"starting", "running", "crashed"});
+  const Json crashed = ps_of(server.requests()[2]);
+  REQUIRE(crashed.get("oom_kill"));
+  CHECK(crashed.get("oom_kill")->boolean);
+  CHECK(crashed.get("exit_code")->number == 137);
+  // SIGKILL from anyone else is no OOM kill.
+  HttpServer other;
+  Proc q = run_wrapped(cg.enter(), {"--web-hook", other.url(), "--", "sh", "-c", "kill -KILL $$"}, {.pid1 = pid1});
+  CHECK(q.exit_code() == 137);
+  CHECK(q.err_buf.find("OOM") == std::string::npos);
+  REQUIRE(other.wait_requests(3));
+  CHECK_FALSE(ps_of(other.requests()[2]).get("oom_kill"));
+}
+
+TEST_CASE("OOM kills: any process of the container is said; --oom-stop stops the command as SIGTERM would", "[oom][pid1]") {
+  const bool pid1 = each_mode();
+  TestCgroup cg(-1, oom_limit_mib() << 20);
+  if (!cg.made) return skip("OOM kills: no cgroup v1 memory hierarchy to make a child cgroup in");
+  // An orphan (dock reaps it): named by pid and name; the command runs on.
+  const std::string orphan_hog = "(" + helper() + " hog &); echo started; read x; echo still here";
+  {
+    Proc p = Proc::start(wrapped(cg.enter(), {"--", "sh", "-c", orphan_hog}), dock_options({.pid1 = pid1}));
+    REQUIRE(p.wait_out("started\n"));
+    REQUIRE(p.wait_err("was killed by the OOM killer"));
+    REQUIRE(p.wait_err(")\n"));
+    INFO(p.err_buf);
+    CHECK(says_pid_killed(p.err_buf, "helper"));
+    p.send("go\n");
+    CHECK(p.wait_out("still here\n"));
+    CHECK(p.exit_code() == 0);
+  }
+  // --oom-stop: the command gets the stop, after --stop-delay.
+  {
+    Proc p = Proc::start(wrapped(cg.enter(), {"-d", "--oom-stop", "--stop-delay", "200ms", "--", "sh", "-c", orphan_hog}),
+                         dock_options({.pid1 = pid1}));
+    CHECK(p.exit_code() == 128 + SIGTERM);  // sh's read ends by the SIGTERM
+    p.drain();
+    INFO(p.err_buf);
+    CHECK(says_pid_killed(p.err_buf, "helper"));
+    CHECK(p.err_buf.find("dock: --oom-stop: stopping sh as SIGTERM would\n") != std::string::npos);
+    CHECK(p.err_buf.find("forwarding it in 200 ms (--stop-delay)") != std::string::npos);
+    CHECK(p.out_buf.find("still here") == std::string::npos);
+  }
+  // A worker its own parent reaps: said when the command ends.
+  {
+    Proc p = run_wrapped(cg.enter(), {"--", "sh", "-c", helper() + " hog; echo worker $?"}, {.pid1 = pid1});
+    INFO(p.err_buf);
+    CHECK(p.exit_code() == 0);
+    CHECK(p.out_buf == "hogging\nworker 137\n");
+    CHECK(p.err_buf.find("dock: 1 process of the container was killed by the OOM killer while sh ran " + oom_limits()) !=
+          std::string::npos);
+  }
+}

@@ -534,6 +534,17 @@ int mode_notify_listen(const char* path) {
   }
 }
 
+// Takes memory a MiB at a time, touching every page, until the kernel
+// stops it (an OOM kill in a cgroup with a small memory limit).
+int mode_hog() {
+  line("hogging");
+  for (;;) {
+    char* block = static_cast<char*>(std::malloc(1 << 20));
+    if (block == nullptr) return 3;
+    std::memset(block, 1, 1 << 20);
+  }
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "notify") return mode_notify();
@@ -547,6 +558,7 @@ int main(int argc, char** argv) {
     return mode_record(grandchild, use_stdin);
   }
   if (mode == "leftovers") return mode_leftovers();
+  if (mode == "hog") return mode_hog();
   if (mode == "pid-reuse") return mode_pid_reuse();
   if (mode == "orphans") return mode_orphans(argc > 2 ? std::atol(argv[2]) : 1000);
   if (mode == "orphan-ppid") return mode_orphan_ppid();

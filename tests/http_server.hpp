@@ -134,7 +134,8 @@ class HttpServer {
 // A minimal JSON reader for the hook's bodies: objects, arrays, strings
 // (with \" \\ \uXXXX escapes), integers. Anything else fails the parse.
 struct Json {
-  enum Kind { Null, Number, String, Array, Object } kind = Null;
+  enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
+  bool boolean = false;
   long long number = 0;
   std::string text;
   std::vector<Json> items;                            // Array
@@ -190,6 +191,13 @@ struct Json {
       j.number = std::atoll(std::string(s.substr(start, i - start)).c_str());
       return j;
     }
+    for (std::string_view word : {"true", "false"})
+      if (s.substr(i, word.size()) == word) {
+        i += word.size();
+        j.kind = Bool;
+        j.boolean = word == "true";
+        return j;
+      }
     const char close = s[i] == '{' ? '}' : s[i] == '[' ? ']' : 0;
     if (close == 0) return std::nullopt;
     j.kind = close == '}' ? Object : Array;

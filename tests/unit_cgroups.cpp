@@ -76,3 +76,24 @@ TEST_CASE("cgroup limits as the kernel writes them", "[cgroups]") {
 }
 
 }  // namespace
+
+TEST_CASE("the OOM killer's count in v1 memory.oom_control and v2 memory.events", "[oom]") {
+  // v1, this machine's and Docker's here (kernel 4.13 on).
+  CHECK(parse_oom_kills("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n") == 3u);
+  // v2, with oom_group_kill (5.19 on) after it.
+  CHECK(parse_oom_kills("low 0\nhigh 12\nmax 40\noom 2\noom_kill 2\noom_group_kill 0\n") == 2u);
+  CHECK(parse_oom_kills("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n") == 0u);
+  CHECK_FALSE(parse_oom_kills("oom_kill_disable 0\nunder_oom 0\n"));  // before 4.13
+  CHECK_FALSE(parse_oom_kills("oom_kill x\n"));
+  CHECK_FALSE(parse_oom_kills(""));
+}
+
+TEST_CASE("memory sizes as limits are written", "[oom]") {
+  CHECK(memory_text(900) == "900B");
+  CHECK(memory_text(2048) == "2K");
+  CHECK(memory_text(32u << 20) == "32M");
+  CHECK(memory_text((32u << 20) - 4096) == "31M");  // a page short: below
+  CHECK(memory_text(268435456) == "256M");
+  CHECK(memory_text(1610612736) == "1.5G");
+  CHECK(memory_text(uint64_t(3) << 40) == "3T");
+}

@@ -151,6 +151,8 @@ TEST_CASE("the hook body: statuses, exit code and signal", "[hook]") {
         R"({"ps":{"status":"crashed","pid":42,"exit_code":3,"net_interfaces":[]}})");
   CHECK(hook_body("crashed", 7, SIGKILL, none) ==  // a wait status of "killed by SIGKILL"
         R"({"ps":{"status":"crashed","pid":7,"exit_code":137,"signal":"SIGKILL","net_interfaces":[]}})");
+  CHECK(hook_body("crashed", 7, SIGKILL, none, true) ==  // the OOM killer's (section 13)
+        R"({"ps":{"status":"crashed","pid":7,"exit_code":137,"signal":"SIGKILL","oom_kill":true,"net_interfaces":[]}})");
   std::vector<NetInterface> two{{"eth0", "172.17.0.2", "fe80::42:acff:fe11:2", true}, {"lo", "127.0.0.1", "", false}};
   CHECK(hook_body("running", 1, std::nullopt, two) ==
         R"({"ps":{"status":"running","pid":1,"net_interfaces":[{"name":"eth0","ipv4":"172.17.0.2","ipv6":"fe80::42:acff:fe11:2"},{"name":"lo","ipv4":"127.0.0.1"}]}})");
