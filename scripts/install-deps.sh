@@ -28,6 +28,8 @@ clang                # libFuzzer targets (make fuzz)
 libclang-rt-14-dev   # ... and their runtimes: libFuzzer, ASan, UBSan for clang 14
 valgrind             # memcheck of the core scenarios (scripts/valgrind-check.sh)
 podman               # podman run --init and --sdnotify=container with dock (scripts/podman-test.sh)
+catatonit            # ... podman kube play's pause container; also a peer of scripts/bench.sh
+curl                 # ... Podman turns an httpGet probe into curl inside the container
 g++-aarch64-linux-gnu  # the aarch64 builds of make dist
 libssl-dev:arm64     # ... OpenSSL and zlib for the static aarch64 build (Debian multiarch)
 zlib1g-dev:arm64
@@ -38,7 +40,6 @@ if [ "${1:-}" = bench ]; then
   packages="$packages
 tini                 # the peers of scripts/bench.sh (tini and tini-static)
 dumb-init
-catatonit
 "
 fi
 

@@ -137,4 +137,59 @@ echo "exit 0" >&3; exec 3>&-
 wait "$podman_run"
 check "--sdnotify=container: podman run ends with the command's status" test $? = 0
 
+# --- 3. the README's Kubernetes Pods, as written, under podman kube play ----
+# Every ```yaml kube block of README.md is a whole Pod. The image it names,
+# registry.example/web:1.4, is made here: dock (also as /bin/dock, for an
+# ENTRYPOINT ["dock", "--"]), the helper as /web (`/web --port 8080`
+# listens until a signal), busybox for Podman's CMD-SHELL health checks,
+# curl with its libraries for the httpGet probes Podman turns into curl,
+# and /run mode 1777. kube play takes no --ulimit: a containers.conf of the
+# test's own gives the limits.
+kube_root="$ctx/kube-root"
+cp -a "$root" "$kube_root"
+chmod 1777 "$kube_root/run"
+cp "$kube_root/bin/helper" "$kube_root/web"
+ln -s ../dock "$kube_root/bin/dock"
+curl_bin=$(command -v curl) || skip "curl is needed for the httpGet probes (scripts/install-deps.sh installs it)"
+cp "$curl_bin" "$kube_root/bin/curl"
+for lib in $(ldd "$curl_bin" | grep -o '/[^ ]*'); do
+  mkdir -p "$kube_root$(dirname "$lib")"
+  cp -L "$lib" "$kube_root$lib"
+done
+tar -C "$kube_root" -c . | "${podman[@]}" import --change 'ENV PATH=/bin' --change 'ENTRYPOINT ["dock", "--"]' \
+  --change 'CMD ["/web", "--port", "8080"]' - registry.example/web:1.4 >/dev/null 2>&1
+printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n' >"$ctx/containers.conf"
+export CONTAINERS_CONF="$ctx/containers.conf"
+awk -v dir="$ctx" '/^```yaml kube/ { n++; f = dir "/pod-" n ".yaml"; printf "" > f; print NR > (f ".line"); next }
+                   /^```/ { f = "" } f { print > f }' README.md
+pods=0
+for pod in "$ctx"/pod-*.yaml; do
+  [ -e "$pod" ] || break
+  pods=$((pods + 1))
+  at="README Pod at line $(cat "$pod.line")"
+  name=$(sed -n 's/^metadata: {name: \([a-z0-9-]*\)}$/\1/p' "$pod")
+  container="$name-$(sed -n 's/^  - name: \([a-z0-9-]*\)$/\1/p' "$pod" | head -n 1)"
+  delay=$(grep -o -E '(stop-delay", "|DOCK_STOP_DELAY, value: )[0-9]+s' "$pod" | grep -o -E '[0-9]+s$' | tr -d s)
+  check "$at: podman kube play starts it" \
+    bash -c '"${@:2}" kube play --network none "$1" >/dev/null 2>"$1.log"' _ "$pod" "${podman[@]}"
+  # Podman's health check is the livenessProbe; there is no event for it
+  # turning healthy, so it is asked a few times a second, for 10 s at most.
+  healthy=1
+  for _ in $(seq 50); do
+    "${podman[@]}" healthcheck run "$container" >/dev/null 2>&1 && { healthy=0; break; }
+    sleep 0.2
+  done
+  check "$at: its livenessProbe turns healthy ($(sed -n 's/^ *\(exec\|httpGet\): .*/\1/p' "$pod" | tail -n 1))" test "$healthy" = 0
+  if grep -q 'httpGet: {path: /ready' "$pod"; then
+    out=$("${podman[@]}" exec "$container" curl -s -f http://localhost:8081/ready 2>&1)
+    check "$at: its readinessProbe's GET /ready answers 200 in the pod ($out)" test "$out" = ready
+  fi
+  start=$(ms); "${podman[@]}" pod stop "$name" >/dev/null 2>&1; took=$(( $(ms) - start ))
+  status=$("${podman[@]}" inspect -f '{{.State.ExitCode}}' "$container" 2>/dev/null)
+  check "$at: podman pod stop: SIGTERM after --stop-delay ${delay:-0}s, status 143 ($took ms, $status)" \
+    test "$status" = 143 -a "$took" -ge "$(( ${delay:-0} * 1000 - 100 ))" -a "$took" -lt "$(( ${delay:-0} * 1000 + 4000 ))"
+  "${podman[@]}" kube down "$pod" >/dev/null 2>&1
+done
+check "every README Kubernetes Pod ran ($pods)" test "$pods" -ge 3
+
 echo "podman: $passed passed, $failed failed"

@@ -111,7 +111,8 @@ for f in "$work"/blocks/*; do
   b=$(basename "$f"); at=$(line_of "${b%%.*}")
   # Options after a `dock` word (a shell line or an exec-form array), up to
   # the command; variables anywhere.
-  for opt in $(grep -oE '(^|[ /"[])dock"?,? ([^|#]*)' "$f" | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+  for opt in $(grep -oE '(^|[ /"[])dock"?,? ([^|#]*)' "$f" | sed -E 's/("--"|[[:space:]]--([[:space:]]|$)).*//' |
+    grep -oE -- '--[a-z][a-z-]*' | sort -u); do
     grep -qE -- "(^| )$opt([ =[,]|$)" <<<"$help" || unknown+=" $opt (line $at)"
   done
   for var in $(grep -oE 'DOCK_[A-Z_]+' "$f" | sort -u); do
