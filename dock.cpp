@@ -5208,8 +5208,9 @@ void answer_health_client(HealthServer& h, Loop& loop, size_t i, const HealthReq
   const Readiness& r = *h.ready;
   const bool live = r.child > 0 && !r.stopped && !r.stopping;
   const HealthAnswer a = health_answer(req, req.path == "/ready" ? health_not_ready(*h.ready) : std::string(), live);
-  debug("--health-port: %.*s %.*s: %d", int(std::min<size_t>(req.method.size(), 16)), req.method.data(),
-        int(std::min<size_t>(req.path.size(), 64)), req.path.data(), a.status);
+  if (g_debug)
+    debug("--health-port: %s %s: %d", escape_controls(req.method.substr(0, 16)).c_str(),
+          escape_controls(req.path.substr(0, 64)).c_str(), a.status);
   const std::string text = health_response(a, req.method == "HEAD");
   [[maybe_unused]] ssize_t n = ::send(c.fd.get(), text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   ::shutdown(c.fd.get(), SHUT_WR);
@@ -7322,6 +7323,9 @@ bool check_together(ArgParser& ap) {
                                         " (rotation is for a log file)" + (io_var ? "; " + io + "=" + c.io.url : ""));
   }
   if (c.log_keep_set && !c.rotating()) return ap.fail(ap.named("log-keep"), "needs --log-rotate or --log-max-size");
+  if (c.health_port != 0 && c.health_port == c.bind_port)
+    return ap.fail(ap.named("health-port"), "port " + std::to_string(c.health_port) +
+                                                " is --bind-port's, the command's own: dock would take it first");
   return false;
 }
 

@@ -205,7 +205,7 @@ for ((r = 0; r < mem_rounds; r++)); do
 done
 # dock with the options that add a descriptor to its loop (a listening
 # socket): still no wake-up while nothing happens.
-health_opts="--health-port 127.0.0.1:$((20000 + $$ % 10000))"
+health_opts="--health-port 127.0.0.1:$((20000 + $$ % 10000)) --oom-stop"
 for ((r = 0; r < idle_rounds; r++)); do
   for i in "${inits[@]}"; do
     collect "$i" "$($B idle "$idle_s" ${how[$i]})" cpu_ticks wakeups

@@ -553,4 +553,8 @@ TEST_CASE("--health-port: one address; a port taken is said before anything star
   CHECK(bad.exit_code() == 2);
   CHECK(bad.err_buf.find("dock: --health-port: 'localhost:8081': 'localhost' is not an IP address") == 0);
   CHECK(bad.out_buf.empty());
+  Proc same = run_dock({"--health-port", "8080", "--bind-port", "8080", "--", "sh", "-c", "echo started"});
+  CHECK(same.exit_code() == 2);
+  CHECK(same.err_buf == "dock: --health-port: port 8080 is --bind-port's, the command's own: dock would take it first\n");
+  CHECK(same.out_buf.empty());
 }
