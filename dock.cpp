@@ -6752,9 +6752,9 @@ CgroupLimits read_cgroup_limits() {
 //
 // The kernel counts the processes its OOM killer killed in a cgroup (v2
 // memory.events, v1 memory.oom_control: "oom_kill N"). dock reads the
-// count before anything starts, and again only when it reaps a process
-// that SIGKILL ended -- what the OOM killer sends -- and when the command
-// ends: no polling. A count that rose at a reap names that process; its
+// count as the first process starts, and again only when it reaps a
+// process that SIGKILL ended -- what the OOM killer sends -- and when the
+// command ends: no polling. A count that rose at a reap names that process; its
 // name is read before it is reaped (Init::peek_kills).
 
 // "oom_kill N" of memory.events or memory.oom_control; nullopt: none.
@@ -6786,6 +6786,7 @@ struct OomWatch {
   std::string max_file, peak_file;
   uint64_t kills = 0;   // the count last read
   bool seen = false;    // a kill since dock started
+  bool opened = false;  // the count was read once
 };
 
 // The memory cgroup's counter, read now; nothing when it cannot be read.
@@ -7482,6 +7483,17 @@ void oom_stop(State& st) {
   post(st.init, Event::StopAsked);
 }
 
+// The count as the first process starts (a setup program or the
+// command): read just after the spawn, so the command does not wait for
+// it (a fresh process's first /proc and cgroup reads take a few hundred
+// microseconds), and before anything can have been reaped.
+void watch_oom_kills(State& st) {
+  if (st.oom.opened) return;
+  st.oom.opened = true;
+  open_oom_watch(st.oom);
+  st.init.peek_kills = !st.oom.counter.empty();
+}
+
 // A process SIGKILL ended, not yet reaped: the OOM killer's when its count rose.
 void on_killed(State& st, pid_t pid) {
   const uint64_t more = new_oom_kills(st.oom);
@@ -7512,6 +7524,7 @@ void on_lifecycle(State& st, Event e) {
   switch (e) {
     case Event::WaitOver:
       setup_next(st.setup);
+      if (init.program > 0) watch_oom_kills(st);
       break;
     case Event::SetupDone:
       start_command(st);
@@ -7521,6 +7534,7 @@ void on_lifecycle(State& st, Event e) {
     case Event::Started:
       debug("started %s as %d%s", st.cfg.command[0], init.child, init.pid1 ? " (dock is PID 1)" : " (dock is a subreaper)");
       start_readiness(st.ready, st.loop, init.child);
+      watch_oom_kills(st);
       break;
     case Event::StopAsked:
       unready(st.ready, st.loop);
@@ -7593,7 +7607,6 @@ bool wire(State& st) {
   st.init.on_program_end = callback<on_program_end>(st);
   st.init.on_swept = callback<on_swept>(st);
   st.init.on_killed = callback<on_killed, pid_t>(st);
-  st.init.peek_kills = !st.oom.counter.empty();
   st.teardown.x.slot = add_handler(loop, handler<exchange_progress>(st.teardown.x));
   st.teardown.x.on_end = callback<on_teardown_answer, int, const std::string&, bool>(st.teardown);
   st.teardown.timer = add_timer(loop, handler<on_teardown_deadline>(st.teardown));
@@ -7976,7 +7989,6 @@ bool open_loop_and_wire(State& st, const sigset_t& blocked, Fd cwd) {
     say("event loop: %s", err->c_str());
     return false;
   }
-  open_oom_watch(st.oom);  // the count before anything starts
   return wire(st);
 }
 
