@@ -7489,8 +7489,8 @@ void oom_stop(State& st) {
 // microseconds), and before anything can have been reaped.
 void watch_oom_kills(State& st) {
   if (st.oom.opened) return;
+  open_oom_watch(st.oom);  // replaces the whole watch
   st.oom.opened = true;
-  open_oom_watch(st.oom);
   st.init.peek_kills = !st.oom.counter.empty();
 }
 
