@@ -46,8 +46,10 @@
 //   6. Io targets and TLS: URLs, names resolved off the loop (Lookup),
 //      each address in turn (Dial), TLS, the hang-up
 //        --io
-//   7. Lines: streams, sinks, emit(), pump(), the exit drain
-//        --stdout-prefix --stderr-prefix
+//   7. Lines: streams, sinks, emit(), pump(), the exit drain; the
+//      collectors: their buffer of records, syslog framing, reconnecting
+//        --stdout-prefix --stderr-prefix --timestamps --log-to --log-buffer
+//        --log-tag
 //   8. Input and terminal: the feed into the child's stdin, the pty
 //        --tty
 //   9. Rotation: archive names, rotate, compress, prune
@@ -456,6 +458,25 @@ std::optional<int64_t> parse_size(std::string_view s) {
   auto n = parse_uint(s, kMaxBytes);
   if (!n || *n > kMaxBytes / scale) return std::nullopt;
   return *n * scale;
+}
+
+// "60s", "1500ms": a duration as the user would write it.
+std::string duration_text(int64_t ms) {
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// A size as limits are written: 256M, 1.5G, 512K, 900B.
+std::string memory_text(uint64_t bytes) {
+  constexpr std::string_view units = "KMGTP";
+  if (bytes < 1024) return std::to_string(bytes) + "B";
+  uint64_t whole = bytes, scale = 1;
+  size_t u = 0;
+  for (; whole >= 1024 * 1024 && u + 1 < units.size(); ++u) whole /= 1024, scale *= 1024;
+  whole /= 1024;
+  scale *= 1024;
+  std::string text = std::to_string(whole);
+  if (whole < 10 && bytes % scale != 0) text += "." + std::to_string(bytes % scale * 10 / scale);
+  return text + units[u];
 }
 
 std::optional<bool> parse_bool(std::string_view s) {
@@ -2246,8 +2267,8 @@ Error resolve_by(const std::string& host, const std::string& port, int family, i
 
 // A non-blocking socket whose connect() to `a` has started (or is done);
 // an empty Fd and `err` when it could not start.
-Fd start_connect(const Address& a, int& err) {
-  Fd fd(::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+Fd start_connect(const Address& a, int& err, int type = SOCK_STREAM) {
+  Fd fd(::socket(a.addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   err = fd ? 0 : errno;
   if (fd && ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) != 0 && errno != EINPROGRESS &&
       errno != EAGAIN) {
@@ -2270,6 +2291,7 @@ struct Dial {
   std::vector<Address> addresses;
   size_t next = 0;  // the address being tried, or to be tried next
   std::string why;  // why the last one could not be reached
+  int type = SOCK_STREAM;  // SOCK_DGRAM: a connected UDP socket
 };
 
 void dial_start(Dial& d) {
@@ -2282,7 +2304,7 @@ void dial_start(Dial& d) {
 Fd dial_next(Dial& d) {
   for (; d.next < d.addresses.size(); ++d.next) {
     int err = 0;
-    Fd fd = start_connect(d.addresses[d.next], err);
+    Fd fd = start_connect(d.addresses[d.next], err, d.type);
     if (fd) return fd;
     d.why = std::strerror(err);
   }
@@ -2637,10 +2659,23 @@ void on_hangup_deadline(Link& l) {
 // stream ever waits for the other, and a command that never ends a stdout
 // line (a progress bar) cannot hold its stderr back.
 
-// --stdout-prefix, --stderr-prefix.
+// A collector --log-to names.
+struct LogTarget {
+  IoTarget at;            // where: Tcp*, Tls or Unix; `url` as given
+  bool syslog = false;    // RFC 5424 messages, octet-counted on a stream (RFC 6587)
+  bool datagram = false;  // syslog+udp: one datagram a message (RFC 5426)
+};
+
+// --stdout-prefix, --stderr-prefix, --timestamps; --log-to, --log-buffer,
+// --log-tag.
 struct LinesConfig {
   std::string stdout_prefix;                 // rendered; empty: none
   std::optional<std::string> stderr_prefix;  // rendered; unset: stdout's
+  bool timestamps = false;
+  std::vector<LogTarget> log_to;
+  size_t log_buffer = 1 << 20;
+  bool log_buffer_set = false;
+  std::string log_tag;  // syslog's APP-NAME; empty: the command's base name
   [[nodiscard]] bool prefixing() const { return !stdout_prefix.empty() || stderr_prefix.has_value(); }
 };
 
@@ -2693,6 +2728,106 @@ Error parse_stderr_prefix(std::string_view value, LinesConfig& c) {
   return {};
 }
 
+// The prefix as a collector gets it: without its colour's escapes.
+std::string plain_prefix(std::string_view rendered) {
+  std::string plain;
+  for (size_t i = 0; i < rendered.size(); ++i) {
+    if (rendered.substr(i, 2) == "\x1b[") {
+      const size_t m = rendered.find('m', i);
+      if (m != std::string_view::npos) {
+        i = m;
+        continue;
+      }
+    }
+    plain += rendered[i];
+  }
+  return plain;
+}
+
+constexpr size_t kMaxCollectors = 4;
+
+// The well-known ports: syslog over TCP and UDP 514 (RFC 5426, and what
+// rsyslog and syslog-ng listen on), over TLS 6514 (RFC 5425).
+constexpr std::string_view kSyslogPort = "514", kSyslogTlsPort = "6514";
+
+// --log-to URL: tcp://, tls://, unix:// (the lines as they are), or
+// syslog+tcp://, syslog+tls://, syslog+udp:// (RFC 5424 messages; the port
+// may be left out).
+Error parse_log_to_url(std::string_view url, LogTarget& t) {
+  t = LogTarget{};
+  const size_t sep = url.find("://");
+  if (sep == std::string_view::npos)
+    return std::string("not a URL (tcp://HOST:PORT, tls://, unix:///PATH, syslog+tcp://HOST[:PORT], syslog+tls://, "
+                       "syslog+udp://)");
+  const std::string_view scheme = url.substr(0, sep);
+  std::string carrier(scheme);
+  if (scheme.size() > 7 && iequals(scheme.substr(0, 7), "syslog+")) {
+    t.syslog = true;
+    carrier = std::string(scheme.substr(7));
+    t.datagram = iequals(carrier, "udp");
+    if (t.datagram) carrier = "tcp";
+    else if (!iequals(carrier, "tcp") && !iequals(carrier, "tls"))
+      return "unknown scheme '" + std::string(scheme) + "' (syslog+tcp, syslog+tls, syslog+udp)";
+  } else if (iequals(scheme, "file") || iequals(scheme, "udp")) {
+    return "unknown scheme '" + std::string(scheme) +
+           "' (tcp, tls, unix, syslog+tcp, syslog+tls, syslog+udp; a file is --io's)";
+  }
+  std::string rest(url.substr(sep + 3));
+  Error err = parse_io_url(carrier + "://" + rest, t.at);
+  if (err && t.syslog && *err == "missing port (HOST:PORT)") {  // the well-known port
+    const size_t q = rest.find('?');
+    std::string hp = rest.substr(0, q);
+    if (!hp.empty() && hp.back() == '/') hp.pop_back();
+    const std::string query = q == std::string::npos ? "" : rest.substr(q);
+    const std::string_view port = t.at.scheme == Scheme::Tls ? kSyslogTlsPort : kSyslogPort;
+    err = parse_io_url(carrier + "://" + hp + ":" + std::string(port) + query, t.at);
+  }
+  if (err) return err;
+  if (t.at.scheme == Scheme::File) return std::string("a file is --io's: --log-to sends to a collector");
+  t.at.url = std::string(url);
+  return {};
+}
+
+Error parse_log_to(std::string_view value, LinesConfig& c) {
+  if (c.log_to.size() == kMaxCollectors) return "at most " + std::to_string(kMaxCollectors) + " collectors";
+  LogTarget t;
+  if (auto err = parse_log_to_url(value, t)) return "'" + std::string(value) + "': " + *err;
+  c.log_to.push_back(std::move(t));
+  return {};
+}
+
+constexpr size_t kMinLogBuffer = 4096, kMaxLogBuffer = size_t(1) << 30;
+
+Error parse_log_buffer(std::string_view value, LinesConfig& c) {
+  if (parse_uint(value)) return std::string(value) + " needs a unit, e.g. " + std::string(value) + "K";
+  auto n = parse_size(value);
+  if (!n || *n < int64_t(kMinLogBuffer) || *n > int64_t(kMaxLogBuffer))
+    return "'" + std::string(value) + "' is not a size from 4k to 1g (e.g. 1m, 256k)";
+  c.log_buffer = size_t(*n);
+  c.log_buffer_set = true;
+  return {};
+}
+
+// RFC 5424's APP-NAME: 1 to 48 printable US-ASCII characters, no space.
+constexpr size_t kMaxTag = 48;
+
+Error parse_log_tag(std::string_view value, LinesConfig& c) {
+  if (value.empty() || value.size() > kMaxTag) return "'" + std::string(value) + "' is not 1 to 48 characters";
+  for (char ch : value)
+    if (ch <= ' ' || ch > '~') return "'" + std::string(value) + "': printable ASCII without spaces only (RFC 5424)";
+  c.log_tag = std::string(value);
+  return {};
+}
+
+// The default tag: the command's base name, made a valid APP-NAME.
+std::string default_tag(std::string_view command) {
+  if (const size_t slash = command.rfind('/'); slash != std::string_view::npos) command.remove_prefix(slash + 1);
+  std::string tag(command.substr(0, kMaxTag));
+  for (char& ch : tag)
+    if (ch <= ' ' || ch > '~') ch = '_';
+  return tag.empty() ? std::string("-") : tag;
+}
+
 constexpr size_t kLineMax = 64 * 1024;        // a partial line goes out at this size
 constexpr size_t kSinkCapacity = 256 * 1024;  // bytes waiting for a slow target
 constexpr int64_t kPartialLineMs = 100;       // a partial line goes out after this
@@ -2701,39 +2836,272 @@ constexpr int64_t kDrainTimeoutMs = 5000;     // at exit, a target that takes no
 // ring, so emit() can always make progress once the ring drains.
 static_assert(kSinkCapacity >= kLineMax + kMaxPrefix + 32);
 
+// A fixed ring of bytes. Its memory is asked for once and left untouched
+// until bytes wait in it: an idle ring costs address space, not memory.
 class Ring {
  public:
-  explicit Ring(size_t capacity) : buf_(capacity) {}
+  explicit Ring(size_t capacity) : buf_(new char[capacity]), cap_(capacity) {}
   [[nodiscard]] size_t size() const { return size_; }
-  [[nodiscard]] size_t free() const { return buf_.size() - size_; }
+  [[nodiscard]] size_t capacity() const { return cap_; }
+  [[nodiscard]] size_t free() const { return cap_ - size_; }
   [[nodiscard]] bool empty() const { return size_ == 0; }
 
   void push(std::string_view data) {  // the caller checked free()
-    size_t tail = (head_ + size_) % buf_.size();
+    size_t tail = (head_ + size_) % cap_;
     for (size_t done = 0; done < data.size();) {
-      const size_t run = std::min(data.size() - done, buf_.size() - tail);
-      std::memcpy(buf_.data() + tail, data.data() + done, run);
+      const size_t run = std::min(data.size() - done, cap_ - tail);
+      std::memcpy(buf_.get() + tail, data.data() + done, run);
       done += run;
-      tail = (tail + run) % buf_.size();
+      tail = (tail + run) % cap_;
     }
     size_ += data.size();
   }
   // The queued bytes as at most two runs, oldest first.
   [[nodiscard]] std::array<iovec, 2> runs() {
-    const size_t first = std::min(size_, buf_.size() - head_);
-    return {{{buf_.data() + head_, first}, {buf_.data(), size_ - first}}};
+    const size_t first = std::min(size_, cap_ - head_);
+    return {{{buf_.get() + head_, first}, {buf_.get(), size_ - first}}};
+  }
+  // Copies `n` queued bytes from `offset` on (the caller checked size()).
+  void copy_out(size_t offset, size_t n, char* to) const {
+    size_t at = (head_ + offset) % cap_;
+    for (size_t done = 0; done < n;) {
+      const size_t run = std::min(n - done, cap_ - at);
+      std::memcpy(to + done, buf_.get() + at, run);
+      done += run;
+      at = (at + run) % cap_;
+    }
   }
   void consume(size_t n) {
-    head_ = (head_ + n) % buf_.size();
+    head_ = (head_ + n) % cap_;
     size_ -= n;
     if (size_ == 0) head_ = 0;
   }
   void clear() { head_ = size_ = 0; }
 
  private:
-  std::vector<char> buf_;
+  std::unique_ptr<char[]> buf_;
+  size_t cap_;
   size_t head_ = 0, size_ = 0;
 };
+
+// ---- collectors: what --log-to keeps and frames ----
+//
+// Each collector keeps the lines it has not taken in a ring of
+// --log-buffer bytes, a record per line: its length, the time it was
+// read, whether stdout or stderr wrote it, and the line without its
+// newline. A line that does not fit drops the oldest whole records, which
+// are counted with the times of the first and the last dropped; so memory
+// stays put however long the collector is away, and the command never
+// waits for it. Records are framed only on their way out, into a stage of
+// fixed size: a line as it is (with --timestamps' time), or an RFC 5424
+// message (octet-counted on a stream, one datagram each over UDP). When
+// the connection is lost, the framed records wholly written are the
+// collector's; the one it was in the middle of is sent again whole on the
+// next connection, so no line reaches it split or twice. Before the first
+// line after a gap, one line says how many were dropped and between when.
+
+enum class LineKind : uint8_t { Out, Err, Dock };
+
+constexpr size_t kRecordHead = 4 + 8 + 1;  // a record: its text's length, read time (µs), kind
+constexpr size_t kMaxLineText = kLineMax + kMaxPrefix;  // a line as a collector gets it, at most
+constexpr size_t kMaxFrameHead = 400;  // "LEN <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - ", at most
+constexpr size_t kStageCapacity = 64 * 1024 + kMaxLineText + kMaxFrameHead + 1;
+constexpr size_t kMaxStaged = 1024;    // framed records in the stage, at most
+constexpr size_t kDatagramMax = 65507;  // the largest UDP payload (IPv4)
+
+// RFC 3339 in UTC with `digits` (3 or 6) of the second: 2026-12-03T17:46:31.123Z.
+constexpr size_t kLineStampLen = 24;  // with milliseconds
+size_t rfc3339(int64_t us, int digits, char* out) {
+  const time_t secs = time_t(us / 1'000'000);
+  tm t{};
+  ::gmtime_r(&secs, &t);
+  const int frac = digits == 3 ? int(us % 1'000'000 / 1000) : int(us % 1'000'000);
+  const int n = std::snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%0*dZ", t.tm_year + 1900, t.tm_mon + 1,
+                              t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, digits, frac);
+  return n > 0 ? size_t(n) : 0;
+}
+
+std::string rfc3339_text(int64_t us, int digits) {
+  char buf[32];
+  return std::string(buf, rfc3339(us, digits, buf));
+}
+
+int64_t realtime_us() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+enum class CollectorStep { Waiting, Resolving, Connecting, Handshaking, Up, Closed };
+constexpr int64_t kRetryFirstMs = 100, kRetryMaxMs = 30'000;
+
+// What a collector's lines are made of, where they wait, and the
+// connection that takes them.
+struct Collector {
+  const LogTarget* to = nullptr;
+  std::string host, tag;          // syslog's HOSTNAME and APP-NAME
+  const pid_t* procid = nullptr;  // syslog's PROCID: the command's pid
+  bool stamps = false;            // --timestamps, on a raw stream
+  Ring ring{kMinLogBuffer};       // records not framed yet
+  size_t waiting = 0;             // how many
+  std::unique_ptr<char[]> stage{new char[kStageCapacity]};  // framed records on their way
+  size_t staged = 0, sent = 0;    // bytes framed in the stage; written of them
+  std::array<uint32_t, kMaxStaged> ends{};  // where each framed record ends in the stage
+  size_t framed = 0;              // how many
+  uint64_t dropped = 0;           // since the last notice...
+  int64_t first_drop_us = 0, last_drop_us = 0;  // ... read between these
+  uint64_t dropped_total = 0;
+  // The connection, at run time.
+  CollectorStep step = CollectorStep::Waiting;
+  Dial dial;
+  Lookup lookup;
+  Fd fd;
+  Tls tls;                  // tls://, syslog+tls://: the context, prepared before anything starts
+  Slot slot = 0;            // its handler, for the lookup's pipe or the socket
+  int watched = -1;         // the descriptor armed in epoll
+  uint32_t armed = 0;
+  TimerId timer = 0;        // the next try, or the 5 s a try may take
+  int64_t backoff_ms = kRetryFirstMs;
+  bool said_away = false;   // a line said it is away; one more says when it is back
+  bool last_try = false;    // dock is exiting: one more try at most
+};
+
+void note_drop(Collector& c, int64_t us) {
+  if (c.dropped++ == 0) c.first_drop_us = us;
+  c.last_drop_us = std::max(c.last_drop_us, us);
+  ++c.dropped_total;
+}
+
+struct RecordHead {
+  uint32_t len = 0;
+  int64_t us = 0;
+  LineKind kind = LineKind::Out;
+};
+
+RecordHead head_of(const Collector& c) {
+  char raw[kRecordHead];
+  c.ring.copy_out(0, kRecordHead, raw);
+  RecordHead h;
+  std::memcpy(&h.len, raw, 4);
+  std::memcpy(&h.us, raw + 4, 8);
+  h.kind = LineKind(raw[12]);
+  return h;
+}
+
+void drop_oldest(Collector& c) {
+  const RecordHead h = head_of(c);
+  c.ring.consume(kRecordHead + h.len);
+  --c.waiting;
+  note_drop(c, h.us);
+}
+
+// A line for the collector (without its newline), read at `us`.
+void collect(Collector& c, LineKind kind, int64_t us, std::string_view text) {
+  text = text.substr(0, kMaxLineText);
+  const size_t need = kRecordHead + text.size();
+  if (need > c.ring.capacity()) return note_drop(c, us);
+  while (c.ring.free() < need) drop_oldest(c);
+  char raw[kRecordHead];
+  const auto len = uint32_t(text.size());
+  std::memcpy(raw, &len, 4);
+  std::memcpy(raw + 4, &us, 8);
+  raw[12] = char(kind);
+  c.ring.push({raw, kRecordHead});
+  c.ring.push(text);
+  ++c.waiting;
+}
+
+// The frame around a record's text: `head` before it (its size returned),
+// and how much of the text goes (all but what a datagram cannot hold).
+size_t frame_head(const Collector& c, const RecordHead& h, char* head, size_t& text_len) {
+  text_len = h.len;
+  if (!c.to->syslog) {
+    if (!c.stamps) return 0;
+    const size_t n = rfc3339(h.us, 3, head);
+    head[n] = ' ';
+    return n + 1;
+  }
+  // PRI: facility user (1); severity info (6) for stdout, err (3) for
+  // stderr, warning (4) for dock's own line.
+  const int pri = 8 + (h.kind == LineKind::Out ? 6 : h.kind == LineKind::Err ? 3 : 4);
+  char stamp[32];
+  rfc3339(h.us, 6, stamp);
+  const pid_t pid = c.procid != nullptr && *c.procid > 0 ? *c.procid : ::getpid();
+  char msg[kMaxFrameHead];
+  const int m = std::snprintf(msg, sizeof msg, "<%d>1 %s %s %s %d - - ", pri, stamp, c.host.c_str(), c.tag.c_str(),
+                              int(pid));
+  const size_t mlen = m > 0 ? std::min(size_t(m), sizeof msg - 1) : 0;
+  if (c.to->datagram) {
+    text_len = std::min<size_t>(text_len, kDatagramMax - mlen);
+    std::memcpy(head, msg, mlen);
+    return mlen;
+  }
+  const int n = std::snprintf(head, 16, "%zu ", mlen + text_len);  // RFC 6587 octet counting
+  std::memcpy(head + n, msg, mlen);
+  return size_t(n) + mlen;
+}
+
+// Frames one record into the stage; its text comes from `text` or, when
+// that is null, from the ring behind the record's head.
+void stage_one(Collector& c, const RecordHead& h, const char* text) {
+  size_t text_len = 0;
+  char* at = c.stage.get() + c.staged;
+  const size_t head = frame_head(c, h, at, text_len);
+  if (text != nullptr) std::memcpy(at + head, text, text_len);
+  else c.ring.copy_out(kRecordHead, text_len, at + head);
+  size_t n = head + text_len;
+  if (!c.to->syslog) at[n++] = '\n';
+  c.staged += n;
+  c.ends[c.framed++] = uint32_t(c.staged);
+}
+
+// Fills the stage once everything framed before is written: first the
+// line about dropped lines, if any were, then the oldest records.
+void stage_lines(Collector& c) {
+  if (c.sent < c.staged) return;
+  c.staged = c.sent = c.framed = 0;
+  if (c.dropped > 0) {
+    const std::string text = "dock: " + std::to_string(c.dropped) + (c.dropped == 1 ? " line" : " lines") +
+                             " dropped between " + rfc3339_text(c.first_drop_us, 3) + " and " +
+                             rfc3339_text(c.last_drop_us, 3) + " (collector too slow or away)";
+    stage_one(c, {uint32_t(text.size()), realtime_us(), LineKind::Dock}, text.data());
+    c.dropped = 0;
+    c.last_drop_us = 0;
+  }
+  while (c.waiting > 0 && c.framed < kMaxStaged) {
+    const RecordHead h = head_of(c);
+    if (c.framed > 0 && c.staged + kMaxFrameHead + h.len + 1 > kStageCapacity) break;
+    stage_one(c, h, nullptr);
+    c.ring.consume(kRecordHead + h.len);
+    --c.waiting;
+  }
+}
+
+// `n` more bytes of the stage are written.
+void stage_sent(Collector& c, size_t n) {
+  c.sent += n;
+  if (c.sent == c.staged) c.staged = c.sent = c.framed = 0;
+}
+
+// The connection is lost: the records wholly written are the collector's;
+// the rest, from the one it was in the middle of, go again whole.
+void stage_rewind(Collector& c) {
+  size_t done = 0;
+  while (done < c.framed && c.ends[done] <= c.sent) ++done;
+  const size_t from = done == 0 ? 0 : c.ends[done - 1];
+  std::memmove(c.stage.get(), c.stage.get() + from, c.staged - from);
+  for (size_t i = done; i < c.framed; ++i) c.ends[i - done] = uint32_t(c.ends[i] - from);
+  c.framed -= done;
+  c.staged -= from;
+  c.sent = 0;
+}
+
+// Lines the collector has not taken (a record it has in part counts).
+uint64_t lines_untaken(const Collector& c) {
+  uint64_t n = c.waiting;
+  for (size_t i = 0; i < c.framed; ++i) n += c.ends[i] > c.sent ? 1 : 0;
+  return n;
+}
 
 class Stream;
 
@@ -2761,6 +3129,14 @@ class Stream {
  public:
   bool lines = true;   // false: bytes pass as they come (no prefix anywhere)
   std::string prefix;  // rendered; empty: none
+  bool stamps = false;  // --timestamps: each line starts with the time it was read
+  LineKind kind = LineKind::Out;  // stdout's or stderr's (a terminal's: stdout's)
+  // --log-to: the collectors every whole line is copied to, and the line
+  // being put together for them (the prefix without its colour first).
+  std::vector<Collector>* taps = nullptr;
+  std::string plain;
+  std::string whole;
+  int64_t whole_us = 0;
   // The loop's side: the pipe's read end, the sink it feeds, its handler,
   // the events armed, and since when a partial line waits.
   Fd pipe;
@@ -2779,6 +3155,19 @@ class Stream {
     return {buf_.data() + len_, buf_.size() - len_};
   }
   void filled(size_t n) { len_ += n; }
+  // When the last `n` bytes filled were read (µs since the epoch): a
+  // line's time is the time its first bytes were read. Under
+  // backpressure, with more reads waiting than marks, the oldest marks
+  // merge into the next (a later time).
+  void read_at(size_t n, int64_t us) {
+    got_ += n;
+    if (marks_n_ == marks_.size()) {
+      std::move(marks_.begin() + 1, marks_.end(), marks_.begin());
+      --marks_n_;
+    }
+    marks_[marks_n_++] = {got_, us};
+  }
+  [[nodiscard]] bool timed() const { return stamps || taps != nullptr; }
   // A partial line's time is up: it goes out as it is.
   void flush_now() { flush_partial_ = true; }
   // Every writer is gone: what is left goes out as it is.
@@ -2801,7 +3190,23 @@ class Stream {
     start_ += n;
     len_ -= n;
     if (len_ == 0) start_ = 0;
+    taken_ += n;
+    size_t gone = 0;
+    while (gone < marks_n_ && marks_[gone].end <= taken_) ++gone;
+    if (gone > 0) {
+      std::move(marks_.begin() + long(gone), marks_.begin() + long(marks_n_), marks_.begin());
+      marks_n_ -= gone;
+    }
   }
+  // The read time of the next pending byte.
+  [[nodiscard]] int64_t next_read_us() const { return marks_n_ > 0 ? marks_[0].us : realtime_us(); }
+  struct Mark {
+    uint64_t end;  // the bytes read up to this read's last
+    int64_t us;
+  };
+  std::array<Mark, 16> marks_{};
+  size_t marks_n_ = 0;
+  uint64_t got_ = 0, taken_ = 0;  // bytes read, bytes consumed
   std::vector<char> buf_ = std::vector<char>(kLineMax);
   size_t start_ = 0, len_ = 0;  // pending bytes: buf_[start_, start_ + len_)
   bool line_open_ = false;      // the current line's prefix is already out
@@ -2813,6 +3218,26 @@ class Stream {
 // Another stream's open line is ended first (one newline). A new line that
 // does not fit the budget waits, and marks it full; the continuation of an
 // open line always goes. Returns the bytes consumed from `s`.
+// The line put together for the collectors is whole (or as long as a
+// line gets, or its stream ended): each collector gets a copy.
+void tap_line(Stream& s) {
+  std::string_view text = s.whole;
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  for (auto& c : *s.taps) collect(c, s.kind, s.whole_us, text);
+  s.whole.clear();
+}
+
+// A unit emit() wrote, for the collectors; `us`: when its line was read.
+void tap_unit(Stream& s, std::string_view unit, int64_t us) {
+  if (s.whole.size() + unit.size() > kMaxLineText && s.whole.size() > s.plain.size()) tap_line(s);
+  if (s.whole.empty()) {
+    s.whole = s.plain;
+    s.whole_us = us;
+  }
+  s.whole.append(unit.substr(0, kMaxLineText - std::min(kMaxLineText, s.whole.size())));
+  if (unit.back() == '\n') tap_line(s);
+}
+
 size_t emit(Stream& s, Ring& out, OpenLine& line, Budget& budget) {
   if (!s.lines) {  // no lines to keep whole: what fits goes
     const size_t n = std::min(s.len_, out.free());
@@ -2828,7 +3253,8 @@ size_t emit(Stream& s, Ring& out, OpenLine& line, Budget& budget) {
     if (!whole && !s.flush_partial_ && s.len_ < kLineMax) break;  // wait for more
     const std::string_view unit = whole ? data.substr(0, nl + 1) : data;
     const bool cut = line.open && line.by != &s;  // another stream's line is open: end it
-    const size_t need = unit.size() + (s.line_open_ ? 0 : s.prefix.size()) + (cut ? 1 : 0);
+    const size_t head = s.line_open_ ? 0 : (s.stamps ? kLineStampLen + 1 : 0) + s.prefix.size();
+    const size_t need = unit.size() + head + (cut ? 1 : 0);
     if (out.free() < need) break;  // backpressure
     if (!s.line_open_ && need > budget.left && !budget.fresh) {  // the file is full: rotate first
       budget.full = true;
@@ -2846,8 +3272,16 @@ size_t emit(Stream& s, Ring& out, OpenLine& line, Budget& budget) {
       out.push("\n");
       if (line.by != nullptr) line.by->line_open_ = false;  // its next bytes start a line
     }
+    const int64_t us = s.timed() ? s.next_read_us() : 0;
+    if (!s.line_open_ && s.stamps) {
+      char stamp[32];
+      const size_t n = rfc3339(us, 3, stamp);
+      stamp[n] = ' ';
+      out.push({stamp, n + 1});
+    }
     if (!s.line_open_) out.push(s.prefix);
     out.push(unit);
+    if (s.taps != nullptr) tap_unit(s, unit, us);
     s.consume(unit.size());
     consumed += unit.size();
     s.line_open_ = !whole;
@@ -2855,6 +3289,7 @@ size_t emit(Stream& s, Ring& out, OpenLine& line, Budget& budget) {
     if (!whole) s.flush_partial_ = false;
   }
   if (s.len_ == 0 && s.eof_ && line.by == &s) line.by = nullptr;  // ended mid-line: nobody continues it
+  if (s.len_ == 0 && s.eof_ && s.taps != nullptr && !s.whole.empty()) tap_line(s);
   return consumed;
 }
 
@@ -2976,13 +3411,220 @@ struct Lines {
   TimerId flush_timer = 0;      // a partial line has waited 100 ms
   TimerId drain_timer = 0;      // at exit, a target that takes nothing is given up
   bool draining = false;        // everything is reaped; the drain timer runs
+  bool stamps = false;          // --timestamps
+  std::vector<Collector> collectors;  // --log-to
   Callback<const char*> on_peer_lost;  // the connection --io names broke
   Callback<> on_quiet;                 // while draining: the output may all be out
 };
 
+// ---- collectors at run time ----
+//
+// A collector is reached without holding the loop: its name resolved by a
+// helper, each address tried without blocking, TLS's handshake step by
+// step, the whole try within 5 s (its timer). Lost, or never reached, it
+// is tried again after 100 ms, then twice as long each time up to 30 s,
+// each wait shortened at random by up to half so that containers that lost
+// one collector do not all come back at the same instant. Connected, it
+// is watched for input (a collector sends nothing: readable means closed
+// or reset) and, while the kernel holds back what dock writes, for room:
+// idle and connected, it has no timer and wakes nothing.
+
+void collector_watch(Collector& c, Loop& loop, int fd, uint32_t events) {
+  if (c.watched >= 0 && c.watched != fd) arm(loop, c.watched, c.slot, c.armed, 0);
+  c.watched = events != 0 ? fd : -1;
+  arm(loop, fd, c.slot, c.armed, events);
+}
+
+void collector_close(Collector& c, Loop& loop) {
+  if (c.watched >= 0) arm(loop, c.watched, c.slot, c.armed, 0);
+  c.watched = -1;
+  lookup_cancel(c.lookup);
+  c.tls.end_session();
+  c.fd.reset();
+  clear_deadline(loop, c.timer);
+}
+
+// A wait of between half of `ms` and all of it.
+int64_t jittered(int64_t ms) {
+  uint32_t r = 0;
+  if (::getrandom(&r, sizeof r, GRND_NONBLOCK) != ssize_t(sizeof r)) r = uint32_t(monotonic_ms());
+  return ms / 2 + int64_t(r % uint32_t(ms / 2 + 1));
+}
+
+bool output_pending(const Lines& ls);
+
+void collector_lost(Lines& ls, Collector& c, Loop& loop, const std::string& why) {
+  const bool was_up = c.step == CollectorStep::Up;
+  collector_close(c, loop);
+  stage_rewind(c);
+  if (c.last_try) {  // dock is exiting: what is left is counted at the end
+    c.step = CollectorStep::Closed;
+    debug("%s: %s; not tried again (exiting)", c.to->at.url.c_str(), why.c_str());
+    if (ls.draining && !output_pending(ls)) ls.on_quiet();
+    return;
+  }
+  if (was_up || !c.said_away)
+    say("%s: %s; lines wait in its buffer (%s) and dock tries again", c.to->at.url.c_str(), why.c_str(),
+        memory_text(c.ring.capacity()).c_str());
+  c.said_away = true;
+  c.step = CollectorStep::Waiting;
+  set_deadline(loop, c.timer, jittered(c.backoff_ms));
+  c.backoff_ms = std::min(c.backoff_ms * 2, kRetryMaxMs);
+}
+
+void collector_dial(Lines& ls, Collector& c, Loop& loop) {
+  c.fd = dial_next(c.dial);
+  if (!c.fd) return collector_lost(ls, c, loop, c.dial.why);
+  c.step = CollectorStep::Connecting;
+  collector_watch(c, loop, c.fd.get(), EPOLLOUT);  // writable once settled, connected or not
+}
+
+void collector_try(Lines& ls, Collector& c, Loop& loop) {
+  const IoTarget& t = c.to->at;
+  c.dial.addresses.clear();
+  dial_start(c.dial);
+  set_deadline(loop, c.timer, kConnectTimeoutMs);
+  Error err;
+  if (t.scheme == Scheme::Unix) {
+    err = unix_address(t, c.dial.addresses);
+  } else if (!lookup_start(c.lookup, t.host, t.port, family_of(t), c.dial.addresses, err)) {
+    c.step = CollectorStep::Resolving;
+    return collector_watch(c, loop, c.lookup.answer.get(), EPOLLIN);
+  }
+  if (err) return collector_lost(ls, c, loop, *err);
+  collector_dial(ls, c, loop);
+}
+
+// Writes what is staged until the collector takes no more; then waits
+// for its end, and for room when the kernel holds writes back.
+void collector_write(Lines& ls, Collector& c, Loop& loop) {
+  uint32_t wait = EPOLLOUT;
+  bool wrote = false;
+  for (;;) {
+    stage_lines(c);
+    if (c.sent == c.staged) break;
+    size_t len = c.staged - c.sent;
+    if (c.to->datagram) {  // one message a datagram
+      size_t i = 0;
+      while (c.ends[i] <= c.sent) ++i;
+      len = c.ends[i] - c.sent;
+    }
+    std::string why;
+    ssize_t n;
+    if (c.tls) {
+      n = tls_io(c.tls.ssl(), true, c.stage.get() + c.sent, len, wait, why);
+    } else {
+      n = ::send(c.fd.get(), c.stage.get() + c.sent, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0) why = std::strerror(errno);
+    }
+    if (n > 0) {
+      stage_sent(c, size_t(n));
+      wrote = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && errno == EMSGSIZE && c.to->datagram) {  // no datagram can carry it
+      note_drop(c, realtime_us());
+      stage_sent(c, len);
+      continue;
+    }
+    return collector_lost(ls, c, loop, why.empty() ? std::string("the connection is lost") : why);
+  }
+  const bool more = c.sent < c.staged;
+  collector_watch(c, loop, c.fd.get(), EPOLLIN | EPOLLRDHUP | (more && wait == EPOLLOUT ? EPOLLOUT : 0u));
+  if (wrote && ls.draining) set_deadline(loop, ls.drain_timer, kDrainTimeoutMs);
+}
+
+// Up: what the collector sends is read and ignored (TLS's own messages
+// among it); its end is a loss. A peer that floods dock gets 16 reads a
+// turn of the loop.
+void collector_serve(Lines& ls, Collector& c, Loop& loop) {
+  char ignored[4096];
+  for (int reads = 0; reads < 16; ++reads) {
+    uint32_t wait = 0;
+    std::string why;
+    ssize_t n;
+    if (c.tls) {
+      n = tls_io(c.tls.ssl(), false, ignored, sizeof ignored, wait, why);
+    } else {
+      n = ::recv(c.fd.get(), ignored, sizeof ignored, MSG_DONTWAIT);
+      if (n < 0) why = std::strerror(errno);
+    }
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    return collector_lost(ls, c, loop, n == 0 ? std::string("the collector closed the connection") : why);
+  }
+  collector_write(ls, c, loop);
+}
+
+void collector_up(Lines& ls, Collector& c, Loop& loop) {
+  clear_deadline(loop, c.timer);
+  c.step = CollectorStep::Up;
+  c.backoff_ms = kRetryFirstMs;
+  if (c.said_away) {
+    const std::string dropped =
+        c.dropped > 0 ? "; " + std::to_string(c.dropped) + " lines were dropped meanwhile" : std::string();
+    say("%s: connected%s", c.to->at.url.c_str(), dropped.c_str());
+  } else {
+    debug("%s: connected", c.to->at.url.c_str());
+  }
+  c.said_away = false;
+  collector_serve(ls, c, loop);
+}
+
+void pump(Lines& ls, Loop& loop);
+
+// The collector's descriptor is ready: the step it is at goes on.
+void on_collector(Lines& ls, Loop& loop, size_t i) {
+  Collector& c = ls.collectors[i];
+  switch (c.step) {
+    case CollectorStep::Resolving:
+      collector_watch(c, loop, c.lookup.answer.get(), 0);
+      if (auto err = lookup_finish(c.lookup, c.dial.addresses)) return collector_lost(ls, c, loop, *err);
+      collector_dial(ls, c, loop);
+      break;
+    case CollectorStep::Connecting:
+      if (!dial_settled(c.dial, c.fd.get())) {
+        collector_watch(c, loop, c.fd.get(), 0);
+        c.fd.reset();
+        return collector_dial(ls, c, loop);
+      }
+      if (c.to->at.scheme != Scheme::Tls) return collector_up(ls, c, loop);
+      if (auto err = c.tls.attach(c.to->at, c.fd.get())) return collector_lost(ls, c, loop, *err);
+      c.step = CollectorStep::Handshaking;
+      [[fallthrough]];
+    case CollectorStep::Handshaking: {
+      short want = 0;
+      if (auto err = c.tls.connect_step(want)) return collector_lost(ls, c, loop, *err);
+      if (want != 0) return collector_watch(c, loop, c.fd.get(), want == POLLIN ? EPOLLIN : EPOLLOUT);
+      collector_up(ls, c, loop);
+      break;
+    }
+    case CollectorStep::Up:
+      collector_serve(ls, c, loop);
+      break;
+    case CollectorStep::Waiting:
+    case CollectorStep::Closed:
+      return;
+  }
+  pump(ls, loop);  // the drain may be over
+}
+
+// The collector's timer: the wait before the next try is over, or a try
+// took too long.
+void on_collector_deadline(Lines& ls, Loop& loop, size_t i) {
+  Collector& c = ls.collectors[i];
+  if (c.step == CollectorStep::Waiting) return collector_try(ls, c, loop);
+  if (c.step != CollectorStep::Up && c.step != CollectorStep::Closed)
+    collector_lost(ls, c, loop, "no connection within " + duration_text(kConnectTimeoutMs));
+}
+
 bool output_pending(const Lines& ls) {
   for (const auto& s : ls.streams)
     if (!s.ended() || s.size() > 0) return true;
+  for (const auto& c : ls.collectors)
+    if (c.step != CollectorStep::Waiting && c.step != CollectorStep::Closed && lines_untaken(c) > 0) return true;
   for (const auto& k : ls.sinks)
     if (!k.ring.empty() && !k.gone) return true;
   return false;
@@ -3041,6 +3683,8 @@ void pump(Lines& ls, Loop& loop) {
     const bool want = k.pollable && !k.gone && !k.ring.empty() && !k.wants_read;
     arm(loop, k.fd, k.slot, k.armed, want ? uint32_t(EPOLLOUT) : 0u);
   }
+  for (auto& c : ls.collectors)  // new lines for a connected collector that has room
+    if (c.step == CollectorStep::Up && (c.armed & EPOLLOUT) == 0 && c.waiting > 0) collector_write(ls, c, loop);
   set_deadline_at(loop, ls.flush_timer, flush_at == 0 ? 0 : std::max(flush_at, now + 1));
   // At exit a slow reader is waited for as long as it keeps taking bytes.
   if (ls.draining && wrote) set_deadline(loop, ls.drain_timer, kDrainTimeoutMs);
@@ -3054,6 +3698,7 @@ void on_stream_readable(Lines& ls, Loop& loop, size_t i) {
   const ssize_t n = retry([&] { return ::read(s.pipe.get(), room.data(), room.size()); });
   if (n > 0) {
     s.filled(size_t(n));
+    if (s.timed()) s.read_at(size_t(n), realtime_us());
   } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
     s.end();  // every writer is gone (or the pty's slave): what is left goes out as it is
     arm(loop, s.pipe.get(), s.slot, s.armed, 0);
@@ -3070,9 +3715,17 @@ void on_flush_deadline(Lines& ls, Loop& loop) {
 }
 
 // Everything is reaped: what is queued gets a bounded wait.
+// A collector that is away gets one more try now, and none after it.
 void start_drain(Lines& ls, Loop& loop) {
   ls.draining = true;
   set_deadline(loop, ls.drain_timer, kDrainTimeoutMs);
+  for (auto& c : ls.collectors) {
+    c.last_try = true;
+    if (c.step != CollectorStep::Waiting) continue;
+    clear_deadline(loop, c.timer);
+    if (lines_untaken(c) > 0) collector_try(ls, c, loop);
+    else c.step = CollectorStep::Closed;
+  }
 }
 
 // Everything is reaped, yet output is still queued for a target that has
@@ -3084,12 +3737,31 @@ void on_drain_deadline(Lines& ls) {
     k.gone = true;
   }
   for (auto& s : ls.streams) s.discard();
+  for (auto& c : ls.collectors) {
+    collector_close(c, *ls.loop);
+    c.step = CollectorStep::Closed;
+  }
   ls.on_quiet();
 }
 
 void report_losses(const Lines& ls) {
   for (const auto& k : ls.sinks)
     if (k.lost > 0) say("%s: %llu bytes of output could not be written", k.name.c_str(), (unsigned long long)k.lost);
+  for (const auto& c : ls.collectors) {
+    if (c.dropped_total > 0)
+      say("%s: %llu lines were dropped (collector too slow or away)", c.to->at.url.c_str(),
+          (unsigned long long)c.dropped_total);
+    if (const uint64_t left = lines_untaken(c); left > 0)
+      say("%s: %llu lines could not be delivered before exit", c.to->at.url.c_str(), (unsigned long long)left);
+  }
+}
+
+// At exit: a TLS collector gets close_notify; each connection is closed.
+void close_collectors(Lines& ls) {
+  for (auto& c : ls.collectors) {
+    if (c.step == CollectorStep::Up && c.tls) g_ssl.SSL_shutdown(c.tls.ssl());
+    collector_close(c, *ls.loop);
+  }
 }
 
 // ---- preparing the lines ----
@@ -3133,6 +3805,48 @@ bool add_target_sink(Lines& ls, const Link& link) {
   return true;
 }
 
+// syslog's HOSTNAME: this host's name, printable US-ASCII (RFC 5424).
+std::string syslog_host() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "-";
+  std::string host(name);
+  for (char& ch : host)
+    if (ch <= ' ' || ch > '~') ch = '_';
+  return host;
+}
+
+// The collectors --log-to names, each with its handler and timer, and its
+// TLS context ready. false: reported (exit 1).
+bool add_collectors(Lines& ls, const LinesConfig& cfg, const std::string& tag, const pid_t* procid) {
+  ls.collectors.reserve(cfg.log_to.size());  // streams point at the vector; handlers at its items
+  const std::string host = syslog_host();
+  for (const LogTarget& t : cfg.log_to) {
+    Collector& c = ls.collectors.emplace_back();
+    const size_t i = ls.collectors.size() - 1;
+    c.to = &t;
+    c.host = host;
+    c.tag = tag;
+    c.procid = procid;
+    c.stamps = cfg.timestamps && !t.syslog;
+    c.ring = Ring(cfg.log_buffer);
+    c.dial.type = t.datagram ? SOCK_DGRAM : SOCK_STREAM;
+    c.slot = add_handler(*ls.loop, handler<on_collector>(ls, i));
+    c.timer = add_timer(*ls.loop, handler<on_collector_deadline>(ls, i));
+    if (t.at.scheme == Scheme::Tls)
+      if (auto err = c.tls.prepare(t.at)) {
+        say("%s: %s", t.at.url.c_str(), err->c_str());
+        return false;
+      }
+  }
+  return true;
+}
+
+// Every collector is tried when the command starts (not before: --wait-for
+// may be waiting for one of them); the command does not wait for them.
+void start_collectors(Lines& ls) {
+  for (auto& c : ls.collectors) collector_try(ls, c, *ls.loop);
+}
+
 // dock's own stdout, and its stderr when the child's stderr has a stream
 // of its own and stderr is not the same file (one sink: no mixed lines).
 void add_inherited_sinks(Lines& ls, bool with_stderr) {
@@ -3149,6 +3863,13 @@ bool add_stream(Lines& ls, Fd from, const std::string& prefix, size_t sink, bool
   Stream& s = ls.streams.emplace_back();
   s.lines = lines;
   s.prefix = prefix;
+  s.kind = ls.streams.size() == 1 ? LineKind::Out : LineKind::Err;
+  s.stamps = ls.stamps;
+  if (!ls.collectors.empty()) {
+    s.taps = &ls.collectors;
+    s.plain = plain_prefix(prefix);
+    s.whole.reserve(kMaxLineText);
+  }
   s.sink = sink;
   s.pipe = std::move(from);
   s.slot = add_handler(*ls.loop, handler<on_stream_readable>(ls, ls.streams.size() - 1));
@@ -6290,11 +7011,6 @@ void start_wait(Waiter& w, Loop& loop) {
   wait_try(w, loop);
 }
 
-// "60s", "1500ms": a duration as the user would write it.
-std::string duration_text(int64_t ms) {
-  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
-}
-
 // The waiter's handlers and deadline on `loop` (dock's, or dock --check's own).
 void wire_waiter(Waiter& w, Loop& loop) {
   w.timer = add_timer(loop, handler<on_wait_deadline>(w));
@@ -6767,19 +7483,6 @@ std::optional<uint64_t> parse_oom_kills(std::string_view text) {
   return out;
 }
 
-// A size as limits are written: 256M, 1.5G, 512K, 900B.
-std::string memory_text(uint64_t bytes) {
-  constexpr std::string_view units = "KMGTP";
-  if (bytes < 1024) return std::to_string(bytes) + "B";
-  uint64_t whole = bytes, scale = 1;
-  size_t u = 0;
-  for (; whole >= 1024 * 1024 && u + 1 < units.size(); ++u) whole /= 1024, scale *= 1024;
-  whole /= 1024;
-  scale *= 1024;
-  std::string text = std::to_string(whole);
-  if (whole < 10 && bytes % scale != 0) text += "." + std::to_string(bytes % scale * 10 / scale);
-  return text + units[u];
-}
 
 struct OomWatch {
   std::string counter;  // memory.events or memory.oom_control; empty: none to read
@@ -6919,6 +7622,23 @@ constexpr auto kOptions = std::to_array<OptionSpec>({
      by<parse_stdout_prefix>},
     {"stderr-prefix", 0, Takes::Value, "TEXT[:COLOR]", "a different prefix for stderr lines",
      by<parse_stderr_prefix>},
+    {"timestamps", 0, Takes::Flag, "",
+     "start every line with the time it was read\n"
+     "(RFC 3339 UTC with milliseconds), before the prefix",
+     set_flag<&Config::timestamps>},
+    {"log-to", 0, Takes::Value, "URL",
+     "also send every line to a log collector; never\n"
+     "slows the command: tcp://HOST:PORT, tls://, unix://\n"
+     "(lines), syslog+tcp://HOST[:PORT], syslog+tls://,\n"
+     "syslog+udp:// (RFC 5424); repeatable, up to 4",
+     by<parse_log_to>,
+     each<parse_log_to>},
+    {"log-buffer", 0, Takes::Value, "SIZE",
+     "lines kept for each --log-to while it is slow\n"
+     "or away, the oldest dropped first (default 1M)",
+     by<parse_log_buffer>},
+    {"log-tag", 0, Takes::Value, "NAME", "syslog APP-NAME (default: the command's base name)",
+     by<parse_log_tag>},
     {"log-rotate", 0, Takes::Value, "DURATION",
      "with a file --io: archive the file this often\n"
      "(30m, 1d; a bare integer is hours)",
@@ -7324,6 +8044,10 @@ bool check_together(ArgParser& ap) {
                                         " (rotation is for a log file)" + (io_var ? "; " + io + "=" + c.io.url : ""));
   }
   if (c.log_keep_set && !c.rotating()) return ap.fail(ap.named("log-keep"), "needs --log-rotate or --log-max-size");
+  if ((c.log_buffer_set || !c.log_tag.empty()) && c.log_to.empty())
+    return ap.fail(ap.named(c.log_buffer_set ? "log-buffer" : "log-tag"), "needs --log-to (a collector to keep lines for)");
+  if (!c.log_tag.empty() && std::none_of(c.log_to.begin(), c.log_to.end(), [](const LogTarget& t) { return t.syslog; }))
+    return ap.fail(ap.named("log-tag"), "is syslog's APP-NAME: needs a syslog+ --log-to");
   if (c.health_port != 0 && c.health_port == c.bind_port)
     return ap.fail(ap.named("health-port"), "port " + std::to_string(c.health_port) +
                                                 " is --bind-port's, the command's own: dock would take it first");
@@ -7601,6 +8325,10 @@ bool wire(State& st) {
   st.hook.x.slot = add_handler(loop, handler<exchange_progress>(st.hook.x));
   st.hook.x.on_end = callback<on_hook_answer, int, const std::string&, bool>(st.hook);
   st.lines.on_quiet = st.hook.on_quiet = callback<on_quiet>(st);
+  st.lines.stamps = st.cfg.timestamps;
+  if (!add_collectors(st.lines, st.cfg, st.cfg.log_tag.empty() ? default_tag(st.cfg.command[0]) : st.cfg.log_tag,
+                      &st.init.child))
+    return false;
   st.init.on_event = callback<on_lifecycle, Event>(st);
   st.init.on_reaped = callback<on_reaped, pid_t, int>(st.rot);
   st.init.on_winch = callback<on_winch>(st);
@@ -7647,7 +8375,9 @@ bool make_pipe(Fd& rd, Fd& wr) {
 }
 
 // Whether dock keeps lines whole: for a prefix, or to rotate between lines.
-bool lines_whole(const Config& cfg) { return cfg.prefixing() || cfg.rotating(); }
+bool lines_whole(const Config& cfg) {
+  return cfg.prefixing() || cfg.rotating() || cfg.timestamps || !cfg.log_to.empty();
+}
 
 // The sink for the --io target; a rotated file's sink owns the file and
 // has it rotated.
@@ -8022,6 +8752,7 @@ void start_command(State& st) {
     post(init, Event::StartFailed);
   };
   if (!plan_child_stdio(st, plan)) return failed();
+  start_collectors(st.lines);  // reached while the command runs; lines wait meanwhile
   if (st.cfg.web_hook) prepare_hook(st.hook, *st.cfg.web_hook);
   if (st.cfg.tty) init.tty.reset();  // with --tty the child has a terminal of its own
   else if (!init.tty) init.tty = foreground_tty();
@@ -8059,6 +8790,7 @@ void start_command(State& st) {
 void finish(State& st) {
   if (st.link.tls && !st.lines.sinks.empty() && !st.lines.sinks[0].gone)
     g_ssl.SSL_shutdown(st.link.tls.ssl());  // close_notify
+  close_collectors(st.lines);
   report_losses(st.lines);
   if (st.init.ended) debug("all processes reaped; exiting with %d", exit_status(st.init));
   say_dropped_at_exit();

@@ -30,6 +30,8 @@ valgrind             # memcheck of the core scenarios (scripts/valgrind-check.sh
 podman               # podman run --init and --sdnotify=container with dock (scripts/podman-test.sh)
 catatonit            # ... podman kube play's pause container; also a peer of scripts/bench.sh
 curl                 # ... Podman turns an httpGet probe into curl inside the container
+rsyslog              # a real syslog daemon as the peer of --log-to syslog+tcp:// (behaviour_collectors)
+rsyslog-gnutls       # ... and of syslog+tls:// (RFC 5425)
 g++-aarch64-linux-gnu  # the aarch64 builds of make dist
 libssl-dev:arm64     # ... OpenSSL and zlib for the static aarch64 build (Debian multiarch)
 zlib1g-dev:arm64
