@@ -435,3 +435,49 @@ echo "| case | longest write (ms) |"
 echo "|---|---|"
 echo "| dock --io FILE --stdout-prefix 'app| ' (no rotation) | $(stall --stdout-prefix 'app| ') |"
 echo "| dock --io FILE --log-max-size $((rot >> 20))m (a $((rot >> 20)) MiB archive compressing meanwhile) | $(stall --log-max-size $((rot >> 20))m) |"
+echo
+
+# --- 8b. logs to a collector: --log-to ------------------------------------------
+# The command writes $out_lines bytes of 100-byte lines through dock into
+# cat; dock also sends every line to a collector that takes everything
+# (fast), one that accepts and never reads (stalled), or none (absent: the
+# port refuses). Timed: the command's own run, first write to last (dock's
+# exit drain, up to 5 s for the stalled one, is not the command's time).
+fast_port=$((30000 + $$ % 10000)) stalled_port=$((30000 + $$ % 10000 + 1)) absent_port=$((30000 + $$ % 10000 + 2))
+$B collector "$fast_port" fast & fast_pid=$!
+$B collector "$stalled_port" stalled & stalled_pid=$!
+trap 'kill "$fast_pid" "$stalled_pid" 2>/dev/null; rm -rf "$dir"' EXIT
+cmd_ms() {  # DOCK-ARGS...: the command's own time, in ms
+  rm -f "$dir"/cmd_ms
+  ./dock "$@" -- sh -c "t0=\$(date +%s%N); ./tests/helper write $out_lines lines
+    echo \$(( (\$(date +%s%N) - t0) / 1000000 )) >$dir/cmd_ms" 2>/dev/null | cat >/dev/null
+  cat "$dir"/cmd_ms 2>/dev/null || echo -
+}
+declare -A logto=([none]="" [timestamps]="--timestamps" [fast]="--log-to tcp://127.0.0.1:$fast_port"
+                  [stalled]="--log-to tcp://127.0.0.1:$stalled_port" [absent]="--log-to tcp://127.0.0.1:$absent_port")
+logto_cases=(none timestamps fast stalled absent)
+for ((r = 0; r < out_runs; r++)); do
+  for c in "${logto_cases[@]}"; do
+    # shellcheck disable=SC2086
+    got[logto/$c]+="$(cmd_ms ${logto[$c]}) "
+  done
+done
+echo "## Logs to a collector: the command's time to write $((out_lines >> 20)) MiB of 100-byte lines (median of $out_runs runs)"
+echo
+echo "| collector | dock options | command's MB/s | ratio to a fast collector |"
+echo "|---|---|---|---|"
+for c in "${logto_cases[@]}"; do
+  ms=$(med "logto/$c")
+  mbs=$(awk -v b="$out_lines" -v ms="$ms" 'BEGIN { if (ms + 0 > 0) printf "%.0f", b / 1e6 / (ms / 1000); else print "-" }')
+  echo "| $c | ${logto[$c]:-} | $mbs | $(ratio "$(med logto/fast)" "$ms") |"
+done
+echo
+for ((r = 0; r < idle_rounds; r++)); do
+  collect logto-up "$($B idle "$idle_s" ./dock --log-to "tcp://127.0.0.1:$fast_port" --)" cpu_ticks wakeups
+  collect logto-away "$($B idle "$idle_s" ./dock --log-to "tcp://127.0.0.1:$absent_port" --)" cpu_ticks wakeups
+done
+lat=$($B loglat $((quick ? 500 : 5000)) ./dock)
+echo "| collector | wake-ups idle (${idle_s} s) | CPU ticks idle | write to receipt, median / p99 (µs), a line a millisecond |"
+echo "|---|---|---|---|"
+echo "| connected | $(med logto-up/wakeups) | $(med logto-up/cpu_ticks) | $(echo "$lat" | field median_us) / $(echo "$lat" | field p99_us) |"
+echo "| away (backoff 100 ms doubling to 30 s) | $(med logto-away/wakeups) | $(med logto-away/cpu_ticks) | |"

@@ -44,8 +44,14 @@
 //   benchkit healthload SECONDS RATE DOCK
 //        DOCK --health-port runs sleep; GET /ready RATE times a second;
 //        dock's CPU over SECONDS
+//   benchkit loglat N DOCK
+//        DOCK --log-to tcp://127.0.0.1:PORT runs "benchkit ticker N", which
+//        writes a line holding the time every millisecond; the time from
+//        each write to its receipt here, median and p99 in µs
 // Child modes: sigrecv FIFO, orphans SECONDS, sleeper polite|stubborn,
-// announcer notify|bind-port, flooder RATE.
+// announcer notify|bind-port, flooder RATE, ticker N; and, run by bench.sh
+// in the background, collector PORT fast|stalled: a log collector on
+// 127.0.0.1:PORT that reads everything (fast) or accepts and never reads.
 
 #include <algorithm>
 #include <cerrno>
@@ -573,6 +579,34 @@ int mode_healthload(long seconds, long rate, const std::string& dock) {
   return 0;
 }
 
+int mode_loglat(long n, const std::string& dock) {
+  int listener = -1;
+  const int port = bound_loopback_port(listener);
+  if (listen(listener, 4) != 0) die("listen");
+  const pid_t pid = spawn(false, {dock, "--log-to", "tcp://127.0.0.1:" + std::to_string(port), "--", self_path,
+                                  "ticker", std::to_string(n)});
+  pollfd p{listener, POLLIN, 0};
+  const int conn = poll(&p, 1, 5000) == 1 ? accept(listener, nullptr, nullptr) : -1;
+  std::vector<int64_t> us;
+  std::string buf;
+  char chunk[65536];
+  for (const int64_t limit = now_ns() + n * 3000000LL + 5000000000LL; conn >= 0 && long(us.size()) < n;) {
+    pollfd c{conn, POLLIN, 0};
+    if (now_ns() > limit || poll(&c, 1, 1000) != 1) break;
+    const ssize_t got = read(conn, chunk, sizeof chunk);
+    if (got <= 0) break;
+    const int64_t at = now_ns();
+    buf.append(chunk, size_t(got));
+    for (size_t nl; (nl = buf.find('\n')) != std::string::npos; buf.erase(0, nl + 1))
+      if (buf.compare(0, 5, "tick ") == 0) us.push_back((at - std::atoll(buf.c_str() + 5)) / 1000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  std::printf("median_us=%lld p99_us=%lld got=%zu\n", (long long)percentile(us, 0.5), (long long)percentile(us, 0.99),
+              us.size());
+  return 0;
+}
+
 int mode_notifyflood(long seconds, long rate, const std::string& dock) {
   pid_t pid = spawn(false, {dock, "--notify", "--", self_path, "flooder", std::to_string(rate)});
   std::printf("cpu_pct=%.3f rate=%ld\n", cpu_pct_until_killed(pid, seconds), rate);
@@ -639,6 +673,48 @@ int mode_flooder(long rate) {
   }
 }
 
+// A line with the time every millisecond, N of them.
+int mode_ticker(long n) {
+  timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  for (long i = 0; i < n; ++i) {
+    char line[64];
+    const int len = std::snprintf(line, sizeof line, "tick %lld\n", (long long)now_ns());
+    if (write(1, line, size_t(len)) != len) return 1;
+    next.tv_nsec += 1000000;
+    if (next.tv_nsec >= 1000000000L) { next.tv_nsec -= 1000000000L; ++next.tv_sec; }
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+  }
+  return 0;
+}
+
+// A log collector on 127.0.0.1:PORT until killed: it reads and discards
+// everything (fast), or accepts and never reads (stalled).
+int mode_collector(int port, const std::string& how) {
+  const int l = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(uint16_t(port));
+  if (bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(l, 16) != 0) die("collector");
+  std::vector<pollfd> fds{{l, POLLIN, 0}};
+  char buf[65536];
+  for (;;) {
+    if (poll(fds.data(), fds.size(), -1) < 0) continue;
+    if (fds[0].revents & POLLIN) {
+      const int c = accept(l, nullptr, nullptr);
+      if (c >= 0) fds.push_back({c, short(how == "fast" ? POLLIN : 0), 0});
+    }
+    for (size_t i = 1; i < fds.size(); ++i)
+      if ((fds[i].revents & (POLLIN | POLLHUP)) && read(fds[i].fd, buf, sizeof buf) <= 0) {
+        close(fds[i].fd);
+        fds.erase(fds.begin() + long(i--));
+      }
+  }
+}
+
 int mode_sigrecv(const char* path) {
   sigset_t set;
   sigemptyset(&set);
@@ -688,6 +764,8 @@ int main(int argc, char** argv) {
   if (mode == "sigrecv" && argc > 2) return mode_sigrecv(argv[2]);
   if (mode == "orphans" && argc > 2) return mode_orphans(std::atol(argv[2]));
   if (mode == "sleeper" && argc > 2) return mode_sleeper(argv[2]);
+  if (mode == "ticker" && argc > 2) return mode_ticker(std::atol(argv[2]));
+  if (mode == "collector" && argc > 3) return mode_collector(std::atoi(argv[2]), argv[3]);
   if (argc < 3) { std::fprintf(stderr, "benchkit: see the comment at the top of tests/benchkit.cpp\n"); return 64; }
   long n = std::atol(argv[2]);
   int at = 3;
@@ -702,6 +780,7 @@ int main(int argc, char** argv) {
   if (mode == "siglat") return mode_siglat(n, pid1, args_from(argv, at, argc));
   if (mode == "readylat" && argc > 4) return mode_readylat(n, argv[3], argv[4]);
   if (mode == "probes" && argc > 3) return mode_probes(n, argv[3]);
+  if (mode == "loglat" && argc > 3) return mode_loglat(n, argv[3]);
   if (mode == "healthload" && argc > 4) return mode_healthload(n, std::atol(argv[3]), argv[4]);
   if (mode == "notifyflood" && argc > 4) return mode_notifyflood(n, std::atol(argv[3]), argv[4]);
   if (mode == "announcer" && argc > 3) return mode_announcer(argv[2], std::atoi(argv[3]));
