@@ -3459,7 +3459,8 @@ void collector_lost(Lines& ls, Collector& c, Loop& loop, const std::string& why)
   stage_rewind(c);
   if (c.last_try) {  // dock is exiting: what is left is counted at the end
     c.step = CollectorStep::Closed;
-    debug("%s: %s; not tried again (exiting)", c.to->at.url.c_str(), why.c_str());
+    if (was_up || !c.said_away) say("%s: %s", c.to->at.url.c_str(), why.c_str());
+    else debug("%s: %s; not tried again (exiting)", c.to->at.url.c_str(), why.c_str());
     if (ls.draining && !output_pending(ls)) ls.on_quiet();
     return;
   }
@@ -3496,10 +3497,11 @@ void collector_try(Lines& ls, Collector& c, Loop& loop) {
 }
 
 // Writes what is staged until the collector takes no more; then waits
-// for its end, and for room when the kernel holds writes back.
+// for its end, and for room when the kernel holds writes back. (At exit a
+// collector's progress does not extend the drain, as a sink's does: one
+// that takes a byte now and then cannot hold dock's exit.)
 void collector_write(Lines& ls, Collector& c, Loop& loop) {
   uint32_t wait = EPOLLOUT;
-  bool wrote = false;
   for (;;) {
     stage_lines(c);
     if (c.sent == c.staged) break;
@@ -3519,7 +3521,6 @@ void collector_write(Lines& ls, Collector& c, Loop& loop) {
     }
     if (n > 0) {
       stage_sent(c, size_t(n));
-      wrote = true;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -3533,7 +3534,6 @@ void collector_write(Lines& ls, Collector& c, Loop& loop) {
   }
   const bool more = c.sent < c.staged;
   collector_watch(c, loop, c.fd.get(), EPOLLIN | EPOLLRDHUP | (more && wait == EPOLLOUT ? EPOLLOUT : 0u));
-  if (wrote && ls.draining) set_deadline(loop, ls.drain_timer, kDrainTimeoutMs);
 }
 
 // Up: what the collector sends is read and ignored (TLS's own messages
@@ -3749,10 +3749,11 @@ void report_losses(const Lines& ls) {
     if (k.lost > 0) say("%s: %llu bytes of output could not be written", k.name.c_str(), (unsigned long long)k.lost);
   for (const auto& c : ls.collectors) {
     if (c.dropped_total > 0)
-      say("%s: %llu lines were dropped (collector too slow or away)", c.to->at.url.c_str(),
-          (unsigned long long)c.dropped_total);
+      say("%s: %llu %s dropped (collector too slow or away)", c.to->at.url.c_str(),
+          (unsigned long long)c.dropped_total, c.dropped_total == 1 ? "line was" : "lines were");
     if (const uint64_t left = lines_untaken(c); left > 0)
-      say("%s: %llu lines could not be delivered before exit", c.to->at.url.c_str(), (unsigned long long)left);
+      say("%s: %llu %s not be delivered before exit", c.to->at.url.c_str(), (unsigned long long)left,
+          left == 1 ? "line could" : "lines could");
   }
 }
 

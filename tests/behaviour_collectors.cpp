@@ -366,3 +366,69 @@ TEST_CASE("--log-to, --log-buffer, --log-tag: bad values and lone options are ex
   CHECK(many.exit_code() == 2);
   CHECK(many.err_buf == "dock: DOCK_LOG_TO: at most 4 collectors\n");
 }
+
+TEST_CASE("--log-to tls: verified; at exit the lines, then close_notify; a wrong CA delivers nothing", "[log-to][tls]") {
+  const bool pid1 = each_mode();
+  // openssl s_server prints what it gets, then DONE at close_notify (ERROR
+  // at an end without one); it takes one connection.
+  auto s_server = [](int port) {
+    Proc server = Proc::start({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+                               certs() + "/server.pem", "-key", certs() + "/server.key", "-naccept", "1"});
+    REQUIRE(server.wait_out("ACCEPT\n"));
+    return server;
+  };
+  const int other = free_port();
+  Proc checked = s_server(other);
+  Proc wrong = run_dock({"--log-to", "tls://localhost:" + std::to_string(other) + "?ca=" + certs() + "/server.pem",
+                         "--", "echo", "secret"},
+                        {.pid1 = pid1});
+  INFO(wrong.err_buf);
+  CHECK(wrong.exit_code() == 0);
+  CHECK(wrong.err_buf.find("certificate verify failed") != std::string::npos);
+  CHECK(wrong.err_buf.find(": 1 line could not be delivered before exit\n") != std::string::npos);
+  checked.drain(5000);
+  CHECK(checked.out_buf.find("secret") == std::string::npos);
+  const int port = free_port();
+  Proc server = s_server(port);
+  Proc p = run_dock({"--log-to", "tls://localhost:" + std::to_string(port) + "?ca=" + certs() + "/ca.pem", "--",
+                     "sh", "-c", "echo one; echo two"},
+                    {.pid1 = pid1});
+  CHECK(p.exit_code() == 0);
+  INFO(p.err_buf);
+  CHECK(p.err_buf.empty());
+  REQUIRE(server.wait_out("two\n"));
+  CHECK(server.wait_out("\nDONE\n"));
+  CHECK(server.out_buf.find("ERROR") == std::string::npos);
+}
+
+TEST_CASE("--log-to: a collector that drips holds neither the command nor dock's exit", "[log-to][hostile]") {
+  const bool pid1 = each_mode();
+  std::string got;
+  std::mutex m;
+  // It reads 10 bytes every 20 ms.
+  LoopbackServer drip([&](int conn, int stop) {
+    std::string mine;
+    char buf[10];
+    for (;;) {
+      pollfd p[2] = {{conn, POLLIN, 0}, {stop, POLLIN, 0}};
+      if (poll(p, 2, 20) < 0 || (p[1].revents & POLLIN)) break;
+      if (!(p[0].revents & POLLIN)) continue;
+      const ssize_t n = read(conn, buf, sizeof buf);
+      if (n <= 0) break;
+      mine.append(buf, size_t(n));
+      usleep(20000);
+    }
+    std::lock_guard<std::mutex> g(m);
+    got = mine;
+  });
+  const int64_t t0 = now_ms();
+  Proc p = run_dock({"--log-to", "tcp://127.0.0.1:" + std::to_string(drip.port), "--io", "/dev/null", "--", helper(),
+                     "write", "20000000", "lines"},
+                    {.pid1 = pid1});
+  CHECK(p.exit_code() == 0);
+  // The command's 20 MB took no time; dock's exit waited the drain's
+  // 5 s at most for the collector, not the minutes it would need.
+  CHECK(now_ms() - t0 < 9000);
+  CHECK(p.err_buf.find(" lines could not be delivered before exit\n") != std::string::npos);
+  for (int i = 0; i < 300 && drip.connections < 1; ++i) usleep(10000);
+}
