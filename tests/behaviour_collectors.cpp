@@ -123,7 +123,11 @@ std::vector<long> numbered_lines(const std::string& text, bool& all_whole) {
   return out;
 }
 
-const std::string kNumbered = "i=0; while [ $i -lt 3000 ]; do echo \"line $i ........................................\"; i=$((i+1)); done";
+// N numbered lines of 50 bytes.
+std::string numbered(int n) {
+  return "i=0; while [ $i -lt " + std::to_string(n) +
+         " ]; do echo \"line $i ........................................\"; i=$((i+1)); done";
+}
 
 }  // namespace
 
@@ -260,8 +264,10 @@ TEST_CASE("--log-to: a reset in the middle of a line: no line split or twice; th
     std::lock_guard<std::mutex> g(m);
     (resetting ? first : second) = got;
   });
+  // 1.5 MB of lines: more than the kernel's socket buffers take at once,
+  // so that lines are still waiting in dock when the reset comes.
   Proc p = run_dock({"--log-to", "tcp://127.0.0.1:" + std::to_string(peer.port), "--io", "/dev/null", "--", "sh",
-                     "-c", kNumbered},
+                     "-c", numbered(30000)},
                     {.pid1 = pid1});
   CHECK(p.exit_code() == 0);
   CHECK(p.err_buf.find("tcp://127.0.0.1:" + std::to_string(peer.port) + ": ") != std::string::npos);
@@ -278,7 +284,7 @@ TEST_CASE("--log-to: a reset in the middle of a line: no line split or twice; th
   CHECK(std::is_sorted(all.begin(), all.end()));
   CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());  // none twice
   REQUIRE(!b.empty());
-  CHECK(b.back() == 2999);
+  CHECK(b.back() == 29999);
 }
 
 TEST_CASE("--log-to: a 100 MB flood with the collector away costs no more memory than the buffer",
