@@ -2674,7 +2674,6 @@ struct LinesConfig {
   bool timestamps = false;
   std::vector<LogTarget> log_to;
   size_t log_buffer = 1 << 20;
-  bool log_buffer_set = false;
   std::string log_tag;  // syslog's APP-NAME; empty: the command's base name
   [[nodiscard]] bool prefixing() const { return !stdout_prefix.empty() || stderr_prefix.has_value(); }
 };
@@ -2804,7 +2803,6 @@ Error parse_log_buffer(std::string_view value, LinesConfig& c) {
   if (!n || *n < int64_t(kMinLogBuffer) || *n > int64_t(kMaxLogBuffer))
     return "'" + std::string(value) + "' is not a size from 4k to 1g (e.g. 1m, 256k)";
   c.log_buffer = size_t(*n);
-  c.log_buffer_set = true;
   return {};
 }
 
@@ -8045,10 +8043,14 @@ bool check_together(ArgParser& ap) {
                                         " (rotation is for a log file)" + (io_var ? "; " + io + "=" + c.io.url : ""));
   }
   if (c.log_keep_set && !c.rotating()) return ap.fail(ap.named("log-keep"), "needs --log-rotate or --log-max-size");
-  if ((c.log_buffer_set || !c.log_tag.empty()) && c.log_to.empty())
-    return ap.fail(ap.named(c.log_buffer_set ? "log-buffer" : "log-tag"), "needs --log-to (a collector to keep lines for)");
-  if (!c.log_tag.empty() && std::none_of(c.log_to.begin(), c.log_to.end(), [](const LogTarget& t) { return t.syslog; }))
-    return ap.fail(ap.named("log-tag"), "is syslog's APP-NAME: needs a syslog+ --log-to");
+  // Given with the flag, --log-buffer and --log-tag need a collector that
+  // uses them; DOCK_LOG_BUFFER and DOCK_LOG_TAG may be an image's defaults
+  // for a DOCK_LOG_TO the deployment may or may not give.
+  if (ap.named("log-buffer").starts_with("--") && c.log_to.empty())
+    return ap.fail("--log-buffer", "needs --log-to (a collector to keep lines for)");
+  if (ap.named("log-tag").starts_with("--") &&
+      std::none_of(c.log_to.begin(), c.log_to.end(), [](const LogTarget& t) { return t.syslog; }))
+    return ap.fail("--log-tag", "is syslog's APP-NAME: needs a syslog+ --log-to");
   if (c.health_port != 0 && c.health_port == c.bind_port)
     return ap.fail(ap.named("health-port"), "port " + std::to_string(c.health_port) +
                                                 " is --bind-port's, the command's own: dock would take it first");

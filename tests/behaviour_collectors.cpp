@@ -368,6 +368,12 @@ TEST_CASE("--log-to, --log-buffer, --log-tag: bad values and lone options are ex
     if (!b.message.empty()) CHECK(p.err_buf == b.message);
     CHECK(!exists(marker));
   }
+  // An image's DOCK_LOG_BUFFER and DOCK_LOG_TAG wait for a DOCK_LOG_TO the
+  // deployment may give: alone, they are left alone.
+  Proc image = run_dock({"--", "echo", "fine"}, {.env = {"DOCK_LOG_BUFFER=8M", "DOCK_LOG_TAG=web"}});
+  CHECK(image.exit_code() == 0);
+  CHECK(image.out_buf == "fine\n");
+  CHECK(image.err_buf.empty());
   Proc many = run_dock({"--", "true"}, {.env = {"DOCK_LOG_TO=tcp://a:1,tcp://a:2 tcp://a:3,tcp://a:4,tcp://a:5"}});
   CHECK(many.exit_code() == 2);
   CHECK(many.err_buf == "dock: DOCK_LOG_TO: at most 4 collectors\n");
