@@ -137,7 +137,7 @@ check-sanitize: deps
 # or the prefixer against what it must keep. `make fuzz` runs each for
 # FUZZ_TIME seconds from the seeds in tests/fuzz/seeds; new inputs collect
 # in .fuzz/ (not committed).
-FUZZ_TARGETS = args url scalars http lines streams archives passwd envfile template notify health
+FUZZ_TARGETS = args url scalars http lines streams archives passwd envfile template notify health collectors
 FUZZ_BINS    = $(patsubst %,tests/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_TIME   ?= 60
 FUZZFLAGS    = -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
