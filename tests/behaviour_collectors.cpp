@@ -9,6 +9,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 
@@ -123,9 +125,9 @@ std::vector<long> numbered_lines(const std::string& text, bool& all_whole) {
   return out;
 }
 
-// N numbered lines of 50 bytes.
-std::string numbered(int n) {
-  return "i=0; while [ $i -lt " + std::to_string(n) +
+// The lines numbered FROM to TO - 1, 50 bytes each.
+std::string numbered(int from, int to) {
+  return "i=" + std::to_string(from) + "; while [ $i -lt " + std::to_string(to) +
          " ]; do echo \"line $i ........................................\"; i=$((i+1)); done";
 }
 
@@ -238,15 +240,16 @@ TEST_CASE("--log-to: a collector that never reads neither slows nor holds the co
   CHECK(p.err_buf.find(" lines could not be delivered before exit\n") != std::string::npos);
 }
 
-TEST_CASE("--log-to: a reset in the middle of a line: no line split or twice; the gap said", "[log-to][hostile]") {
+TEST_CASE("--log-to: a reset in the middle of a line: no line split or twice; what follows on the next connection",
+          "[log-to][hostile]") {
   const bool pid1 = each_mode();
-  std::string first, second;
-  std::mutex m;
   // The first connection reads 3000 bytes and resets (RST); the next one
-  // takes everything.
+  // takes everything until dock closes it.
+  std::promise<std::string> first_read, second_read;
+  int served = 0;
   LoopbackServer peer([&](int conn, int stop) {
+    const bool resetting = ++served == 1;
     std::string got;
-    const bool resetting = first.empty();
     char buf[65536];
     for (;;) {
       pollfd p[2] = {{conn, POLLIN, 0}, {stop, POLLIN, 0}};
@@ -261,30 +264,35 @@ TEST_CASE("--log-to: a reset in the middle of a line: no line split or twice; th
         break;
       }
     }
-    std::lock_guard<std::mutex> g(m);
-    (resetting ? first : second) = got;
+    if (served <= 2) (resetting ? first_read : second_read).set_value(got);
   });
-  // 1.5 MB of lines: more than the kernel's socket buffers take at once,
-  // so that lines are still waiting in dock when the reset comes.
-  Proc p = run_dock({"--log-to", "tcp://127.0.0.1:" + std::to_string(peer.port), "--io", "/dev/null", "--", "sh",
-                     "-c", numbered(30000)},
-                    {.pid1 = pid1});
+  // 3000 lines, then -- once the first connection is reset -- 3000 more.
+  Proc p = start_dock({"--log-to", "tcp://127.0.0.1:" + std::to_string(peer.port), "--io", "/dev/null", "--", "sh",
+                       "-c", numbered(0, 3000) + "; read x; " + numbered(3000, 6000)},
+                      {.pid1 = pid1});
+  auto first_done = first_read.get_future(), second_done = second_read.get_future();
+  REQUIRE(first_done.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  const std::string first = first_done.get();
+  p.send("\n");
   CHECK(p.exit_code() == 0);
+  p.drain();
   CHECK(p.err_buf.find("tcp://127.0.0.1:" + std::to_string(peer.port) + ": ") != std::string::npos);
-  for (int i = 0; i < 500 && peer.connections < 2; ++i) usleep(10000);
-  std::lock_guard<std::mutex> g(m);
+  REQUIRE(second_done.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  const std::string second = second_done.get();
   REQUIRE(first.size() == 3000);
   bool whole1 = false, whole2 = false;
   const std::vector<long> a = numbered_lines(first, whole1), b = numbered_lines(second, whole2);
   CHECK(whole1);
   CHECK(whole2);
-  CHECK((second.empty() || second.back() == '\n'));
+  CHECK((!second.empty() && second.back() == '\n'));
   std::vector<long> all = a;
   all.insert(all.end(), b.begin(), b.end());
   CHECK(std::is_sorted(all.begin(), all.end()));
   CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());  // none twice
-  REQUIRE(!b.empty());
-  CHECK(b.back() == 29999);
+  // Every line written after the reset reached the next connection.
+  REQUIRE(b.size() >= 3000);
+  CHECK(std::vector<long>(b.end() - 3000, b.end()).front() == 3000);
+  CHECK(b.back() == 5999);
 }
 
 TEST_CASE("--log-to: a 100 MB flood with the collector away costs no more memory than the buffer",
