@@ -3212,10 +3212,6 @@ class Stream {
   bool eof_ = false;
 };
 
-// Moves what can go from `s` into `out`, whose last line stands at `line`.
-// Another stream's open line is ended first (one newline). A new line that
-// does not fit the budget waits, and marks it full; the continuation of an
-// open line always goes. Returns the bytes consumed from `s`.
 // The line put together for the collectors is whole (or as long as a
 // line gets, or its stream ended): each collector gets a copy.
 void tap_line(Stream& s) {
@@ -3236,6 +3232,10 @@ void tap_unit(Stream& s, std::string_view unit, int64_t us) {
   if (unit.back() == '\n') tap_line(s);
 }
 
+// Moves what can go from `s` into `out`, whose last line stands at `line`.
+// Another stream's open line is ended first (one newline). A new line that
+// does not fit the budget waits, and marks it full; the continuation of an
+// open line always goes. Returns the bytes consumed from `s`.
 size_t emit(Stream& s, Ring& out, OpenLine& line, Budget& budget) {
   if (!s.lines) {  // no lines to keep whole: what fits goes
     const size_t n = std::min(s.len_, out.free());
