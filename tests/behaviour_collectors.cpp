@@ -47,11 +47,8 @@ struct Rsyslog {
     bool up = false;
     for (int64_t until = now_ms() + 10000; !up && now_ms() < until; usleep(20000)) {
       const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      a.sin_port = htons(uint16_t(port));
-      up = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      const sockaddr_in a = loopback(port);
+      up = connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
       close(fd);
     }
     REQUIRE(up);
@@ -80,20 +77,6 @@ std::vector<Message> messages(const std::string& log) {
     out.push_back(m);
   }
   return out;
-}
-
-// A listener on `port` of 127.0.0.1 (SO_REUSEADDR: the port a test freed).
-int listen_on(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(uint16_t(port));
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(listen(fd, 4) == 0);
-  return fd;
 }
 
 // The next connection on `listener`, within the timeout.

@@ -11,15 +11,7 @@ TEST_CASE("--wait-for: the command starts once the port listens, not before", "[
                          {.pid1 = pid1});
   REQUIRE(dock.wait_err("again in"));  // it tried, and waits
   CHECK(dock.out_buf.empty());
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // free_port() said it was free
-  const int one = 1;
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(uint16_t(port));
-  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(listen(listener, 4) == 0);
+  const int listener = listen_on(port);
   CHECK(dock.exit_code() == 0);
   dock.drain();
   CHECK(dock.out_buf == "started\n");

@@ -19,6 +19,27 @@ namespace t {
 
 inline constexpr uid_t kNobody = 65534;
 
+// 127.0.0.1:port.
+inline sockaddr_in loopback(int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(uint16_t(port));
+  return a;
+}
+
+// A listener on `port` of 127.0.0.1 that the test chose (free_port() said
+// it was free; SO_REUSEADDR: it may have been used a moment ago).
+inline int listen_on(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const sockaddr_in a = loopback(port);
+  REQUIRE(bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(fd, 4) == 0);
+  return fd;
+}
+
 inline void write(const std::string& path, const std::string& text, mode_t mode = 0644) {
   std::ofstream(path, std::ios::binary) << text;
   REQUIRE(chmod(path.c_str(), mode) == 0);
