@@ -168,8 +168,16 @@ int mode_orphan_burst(long total) {
       char* stacks = static_cast<char*>(mmap(nullptr, size_t(n) * kStack, PROT_READ | PROT_WRITE,
                                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
       if (stacks == MAP_FAILED) _exit(1);
+      // Every pid taken (EAGAIN: pid_max is 32,768 on many machines) means
+      // the init has not reaped the last orphans yet -- under qemu-user it
+      // reaps slower than this native helper makes them. The burst waits
+      // for pids as a real forking program would, up to 60 s in all.
+      long waits = 0;
       for (long i = 0; i < n; ++i)
-        if (clone(orphan_main, stacks + size_t(i + 1) * kStack, CLONE_VM | SIGCHLD, &self) < 0) _exit(1);
+        while (clone(orphan_main, stacks + size_t(i + 1) * kStack, CLONE_VM | SIGCHLD, &self) < 0) {
+          if (errno != EAGAIN || ++waits > 60000) _exit(1);
+          usleep(1000);
+        }
       _exit(0);  // the n children are orphans now
     }
     int st = 0;
