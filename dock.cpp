@@ -3449,9 +3449,7 @@ int64_t jittered(int64_t ms) {
   return ms / 2 + int64_t(r % uint32_t(ms / 2 + 1));
 }
 
-bool output_pending(const Lines& ls);
-
-void collector_lost(Lines& ls, Collector& c, Loop& loop, const std::string& why) {
+void collector_lost(Collector& c, Loop& loop, const std::string& why) {
   const bool was_up = c.step == CollectorStep::Up;
   collector_close(c, loop);
   stage_rewind(c);
@@ -3459,8 +3457,7 @@ void collector_lost(Lines& ls, Collector& c, Loop& loop, const std::string& why)
     c.step = CollectorStep::Closed;
     if (was_up || !c.said_away) say("%s: %s", c.to->at.url.c_str(), why.c_str());
     else debug("%s: %s; not tried again (exiting)", c.to->at.url.c_str(), why.c_str());
-    if (ls.draining && !output_pending(ls)) ls.on_quiet();
-    return;
+    return;  // the caller pumps, which tells whether the drain is over
   }
   if (was_up || !c.said_away)
     say("%s: %s; lines wait in its buffer (%s) and dock tries again", c.to->at.url.c_str(), why.c_str(),
@@ -3471,14 +3468,14 @@ void collector_lost(Lines& ls, Collector& c, Loop& loop, const std::string& why)
   c.backoff_ms = std::min(c.backoff_ms * 2, kRetryMaxMs);
 }
 
-void collector_dial(Lines& ls, Collector& c, Loop& loop) {
+void collector_dial(Collector& c, Loop& loop) {
   c.fd = dial_next(c.dial);
-  if (!c.fd) return collector_lost(ls, c, loop, c.dial.why);
+  if (!c.fd) return collector_lost(c, loop, c.dial.why);
   c.step = CollectorStep::Connecting;
   collector_watch(c, loop, c.fd.get(), EPOLLOUT);  // writable once settled, connected or not
 }
 
-void collector_try(Lines& ls, Collector& c, Loop& loop) {
+void collector_try(Collector& c, Loop& loop) {
   const IoTarget& t = c.to->at;
   c.dial.addresses.clear();
   dial_start(c.dial);
@@ -3490,15 +3487,15 @@ void collector_try(Lines& ls, Collector& c, Loop& loop) {
     c.step = CollectorStep::Resolving;
     return collector_watch(c, loop, c.lookup.answer.get(), EPOLLIN);
   }
-  if (err) return collector_lost(ls, c, loop, *err);
-  collector_dial(ls, c, loop);
+  if (err) return collector_lost(c, loop, *err);
+  collector_dial(c, loop);
 }
 
 // Writes what is staged until the collector takes no more; then waits
 // for its end, and for room when the kernel holds writes back. (At exit a
 // collector's progress does not extend the drain, as a sink's does: one
 // that takes a byte now and then cannot hold dock's exit.)
-void collector_write(Lines& ls, Collector& c, Loop& loop) {
+void collector_write(Collector& c, Loop& loop) {
   uint32_t wait = EPOLLOUT;
   for (;;) {
     stage_lines(c);
@@ -3528,7 +3525,7 @@ void collector_write(Lines& ls, Collector& c, Loop& loop) {
       stage_sent(c, len);
       continue;
     }
-    return collector_lost(ls, c, loop, why.empty() ? std::string("the connection is lost") : why);
+    return collector_lost(c, loop, why.empty() ? std::string("the connection is lost") : why);
   }
   const bool more = c.sent < c.staged;
   collector_watch(c, loop, c.fd.get(), EPOLLIN | EPOLLRDHUP | (more && wait == EPOLLOUT ? EPOLLOUT : 0u));
@@ -3537,7 +3534,7 @@ void collector_write(Lines& ls, Collector& c, Loop& loop) {
 // Up: what the collector sends is read and ignored (TLS's own messages
 // among it); its end is a loss. A peer that floods dock gets 16 reads a
 // turn of the loop.
-void collector_serve(Lines& ls, Collector& c, Loop& loop) {
+void collector_serve(Collector& c, Loop& loop) {
   char ignored[4096];
   for (int reads = 0; reads < 16; ++reads) {
     uint32_t wait = 0;
@@ -3551,12 +3548,12 @@ void collector_serve(Lines& ls, Collector& c, Loop& loop) {
     }
     if (n > 0 || (n < 0 && errno == EINTR)) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    return collector_lost(ls, c, loop, n == 0 ? std::string("the collector closed the connection") : why);
+    return collector_lost(c, loop, n == 0 ? std::string("the collector closed the connection") : why);
   }
-  collector_write(ls, c, loop);
+  collector_write(c, loop);
 }
 
-void collector_up(Lines& ls, Collector& c, Loop& loop) {
+void collector_up(Collector& c, Loop& loop) {
   clear_deadline(loop, c.timer);
   c.step = CollectorStep::Up;
   c.backoff_ms = kRetryFirstMs;
@@ -3568,7 +3565,7 @@ void collector_up(Lines& ls, Collector& c, Loop& loop) {
     debug("%s: connected", c.to->at.url.c_str());
   }
   c.said_away = false;
-  collector_serve(ls, c, loop);
+  collector_serve(c, loop);
 }
 
 void pump(Lines& ls, Loop& loop);
@@ -3579,28 +3576,28 @@ void on_collector(Lines& ls, Loop& loop, size_t i) {
   switch (c.step) {
     case CollectorStep::Resolving:
       collector_watch(c, loop, c.lookup.answer.get(), 0);
-      if (auto err = lookup_finish(c.lookup, c.dial.addresses)) return collector_lost(ls, c, loop, *err);
-      collector_dial(ls, c, loop);
+      if (auto err = lookup_finish(c.lookup, c.dial.addresses)) return collector_lost(c, loop, *err);
+      collector_dial(c, loop);
       break;
     case CollectorStep::Connecting:
       if (!dial_settled(c.dial, c.fd.get())) {
         collector_watch(c, loop, c.fd.get(), 0);
         c.fd.reset();
-        return collector_dial(ls, c, loop);
+        return collector_dial(c, loop);
       }
-      if (c.to->at.scheme != Scheme::Tls) return collector_up(ls, c, loop);
-      if (auto err = c.tls.attach(c.to->at, c.fd.get())) return collector_lost(ls, c, loop, *err);
+      if (c.to->at.scheme != Scheme::Tls) return collector_up(c, loop);
+      if (auto err = c.tls.attach(c.to->at, c.fd.get())) return collector_lost(c, loop, *err);
       c.step = CollectorStep::Handshaking;
       [[fallthrough]];
     case CollectorStep::Handshaking: {
       short want = 0;
-      if (auto err = c.tls.connect_step(want)) return collector_lost(ls, c, loop, *err);
+      if (auto err = c.tls.connect_step(want)) return collector_lost(c, loop, *err);
       if (want != 0) return collector_watch(c, loop, c.fd.get(), want == POLLIN ? EPOLLIN : EPOLLOUT);
-      collector_up(ls, c, loop);
+      collector_up(c, loop);
       break;
     }
     case CollectorStep::Up:
-      collector_serve(ls, c, loop);
+      collector_serve(c, loop);
       break;
     case CollectorStep::Waiting:
     case CollectorStep::Closed:
@@ -3613,9 +3610,10 @@ void on_collector(Lines& ls, Loop& loop, size_t i) {
 // took too long.
 void on_collector_deadline(Lines& ls, Loop& loop, size_t i) {
   Collector& c = ls.collectors[i];
-  if (c.step == CollectorStep::Waiting) return collector_try(ls, c, loop);
-  if (c.step != CollectorStep::Up && c.step != CollectorStep::Closed)
-    collector_lost(ls, c, loop, "no connection within " + duration_text(kConnectTimeoutMs));
+  if (c.step == CollectorStep::Waiting) collector_try(c, loop);
+  else if (c.step != CollectorStep::Up && c.step != CollectorStep::Closed)
+    collector_lost(c, loop, "no connection within " + duration_text(kConnectTimeoutMs));
+  pump(ls, loop);  // the drain may be over
 }
 
 bool output_pending(const Lines& ls) {
@@ -3682,7 +3680,7 @@ void pump(Lines& ls, Loop& loop) {
     arm(loop, k.fd, k.slot, k.armed, want ? uint32_t(EPOLLOUT) : 0u);
   }
   for (auto& c : ls.collectors)  // new lines for a connected collector that has room
-    if (c.step == CollectorStep::Up && (c.armed & EPOLLOUT) == 0 && c.waiting > 0) collector_write(ls, c, loop);
+    if (c.step == CollectorStep::Up && (c.armed & EPOLLOUT) == 0 && c.waiting > 0) collector_write(c, loop);
   set_deadline_at(loop, ls.flush_timer, flush_at == 0 ? 0 : std::max(flush_at, now + 1));
   // At exit a slow reader is waited for as long as it keeps taking bytes.
   if (ls.draining && wrote) set_deadline(loop, ls.drain_timer, kDrainTimeoutMs);
@@ -3721,7 +3719,7 @@ void start_drain(Lines& ls, Loop& loop) {
     c.last_try = true;
     if (c.step != CollectorStep::Waiting) continue;
     clear_deadline(loop, c.timer);
-    if (lines_untaken(c) > 0) collector_try(ls, c, loop);
+    if (lines_untaken(c) > 0) collector_try(c, loop);
     else c.step = CollectorStep::Closed;
   }
 }
@@ -3843,7 +3841,7 @@ bool add_collectors(Lines& ls, const LinesConfig& cfg, const std::string& tag, c
 // Every collector is tried when the command starts (not before: --wait-for
 // may be waiting for one of them); the command does not wait for them.
 void start_collectors(Lines& ls) {
-  for (auto& c : ls.collectors) collector_try(ls, c, *ls.loop);
+  for (auto& c : ls.collectors) collector_try(c, *ls.loop);
 }
 
 // dock's own stdout, and its stderr when the child's stderr has a stream
