@@ -26,35 +26,87 @@ PIEFLAGS  = -fPIE -pie
 # Tests: exceptions on (Catch2 needs them), sanitizers on.
 TESTFLAGS = $(CXXSTD) -Wall -Wextra -Wno-missing-field-initializers -Werror -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 
-.PHONY: all static test check unit behaviour deps install clean help check-sanitize fuzz dist clang-check version
+.PHONY: all static static-tls test check unit behaviour deps install clean help check-sanitize fuzz dist clang-check version
 
 all: dock
 
-# $(call build_dynamic,COMPILER,OUTPUT), $(call build_static,COMPILER,OUTPUT)
+# $(call build_dynamic,COMPILER,OUTPUT), $(call build_static_tls,COMPILER,OUTPUT)
 build_dynamic = $(1) $(PRODFLAGS) $(call cfi_for,$(1)) $(PIEFLAGS) -o $(2) dock.cpp $(LINKFLAGS)
-# OpenSSL and zlib linked in, so tls:// and compressed log archives need
-# nothing from the image.
-build_static  = $(1) $(PRODFLAGS) $(call cfi_for,$(1)) -DDOCK_STATIC_LIBS -static -o $(2) dock.cpp $(LINKFLAGS) -lssl -lcrypto -lz -pthread
+# dock-static-tls: glibc, OpenSSL and zlib linked in, so tls:// and
+# compressed log archives need nothing from the image.
+build_static_tls = $(1) $(PRODFLAGS) $(call cfi_for,$(1)) -DDOCK_STATIC_LIBS -static -o $(2) dock.cpp $(LINKFLAGS) -lssl -lcrypto -lz -pthread
+
+# dock-static: musl. Compiled against musl's headers, the kernel's, and
+# libstdc++'s headers only (dock.cpp defines the little runtime they call);
+# linked with nothing but musl's start files and libc.a, a zlib compiled
+# here from Debian's source against musl, and the compiler's own libgcc.a
+# (no libc in it: aarch64's 128-bit long double arithmetic, which musl's
+# printf uses): no archive built for glibc. No TLS. The linker's list of what it read is kept beside
+# the binary (OUTPUT.inputs); tests/behaviour_build checks it.
+# $(call build_musl,COMPILER,ARCH,OUTPUT)
+MUSL_LIB      = /usr/lib/$(1)-linux-musl
+cxx_headers   = $(shell echo | $(1) -x c++ -E -v - 2>&1 | sed -n 's|^ \(/[^ ]*/c++/[^ ]*\)$$|-isystem \1|p')
+MUSLFLAGS     = $(filter-out -D_FORTIFY_SOURCE=%,$(PRODFLAGS)) -DDOCK_MUSL
+build_musl    = $(1) $(MUSLFLAGS) $(call cfi_for,$(1)) -nostdinc $(call cxx_headers,$(1)) \
+                -isystem /usr/include/$(2)-linux-musl -isystem .deps/kernel-$(2) -isystem $(shell $(1) -print-file-name=include) \
+                -static -nostdlib -o $(3) $(call MUSL_LIB,$(2))/crt1.o $(call MUSL_LIB,$(2))/crti.o dock.cpp \
+                .deps/zlib-musl-$(2)/libz.a $(call MUSL_LIB,$(2))/libc.a $(shell $(1) -print-libgcc-file-name) \
+                $(call MUSL_LIB,$(2))/crtn.o \
+                -Wl,--gc-sections -Wl,-z,relro,-z,now -s -Wl,--trace >$(3).inputs
+
+# The kernel's headers (linux/, asm/, asm-generic/) on their own, for the
+# musl build: the directories beside them hold glibc's headers.
+KERNEL_HEADERS_x86_64  = /usr/include /usr/include/x86_64-linux-gnu
+KERNEL_HEADERS_aarch64 = /usr/aarch64-linux-gnu/include
+.deps/kernel-%/linux:
+	@mkdir -p $(@D)
+	for h in linux asm asm-generic; do for d in $(KERNEL_HEADERS_$*); do \
+	  if [ -d $$d/$$h ]; then ln -sfn $$d/$$h $(@D)/$$h; break; fi; done; done
+	test -d $(@D)/asm && test -d $(@D)/asm-generic
+
+# zlib: Debian's source (scripts/zlib-source.sh), the parts gzdopen,
+# gzwrite and gzclose_w need, compiled against musl.
+CC_x86_64   ?= x86_64-linux-gnu-gcc
+CC_aarch64  ?= aarch64-linux-gnu-gcc
+ZLIB_PARTS   = adler32 crc32 deflate trees zutil gzlib gzwrite
+.deps/zlib/zlib.h:
+	scripts/zlib-source.sh .deps/zlib
+.deps/zlib-musl-%/libz.a: .deps/zlib/zlib.h
+	@mkdir -p $(@D)
+	for p in $(ZLIB_PARTS); do $(CC_$*) -specs $(call MUSL_LIB,$*)/musl-gcc.specs -DHAVE_UNISTD_H $(OPT) \
+	  -fstack-protector-strong -fstack-clash-protection $(call cfi_for,$(CC_$*)) -fno-asynchronous-unwind-tables \
+	  -c -o $(@D)/$$p.o .deps/zlib/$$p.c || exit 1; done
+	ar rcs $@ $(patsubst %,$(@D)/%.o,$(ZLIB_PARTS))
+
+# Kept between builds (make would remove them as intermediate files).
+.PRECIOUS: .deps/kernel-%/linux .deps/zlib-musl-%/libz.a
+
+ARCH := $(shell $(CXX) -dumpmachine | cut -d- -f1)
 
 dock: dock.cpp Makefile
 	$(call build_dynamic,$(CXX),$@)
 
 static: dock-static
 
-dock-static: dock.cpp Makefile
-	$(call build_static,$(CXX),$@)
+dock-static: dock.cpp Makefile .deps/zlib-musl-$(ARCH)/libz.a .deps/kernel-$(ARCH)/linux
+	$(call build_musl,$(CXX),$(ARCH),$@)
+
+static-tls: dock-static-tls
+
+dock-static-tls: dock.cpp Makefile
+	$(call build_static_tls,$(CXX),$@)
 
 # --- release artefacts: make dist --------------------------------------------
 #
-# dist/dock-VERSION-ARCH and dist/dock-static-VERSION-ARCH for x86_64 and
-# aarch64 (Debian's cross compiler; OpenSSL and zlib for the static one
-# from the :arm64 packages), and SHA256SUMS. scripts/install-deps.sh dist
-# installs what the cross builds need.
+# dist/dock-VERSION-ARCH, dist/dock-static-VERSION-ARCH (musl) and
+# dist/dock-static-tls-VERSION-ARCH for x86_64 and aarch64 (Debian's cross
+# compiler; musl, OpenSSL and zlib from the :arm64 packages), and
+# SHA256SUMS. scripts/install-deps.sh installs what the cross builds need.
 VERSION   := $(shell sed -n 's/^constexpr std::string_view kVersion = "\(.*\)";/\1/p' dock.cpp)
 CXX_x86_64  ?= x86_64-linux-gnu-g++
 CXX_aarch64 ?= aarch64-linux-gnu-g++
 DIST_ARCHES  = x86_64 aarch64
-DIST_FILES   = $(foreach a,$(DIST_ARCHES),dist/dock-$(VERSION)-$(a) dist/dock-static-$(VERSION)-$(a))
+DIST_FILES   = $(foreach a,$(DIST_ARCHES),dist/dock-$(VERSION)-$(a) dist/dock-static-$(VERSION)-$(a) dist/dock-static-tls-$(VERSION)-$(a))
 
 # The version, for the scripts that name the artefacts (make -s --no-print-directory version).
 version:
@@ -69,15 +121,21 @@ dist/dock-$(VERSION)-%: dock.cpp Makefile
 	@mkdir -p dist
 	$(call build_dynamic,$(CXX_$*),$@)
 
-dist/dock-static-$(VERSION)-%: dock.cpp Makefile
+dist/dock-static-$(VERSION)-%: dock.cpp Makefile .deps/zlib-musl-%/libz.a .deps/kernel-%/linux
 	@mkdir -p dist
-	$(call build_static,$(CXX_$*),$@)
+	$(call build_musl,$(CXX_$*),$*,$@)
+
+dist/dock-static-tls-$(VERSION)-%: dock.cpp Makefile
+	@mkdir -p dist
+	$(call build_static_tls,$(CXX_$*),$@)
 
 # A second compiler checks the code: Debian's clang builds both variants
 # warning-free under the same -Werror (objects only, thrown away).
-clang-check:
+clang-check: .deps/kernel-$(ARCH)/linux
 	clang++ $(PRODFLAGS) $(call cfi_for,clang++) -fPIE -c -o /dev/null dock.cpp
 	clang++ $(PRODFLAGS) $(call cfi_for,clang++) -DDOCK_STATIC_LIBS -c -o /dev/null dock.cpp
+	clang++ $(MUSLFLAGS) $(call cfi_for,clang++) -nostdinc $(call cxx_headers,g++) -isystem /usr/include/$(ARCH)-linux-musl \
+	  -isystem .deps/kernel-$(ARCH) -isystem $(shell clang++ -print-file-name=include) -c -o /dev/null dock.cpp
 
 # --- tests -----------------------------------------------------------------
 
@@ -152,7 +210,7 @@ fuzz: deps
 # Installs what the tests need (when missing), builds, runs every suite and
 # ends with one line: N passed, N failed[, N skipped].
 test: deps
-	$(MAKE) -j$$(nproc) dock dock-static tests/unit tests/behaviour tests/helper tests/helper-static
+	$(MAKE) -j$$(nproc) dock dock-static dock-static-tls tests/unit tests/behaviour tests/helper tests/helper-static
 	scripts/run-tests.sh
 
 # A quick round for contributors: the unit tests and the behaviour tests of
@@ -176,17 +234,18 @@ install: dock dock.1
 	install -D -m 0644 dock.1 $(DESTDIR)$(PREFIX)/share/man/man1/dock.1
 
 clean:
-	rm -f dock dock-static dock-sanitize dock-debug tests/unit tests/behaviour tests/helper tests/helper-static tests/benchkit tests/*.o $(FUZZ_BINS) tools/mkman dock.1
-	rm -rf .fuzz dist
+	rm -f dock dock-static dock-static.inputs dock-static-tls dock-sanitize dock-debug tests/unit tests/behaviour tests/helper tests/helper-static tests/benchkit tests/*.o $(FUZZ_BINS) tools/mkman dock.1
+	rm -rf .fuzz dist .deps
 
 help:
 	@echo "make            build ./dock (dynamic libc only)"
-	@echo "make static     build ./dock-static (fully static)"
+	@echo "make static     build ./dock-static (static, musl, no TLS)"
+	@echo "make static-tls build ./dock-static-tls (static, glibc, OpenSSL)"
 	@echo "make test       install test dependencies, build, run all tests"
 	@echo "make check      the unit tests and the behaviour tests of ./dock only"
 	@echo "make check-sanitize  the tests against dock built with ASan and UBSan"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_TIME seconds (60)"
-	@echo "make dist       dist/dock[-static]-VERSION-{x86_64,aarch64} and SHA256SUMS"
+	@echo "make dist       dist/dock[-static[-tls]]-VERSION-{x86_64,aarch64} and SHA256SUMS"
 	@echo "make clang-check  compile with clang++ too, warning-free"
 	@echo "make install    install dock and dock.1 under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make clean      remove what make built"

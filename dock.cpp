@@ -76,6 +76,27 @@
 
 // ==== 1. Includes, the libraries dock may load, constants ====
 
+// The musl build (DOCK_MUSL, `make static`) compiles against musl's headers
+// and uses libstdc++ for its headers only. Debian configured those headers
+// for glibc: they test glibc's version, name glibc's locale type and ctype
+// bits in declarations dock never instantiates, and expect three pthread
+// calls musl lacks. Here they get what they test for, and are told that
+// the three calls are missing.
+#ifdef DOCK_MUSL
+#define __GLIBC_PREREQ(major, minor) 0
+#include <locale.h>
+#include <bits/c++config.h>
+#undef _GLIBCXX_USE_PTHREAD_COND_CLOCKWAIT
+#undef _GLIBCXX_USE_PTHREAD_MUTEX_CLOCKLOCK
+#undef _GLIBCXX_USE_PTHREAD_RWLOCK_CLOCKLOCK
+typedef locale_t __locale_t;
+enum {
+  _ISupper = 1 << 0, _ISlower = 1 << 1, _ISalpha = 1 << 2, _ISdigit = 1 << 3,
+  _ISxdigit = 1 << 4, _ISspace = 1 << 5, _ISprint = 1 << 6, _ISgraph = 1 << 7,
+  _ISblank = 1 << 8, _IScntrl = 1 << 9, _ISpunct = 1 << 10, _ISalnum = 1 << 11,
+};
+#endif
+
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -93,7 +114,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -129,6 +149,10 @@
 
 #include <cstdlib>
 
+#ifndef W_EXITCODE  // glibc's; musl has no such macro
+#define W_EXITCODE(ret, sig) ((ret) << 8 | (sig))
+#endif
+
 // The product is built without exceptions. libstdc++'s out-of-line helpers
 // would still pull in the unwinder and the demangler (about half of the
 // binary) just to report an impossible throw; in their place a failed
@@ -158,14 +182,32 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   dock_rt::die("out of memory");
 }
+void* operator new[](std::size_t n) { return operator new(n); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#endif
+
+// The three builds (make, make static, make static-tls):
+//  - ./dock: glibc, dynamic; libssl.so.3 and libz.so.1 are loaded with
+//    dlopen when a TLS URL or rotation asks for them.
+//  - ./dock-static (DOCK_MUSL): musl, static, zlib linked in, no TLS: a TLS
+//    URL is refused when parsed (kHaveTls), naming the build that has it.
+//  - ./dock-static-tls (DOCK_STATIC_LIBS): glibc, static, OpenSSL and zlib
+//    linked in.
+#ifdef DOCK_MUSL
+#define DOCK_NO_TLS
+#define DOCK_LINKED_ZLIB
+#endif
+#ifdef DOCK_STATIC_LIBS
+#define DOCK_LINKED_TLS
+#define DOCK_LINKED_ZLIB
 #endif
 
 // OpenSSL, as far as dock uses it: opaque handles and the calls made, so no
-// OpenSSL header is needed to build. ./dock looks these up in libssl.so.3
-// with dlopen when a tls:// target is used; ./dock-static (DOCK_STATIC_LIBS)
-// links them. Each entry: name, return type, parameters.
+// OpenSSL header is needed to build. ./dock looks these up in libssl.so.3;
+// ./dock-static-tls links them. Each entry: name, return type, parameters.
 struct ssl_st;
 struct ssl_ctx_st;
 struct ssl_method_st;
@@ -204,15 +246,18 @@ struct gzFile_s;
 #define DOCK_ZLIB_CALLS(X)                                 \
   X(gzdopen, gzFile_s*, (int, const char*))                \
   X(gzwrite, int, (gzFile_s*, const void*, unsigned))      \
-  X(gzclose, int, (gzFile_s*))
-#ifdef DOCK_STATIC_LIBS
+  X(gzclose_w, int, (gzFile_s*))
 extern "C" {
 #define DOCK_DECLARE(name, ret, params) ret name params;
+#ifdef DOCK_LINKED_TLS
 DOCK_TLS_CALLS(DOCK_DECLARE)
+#endif
+#ifdef DOCK_LINKED_ZLIB
 DOCK_ZLIB_CALLS(DOCK_DECLARE)
+#endif
 #undef DOCK_DECLARE
 }
-#else
+#if !defined(DOCK_LINKED_TLS) && !defined(DOCK_NO_TLS)
 #include <dlfcn.h>
 #endif
 
@@ -233,6 +278,10 @@ enum class Exit : int {
 constexpr int code(Exit e) { return static_cast<int>(e); }
 
 constexpr int kMaxSignal = 64;  // SIGRTMAX on Linux
+// The first real-time signal as glibc numbers it (SIGRTMIN, 34), in every
+// build: musl keeps one more for itself (its SIGRTMIN is 35), and
+// RTMIN+2 must not name another signal in ./dock-static than in ./dock.
+constexpr int kRtMin = 34;
 
 // The shell's convention for a child's end: its exit code, or 128+N when
 // signal N killed it.
@@ -745,7 +794,7 @@ std::optional<int> signal_from_name(std::string_view s) {
   if (s.size() > 3 && iequals(s.substr(0, 3), "SIG")) s.remove_prefix(3);
   for (const auto& entry : kSignalNames)
     if (iequals(entry.name, s)) return entry.number;
-  const int rtmin = SIGRTMIN, rtmax = SIGRTMAX;
+  const int rtmin = kRtMin, rtmax = kMaxSignal;
   auto relative = [&](std::string_view base, int origin, int dir) -> std::optional<int> {
     if (s.size() < base.size() || !iequals(s.substr(0, base.size()), base)) return std::nullopt;
     std::string_view rest = s.substr(base.size());
@@ -777,8 +826,8 @@ SignalText signal_name(int sig) {
       std::snprintf(out.text, sizeof out.text, "%.*s", int(entry.name.size()), entry.name.data());
       return out;
     }
-  if (sig == SIGRTMIN) std::snprintf(out.text, sizeof out.text, "RTMIN");
-  else if (sig > SIGRTMIN && sig <= SIGRTMAX) std::snprintf(out.text, sizeof out.text, "RTMIN+%d", sig - SIGRTMIN);
+  if (sig == kRtMin) std::snprintf(out.text, sizeof out.text, "RTMIN");
+  else if (sig > kRtMin && sig <= kMaxSignal) std::snprintf(out.text, sizeof out.text, "RTMIN+%d", sig - kRtMin);
   else std::snprintf(out.text, sizeof out.text, "%d", sig);
   return out;
 }
@@ -957,14 +1006,15 @@ void run_once(Loop& loop) {
 // it. See the header for faults.
 
 
-// glibc's sigfillset leaves out its own two real-time signals (32, 33), and
-// its sigprocmask refuses them; left unblocked, either kills dock when sent
-// from outside. So the set is filled bit by bit (bit N-1 is signal N) and
-// the mask set through the system call itself.
+// sigfillset leaves out the libc's own real-time signals (glibc: 32 and
+// 33; musl: 32 to 34), and glibc's sigprocmask refuses them; left
+// unblocked, each kills dock when sent from outside. So the set is filled
+// bit by bit (bit N-1 is signal N) and the mask set through the system
+// call itself.
 sigset_t all_signals() {
   sigset_t set;
   ::sigfillset(&set);
-  for (int sig = 32; sig <= 33; ++sig) {
+  for (int sig = 32; sig <= 34; ++sig) {
     auto* words = reinterpret_cast<unsigned long*>(&set);
     words[(sig - 1) / (8 * sizeof(unsigned long))] |= 1ul << ((sig - 1) % (8 * sizeof(unsigned long)));
   }
@@ -1910,6 +1960,15 @@ int exit_status(const Init& init) {
 
 enum class Scheme { Inherit, File, Tcp, Tcp4, Tcp6, Unix, Tls };
 
+// Whether this build speaks TLS (section 1); without it, every TLS URL is
+// bad usage, with this for its reason.
+#ifdef DOCK_NO_TLS
+constexpr bool kHaveTls = false;
+#else
+constexpr bool kHaveTls = true;
+#endif
+constexpr std::string_view kNoTls = "this build has no TLS; use dock-static-tls";
+
 struct IoTarget {
   Scheme scheme = Scheme::Inherit;
   std::string url;            // as given, for messages
@@ -2065,8 +2124,10 @@ Error parse_io_url(std::string_view url, IoTarget& t) {
       std::string_view hp = rest.substr(0, q);
       if (!hp.empty() && hp.back() == '/') hp.remove_suffix(1);
       if (auto err = parse_host_port(hp, t)) return err;
-      if (q == std::string_view::npos) return {};
-      return parse_tls_query(rest.substr(q + 1), t);
+      if (q != std::string_view::npos)
+        if (auto err = parse_tls_query(rest.substr(q + 1), t)) return err;
+      if (!kHaveTls) return std::string(kNoTls);
+      return {};
     }
     case Scheme::Inherit:
       break;
@@ -2189,6 +2250,9 @@ LookupReply get_addresses(const std::string& host, const std::string& port, int 
 
 Error take_reply(const LookupReply& r, const std::string& host, std::vector<Address>& out) {
   if (r.rc == EAI_SYSTEM) return host + ": " + std::strerror(r.err);
+  // EAI_AGAIN: every query timed out, or the server said SERVFAIL. musl's
+  // words for it are "Try again"; these say the same in every build.
+  if (r.rc == EAI_AGAIN) return host + ": the name server failed or did not answer in time";
   if (r.rc != 0) return host + ": " + ::gai_strerror(r.rc);
   out.insert(out.end(), r.found.begin(), r.found.begin() + r.count);
   return {};
@@ -2367,7 +2431,7 @@ struct TlsApi {
 TlsApi g_ssl;
 bool g_ssl_loaded = false;
 
-#ifndef DOCK_STATIC_LIBS
+#if !defined(DOCK_LINKED_TLS) && !defined(DOCK_NO_TLS)
 // Points `slot` at the function `name` of the library `lib`.
 template <class F>
 bool bind_symbol(void* lib, const char* name, F& slot) {
@@ -2380,14 +2444,16 @@ bool bind_symbol(void* lib, const char* name, F& slot) {
 // Fills g_ssl; nullopt when it is ready, else why it cannot be.
 Error load_ssl() {
   if (g_ssl_loaded) return {};
-#ifdef DOCK_STATIC_LIBS
+#if defined(DOCK_NO_TLS)
+  return std::string(kNoTls);  // not reached: the URL was refused when parsed
+#elif defined(DOCK_LINKED_TLS)
 #define DOCK_TLS_BIND(name, ret, params) g_ssl.name = ::name;
   DOCK_TLS_CALLS(DOCK_TLS_BIND)
 #undef DOCK_TLS_BIND
 #else
   void* lib = ::dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
   if (lib == nullptr)
-    return std::string("TLS needs OpenSSL 3 (") + ::dlerror() + "): install libssl3, or use dock-static";
+    return std::string("TLS needs OpenSSL 3 (") + ::dlerror() + "): install libssl3, or use dock-static-tls";
   // dlsym on libssl's handle also searches libcrypto, which it depends on.
 #define DOCK_TLS_BIND(name, ret, params) \
   if (!bind_symbol(lib, #name, g_ssl.name)) return std::string("libssl.so.3 has no " #name ": OpenSSL 3 is needed");
@@ -3355,7 +3421,7 @@ void flush_sink(Sink& k) {
     } else if (k.socket) {
       msghdr msg{};
       msg.msg_iov = runs.data();
-      msg.msg_iovlen = size_t(count);
+      msg.msg_iovlen = decltype(msg.msg_iovlen)(count);  // an int in musl
       n = ::sendmsg(k.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     } else {
       n = ::writev(k.fd, runs.data(), count);
@@ -4139,7 +4205,7 @@ ZlibApi g_zlib;
 
 // Fills g_zlib; nullopt when it is ready, else why it cannot be.
 Error load_zlib() {
-#ifdef DOCK_STATIC_LIBS
+#ifdef DOCK_LINKED_ZLIB
 #define DOCK_ZLIB_BIND(name, ret, params) g_zlib.name = ::name;
   DOCK_ZLIB_CALLS(DOCK_ZLIB_BIND)
 #undef DOCK_ZLIB_BIND
@@ -4262,7 +4328,8 @@ std::string next_archive_path(const std::string& path, time_t t, ArchiveName& la
 // where the file system cannot promise that, a plain rename of a name
 // next_archive_path found free.
 bool rename_new(const std::string& from, const std::string& to) {
-  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  constexpr unsigned kNoReplace = 1;  // RENAME_NOREPLACE (musl 1.2.3 has no renameat2())
+  if (::syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), kNoReplace) == 0) return true;
   if (errno != EINVAL && errno != ENOSYS) return false;
   return ::rename(from.c_str(), to.c_str()) == 0;
 }
@@ -4320,7 +4387,7 @@ void keep_owner_and_mode(int fd, const struct stat& was) {
     if (g_zlib.gzwrite(gz, buf.data(), unsigned(n)) != int(n)) fail(errno != 0 ? errno : EIO);
   }
   errno = 0;
-  const int closed = g_zlib.gzclose(gz);  // closes `out` too
+  const int closed = g_zlib.gzclose_w(gz);  // closes `out` too
   static_cast<void>(out.release());
   if (closed != 0) fail(errno != 0 ? errno : EIO);
   if (::rename(tmp.c_str(), (archive + ".gz").c_str()) != 0) fail(errno);
@@ -4615,6 +4682,7 @@ Error parse_hook_url(std::string_view url, HookUrl& h) {
   const size_t sep = url.find("://");
   if (sep == std::string_view::npos) return std::string("not an http:// or https:// URL");
   const std::string_view scheme = url.substr(0, sep);
+  if (iequals(scheme, "https") && !kHaveTls) return std::string(kNoTls);
   if (iequals(scheme, "https")) h.https = true;
   else if (!iequals(scheme, "http")) return "unknown scheme '" + std::string(scheme) + "' (http, https)";
   std::string_view rest = url.substr(sep + 3);
@@ -5671,6 +5739,19 @@ void on_notify_datagram(Readiness& r, Loop& loop, std::string_view text, pid_t s
   update_readiness(r, loop);
 }
 
+// The control message after `c`, or null when none is wholly there: what
+// CMSG_NXTHDR does, written out because musl's macro compares a signed
+// length with an unsigned one.
+cmsghdr* next_control(const msghdr& msg, cmsghdr* c) {
+  char* const start = static_cast<char*>(msg.msg_control);
+  const size_t end = msg.msg_controllen;
+  if (c->cmsg_len < sizeof(cmsghdr)) return nullptr;
+  const size_t at = size_t(reinterpret_cast<char*>(c) - start) + CMSG_ALIGN(c->cmsg_len);
+  if (at + sizeof(cmsghdr) > end) return nullptr;
+  auto* next = reinterpret_cast<cmsghdr*>(start + at);
+  return at + CMSG_ALIGN(next->cmsg_len) > end ? nullptr : next;
+}
+
 // The datagrams waiting, a bounded number per wake-up.
 void on_notify_readable(Readiness& r, Loop& loop) {
   for (int i = 0; i < kNotifyPerWakeup; ++i) {
@@ -5689,7 +5770,7 @@ void on_notify_readable(Readiness& r, Loop& loop) {
       return;
     }
     pid_t sender = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = next_control(msg, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;
       if (c->cmsg_type == SCM_CREDENTIALS) {
         ucred cred;
@@ -6079,13 +6160,20 @@ bool listens_in(std::string_view table, uint16_t port) {
 
 // A file of the kernel's (/proc, a cgroup's), whose size stat does not
 // tell, read to its end (at most `limit` bytes). false: it cannot be read.
+// Read into `text` itself: a buffer on the stack would stay resident in
+// PID 1 for good after the first read.
 bool read_kernel_file(const std::string& path, std::string& text, size_t limit = 1 << 20) {
   Fd fd(retry([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }));
   if (!fd) return false;
   text.clear();
-  char buf[16384];
-  for (ssize_t n; text.size() < limit && (n = retry([&] { return ::read(fd.get(), buf, sizeof buf); })) > 0;)
-    text.append(buf, size_t(n));
+  constexpr size_t kChunk = 4096;
+  while (text.size() < limit) {
+    const size_t at = text.size();
+    text.resize(at + kChunk);
+    const ssize_t n = retry([&] { return ::read(fd.get(), text.data() + at, kChunk); });
+    text.resize(at + size_t(std::max<ssize_t>(n, 0)));
+    if (n <= 0) break;
+  }
   return true;
 }
 
@@ -6454,13 +6542,14 @@ Error parse_template(std::string_view value, StartConfig& c) { return parse_temp
 Error parse_wait_for(std::string_view value, StartConfig& c) {
   WaitTarget w;
   const std::string_view scheme = value.substr(0, value.find("://"));
+  const bool tls = iequals(scheme, "tls") || iequals(scheme, "ssl");
   if (iequals(scheme, "http") || iequals(scheme, "https")) {
     HookUrl h;
     if (auto err = parse_hook_url(value, h)) return "'" + std::string(value) + "': " + *err;
     w.http = std::move(h);
-  } else if (auto err = parse_io_url(value, w.io)) {
+  } else if (auto err = tls ? Error() : parse_io_url(value, w.io)) {
     return "'" + std::string(value) + "': " + *err;
-  } else if (scheme.size() == value.size() || w.io.scheme == Scheme::Tls) {
+  } else if (scheme.size() == value.size() || tls) {
     return "'" + std::string(value) + "': not tcp://HOST:PORT, unix:///PATH, file:///PATH, http:// or https://";
   }
   c.wait_for.push_back(std::move(w));
@@ -6619,7 +6708,6 @@ Error read_small_file(const std::string& path, std::string& out, mode_t* mode = 
 // (SPEC §15), not a scan of the whole environment for each.
 struct Environment {
   std::vector<std::string> vars;
-  std::unordered_map<std::string, size_t> index;  // a name's first entry in `vars`
 
   static std::string_view name_of(std::string_view v) { return v.substr(0, v.find('=')); }
   // Whether the entry `v` ("NAME=VALUE") is the variable `name`.
@@ -6627,26 +6715,58 @@ struct Environment {
     return v.size() > name.size() && v.substr(0, name.size()) == name && v[name.size()] == '=';
   }
   void add(std::string entry) {
-    index.try_emplace(std::string(name_of(entry)), vars.size());
+    size_t& slot = slots_[probe(name_of(entry))];
+    const bool first = slot == 0;
+    if (first) slot = vars.size() + 1;
     vars.push_back(std::move(entry));
+    if (first && ++used_ * 2 > slots_.size()) reindex(slots_.size() * 2);
   }
   [[nodiscard]] std::optional<std::string_view> get(std::string_view name) const {
-    const auto it = index.find(std::string(name));
-    if (it == index.end()) return std::nullopt;
-    return std::string_view(vars[it->second]).substr(name.size() + 1);
+    const size_t at = slots_[probe(name)];
+    if (at == 0) return std::nullopt;
+    return std::string_view(vars[at - 1]).substr(name.size() + 1);
   }
   void set(std::string_view name, std::string_view value) {
     std::string entry = std::string(name) + "=" + std::string(value);
-    const auto it = index.find(std::string(name));
-    if (it != index.end()) vars[it->second] = std::move(entry);
+    if (const size_t at = slots_[probe(name)]) vars[at - 1] = std::move(entry);
     else add(std::move(entry));
   }
   void unset(std::string_view name) {
-    if (!index.contains(std::string(name))) return;
+    if (slots_[probe(name)] == 0) return;
     std::erase_if(vars, [&](const std::string& v) { return is(v, name); });
-    index.clear();
-    for (size_t i = 0; i < vars.size(); ++i) index.try_emplace(std::string(name_of(vars[i])), i);
+    reindex(slots_.size());
   }
+
+ private:
+  // The index: open addressing over a power-of-two table at most half
+  // full, each slot 0 (free) or 1 + the position of a name's first entry.
+  // (Not std::unordered_map, whose hashing lives in libstdc++'s library,
+  // which the musl build does not link.)
+  std::vector<size_t> slots_ = std::vector<size_t>(64);
+  size_t used_ = 0;
+
+  static size_t hash(std::string_view name) {  // FNV-1a
+    uint64_t h = 14695981039346656037u;
+    for (const unsigned char c : name) h = (h ^ c) * 1099511628211u;
+    return size_t(h);
+  }
+  // Where `name` is in the index, or the free slot where it would go.
+  [[nodiscard]] size_t probe(std::string_view name) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash(name) & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == 0 || name_of(vars[slots_[i] - 1]) == name) return i;
+    }
+  }
+  void reindex(size_t size) {
+    slots_.assign(size, 0);
+    used_ = 0;
+    for (size_t i = 0; i < vars.size(); ++i) {
+      size_t& slot = slots_[probe(name_of(vars[i]))];
+      if (slot == 0) slot = i + 1, ++used_;
+    }
+  }
+
+ public:
   // Null-terminated pointers into `vars`, for execve; valid while `vars` is unchanged.
   [[nodiscard]] std::vector<char*> pointers() {
     std::vector<char*> out;
@@ -8558,8 +8678,10 @@ std::string version_text() {
 #else
   constexpr std::string_view arch = "unknown";
 #endif
-#ifdef DOCK_STATIC_LIBS
-  constexpr std::string_view build = "static, OpenSSL and zlib linked in";
+#if defined(DOCK_MUSL)
+  constexpr std::string_view build = "static (musl), zlib linked in, no TLS";
+#elif defined(DOCK_STATIC_LIBS)
+  constexpr std::string_view build = "static, OpenSSL and zlib linked in (dock-static-tls)";
 #else
   constexpr std::string_view build = "dynamic, libssl.so.3 and libz.so.1 loaded when used";
 #endif

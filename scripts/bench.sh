@@ -25,15 +25,16 @@ else
 fi
 
 scripts/install-deps.sh bench >/dev/null || echo "install-deps: the peers could not all be installed"
-make -s dock dock-static tests/helper tests/benchkit >/dev/null || exit 1
+make -s dock dock-static dock-static-tls tests/helper tests/benchkit >/dev/null || exit 1
 B=tests/benchkit
 dir=$(mktemp -d /tmp/dock-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
 # --- the inits ----------------------------------------------------------
 # name -> how to run it in front of a command (up to its "--").
-declare -A how=([dock]="./dock --" [dock-static]="./dock-static --")
-inits=(dock dock-static)
+# dock-static is musl (no TLS), dock-static-tls glibc with OpenSSL and zlib.
+declare -A how=([dock]="./dock --" [dock-static]="./dock-static --" [dock-static-tls]="./dock-static-tls --")
+inits=(dock dock-static dock-static-tls)
 for peer in tini tini-static dumb-init catatonit; do
   if command -v "$peer" >/dev/null; then
     how[$peer]="$(command -v "$peer") --"
@@ -81,13 +82,6 @@ for i in "${inits[@]}"; do
   libs=$(ldd "$p" 2>/dev/null | awk '/=>/ { print $1 } /ld-linux/ && !/=>/ { print "loader" }' | grep -v vdso | tr '\n' ' ')
   echo "| $i | $(stat -c %s "$p") | $(ratio "$(stat -c %s "$p")" "$tini_size") | ${libs:-nothing (static)} |"
 done
-# dock-static without OpenSSL and zlib inside: what TLS and compression cost.
-if g++ -std=c++20 -Os -ffunction-sections -fdata-sections -fno-exceptions -fno-rtti \
-     -fno-asynchronous-unwind-tables -static -o "$dir/dock-static-lean" dock.cpp \
-     -static-libstdc++ -static-libgcc -Wl,--gc-sections -s 2>/dev/null; then
-  lean=$(stat -c %s "$dir/dock-static-lean")
-  echo "| dock-static without OpenSSL and zlib (size only: no tls://, archives uncompressed) | $lean | $(ratio "$lean" "$tini_size") | nothing (static) |"
-fi
 echo
 
 # --- 1b. the release artefacts (make dist) -----------------------------------
@@ -97,7 +91,7 @@ echo "## Release artefacts (make dist)"
 echo
 echo "| artefact | bytes | ratio to tini | file says |"
 echo "|---|---|---|---|"
-for a in dock dock-static; do
+for a in dock dock-static dock-static-tls; do
   for arch in x86_64 aarch64; do
     f=dist/$a-$version-$arch
     [ -e "$f" ] || { echo "| $a-$version-$arch | (not built: make dist failed) | | |"; continue; }
@@ -482,3 +476,19 @@ echo "| collector | wake-ups idle (${idle_s} s) | CPU ticks idle | write to rece
 echo "|---|---|---|---|"
 echo "| connected | $(med logto-up/wakeups) | $(med logto-up/cpu_ticks) | $(echo "$lat" | field median_us) / $(echo "$lat" | field p99_us) |"
 echo "| away (backoff 100 ms doubling to 30 s) | $(med logto-away/wakeups) | $(med logto-away/cpu_ticks) | |"
+echo
+
+# --- 9. the static builds side by side ------------------------------------------
+# SPEC §18: dock-static (musl) against the static inits an image without a
+# libc would take instead, from the figures above (ratios below 1: dock-static
+# is smaller, lighter or faster; for orphans/s, above 1 is faster).
+echo "## dock-static (musl) beside the static inits (ratios of the figures above)"
+echo
+echo "| peer | bytes | VmHWM | start-up as PID 1 | start-up plain | signal latency over the floor | orphans/s |"
+echo "|---|---|---|---|---|---|---|"
+size_of() { stat -c %s "$(path_of "$1")"; }
+over_floor() { awk -v a="$(med "$1/median_us")" -v b="$floor" 'BEGIN { if (a == "-") print "-"; else printf "%.1f", a - b }'; }
+for peer in tini-static catatonit dock-static-tls; do
+  have "$peer" || continue
+  echo "| dock-static / $peer | $(ratio "$(size_of dock-static)" "$(size_of "$peer")") | $(ratio "$(med dock-static/vmhwm_kb)" "$(med "$peer/vmhwm_kb")") | $(ratio "${over[dock-static/pid1]}" "${over[$peer/pid1]}") | $(ratio "${over[dock-static/plain]}" "${over[$peer/plain]}") | $(ratio "$(over_floor dock-static)" "$(over_floor "$peer")") | $(ratio "$(med dock-static/orphans_per_s)" "$(med "$peer/orphans_per_s")") |"
+done

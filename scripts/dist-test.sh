@@ -1,7 +1,8 @@
 #!/bin/bash
-# The release artefacts: `make dist` builds dock and dock-static for x86_64
-# and aarch64; SHA256SUMS must match them, `file` must name each one's
-# architecture and linkage, and `--version` must say the same. The aarch64
+# The release artefacts: `make dist` builds dock, dock-static (musl) and
+# dock-static-tls for x86_64 and aarch64; SHA256SUMS must match them,
+# `file` must name each one's architecture and linkage, and `--version`
+# must say the same. The aarch64
 # builds then run a smoke test under qemu-aarch64-static (exit status,
 # death by a signal, a forwarded SIGTERM, --notify's READY=1, as PID 1),
 # make install puts the manual page made from the option table beside
@@ -23,16 +24,18 @@ if ! make -s dist >"$log" 2>&1; then
 fi
 version=$(make -s --no-print-directory version)
 
-check "SHA256SUMS matches the four artefacts" bash -c 'cd dist && sha256sum --quiet -c SHA256SUMS && [ "$(wc -l <SHA256SUMS)" = 4 ]'
+check "SHA256SUMS matches the six artefacts" bash -c 'cd dist && sha256sum --quiet -c SHA256SUMS && [ "$(wc -l <SHA256SUMS)" = 6 ]'
 # What `file` says, and the architecture and linkage --version must name.
 declare -A file_says=([x86_64]="x86-64" [aarch64]="ARM aarch64")
+declare -A build_says=([dynamic]="dynamic, libssl.so.3" [static]="static (musl), zlib linked in, no TLS"
+                       [static-tls]="static, OpenSSL and zlib linked in")
 for arch in x86_64 aarch64; do
-  for kind in dynamic static; do
+  for kind in dynamic static static-tls; do
     name=dock-$version-$arch
-    [ "$kind" = static ] && name=dock-static-$version-$arch
+    [ "$kind" = dynamic ] || name=dock-$kind-$version-$arch
     f=dist/$name
     linkage="dynamically linked"
-    [ "$kind" = static ] && linkage="statically linked"
+    [ "$kind" = dynamic ] || linkage="statically linked"
     desc=$(file -b "$f")
     check "$name: file says ${file_says[$arch]}, $linkage" \
       bash -c '[[ $1 == *"$2"* && $1 == *"$3"* ]]' _ "$desc" "${file_says[$arch]}" "$linkage"
@@ -42,8 +45,8 @@ for arch in x86_64 aarch64; do
       run=(qemu-aarch64-static -L /usr/aarch64-linux-gnu "$f")
     fi
     v=$("${run[@]}" --version 2>&1)
-    check "$name --version: 'dock version $version', then build: $arch, $kind" \
-      bash -c '[[ $(head -n 1 <<<"$1") == "dock version $2" && $(sed -n 2p <<<"$1") == "build: $3, $4"* ]]' _ "$v" "$version" "$arch" "$kind"
+    check "$name --version: 'dock version $version', then build: $arch, ${build_says[$kind]}" \
+      bash -c '[[ $(head -n 1 <<<"$1") == "dock version $2" && $(sed -n 2p <<<"$1") == "build: $3, $4"* ]]' _ "$v" "$version" "$arch" "${build_says[$kind]}"
     [ "$arch" = aarch64 ] || continue
 
     # --- under emulation, as PID 1 of a new pid namespace (qemu-user does
@@ -100,7 +103,7 @@ rm -rf "$dest"
 
 # A second compiler: Debian's clang, the same warnings, -Werror.
 if command -v clang++ >/dev/null 2>&1; then
-  check "clang++ compiles dock.cpp warning-free under -Werror (dynamic and static)" make -s clang-check
+  check "clang++ compiles dock.cpp warning-free under -Werror (dynamic, musl, static-tls)" make -s clang-check
 else
   echo "skip clang-check: no clang++"
 fi

@@ -294,19 +294,26 @@ got=$?
 check "docker run exit code 127 for a command not found" test "$got" = 127
 
 # --- 9. --io tcp:// to another container by its name ----------------------
-# dock-static resolves names with glibc's built-in files and DNS lookups,
-# so a FROM scratch image reaches a peer by its name on Docker's DNS. The
-# peer is itself under dock, whose --bind-port says when it listens.
+# dock-static is musl: its resolver reads the image's /etc/resolv.conf and
+# /etc/hosts itself (no NSS), so a FROM scratch image reaches a peer on
+# Docker's embedded DNS both by a compose-style service name (a network
+# alias, `db`) and by a container's name. Each peer is itself under dock,
+# whose --bind-port says when it listens.
 net="dock-test-net-$$"
 docker network create "$net" >/dev/null
-peer=$(run_d --network "$net" --name "dock-test-peer-$$" -e DOCK_DEBUG=1 -e DOCK_BIND_PORT=7000 \
-  "$image" sh -c 'sleep 1000 | nc -l -p 7000')
-log_has "$peer" 'port 7000 is listening'
-docker run --rm --network "$net" -e DOCK_IO="tcp://dock-test-peer-$$:7000" "$image" \
-  echo "hello from $$" >/dev/null 2>"$ctx/dns.err"
-check "--io tcp://NAME:PORT reaches another container through Docker's DNS" log_has "$peer" "hello from $$"
-[ -s "$ctx/dns.err" ] && sed 's/^/     stderr: /' "$ctx/dns.err"
-docker rm -f "$peer" >/dev/null
+for name in db "dock-test-peer-$$"; do
+  naming=(--name "$name")
+  [ "$name" = db ] && naming=(--name "dock-test-db-$$" --network-alias db)
+  peer=$(run_d --network "$net" "${naming[@]}" -e DOCK_DEBUG=1 -e DOCK_BIND_PORT=7000 \
+    "$image" sh -c 'sleep 1000 | nc -l -p 7000')
+  log_has "$peer" 'port 7000 is listening'
+  docker run --rm --network "$net" -e DOCK_IO="tcp://$name:7000" "$image" \
+    echo "hello to $name from $$" >/dev/null 2>"$ctx/dns.err"
+  check "--io tcp://$name:7000 reaches a peer container through Docker's DNS (musl's resolver)" \
+    log_has "$peer" "hello to $name from $$"
+  [ -s "$ctx/dns.err" ] && sed 's/^/     stderr: /' "$ctx/dns.err"
+  docker rm -f "$peer" >/dev/null
+done
 docker network rm "$net" >/dev/null
 
 # --- 10. the field: a service as nobody, an image's ENV switched off --------

@@ -20,9 +20,11 @@ socat                # TCP, TCP over IPv6, unix socket and TLS peers for --io
 busybox-static       # the tools inside the Docker test image (Dockerfile.test)
 runit                # runsvdir and runsv, copied into the Docker test image
 expect               # drives docker run -it through a pty in the Docker tests
-libssl-dev           # OpenSSL 3, linked into dock-static (./dock loads libssl.so.3)
+musl-tools           # musl's headers, libc.a and start files: ./dock-static (make static)
+dpkg-dev             # ... dpkg-source unpacks Debian's zlib source for it (scripts/zlib-source.sh)
+libssl-dev           # OpenSSL 3, linked into dock-static-tls (./dock loads libssl.so.3)
 openssl              # makes the test CA and certificates
-zlib1g-dev           # zlib, linked into dock-static (./dock loads libz.so.1)
+zlib1g-dev           # zlib, linked into dock-static-tls (./dock loads libz.so.1)
 gzip                 # zcat reads the rotated archives back in the tests
 clang                # libFuzzer targets (make fuzz)
 libclang-rt-14-dev   # ... and their runtimes: libFuzzer, ASan, UBSan for clang 14
@@ -33,8 +35,9 @@ curl                 # ... Podman turns an httpGet probe into curl inside the co
 rsyslog              # a real syslog daemon as the peer of --log-to syslog+tcp:// (behaviour_collectors)
 rsyslog-gnutls       # ... and of syslog+tls:// (RFC 5425)
 g++-aarch64-linux-gnu  # the aarch64 builds of make dist
-libssl-dev:arm64     # ... OpenSSL and zlib for the static aarch64 build (Debian multiarch)
+libssl-dev:arm64     # ... OpenSSL and zlib for the aarch64 dock-static-tls (Debian multiarch)
 zlib1g-dev:arm64
+musl-dev:arm64       # ... musl for the aarch64 dock-static
 qemu-user-static     # runs the aarch64 builds in the tests (qemu-aarch64-static)
 "
 

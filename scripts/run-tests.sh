@@ -1,8 +1,9 @@
 #!/bin/bash
 # Runs every test suite and ends with one line: N passed, N failed[, N skipped].
 # Counts are Catch2 test cases; a suite that crashes without a summary
-# counts as one failure. The behaviour suite runs against ./dock and, when
-# it was built, ./dock-static.
+# counts as one failure. The behaviour suite runs against ./dock, ./dock-static
+# (musl, no TLS: all but the [tls] cases) and ./dock-static-tls (the cases of
+# what it links in: [tls] and [rotate]), each when it was built.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -12,13 +13,24 @@ not_run=$(mktemp)
 
 run_suite "unit tests" ./tests/unit
 run_suite "behaviour tests (./dock)" env DOCK_BIN=./dock ./tests/behaviour
+no_tls="the [tls] cases: this build has no TLS (SPEC §18); ./dock and ./dock-static-tls run them"
 if [ -x ./dock-static ]; then
-  run_suite "behaviour tests (./dock-static)" env DOCK_BIN=./dock-static ./tests/behaviour "~[build]"
+  run_suite "behaviour tests (./dock-static, musl)" env DOCK_BIN=./dock-static ./tests/behaviour "~[build]~[tls]"
+  echo "behaviour tests (./dock-static): $no_tls" >>"$not_run"
+fi
+if [ -x ./dock-static-tls ]; then
+  run_suite "behaviour tests (./dock-static-tls)" env DOCK_BIN=./dock-static-tls ./tests/behaviour "[tls],[rotate]"
 fi
 # Field mode: dock with Docker's default capabilities only (no
 # CAP_SYS_PTRACE, no CAP_SYS_ADMIN), as in a container; see harness.hpp.
+# The build containers run most, ./dock-static, and ./dock for what it lacks.
 if command -v setpriv >/dev/null 2>&1; then
-  run_suite "behaviour tests (./dock, Docker's default capabilities)" env DOCK_BIN=./dock DOCK_FIELD=1 ./tests/behaviour "~[build]"
+  if [ -x ./dock-static ]; then
+    run_suite "behaviour tests (./dock-static, Docker's default capabilities)" env DOCK_BIN=./dock-static DOCK_FIELD=1 ./tests/behaviour "~[build]~[tls]"
+    run_suite "behaviour tests (./dock, [tls], Docker's default capabilities)" env DOCK_BIN=./dock DOCK_FIELD=1 ./tests/behaviour "[tls]~[build]"
+  else
+    run_suite "behaviour tests (./dock, Docker's default capabilities)" env DOCK_BIN=./dock DOCK_FIELD=1 ./tests/behaviour "~[build]"
+  fi
 else
   echo "behaviour tests with Docker's default capabilities: setpriv (util-linux) is missing" >>"$not_run"
 fi
@@ -37,9 +49,10 @@ else
   omitted=$(mktemp) selected=$(mktemp)
   grep -v '^#' tests/emulated-omissions.txt | grep . >"$omitted"
   # Catch2 reads the file's lines as test specs: a comma would split one.
-  ./tests/behaviour --list-test-names-only "~[build]" | grep . |
+  ./tests/behaviour --list-test-names-only "~[build]~[tls]" | grep . |
     grep -vxF -f <(cut -f1 "$omitted") | sed 's/[\\,]/\\&/g' >"$selected"
   run_suite "behaviour tests ($arm under qemu-user)" env DOCK_EMULATED=1 DOCK_BIN="$arm" ./tests/behaviour -f "$selected"
+  echo "behaviour tests (aarch64 under qemu-user): $no_tls" >>"$not_run"
   while IFS=$'\t' read -r name reason; do
     echo "behaviour tests (aarch64 under qemu-user): $name: $reason" >>"$not_run"
   done <"$omitted"

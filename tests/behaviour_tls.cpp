@@ -158,6 +158,43 @@ TEST_CASE("--io tls: ?insecure=1 skips verification and says so", "[tls]") {
                             ": insecure=1: the server's certificate and name are NOT verified\n");
 }
 
+// SPEC §18: ./dock-static (musl) has no TLS. Every option that takes a
+// TLS URL refuses it as bad usage (exit 2) before anything starts, and
+// names the build that has TLS; the same URL without TLS is accepted.
+TEST_CASE("a build without TLS refuses each TLS URL with exit 2, naming dock-static-tls", "[no-tls]") {
+  if (dock_has_tls()) {
+    SUCCEED("this build has TLS: the [tls] cases are its tests");
+    return;
+  }
+  const std::string marker = temp_path("no-tls-marker");
+  const std::vector<std::vector<std::string>> refused = {
+      {"--io", "tls://logs:6514"},
+      {"--io", "ssl://127.0.0.1:1?insecure=1"},
+      {"--log-to", "tls://logs:6514"},
+      {"--log-to", "syslog+tls://logs"},
+      {"--web-hook", "https://hooks.example/dock"},
+      {"--wait-for", "https://db:8443/health"},
+      {"--teardown", "https://hooks.example/down"},
+  };
+  for (const auto& args : refused) {
+    INFO(args[0] << " " << args[1]);
+    std::vector<std::string> argv = args;
+    argv.insert(argv.end(), {"--", "touch", marker});
+    Proc p = run_dock(argv);
+    CHECK(p.exit_code() == 2);
+    CHECK(p.err_buf == "dock: " + args[0] + ": '" + args[1] + "': this build has no TLS; use dock-static-tls\n");
+    CHECK(access(marker.c_str(), F_OK) != 0);
+  }
+  // dock --check takes a probe URL the same way, and exits 0 or 1 only (a probe).
+  Proc check = run_dock({"--check", "https://127.0.0.1:1/ready"});
+  CHECK(check.exit_code() == 1);
+  CHECK(check.err_buf.find("this build has no TLS; use dock-static-tls") != std::string::npos);
+  // Without TLS the same targets are taken (here: a log file and plain syslog).
+  Proc plain = run_dock({"--log-to", "syslog+udp://127.0.0.1:9", "--", "touch", marker});
+  CHECK(plain.exit_code() == 0);
+  CHECK(access(marker.c_str(), F_OK) == 0);
+}
+
 TEST_CASE("--io tls: without libssl.so.3, ./dock says so, connects nowhere, starts nothing", "[tls]") {
   if (!only_libc_applies("OpenSSL")) return;
   // A private mount namespace where the library directory holds only libc
@@ -170,7 +207,7 @@ TEST_CASE("--io tls: without libssl.so.3, ./dock says so, connects nowhere, star
   CHECK(p.exit_code() == 1);
   CHECK(p.err_buf == "dock: " + url +
                          ": TLS needs OpenSSL 3 (libssl.so.3: cannot open shared object file: No such file or "
-                         "directory): install libssl3, or use dock-static\n");
+                         "directory): install libssl3, or use dock-static-tls\n");
   CHECK(access(marker.c_str(), F_OK) != 0);
   pollfd pf{lfd, POLLIN, 0};
   CHECK(poll(&pf, 1, 0) == 0);  // no connection was made

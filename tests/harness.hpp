@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -102,6 +103,22 @@ inline bool emulated() {
 // dock built with sanitizers (make check-sanitize): its resident set is the
 // sanitizers' shadow memory more than its own, and it needs libasan.
 inline bool sanitized() { return dock_path().find("sanitize") != std::string::npos; }
+
+// Whether the build under test speaks TLS: not ./dock-static (musl), whose
+// --version says "no TLS" (SPEC §18). The [tls] cases need it; make test
+// runs them against ./dock and ./dock-static-tls.
+inline bool dock_has_tls() {
+  static const bool has = [] {
+    std::string out;
+    if (FILE* f = popen((dock_path() + " --version 2>&1").c_str(), "r")) {
+      char buf[256];
+      while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+      pclose(f);
+    }
+    return out.find("no TLS") == std::string::npos;
+  }();
+  return has;
+}
 
 // Whether dock's resident set is dock's: not with sanitizers' shadow
 // memory, not with qemu-user's translated code and its own heap.
