@@ -32,7 +32,9 @@
 // checks it against the banners below and the option table).
 //
 //  the small init
-//   1. Includes, the libraries dock may load, constants: exit codes
+//   1. Includes, the three builds (glibc; musl without TLS; static glibc
+//      with OpenSSL), the libraries dock may load or link, constants:
+//      exit codes
 //   2. Foundations: Fd, Error, text and numbers, durations and sizes, the
 //      clock, dock's own messages, signal names
 //   3. The loop: epoll, the deadline table behind one timerfd, Handlers
@@ -74,7 +76,7 @@
 //        --help --version
 //  15. main
 
-// ==== 1. Includes, the libraries dock may load, constants ====
+// ==== 1. Includes, the three builds ====
 
 // The musl build (DOCK_MUSL, `make static`) compiles against musl's headers
 // and uses libstdc++ for its headers only. Debian configured those headers
