@@ -35,10 +35,12 @@ else
   echo "behaviour tests with Docker's default capabilities: setpriv (util-linux) is missing" >>"$not_run"
 fi
 
-# The aarch64 static build run by qemu-user through binfmt_misc, as on an
-# arm64 machine: the behaviour suite as PID 1 (harness.hpp: DOCK_EMULATED),
+# The aarch64 builds run by qemu-user through binfmt_misc, as on an arm64
+# machine: the behaviour suite as PID 1 (harness.hpp: DOCK_EMULATED),
 # without the cases tests/emulated-omissions.txt names, each a skip line
-# with its reason (what qemu-user cannot do, not what dock does).
+# with its reason (what qemu-user cannot do, not what dock does). The musl
+# build gets all but [tls]; dock-static-tls and the dynamic dock, the cases
+# of what they link or load ([tls], [rotate]).
 version=$(make -s --no-print-directory version)
 arm=dist/dock-static-$version-aarch64
 if ! why=$(scripts/binfmt.sh); then
@@ -48,11 +50,16 @@ elif ! { [ -x "$arm" ] || make dist >/dev/null 2>&1; }; then
 else
   omitted=$(mktemp) selected=$(mktemp)
   grep -v '^#' tests/emulated-omissions.txt | grep . >"$omitted"
-  # Catch2 reads the file's lines as test specs: a comma would split one.
-  ./tests/behaviour --list-test-names-only "~[build]~[tls]" | grep . |
-    grep -vxF -f <(cut -f1 "$omitted") | sed 's/[\\,]/\\&/g' >"$selected"
-  run_suite "behaviour tests ($arm under qemu-user)" env DOCK_EMULATED=1 DOCK_BIN="$arm" ./tests/behaviour -f "$selected"
-  echo "behaviour tests (aarch64 under qemu-user): $no_tls" >>"$not_run"
+  emulated() {  # BIN FILTER
+    # Catch2 reads the file's lines as test specs: a comma would split one.
+    ./tests/behaviour --list-test-names-only "$2" | grep . |
+      grep -vxF -f <(cut -f1 "$omitted") | sed 's/[\\,]/\\&/g' >"$selected"
+    run_suite "behaviour tests ($1 under qemu-user)" env DOCK_EMULATED=1 DOCK_BIN="$1" ./tests/behaviour -f "$selected"
+  }
+  emulated "$arm" "~[build]~[tls]"
+  emulated "dist/dock-static-tls-$version-aarch64" "[tls]~[build],[rotate]~[build]"
+  emulated "dist/dock-$version-aarch64" "[tls]~[build],[rotate]~[build]"
+  echo "behaviour tests ($arm under qemu-user): $no_tls" >>"$not_run"
   while IFS=$'\t' read -r name reason; do
     echo "behaviour tests (aarch64 under qemu-user): $name: $reason" >>"$not_run"
   done <"$omitted"
