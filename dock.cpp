@@ -6544,15 +6544,14 @@ Error parse_template(std::string_view value, StartConfig& c) { return parse_temp
 Error parse_wait_for(std::string_view value, StartConfig& c) {
   WaitTarget w;
   const std::string_view scheme = value.substr(0, value.find("://"));
-  const bool tls = iequals(scheme, "tls") || iequals(scheme, "ssl");
   if (iequals(scheme, "http") || iequals(scheme, "https")) {
     HookUrl h;
     if (auto err = parse_hook_url(value, h)) return "'" + std::string(value) + "': " + *err;
     w.http = std::move(h);
-  } else if (auto err = tls ? Error() : parse_io_url(value, w.io)) {
-    return "'" + std::string(value) + "': " + *err;
-  } else if (scheme.size() == value.size() || tls) {
+  } else if (scheme.size() == value.size() || iequals(scheme, "tls") || iequals(scheme, "ssl")) {
     return "'" + std::string(value) + "': not tcp://HOST:PORT, unix:///PATH, file:///PATH, http:// or https://";
+  } else if (auto err = parse_io_url(value, w.io)) {
+    return "'" + std::string(value) + "': " + *err;
   }
   c.wait_for.push_back(std::move(w));
   return {};
