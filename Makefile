@@ -41,14 +41,18 @@ build_static_tls = $(1) $(PRODFLAGS) $(call cfi_for,$(1)) -DDOCK_STATIC_LIBS -st
 # linked with nothing but musl's start files and libc.a, a zlib compiled
 # here from Debian's source against musl, and the compiler's own libgcc.a
 # (no libc in it: aarch64's 128-bit long double arithmetic, which musl's
-# printf uses): no archive built for glibc. No TLS. The linker's list of what it read is kept beside
-# the binary (OUTPUT.inputs); tests/behaviour_build checks it.
+# printf uses): no archive built for glibc. No TLS. The linker's list of
+# what it read is kept beside the binary (OUTPUT.inputs);
+# tests/behaviour_build checks it.
 # $(call build_musl,COMPILER,ARCH,OUTPUT)
 MUSL_LIB      = /usr/lib/$(1)-linux-musl
 cxx_headers   = $(shell echo | $(1) -x c++ -E -v - 2>&1 | sed -n 's|^ \(/[^ ]*/c++/[^ ]*\)$$|-isystem \1|p')
+# $(call musl_headers,COMPILER,ARCH): every header directory, the
+# compiler's own last.
+musl_headers  = -nostdinc $(call cxx_headers,$(1)) -isystem /usr/include/$(2)-linux-musl -isystem .deps/kernel-$(2) \
+                -isystem $(shell $(1) -print-file-name=include)
 MUSLFLAGS     = $(filter-out -D_FORTIFY_SOURCE=%,$(PRODFLAGS)) -DDOCK_MUSL
-build_musl    = $(1) $(MUSLFLAGS) $(call cfi_for,$(1)) -nostdinc $(call cxx_headers,$(1)) \
-                -isystem /usr/include/$(2)-linux-musl -isystem .deps/kernel-$(2) -isystem $(shell $(1) -print-file-name=include) \
+build_musl    = $(1) $(MUSLFLAGS) $(call cfi_for,$(1)) $(call musl_headers,$(1),$(2)) \
                 -static -nostdlib -o $(3) $(call MUSL_LIB,$(2))/crt1.o $(call MUSL_LIB,$(2))/crti.o dock.cpp \
                 .deps/zlib-musl-$(2)/libz.a $(call MUSL_LIB,$(2))/libc.a $(shell $(1) -print-libgcc-file-name) \
                 $(call MUSL_LIB,$(2))/crtn.o \
@@ -129,13 +133,13 @@ dist/dock-static-tls-$(VERSION)-%: dock.cpp Makefile
 	@mkdir -p dist
 	$(call build_static_tls,$(CXX_$*),$@)
 
-# A second compiler checks the code: Debian's clang builds both variants
-# warning-free under the same -Werror (objects only, thrown away).
+# A second compiler checks the code: Debian's clang builds the three
+# variants warning-free under the same -Werror (objects only, thrown away;
+# the musl one with g++'s libstdc++ headers, as clang finds them itself).
 clang-check: .deps/kernel-$(ARCH)/linux
 	clang++ $(PRODFLAGS) $(call cfi_for,clang++) -fPIE -c -o /dev/null dock.cpp
 	clang++ $(PRODFLAGS) $(call cfi_for,clang++) -DDOCK_STATIC_LIBS -c -o /dev/null dock.cpp
-	clang++ $(MUSLFLAGS) $(call cfi_for,clang++) -nostdinc $(call cxx_headers,g++) -isystem /usr/include/$(ARCH)-linux-musl \
-	  -isystem .deps/kernel-$(ARCH) -isystem $(shell clang++ -print-file-name=include) -c -o /dev/null dock.cpp
+	clang++ $(MUSLFLAGS) $(call cfi_for,clang++) $(call musl_headers,clang++,$(ARCH)) -c -o /dev/null dock.cpp
 
 # --- tests -----------------------------------------------------------------
 

@@ -200,11 +200,8 @@ void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 //    linked in.
 #ifdef DOCK_MUSL
 #define DOCK_NO_TLS
-#define DOCK_LINKED_ZLIB
-#endif
-#ifdef DOCK_STATIC_LIBS
-#define DOCK_LINKED_TLS
-#define DOCK_LINKED_ZLIB
+#elif !defined(DOCK_STATIC_LIBS)
+#define DOCK_LOADS_LIBS  // ./dock
 #endif
 
 // OpenSSL, as far as dock uses it: opaque handles and the calls made, so no
@@ -251,15 +248,15 @@ struct gzFile_s;
   X(gzclose_w, int, (gzFile_s*))
 extern "C" {
 #define DOCK_DECLARE(name, ret, params) ret name params;
-#ifdef DOCK_LINKED_TLS
+#ifdef DOCK_STATIC_LIBS
 DOCK_TLS_CALLS(DOCK_DECLARE)
 #endif
-#ifdef DOCK_LINKED_ZLIB
+#ifndef DOCK_LOADS_LIBS
 DOCK_ZLIB_CALLS(DOCK_DECLARE)
 #endif
 #undef DOCK_DECLARE
 }
-#if !defined(DOCK_LINKED_TLS) && !defined(DOCK_NO_TLS)
+#ifdef DOCK_LOADS_LIBS
 #include <dlfcn.h>
 #endif
 
@@ -2433,7 +2430,7 @@ struct TlsApi {
 TlsApi g_ssl;
 bool g_ssl_loaded = false;
 
-#if !defined(DOCK_LINKED_TLS) && !defined(DOCK_NO_TLS)
+#ifdef DOCK_LOADS_LIBS
 // Points `slot` at the function `name` of the library `lib`.
 template <class F>
 bool bind_symbol(void* lib, const char* name, F& slot) {
@@ -2448,7 +2445,7 @@ Error load_ssl() {
   if (g_ssl_loaded) return {};
 #if defined(DOCK_NO_TLS)
   return std::string(kNoTls);  // not reached: the URL was refused when parsed
-#elif defined(DOCK_LINKED_TLS)
+#elif defined(DOCK_STATIC_LIBS)
 #define DOCK_TLS_BIND(name, ret, params) g_ssl.name = ::name;
   DOCK_TLS_CALLS(DOCK_TLS_BIND)
 #undef DOCK_TLS_BIND
@@ -4207,7 +4204,7 @@ ZlibApi g_zlib;
 
 // Fills g_zlib; nullopt when it is ready, else why it cannot be.
 Error load_zlib() {
-#ifdef DOCK_LINKED_ZLIB
+#ifndef DOCK_LOADS_LIBS
 #define DOCK_ZLIB_BIND(name, ret, params) g_zlib.name = ::name;
   DOCK_ZLIB_CALLS(DOCK_ZLIB_BIND)
 #undef DOCK_ZLIB_BIND

@@ -5,20 +5,6 @@
 
 using namespace t;
 
-namespace {
-
-std::string output_of(const std::string& cmd) {
-  std::string out;
-  if (FILE* f = popen((cmd + " 2>&1").c_str(), "r")) {
-    char buf[512];
-    while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-    pclose(f);
-  }
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("./dock links only libc, the loader and the vdso", "[build]") {
   if (access(dock_path().c_str(), X_OK) != 0 || dock_path().find("static") != std::string::npos) {
     skip("the dynamic ./dock is not the binary under test");
@@ -61,7 +47,8 @@ TEST_CASE("./dock-static is musl: nothing built for glibc is linked; at most 500
     return;
   }
   REQUIRE(access("./dock-static.inputs", R_OK) == 0);  // make static writes it
-  const std::string arch = output_of("uname -m").substr(0, output_of("uname -m").find('\n'));
+  std::string arch = output_of("uname -m");
+  arch.erase(arch.find_last_not_of('\n') + 1);
   const std::string musl = "/usr/lib/" + arch + "-linux-musl/";
   std::string libgcc = output_of("g++ -print-libgcc-file-name");
   libgcc.erase(libgcc.find_last_not_of('\n') + 1);

@@ -107,16 +107,19 @@ inline bool sanitized() { return dock_path().find("sanitize") != std::string::np
 // Whether the build under test speaks TLS: not ./dock-static (musl), whose
 // --version says "no TLS" (SPEC §18). The [tls] cases need it; make test
 // runs them against ./dock and ./dock-static-tls.
+// What a shell command writes, stdout and stderr together.
+inline std::string output_of(const std::string& cmd) {
+  std::string out;
+  if (FILE* f = popen((cmd + " 2>&1").c_str(), "r")) {
+    char buf[512];
+    while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+    pclose(f);
+  }
+  return out;
+}
+
 inline bool dock_has_tls() {
-  static const bool has = [] {
-    std::string out;
-    if (FILE* f = popen((dock_path() + " --version 2>&1").c_str(), "r")) {
-      char buf[256];
-      while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-      pclose(f);
-    }
-    return out.find("no TLS") == std::string::npos;
-  }();
+  static const bool has = output_of(dock_path() + " --version").find("no TLS") == std::string::npos;
   return has;
 }
 
