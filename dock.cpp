@@ -2407,6 +2407,20 @@ Fd connect_first(Dial& d, int64_t deadline, const char* timed_out) {
   return Fd();
 }
 
+// Before dock closes a connection it has written to: a socket closed with
+// bytes in it that nobody read is reset, not ended, and the reset throws
+// away what the kernel still held back of dock's last writes (Nagle keeps
+// a small one while the one before is unacknowledged: a close_notify, the
+// last line). What the peer sent (TLS 1.3's session tickets, mostly) is
+// read and dropped first; a peer that keeps sending is read 16 times.
+void discard_unread(int fd) {
+  char ignored[4096];
+  for (int reads = 0; reads < 16; ++reads) {
+    const ssize_t n = ::recv(fd, ignored, sizeof ignored, MSG_DONTWAIT);
+    if (n <= 0 && !(n < 0 && errno == EINTR)) return;
+  }
+}
+
 // ---- TLS ----
 //
 // dock is a TLS client: TLS 1.2 or later, the server's chain verified
@@ -3818,10 +3832,12 @@ void report_losses(const Lines& ls) {
   }
 }
 
-// At exit: a TLS collector gets close_notify; each connection is closed.
+// At exit: a TLS collector gets close_notify; each connection is ended
+// (not reset: see discard_unread) and closed.
 void close_collectors(Lines& ls) {
   for (auto& c : ls.collectors) {
     if (c.step == CollectorStep::Up && c.tls) g_ssl.SSL_shutdown(c.tls.ssl());
+    if (c.step == CollectorStep::Up) discard_unread(c.fd.get());
     collector_close(c, *ls.loop);
   }
 }
@@ -8911,6 +8927,7 @@ void start_command(State& st) {
 void finish(State& st) {
   if (st.link.tls && !st.lines.sinks.empty() && !st.lines.sinks[0].gone)
     g_ssl.SSL_shutdown(st.link.tls.ssl());  // close_notify
+  if (st.cfg.io.is_socket() && st.link.target) discard_unread(st.link.target.get());
   close_collectors(st.lines);
   report_losses(st.lines);
   if (st.init.ended) debug("all processes reaped; exiting with %d", exit_status(st.init));

@@ -406,6 +406,7 @@ TEST_CASE("--log-to tls: verified; at exit the lines, then close_notify; a wrong
   INFO(p.err_buf);
   CHECK(p.err_buf.empty());
   REQUIRE(server.wait_out("two\n"));
+  INFO(server.out_buf);  // ERROR: the connection was reset, not ended
   CHECK(server.wait_out("\nDONE\n"));
   CHECK(server.out_buf.find("ERROR") == std::string::npos);
 }
