@@ -3836,8 +3836,10 @@ void report_losses(const Lines& ls) {
 // (not reset: see discard_unread) and closed.
 void close_collectors(Lines& ls) {
   for (auto& c : ls.collectors) {
-    if (c.step == CollectorStep::Up && c.tls) g_ssl.SSL_shutdown(c.tls.ssl());
-    if (c.step == CollectorStep::Up) discard_unread(c.fd.get());
+    if (c.step == CollectorStep::Up) {
+      if (c.tls) g_ssl.SSL_shutdown(c.tls.ssl());
+      discard_unread(c.fd.get());
+    }
     collector_close(c, *ls.loop);
   }
 }
